@@ -1,0 +1,49 @@
+# Set-up, demo, tests and the training pipeline. `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+NSMC   ?= ../shared/data/nsmc-raw
+DATA   ?= $(NSMC)/train.tsv.gz
+CONFIG ?= configs/default.toml
+RUN    ?= runs/$(basename $(notdir $(CONFIG)))
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test test-all pipeline default-model bench-accuracy bench-throughput clean
+
+help:
+	@echo "make demo            set up .venv, score data/sample with the packaged model, print a summary"
+	@echo "make test            set up .venv and run the default test suite (slow tests excluded)"
+	@echo "make test-all        all tests, slow ones included"
+	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=)"
+	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC)"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Installed (non-editable) package + its packaged default model, on the hand-written sample.
+demo: install
+	@mkdir -p reports/demo
+	$(BIN)/sentiment score data/sample/comments.csv -o reports/demo/comments.scored.csv --overwrite
+	$(BIN)/sentiment evaluate --data data/sample/comments.csv --report-dir reports/demo
+
+test: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+pipeline: install
+	$(BIN)/sentiment pipeline --data $(DATA) --config $(CONFIG) --run-dir $(RUN) --test-size 20000
+
+default-model: install
+	$(BIN)/sentiment pipeline --data $(NSMC)/train.tsv.gz --config configs/default.toml --run-dir runs/default --test-size 20000
+	$(BIN)/sentiment export --run-dir runs/default --out sentiment/default_model --overwrite \
+		--rebuild-command "make default-model NSMC=path/to/nsmc-raw   # = sentiment pipeline --data NSMC/train.tsv.gz --config configs/default.toml --run-dir runs/default --test-size 20000; sentiment export --run-dir runs/default --out sentiment/default_model --overwrite"
+
+clean:
+	rm -rf $(VENV) build *.egg-info reports .pytest_cache

@@ -1,0 +1,261 @@
+#!/usr/bin/env python
+"""Scoring and tokenization throughput, peak memory, training speed.
+
+    python benchmarks/throughput.py --data ../shared/data/nsmc-raw --rows 200000
+    python benchmarks/throughput.py --data ../shared/data/nsmc-raw --rows 1800000 --skip-tutorial
+
+Measures, in one run on the same comments:
+  * tokenization reviews/s of each tagger, 1 process and all cores (on a subset);
+  * end to end (file in -> file out) scoring through the real `sentiment score` command;
+  * the same for two reference scorers: the tutorial pipeline (Okt norm+stem, fixed length 80,
+    LSTM(128), model.predict) and char TF-IDF + logistic regression;
+  * training seconds per epoch of the default recipe (on --train-rows reviews);
+  * peak RSS of each scoring run, summed over the process and its children (sampled from /proc).
+Prints a table with ratios and writes JSON (--json-out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_comments(data_dir: Path, rows: int) -> list[str]:
+    """Comments from every *.tsv.gz in data_dir, repeated if more rows are asked for."""
+    texts: list[str] = []
+    for path in sorted(data_dir.glob("*.tsv.gz")):
+        frame = pd.read_csv(path, sep="\t", quoting=3, dtype=str, keep_default_na=False)
+        texts.extend(frame["document"].tolist())
+    if not texts:
+        sys.exit(f"error: no *.tsv.gz with a 'document' column in {data_dir}")
+    reps = -(-rows // len(texts))
+    return (texts * reps)[:rows]
+
+
+class RssSampler:
+    """Peak summed RSS of a process tree, sampled every 50 ms from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+        out, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(children.get(pid, []))
+        return out
+
+    def _rss(self) -> int:
+        total = 0
+        for pid in self._tree():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.05)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_measured(cmd: list[str]) -> tuple[float, int, float | None]:
+    """Wall seconds, peak tree RSS (bytes) and the child's own SCORE_SECONDS line (if any) of a subprocess."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with RssSampler(proc.pid) as sampler:
+        _, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"error: {' '.join(cmd)} failed:\n{err[-3000:]}")
+    scored = [float(line.split()[1]) for line in err.splitlines() if line.startswith("SCORE_SECONDS ")]
+    return seconds, sampler.peak, scored[0] if scored else None
+
+
+# -- reference scorers, run as `python throughput.py _tutorial|_tfidf ...` in a child process ----------
+def tutorial_scorer(src: str, dst: str, train_rows: int) -> None:
+    """Okt morphs(norm, stem) -> ids -> pre-pad to 80 -> Embedding(128) + LSTM(128) -> model.predict.
+
+    The network is briefly trained (1 epoch on train_rows) so that its output is meaningful; speed does not
+    depend on the weights.
+    """
+    import keras
+    from konlpy.tag import Okt
+
+    from sentiment.tokenizers import find_jvm
+
+    okt = Okt(jvmpath=find_jvm())
+    train = pd.read_csv(src).iloc[:train_rows]
+    vocab: dict[str, int] = {}
+    for text in train["document"].fillna("").astype(str):
+        for t in okt.morphs(text, norm=True, stem=True):
+            vocab.setdefault(t, len(vocab) + 2)
+    model = keras.Sequential([keras.Input((80,)), keras.layers.Embedding(len(vocab) + 2, 128),
+                              keras.layers.LSTM(128), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    x = np.random.default_rng(0).integers(0, len(vocab) + 2, (len(train), 80))
+    model.fit(x, np.random.default_rng(1).integers(0, 2, len(train)), epochs=1, batch_size=128, verbose=0)
+
+    start = time.perf_counter()  # scoring: read, tokenize, pad, predict, write
+    frame = pd.read_csv(src)
+    ids = [[vocab.get(t, 1) for t in okt.morphs(text, norm=True, stem=True)]
+           for text in frame["document"].fillna("").astype(str)]
+    frame["prob_1"] = model.predict(keras.utils.pad_sequences(ids, maxlen=80, padding="pre"),
+                                    batch_size=512, verbose=0)[:, 0]
+    frame.to_csv(dst, index=False)
+    print(f"SCORE_SECONDS {time.perf_counter() - start:.3f}", file=sys.stderr)
+
+
+def tfidf_scorer(src: str, dst: str, train_src: str) -> None:
+    """Char (2-4)-gram TF-IDF + logistic regression, fitted on train_src, scoring src end to end."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    train = pd.read_csv(train_src, sep="\t", quoting=3, dtype=str, keep_default_na=False)
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True, max_features=500_000)
+    clf = LogisticRegression(C=2.0, max_iter=1000).fit(vec.fit_transform(train["document"]), train["label"].astype(int))
+    start = time.perf_counter()
+    frame = pd.read_csv(src)
+    frame["prob_1"] = clf.predict_proba(vec.transform(frame["document"].fillna("").astype(str)))[:, 1]
+    frame.to_csv(dst, index=False)
+    print(f"SCORE_SECONDS {time.perf_counter() - start:.3f}", file=sys.stderr)
+
+
+def tokenizer_rates(texts: list[str], taggers: list[str], n: int) -> list[dict]:
+    from sentiment.config import NormalizeConfig, TokenizerConfig
+    from sentiment.tokenizers import Tokenizer, resolve_workers
+
+    rows = []
+    for tagger in taggers:
+        tok = Tokenizer(NormalizeConfig(), TokenizerConfig(tagger=tagger))
+        sample = texts[: n if tagger == "mecab" else max(n // 10, 500)]
+        tok(sample[0])  # start the tagger (and JVM) before timing
+        for workers in (1, resolve_workers(0)):
+            start = time.perf_counter()
+            tok.tokenize_many(sample, workers=workers)
+            seconds = time.perf_counter() - start
+            rows.append({"tagger": tagger, "workers": workers, "texts": len(sample),
+                         "reviews_per_s": round(len(sample) / seconds)})
+            print(f"  tokenize {tagger:8} workers={workers}: {len(sample) / seconds:,.0f} reviews/s", flush=True)
+    return rows
+
+
+def train_epoch_seconds(data_dir: Path, rows: int) -> dict:
+    from sentiment.config import Config
+    from sentiment.classifier import SentimentClassifier
+
+    frame = pd.read_csv(data_dir / "train.tsv.gz", sep="\t", quoting=3, dtype=str, keep_default_na=False)
+    frame = frame.sample(n=min(rows, len(frame)), random_state=0)
+    cfg = Config.from_toml(ROOT / "configs" / "default.toml", ["train.epochs=1", "train.validation_split=0.0"])
+    clf = SentimentClassifier(config=cfg, workers=0).fit(frame["document"].tolist(), frame["label"].astype(int).tolist())
+    seconds = clf.history_["epoch_seconds"][0]
+    return {"rows": len(frame), "epoch_seconds": round(seconds, 1),
+            "epoch_seconds_per_135k": round(seconds * 135_000 / len(frame), 1)}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_tutorial":
+        return tutorial_scorer(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) > 1 and sys.argv[1] == "_tfidf":
+        return tfidf_scorer(sys.argv[2], sys.argv[3], sys.argv[4])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "nsmc-raw")
+    p.add_argument("--rows", type=int, default=200_000, help="comments to score (repeated past the data's size)")
+    p.add_argument("--model", help="bundle to score with (default: the packaged model)")
+    p.add_argument("--tokenize-rows", type=int, default=20_000, help="texts per tokenizer measurement (Java taggers: 1/10)")
+    p.add_argument("--taggers", nargs="+", default=["mecab", "okt", "komoran"])
+    p.add_argument("--tutorial-rows", type=int, default=10_000, help="rows for the slow tutorial scorer")
+    p.add_argument("--train-rows", type=int, default=30_000, help="rows for the training-speed measurement (0: skip)")
+    p.add_argument("--skip-tutorial", action="store_true")
+    p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "throughput.json")
+    args = p.parse_args()
+
+    texts = load_comments(args.data, args.rows)
+    tmp = Path(tempfile.mkdtemp(prefix="sentiment-bench-"))
+    src = tmp / "comments.csv"
+    pd.DataFrame({"id": range(len(texts)), "document": texts}).to_csv(src, index=False)
+    result: dict = {"rows": len(texts), "cpus": os.cpu_count()}
+    print(f"{len(texts):,} comments, {os.cpu_count()} cores")
+
+    result["tokenizers"] = tokenizer_rates(texts, args.taggers, args.tokenize_rows)
+
+    cmd = [sys.executable, "-m", "sentiment", "score", str(src), "-o", str(tmp / "scored.csv"), "-q"]
+    if args.model:
+        cmd += ["--model", args.model]
+    seconds, rss, _ = run_measured(cmd)
+    result["project"] = {"rows": len(texts), "seconds": round(seconds, 1), "rows_per_s": round(len(texts) / seconds),
+                         "peak_rss_mb": round(rss / 2**20)}
+    print(f"  project score: {len(texts) / seconds:,.0f} rows/s, {seconds:.1f} s, peak RSS {rss / 2**20:,.0f} MB")
+
+    seconds, rss, scored = run_measured([sys.executable, __file__, "_tfidf", str(src), str(tmp / "tfidf.csv"),
+                                         str(args.data / "train.tsv.gz")])
+    result["tfidf_lr"] = {"rows": len(texts), "score_seconds": round(scored, 1), "rows_per_s": round(len(texts) / scored),
+                          "wall_seconds_with_fit": round(seconds, 1), "peak_rss_mb": round(rss / 2**20)}
+    print(f"  tfidf+lr score: {len(texts) / scored:,.0f} rows/s")
+
+    if not args.skip_tutorial:
+        small = tmp / "small.csv"
+        pd.DataFrame({"id": range(args.tutorial_rows), "document": texts[: args.tutorial_rows]}).to_csv(small, index=False)
+        seconds, rss, scored = run_measured([sys.executable, __file__, "_tutorial", str(small),
+                                             str(tmp / "tut.csv"), str(min(5000, args.tutorial_rows))])
+        result["tutorial"] = {"rows": args.tutorial_rows, "score_seconds": round(scored, 1),
+                              "rows_per_s": round(args.tutorial_rows / scored), "wall_seconds_with_fit": round(seconds, 1),
+                              "peak_rss_mb": round(rss / 2**20)}
+        print(f"  tutorial score: {args.tutorial_rows / scored:,.0f} rows/s")
+    if args.train_rows:
+        result["training"] = train_epoch_seconds(args.data, args.train_rows)
+        print(f"  training: {result['training']}")
+
+    proj = result["project"]["rows_per_s"]
+    result["ratios"] = {"project_over_tfidf": round(proj / result["tfidf_lr"]["rows_per_s"], 2)}
+    if "tutorial" in result:
+        result["ratios"]["project_over_tutorial"] = round(proj / result["tutorial"]["rows_per_s"], 1)
+    print("\n| scorer | rows | rows/s | peak RSS MB |\n|---|---|---|---|")
+    for name in ("project", "tfidf_lr", "tutorial"):
+        if name in result:
+            r = result[name]
+            print(f"| {name} | {r['rows']:,} | {r['rows_per_s']:,} | {r['peak_rss_mb']:,} |")
+    print(f"ratios: {result['ratios']}")
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(f"written {args.json_out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+"""The one typed configuration of the pipeline.
+
+A :class:`Config` is made of small dataclass sections (``normalize``,
+``tokenizer``, ``word2vec``, ``sequence``, ``model``, ``train``). It is loaded
+from TOML, overridden from the command line with ``section.key=value`` pairs,
+validated (unknown keys, wrong types and out-of-range values are refused with a
+message that names the key and the valid values) and saved as ``config.toml``
+inside every model bundle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import ConfigError
+
+TAGGERS = ("mecab", "okt", "komoran", "hannanum", "kkma")
+OPTIMIZERS = ("adam", "adamw", "adamax", "nadam", "rmsprop", "sgd", "adagrad")
+SIDES = ("pre", "post")
+
+
+def _spec(default: Any = dataclasses.MISSING, *, factory: Any = None, min: float | None = None,
+          max: float | None = None, choices: tuple | None = None, doc: str = "") -> Any:
+    """A dataclass field carrying its validation rules and a short description."""
+    meta = {"min": min, "max": max, "choices": choices, "doc": doc}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class NormalizeConfig:
+    """Light Korean text normalization applied before tagging."""
+
+    enabled: bool = _spec(True, doc="apply normalization at all")
+    strip_urls: bool = _spec(True, doc="remove http(s)/www links")
+    strip_html: bool = _spec(True, doc="remove HTML tags and unescape entities")
+    lowercase: bool = _spec(True, doc="lowercase Latin letters")
+    max_repeat: int = _spec(2, min=1, max=100, doc="cut runs of one character (ㅋㅋㅋㅋ, !!!!) to this length")
+    max_chars: int = _spec(2000, min=10, max=1_000_000, doc="truncate longer texts before tagging")
+
+
+@dataclass
+class TokenizerConfig:
+    """Which KoNLPy tagger to use and which tokens to keep."""
+
+    tagger: str = _spec("mecab", choices=TAGGERS, doc="KoNLPy tagger")
+    norm: bool = _spec(True, doc="Okt only: normalize spelling")
+    stem: bool = _spec(True, doc="Okt only: reduce predicates to their stem")
+    with_pos: bool = _spec(False, doc="emit 'morpheme/POS' instead of bare morphemes")
+    pos_filter: list[str] = _spec(factory=list, doc="keep only tokens whose POS tag starts with one of these (empty: keep all)")
+    stopwords: list[str] = _spec(factory=list, doc="morphemes to drop")
+
+
+@dataclass
+class Word2VecConfig:
+    """gensim Word2Vec training."""
+
+    vector_size: int = _spec(100, min=2, max=1000, doc="embedding dimensions (50 or 100 in the presets)")
+    sg: bool = _spec(True, doc="skip-gram (true) or CBOW (false)")
+    window: int = _spec(5, min=1, max=50, doc="context window")
+    min_count: int = _spec(2, min=1, max=10_000, doc="ignore rarer tokens (they map to <unk>)")
+    epochs: int = _spec(5, min=1, max=200, doc="passes over the corpus")
+    max_vocab: int = _spec(60_000, min=10, max=10_000_000, doc="keep at most this many most frequent tokens")
+    extra_texts: list[str] = _spec(factory=list, doc="extra unlabeled text files (one text per line or a table) for Word2Vec")
+
+
+@dataclass
+class SequenceConfig:
+    """Fixed-length integer sequences."""
+
+    maxlen: int = _spec(80, min=1, max=10_000, doc="pad or truncate to this many tokens")
+    padding: str = _spec("post", choices=SIDES, doc="where padding goes ('post' keeps the cuDNN kernel eligible)")
+    truncating: str = _spec("pre", choices=SIDES, doc="which end is cut from long sequences")
+
+
+@dataclass
+class ModelConfig:
+    """The many-to-one (Bi)LSTM classifier."""
+
+    lstm_units: list[int] = _spec(factory=lambda: [128], doc="units of each stacked LSTM layer, first to last")
+    bidirectional: bool = _spec(True, doc="wrap every LSTM layer in Bidirectional")
+    embedding_trainable: bool = _spec(True, doc="fine-tune the Word2Vec embeddings")
+    embedding_dropout: float = _spec(0.2, min=0.0, max=0.9, doc="dropout on the embedded sequence")
+    dropout: float = _spec(0.3, min=0.0, max=0.9, doc="dropout between LSTM layers and before the output")
+    mask_padding: bool = _spec(True, doc="mask padded positions (needed for length-bucketed batches)")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and data handling during training."""
+
+    optimizer: str = _spec("adam", choices=OPTIMIZERS, doc="Keras optimizer")
+    learning_rate: float = _spec(1e-3, min=1e-6, max=10.0, doc="learning rate")
+    batch_size: int = _spec(128, min=1, max=65_536, doc="batch size")
+    epochs: int = _spec(4, min=1, max=1000, doc="maximum epochs")
+    patience: int = _spec(1, min=0, max=100, doc="EarlyStopping patience on validation loss (best weights restored)")
+    validation_split: float = _spec(0.1, min=0.0, max=0.5, doc="share of the training rows held out for early stopping")
+    class_weight: str = _spec("none", choices=("none", "balanced"), doc="weight classes by inverse frequency")
+    bucket_by_length: bool = _spec(True, doc="batch similar lengths together and pad per batch (needs mask_padding)")
+    seed: int = _spec(42, min=0, max=2**31 - 1, doc="seed for splits, Word2Vec and Keras")
+
+
+SECTIONS: dict[str, type] = {
+    "normalize": NormalizeConfig,
+    "tokenizer": TokenizerConfig,
+    "word2vec": Word2VecConfig,
+    "sequence": SequenceConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+}
+
+
+@dataclass
+class Config:
+    """The whole pipeline configuration."""
+
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # -- construction ---------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "Config":
+        """Build and validate a config from nested dicts; missing keys take defaults."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
+        unknown = sorted(set(data) - set(SECTIONS))
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown section(s) {', '.join(map(repr, unknown))}; "
+                f"valid sections: {', '.join(SECTIONS)}"
+            )
+        sections = {}
+        for name, section_cls in SECTIONS.items():
+            values = data.get(name, {})
+            if not isinstance(values, dict):
+                raise ConfigError(f"{source}: [{name}] must be a table of keys, got {values!r}")
+            sections[name] = _build_section(section_cls, name, values, source)
+        return cls(**sections)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, overrides: list[str] | None = None) -> "Config":
+        """Load a TOML file, apply ``section.key=value`` overrides and validate."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}. Presets are in the configs/ folder.")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        return cls.from_dict(apply_overrides(data, overrides or []), source=str(path))
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dicts (lists copied), suitable for JSON or TOML."""
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        """Serialise as TOML text that :meth:`from_toml` reads back identically."""
+        lines: list[str] = []
+        for name, values in self.to_dict().items():
+            lines.append(f"[{name}]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+            lines.append("")
+        return "\n".join(lines)
+
+    def with_overrides(self, overrides: list[str] | dict[str, Any]) -> "Config":
+        """A validated copy with ``section.key`` overrides applied."""
+        return Config.from_dict(apply_overrides(self.to_dict(), overrides), source="overrides")
+
+
+def _build_section(section_cls: type, name: str, values: dict[str, Any], source: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(section_cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)}; "
+            f"valid keys in [{name}]: {', '.join(fields)}"
+        )
+    hints = get_type_hints(section_cls)
+    checked = {key: _check_value(f"{name}.{key}", values[key], hints[key], fields[key].metadata, source)
+               for key in values}
+    return section_cls(**checked)
+
+
+def _check_value(key: str, value: Any, hint: Any, meta: Any, source: str) -> Any:
+    """Type- and range-check one value; ints are accepted where floats are expected."""
+    def fail(expected: str) -> ConfigError:
+        return ConfigError(f"{source}: {key} = {value!r} is invalid; expected {expected}")
+
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise fail("true or false")
+    elif hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail("an integer")
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise fail("a number")
+        value = float(value)
+    elif hint is str:
+        if not isinstance(value, str):
+            raise fail("a string")
+    elif hint == list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail("a list of strings, e.g. [\"a\", \"b\"]")
+        value = list(value)
+    elif hint == list[int]:
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+            raise fail("a non-empty list of positive integers, e.g. [128] or [128, 64]")
+        value = list(value)
+    choices, lo, hi = meta.get("choices"), meta.get("min"), meta.get("max")
+    if choices is not None and value not in choices:
+        raise fail("one of " + ", ".join(map(repr, choices)))
+    if lo is not None and value < lo or hi is not None and value > hi:
+        raise fail(f"a value in [{lo}, {hi}]")
+    return value
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Parse ``section.key=value``; the value is read as TOML, else as a bare string."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.epochs=3")
+    key, raw = item.split("=", 1)
+    key, raw = key.strip(), raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of nested ``data`` with dotted-key overrides applied."""
+    merged = {name: dict(values) if isinstance(values, dict) else values for name, values in data.items()}
+    items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
+    for key, value in items:
+        section, _, name = key.partition(".")
+        if not name or "." in name:
+            raise ConfigError(f"override key {key!r} must be section.key, e.g. train.epochs; "
+                              f"sections: {', '.join(SECTIONS)}")
+        if section not in SECTIONS:
+            raise ConfigError(f"override {key!r}: unknown section {section!r}; valid sections: {', '.join(SECTIONS)}")
+        merged.setdefault(section, {})[name] = value
+    return merged
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def describe_keys() -> list[tuple[str, str, str]]:
+    """(key, default, description) for every config key, for docs and ``--help``."""
+    rows = []
+    for name, section_cls in SECTIONS.items():
+        default = section_cls()
+        for f in dataclasses.fields(section_cls):
+            rows.append((f"{name}.{f.name}", _toml_value(getattr(default, f.name)), f.metadata.get("doc", "")))
+    return rows

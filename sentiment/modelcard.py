@@ -1,0 +1,67 @@
+"""The model card (MODEL_CARD.md) written into exported bundles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import Config
+
+WEAKNESSES = """\
+- Trained on movie reviews only: shopping and news comments are a domain shift (different vocabulary and
+  topics); expect lower accuracy there and evaluate on your own labeled sample before relying on it.
+- Sarcasm and irony ("참 잘~ 만들었네요"), negation far from the sentiment word, and mixed reviews
+  are the most common confident mistakes (see `most_confident_mistakes.csv` in the evaluation report).
+- Two classes only (negative 0 / positive 1): neutral comments are forced to one side.
+- Tokens unseen in training (new slang, names) map to `<unk>`; very long comments are cut to `maxlen` tokens
+  (the last ones are kept)."""
+
+
+def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dict[str, Any] | None,
+                      stats: dict[str, Any] | None, command: str) -> str:
+    """Markdown: data, recipe, figures, known weaknesses, the command that rebuilds it."""
+    training = meta.get("training", {})
+    m = cfg.model
+    layers = " → ".join(f"{'BiLSTM' if m.bidirectional else 'LSTM'}({u})" for u in m.lstm_units)
+    lines = [
+        f"# Model card: {name}",
+        "",
+        "## Data",
+        f"- Training rows: {training.get('rows', '?'):,} ({training.get('class_counts')}); "
+        f"{training.get('validation_rows', 0):,} of them held out for early stopping.",
+        f"- Data fingerprint (sha256 of texts and labels): `{training.get('data_fingerprint', {}).get('sha256')}`",
+    ]
+    if stats:
+        lines.append(f"- Preparation: {stats.get('read', '?'):,} rows read, "
+                     f"{stats.get('dropped_duplicates', 0):,} duplicates and "
+                     f"{stats.get('dropped_conflicting_labels', 0):,} conflicting-label rows dropped, "
+                     f"{stats.get('test', '?'):,} rows held out as the test split (never used for training, "
+                     "Word2Vec or early stopping).")
+    lines += [
+        "",
+        "## Recipe",
+        f"- Normalization: whitespace collapsed, runs cut to {cfg.normalize.max_repeat}, URLs/HTML stripped, "
+        f"lowercased Latin, at most {cfg.normalize.max_chars} characters.",
+        f"- Tokenizer: KoNLPy `{cfg.tokenizer.tagger}` "
+        f"({'morpheme/POS' if cfg.tokenizer.with_pos else 'morphemes'}).",
+        f"- Word2Vec: {cfg.word2vec.vector_size} dims, {'skip-gram' if cfg.word2vec.sg else 'CBOW'}, "
+        f"window {cfg.word2vec.window}, min_count {cfg.word2vec.min_count}, {cfg.word2vec.epochs} epochs; "
+        f"vocabulary {meta.get('vocab_size', '?'):,} (0 = padding, 1 = unknown).",
+        f"- Sequences: maxlen {cfg.sequence.maxlen}, padding '{cfg.sequence.padding}' with masking, "
+        f"truncating '{cfg.sequence.truncating}'.",
+        f"- Network: Embedding ({'fine-tuned' if m.embedding_trainable else 'frozen'}, dropout "
+        f"{m.embedding_dropout}) → {layers} → dropout {m.dropout} → output.",
+        f"- Training: {cfg.train.optimizer} lr {cfg.train.learning_rate}, batch {cfg.train.batch_size}, "
+        f"up to {cfg.train.epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
+        f"validation loss (patience {cfg.train.patience}), seed {cfg.train.seed}; "
+        f"{training.get('seconds', '?')} s on the machine that built it.",
+        "",
+        "## Figures (held-out test split)",
+    ]
+    if metrics:
+        lines.append(f"- Accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"
+                     + (f", ROC AUC {metrics['roc_auc']:.4f}" if "roc_auc" in metrics else "")
+                     + f" on {metrics['rows']:,} rows.")
+    else:
+        lines.append("- Not evaluated on a held-out split.")
+    lines += ["", "## Known weaknesses", WEAKNESSES, "", "## Rebuild", "```", command, "```", ""]
+    return "\n".join(lines)

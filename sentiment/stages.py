@@ -1,0 +1,343 @@
+"""Pipeline stages over a run directory, and one-shot training from a file.
+
+Stages (each reads the previous one's output under ``RUN/`` and writes its own)::
+
+    prepare   DATA  -> RUN/prepared/{train,test}.parquet   read, clean, deduplicate, split
+    tokenize        -> RUN/tokens/{train,test,extra}.parquet
+    word2vec        -> RUN/word2vec/{vectors.npy,tokens.json}
+    train           -> RUN/model/      (a model bundle)
+    evaluate        -> RUN/report/     (metrics.json, plots, mistakes)
+
+Each stage writes ``RUN/stages/NAME.json`` with a key hashed from its inputs
+(upstream keys, input files, the config sections it uses); a stage whose key is
+unchanged is skipped unless ``force`` is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .errors import DataError, SentimentError
+
+STAGES = ("prepare", "tokenize", "word2vec", "train", "evaluate")
+Log = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+# -- stage bookkeeping -----------------------------------------------------------------
+def file_digest(path: str | Path) -> str:
+    from .bundle import sha256_file
+
+    return sha256_file(Path(path))
+
+
+def _key(stage: str, parts: dict[str, Any]) -> str:
+    text = json.dumps({"stage": stage, **parts}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stamp_path(run_dir: Path, stage: str) -> Path:
+    return run_dir / "stages" / f"{stage}.json"
+
+
+def _read_key(run_dir: Path, stage: str) -> str:
+    path = _stamp_path(run_dir, stage)
+    if not path.is_file():
+        raise DataError(f"{run_dir}: stage {stage!r} has not run yet; run it first "
+                        f"(stages in order: {' -> '.join(STAGES)})")
+    return json.loads(path.read_text())["key"]
+
+
+def _up_to_date(run_dir: Path, stage: str, key: str, outputs: Sequence[Path], force: bool) -> bool:
+    path = _stamp_path(run_dir, stage)
+    if force or not path.is_file() or not all(p.exists() for p in outputs):
+        return False
+    return json.loads(path.read_text()).get("key") == key
+
+
+def _stamp(run_dir: Path, stage: str, key: str, info: dict[str, Any] | None = None) -> None:
+    path = _stamp_path(run_dir, stage)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"key": key, **(info or {})}, indent=1))
+
+
+def _section(cfg: Config, *names: str) -> dict[str, Any]:
+    data = cfg.to_dict()
+    return {name: data[name] for name in names}
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    from .dataio import atomic_target
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_target(path)
+    try:
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# -- stages ------------------------------------------------------------------------------
+def prepare(data: str | Path, run_dir: str | Path, cfg: Config, *, text_column: str | None = None,
+            label_column: str | None = None, test_data: str | Path | None = None, test_size: float = 0.1,
+            sep: str | None = None, encoding: str | None = None, force: bool = False, log: Log = _stderr) -> bool:
+    """Read, clean, deduplicate and split labeled data; returns False when skipped."""
+    from sklearn.model_selection import train_test_split
+
+    from .labeled import check_trainable, load_labeled, match_labels
+
+    run_dir = Path(run_dir)
+    out = run_dir / "prepared"
+    key = _key("prepare", {"data": file_digest(data), "test": test_data and file_digest(test_data),
+                           "columns": [text_column, label_column], "test_size": test_size,
+                           "seed": cfg.train.seed, "sep": sep, "encoding": encoding})
+    if _up_to_date(run_dir, "prepare", key, [out / "train.parquet", out / "test.parquet"], force):
+        log("prepare: up to date, skipped")
+        return False
+    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, log=log)
+    frame = pd.DataFrame({"text": labeled.texts, "label": labeled.labels})
+    stats: dict[str, Any] = {"read": len(frame), "dropped": labeled.dropped}
+    frame["text"] = frame["text"].str.strip()
+    conflicting = frame.groupby("text")["label"].transform("nunique") > 1
+    stats["dropped_conflicting_labels"] = int(conflicting.sum())
+    frame = frame[~conflicting]
+    before = len(frame)
+    frame = frame.drop_duplicates("text").reset_index(drop=True)
+    stats["dropped_duplicates"] = before - len(frame)
+    check_trainable(_as_labeled(frame), data)
+    if test_data is not None:
+        test = load_labeled(test_data, text_column, label_column, sep=sep, encoding=encoding, log=log)
+        classes = np.unique(frame["label"].to_numpy())
+        test_frame = pd.DataFrame({"text": test.texts, "label": match_labels(test.labels, classes, test_data)})
+        train_frame = frame
+    else:
+        counts = frame["label"].value_counts()
+        stratify = frame["label"] if counts.min() >= 2 else None
+        train_frame, test_frame = train_test_split(frame, test_size=test_size, random_state=cfg.train.seed,
+                                                   stratify=stratify)
+    stats.update(train=len(train_frame), test=len(test_frame))
+    _write_parquet(train_frame.reset_index(drop=True), out / "train.parquet")
+    _write_parquet(test_frame.reset_index(drop=True), out / "test.parquet")
+    (out / "stats.json").write_text(json.dumps(stats, indent=1, default=int))
+    _stamp(run_dir, "prepare", key, stats)
+    log(f"prepare: {stats['train']:,} train / {stats['test']:,} test rows -> {out}")
+    return True
+
+
+def _as_labeled(frame: pd.DataFrame):
+    from .labeled import LabeledData
+
+    return LabeledData(frame["text"].tolist(), frame["label"].to_numpy(), "text", "label")
+
+
+def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool = False, log: Log = _stderr) -> bool:
+    """Tokenize the prepared splits and the config's extra texts into RUN/tokens/."""
+    from .dataio import read_text_lines
+    from .tokenizers import Tokenizer
+
+    run_dir = Path(run_dir)
+    out = run_dir / "tokens"
+    extra_files = list(cfg.word2vec.extra_texts)
+    key = _key("tokenize", {"up": _read_key(run_dir, "prepare"), "cfg": _section(cfg, "normalize", "tokenizer"),
+                            "extra": [file_digest(p) for p in extra_files]})
+    names = ["train", "test"] + (["extra"] if extra_files else [])
+    if _up_to_date(run_dir, "tokenize", key, [out / f"{n}.parquet" for n in names], force):
+        log("tokenize: up to date, skipped")
+        return False
+    tokenizer = Tokenizer(cfg.normalize, cfg.tokenizer)
+    for name in names:
+        if name == "extra":
+            texts = [t for path in extra_files for t in read_text_lines(path)]
+            frame = pd.DataFrame({"text": texts})
+        else:
+            frame = pd.read_parquet(run_dir / "prepared" / f"{name}.parquet")
+        tokens = tokenizer.tokenize_many(frame["text"].tolist(), workers=workers, show_progress=None)
+        frame["tokens"] = [" ".join(t) for t in tokens]
+        _write_parquet(frame, out / f"{name}.parquet")
+        log(f"tokenize: {name}: {len(frame):,} texts, {sum(map(len, tokens)) / max(len(tokens), 1):.1f} tokens/text")
+    _stamp(run_dir, "tokenize", key)
+    return True
+
+
+def _tokens(run_dir: Path, name: str) -> tuple[list[list[str]], pd.DataFrame]:
+    frame = pd.read_parquet(run_dir / "tokens" / f"{name}.parquet")
+    return [t.split() for t in frame["tokens"].tolist()], frame
+
+
+def word2vec(run_dir: str | Path, cfg: Config, *, workers: int = 1, force: bool = False, log: Log = _stderr) -> bool:
+    """Train Word2Vec on the train split's tokens (plus extra texts) into RUN/word2vec/."""
+    from .embeddings import train_word2vec
+
+    run_dir = Path(run_dir)
+    out = run_dir / "word2vec"
+    key = _key("word2vec", {"up": _read_key(run_dir, "tokenize"), "cfg": _section(cfg, "word2vec"),
+                            "seed": cfg.train.seed, "workers": workers})
+    if _up_to_date(run_dir, "word2vec", key, [out / "vectors.npy", out / "tokens.json"], force):
+        log("word2vec: up to date, skipped")
+        return False
+    sentences, _ = _tokens(run_dir, "train")
+    if (run_dir / "tokens" / "extra.parquet").exists() and cfg.word2vec.extra_texts:
+        sentences += _tokens(run_dir, "extra")[0]
+    kv = train_word2vec(sentences, cfg.word2vec, seed=cfg.train.seed, workers=workers)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "vectors.npy", kv.vectors)
+    (out / "tokens.json").write_text(json.dumps(kv.index_to_key, ensure_ascii=False), encoding="utf-8")
+    _stamp(run_dir, "word2vec", key, {"vocabulary": len(kv.index_to_key), "sentences": len(sentences)})
+    log(f"word2vec: {len(kv.index_to_key):,} tokens x {kv.vector_size} dims from {len(sentences):,} texts")
+    return True
+
+
+def load_vectors(run_dir: Path):
+    """KeyedVectors rebuilt from the word2vec stage's plain files (no pickle)."""
+    from gensim.models import KeyedVectors
+
+    vectors = np.load(run_dir / "word2vec" / "vectors.npy")
+    keys = json.loads((run_dir / "word2vec" / "tokens.json").read_text(encoding="utf-8"))
+    kv = KeyedVectors(vector_size=vectors.shape[1])
+    kv.add_vectors(keys, vectors)
+    return kv
+
+
+def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int = 0, log: Log = _stderr) -> bool:
+    """Train the LSTM on the tokenized train split with the stage's vectors; writes RUN/model/."""
+    from .classifier import SentimentClassifier
+
+    run_dir = Path(run_dir)
+    out = run_dir / "model"
+    key = _key("train", {"up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
+                         "cfg": _section(cfg, "sequence", "model", "train")})
+    if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
+        log("train: up to date, skipped")
+        return False
+    tokens, frame = _tokens(run_dir, "train")
+    labels = frame["label"].to_numpy()
+    extra = len(_tokens(run_dir, "extra")[0]) if cfg.word2vec.extra_texts else 0
+    from .classifier import data_fingerprint
+
+    clf = SentimentClassifier(config=cfg, verbose=verbose)
+    clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
+                   fingerprint=data_fingerprint(frame["text"].tolist(), labels))
+    clf.training_["extra_texts"] = extra
+    clf.save(out)
+    _stamp(run_dir, "train", key, {"history": clf.history_})
+    log(f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
+        f"validation accuracy {clf.training_['metrics'].get('validation', {}).get('accuracy', float('nan')):.4f} -> {out}")
+    return True
+
+
+def evaluate(run_dir: str | Path, *, force: bool = False, log: Log = _stderr) -> dict[str, Any] | None:
+    """Evaluate RUN/model on the prepared test split; writes RUN/report/."""
+    from .classifier import SentimentClassifier
+    from .evaluation import evaluate_texts, format_metrics, write_report
+
+    run_dir = Path(run_dir)
+    out = run_dir / "report"
+    key = _key("evaluate", {"up": [_read_key(run_dir, "train"), _read_key(run_dir, "prepare")]})
+    if _up_to_date(run_dir, "evaluate", key, [out / "metrics.json"], force):
+        log("evaluate: up to date, skipped")
+        return None
+    clf = SentimentClassifier.load(run_dir / "model")
+    test = pd.read_parquet(run_dir / "prepared" / "test.parquet")
+    texts, labels = test["text"].tolist(), test["label"].to_numpy()
+    metrics, proba = evaluate_texts(clf, texts, labels)
+    history = json.loads((run_dir / "model" / "history.json").read_text())
+    write_report(out, metrics, texts, labels, proba, clf.classes_, history)
+    _stamp(run_dir, "evaluate", key, {"accuracy": metrics["accuracy"]})
+    log(format_metrics(metrics))
+    log(f"evaluate: report -> {out}")
+    return metrics
+
+
+def run_pipeline(data: str | Path, run_dir: str | Path, cfg: Config, *, stages: Sequence[str] = STAGES,
+                 workers: int = 0, force: bool = False, verbose: int = 0, log: Log = _stderr,
+                 **prepare_args: Any) -> None:
+    """Run the named stages in order, skipping those whose inputs did not change."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise SentimentError(f"unknown stage(s) {', '.join(unknown)}; valid stages: {', '.join(STAGES)}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    for stage in STAGES:
+        if stage not in stages:
+            continue
+        if stage == "prepare":
+            prepare(data, run_dir, cfg, force=force, log=log, **prepare_args)
+        elif stage == "tokenize":
+            tokenize(run_dir, cfg, workers=workers, force=force, log=log)
+        elif stage == "word2vec":
+            word2vec(run_dir, cfg, force=force, log=log)
+        elif stage == "train":
+            train(run_dir, cfg, force=force, verbose=verbose, log=log)
+        else:
+            evaluate(run_dir, force=force, log=log)
+
+
+def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_column: str | None = None,
+                    label_column: str | None = None, sep: str | None = None, encoding: str | None = None,
+                    extra_texts: Sequence[str | Path] = (), test_data: str | Path | None = None,
+                    workers: int = 0, verbose: int = 0, overwrite: bool = False, log: Log = _stderr):
+    """Read a labeled table, train a model and save its bundle (optionally with test metrics)."""
+    from .classifier import SentimentClassifier
+    from .dataio import read_text_lines
+    from .evaluation import evaluate_texts
+    from .labeled import check_trainable, load_labeled, match_labels
+
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise SentimentError(f"{output} already exists; pass --overwrite to replace it")
+    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, log=log)
+    check_trainable(labeled, data)
+    test = load_labeled(test_data, labeled.text_column if text_column is None else text_column,
+                        labeled.label_column if label_column is None else label_column,
+                        sep=sep, encoding=encoding, log=log) if test_data else None
+    files = [*cfg.word2vec.extra_texts, *map(str, extra_texts)]
+    extra = [t for path in files for t in read_text_lines(path)]
+    if extra:
+        log(f"word2vec: {len(extra):,} extra unlabeled texts from {len(files)} file(s)")
+    clf = SentimentClassifier(config=cfg, workers=workers, verbose=verbose)
+    clf.fit(labeled.texts, labeled.labels, extra_texts=extra)
+    metrics = {}
+    if test is not None:
+        test_metrics, _ = evaluate_texts(clf, test.texts, match_labels(test.labels, clf.classes_, test_data))
+        metrics["test"] = {k: test_metrics[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc") if k in test_metrics}
+        log(f"test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}")
+    clf.save(output, metrics=metrics)
+    log(f"saved model bundle -> {output}")
+    return clf
+
+
+def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = False,
+                 command: str | None = None, log: Log = _stderr) -> Path:
+    """Copy RUN/model to ``output`` with the test-split metrics and a model card added."""
+    from .classifier import SentimentClassifier
+    from .modelcard import render_model_card
+
+    run_dir, output = Path(run_dir), Path(output)
+    if output.exists() and not overwrite:
+        raise SentimentError(f"{output} already exists; pass --overwrite to replace it")
+    clf = SentimentClassifier.load(run_dir / "model")
+    report = run_dir / "report" / "metrics.json"
+    metrics = json.loads(report.read_text()) if report.is_file() else None
+    stats_path = run_dir / "prepared" / "stats.json"
+    stats = json.loads(stats_path.read_text()) if stats_path.is_file() else None
+    test = {k: metrics[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc") if k in metrics} if metrics else {}
+    card = render_model_card(output.name, clf.config_, clf.meta_, metrics, stats,
+                             command or f"sentiment export --run-dir {run_dir} --out {output}")
+    clf.save(output, metrics={"test": test} if test else None, model_card=card)
+    log(f"exported {run_dir / 'model'} -> {output}")
+    return output

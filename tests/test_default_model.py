@@ -1,0 +1,29 @@
+"""The packaged default model: loads offline, records its figures, scores the hand-written sample."""
+
+import json
+
+import numpy as np
+
+from sentiment import SentimentClassifier
+from sentiment.classifier import default_model_path
+
+
+def test_default_model_loads_and_scores(sample_frame):
+    clf = SentimentClassifier.load()
+    assert clf.classes_.tolist() == [0, 1]
+    assert clf.predict(["배우 연기 정말 최고", "시간 아깝다"]).tolist() == [1, 0]
+    movie = sample_frame[sample_frame["domain"] == "movie"]
+    acc = (clf.predict(movie["document"].tolist()) == movie["label"].to_numpy()).mean()
+    assert acc > 0.8, acc
+
+
+def test_default_model_card_and_metrics():
+    path = default_model_path()
+    meta = json.loads((path / "meta.json").read_text())
+    test = meta["training"]["metrics"]["test"]
+    assert test["rows"] == 20_000 and 0.85 < test["accuracy"] < 1.0
+    card = (path / "MODEL_CARD.md").read_text()
+    assert f"Accuracy {test['accuracy']:.4f}" in card and "Known weaknesses" in card
+    size = sum(p.stat().st_size for p in path.iterdir())
+    assert size < 25 * 2**20
+    assert np.isclose(meta["training"]["rows"], 130_000)
