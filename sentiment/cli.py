@@ -111,7 +111,7 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     stages.train_from_file(args.data, args.out, cfg, text_column=args.text_column, label_column=args.label_column,
                            sep=args.sep, encoding=args.encoding, extra_texts=args.extra_texts,
                            test_data=args.test_data, workers=args.workers, verbose=verbose,
-                           overwrite=args.overwrite, log=log)
+                           overwrite=args.overwrite, use_cache=not args.no_cache, log=log)
     return 0
 
 
@@ -133,7 +133,15 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     clf = SentimentClassifier.load(args.model)
     data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding, log=log)
     labels = match_labels(data.labels, clf.classes_, args.data)
-    metrics, proba = evaluate_texts(clf, data.texts, labels)
+    tokens = None
+    if not args.no_cache:
+        from .token_cache import cached_tokenize
+
+        tokens, hit = cached_tokenize(clf.tokenizer_, data.texts, workers=args.workers,
+                                      show_progress=False if args.quiet else None)
+        if hit:
+            log(f"tokens from the cache ({len(data.texts):,} texts)")
+    metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
     metrics["data"] = str(args.data)
     metrics["model"] = str(args.model or "default")
     metrics["dropped"] = data.dropped
@@ -283,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--force", action="store_true", help="with --run-dir: retrain even if up to date")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not read or write the token cache ($SENTIMENT_CACHE_DIR or ~/.cache/sentiment)")
     _add_read_options(p)
     _add_config_options(p)
     _add_common(p)
@@ -296,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column")
     p.add_argument("--report-dir", help="where to write the report (default: reports/MODEL-DATA)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
     _add_read_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)

@@ -38,10 +38,14 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) 
     return metrics
 
 
-def evaluate_texts(clf: SentimentClassifier, texts: list[str], labels: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
-    """Metrics for ``texts`` (labels already in the model's classes) and the probabilities."""
+def evaluate_texts(clf: SentimentClassifier, texts: list[str], labels: np.ndarray,
+                   tokens: list[list[str]] | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """Metrics for ``texts`` (labels already in the model's classes) and the probabilities.
+
+    ``tokens`` (from the token cache) skips tokenization; they must come from the model's tokenizer.
+    """
     started = time.perf_counter()
-    proba = clf.predict_proba(texts)
+    proba = clf.predict_proba(texts) if tokens is None else clf.predict_ids(clf.vocabulary_.encode_many(tokens))
     seconds = time.perf_counter() - started
     metrics = compute_metrics(labels, proba, clf.classes_)
     metrics["seconds"] = round(seconds, 2)

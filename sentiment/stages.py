@@ -214,7 +214,7 @@ def load_vectors(run_dir: Path):
 
 def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int = 0, log: Log = _stderr) -> bool:
     """Train the LSTM on the tokenized train split with the stage's vectors; writes RUN/model/."""
-    from .classifier import SentimentClassifier
+    from .classifier import SentimentClassifier, data_fingerprint
 
     run_dir = Path(run_dir)
     out = run_dir / "model"
@@ -226,8 +226,6 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
     tokens, frame = _tokens(run_dir, "train")
     labels = frame["label"].to_numpy()
     extra = len(_tokens(run_dir, "extra")[0]) if cfg.word2vec.extra_texts else 0
-    from .classifier import data_fingerprint
-
     clf = SentimentClassifier(config=cfg, verbose=verbose)
     clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
                    fingerprint=data_fingerprint(frame["text"].tolist(), labels))
@@ -290,12 +288,18 @@ def run_pipeline(data: str | Path, run_dir: str | Path, cfg: Config, *, stages: 
 def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_column: str | None = None,
                     label_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                     extra_texts: Sequence[str | Path] = (), test_data: str | Path | None = None,
-                    workers: int = 0, verbose: int = 0, overwrite: bool = False, log: Log = _stderr):
-    """Read a labeled table, train a model and save its bundle (optionally with test metrics)."""
-    from .classifier import SentimentClassifier
+                    workers: int = 0, verbose: int = 0, overwrite: bool = False, use_cache: bool = True,
+                    log: Log = _stderr):
+    """Read a labeled table, train a model and save its bundle (optionally with test metrics).
+
+    Tokens are cached (see :mod:`sentiment.token_cache`) unless ``use_cache`` is False.
+    """
+    from .classifier import SentimentClassifier, data_fingerprint
     from .dataio import read_text_lines
     from .evaluation import evaluate_texts
     from .labeled import check_trainable, load_labeled, match_labels
+    from .token_cache import cached_tokenize
+    from .tokenizers import Tokenizer
 
     output = Path(output)
     if output.exists() and not overwrite:
@@ -309,11 +313,24 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     extra = [t for path in files for t in read_text_lines(path)]
     if extra:
         log(f"word2vec: {len(extra):,} extra unlabeled texts from {len(files)} file(s)")
+    tokenizer = Tokenizer(cfg.normalize, cfg.tokenizer)
+
+    def tokenize(texts: list[str], what: str) -> list[list[str]]:
+        if not use_cache:
+            return tokenizer.tokenize_many(texts, workers=workers, show_progress=None)
+        tokens, hit = cached_tokenize(tokenizer, texts, workers=workers, show_progress=None)
+        if hit:
+            log(f"{what}: tokens from the cache ({len(texts):,} texts)")
+        return tokens
+
     clf = SentimentClassifier(config=cfg, workers=workers, verbose=verbose)
-    clf.fit(labeled.texts, labeled.labels, extra_texts=extra)
+    clf.fit_tokens(tokenize(labeled.texts, "train"), labeled.labels, cfg=cfg,
+                   extra_tokens=tokenize(extra, "extra texts") if extra else [],
+                   fingerprint=data_fingerprint(labeled.texts, labeled.labels))
     metrics = {}
     if test is not None:
-        test_metrics, _ = evaluate_texts(clf, test.texts, match_labels(test.labels, clf.classes_, test_data))
+        test_metrics, _ = evaluate_texts(clf, test.texts, match_labels(test.labels, clf.classes_, test_data),
+                                         tokens=tokenize(test.texts, "test"))
         metrics["test"] = {k: test_metrics[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc") if k in test_metrics}
         log(f"test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}")
     clf.save(output, metrics=metrics)

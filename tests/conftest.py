@@ -17,6 +17,14 @@ SAMPLE = ROOT / "data" / "sample" / "comments.csv"
 TINY_CONFIG = ROOT / "configs" / "tiny.toml"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def token_cache_dir(tmp_path_factory):
+    """Keep the token cache of the tests (and their subprocesses) out of the home directory."""
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["SENTIMENT_CACHE_DIR"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def sample_frame() -> pd.DataFrame:
     return pd.read_csv(SAMPLE)

@@ -122,6 +122,11 @@ def test_train_evaluate_info(tmp_path):
     result = run_cli("evaluate", "--model", str(model), "--data", str(SAMPLE))
     assert_user_error(result, "label value(s) '0', '1' are not among the model's labels")
 
+    result = run_cli("train", "--data", str(data), "--label-column", "sentiment", "--config", str(TINY_CONFIG),
+                     "--out", str(model), "--overwrite", "--set", "train.epochs=1")
+    assert result.returncode == 0, result.stderr
+    assert "train: tokens from the cache" in result.stderr
+
     result = run_cli("info", str(model))
     assert result.returncode == 0
     assert "labels: ['negative', 'positive']" in result.stdout and "tokenizer: mecab" in result.stdout

@@ -1,0 +1,26 @@
+"""The benchmark scripts run end to end on the sample (slow: trains models; `pytest -m slow`)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SAMPLE
+
+
+@pytest.mark.slow
+def test_accuracy_benchmark_quick(tmp_path):
+    out = tmp_path / "acc.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "accuracy.py"), "--data", str(SAMPLE),
+                             "--quick", "--test-rows", "80", "--only", "tfidf", "configs",
+                             "--configs", "configs/tiny.toml", "--json-out", str(out)],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["test_rows"] == 80 and set(data["results"]) == {"baseline A: char TF-IDF + LR", "tiny"}
+    for row in data["results"].values():
+        assert 0.5 <= row["accuracy"] <= 1.0 and row["rows_per_s"] > 0
+    assert "| tiny |" in result.stdout
