@@ -17,7 +17,8 @@ help:
 	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=)"
 	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC)"
 
-$(VENV)/.installed: pyproject.toml
+# Reinstalled (non-editable) whenever the package's files change.
+$(VENV)/.installed: pyproject.toml $(shell find sentiment -type f -not -path '*/__pycache__/*' 2>/dev/null)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet ".[test]"

@@ -147,10 +147,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     metrics["dropped"] = data.dropped
     model_name = Path(args.model).name if args.model else "default"
     report = Path(args.report_dir or Path("reports") / f"{model_name}-{Path(args.data).name.split('.')[0]}")
-    history = None
-    if args.model and (Path(args.model) / "history.json").is_file():
-        history = json.loads((Path(args.model) / "history.json").read_text())
-    write_report(report, metrics, data.texts, labels, proba, clf.classes_, history)
+    write_report(report, metrics, data.texts, labels, proba, clf.classes_, clf.history_)
     if args.json:
         print(json.dumps(metrics, indent=2, ensure_ascii=False))
     else:
