@@ -177,8 +177,6 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
                 if batch.num_rows:
                     yielded = True
                     yield batch.to_pandas(), info
-            if not yielded:
-                _ = pf.schema_arrow  # header-only: fall through to the no-rows error
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     else:  # xlsx
@@ -305,15 +303,16 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, escape: bool = True, e
     kind, gz = output_kind(path)
     tmp = atomic_target(path)
     try:
-        _write_frame(frame, tmp, kind, gz, encoding, header=True, append=False)
+        write_frame(frame, tmp, kind, gz, encoding, header=True, append=False)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def _write_frame(frame: pd.DataFrame, path: Path, kind: str, gz: bool, encoding: str, header: bool,
-                 append: bool) -> None:
+def write_frame(frame: pd.DataFrame, path: Path, kind: str, gz: bool, encoding: str, header: bool,
+                append: bool) -> None:
+    """Write (or append) one frame in the given output kind, without escaping or atomic rename."""
     if kind in ("csv", "tsv"):
         sep = "," if kind == "csv" else "\t"
         mode = "ab" if append else "wb"

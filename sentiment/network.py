@@ -106,7 +106,7 @@ def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray]
         valid_ds = _dataset(valid[0], vy, cfg, shuffle=False, seed=cfg.train.seed)
         all_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience,
                                                            restore_best_weights=True))
-    timer = _EpochTimer()
+    timer = _epoch_timer()
     started = time.perf_counter()
     history = model.fit(train_ds, validation_data=valid_ds, epochs=cfg.train.epochs, verbose=verbose, shuffle=False,
                         class_weight=class_weight, callbacks=[*all_callbacks, timer])
@@ -116,25 +116,23 @@ def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray]
     return record
 
 
-class _EpochTimer:
-    """Keras callback recording seconds per epoch (duck-typed to avoid a module-level keras import)."""
+def _epoch_timer():
+    """A Keras callback recording seconds per epoch in ``.seconds``."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self._start = 0.0
 
-        class EpochTimer(keras.callbacks.Callback):
-            def __init__(self) -> None:
-                super().__init__()
-                self.seconds: list[float] = []
-                self._start = 0.0
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self._start = time.perf_counter()
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
 
-            def on_epoch_end(self, epoch, logs=None):
-                self.seconds.append(time.perf_counter() - self._start)
-
-        return EpochTimer()
+    return EpochTimer()
 
 
 def make_predictor(model) -> Callable[[np.ndarray], np.ndarray]:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .classifier import SentimentClassifier
-from .dataio import (TEXT_COLUMN_NAMES, _write_frame, atomic_target, check_output, escape_formulas, find_column,
+from .dataio import (TEXT_COLUMN_NAMES, write_frame, atomic_target, check_output, escape_formulas, find_column,
                      iter_table, output_kind)
 from .errors import DataError
 from .progress import progress_bar
@@ -214,7 +214,7 @@ class _Parts:
         name = self._name(index)
         tmp = self.dir / f".{name}.tmp"
         if self.kind in ("csv", "tsv", "jsonl"):
-            _write_frame(frame, tmp, self.kind, False, "utf-8", header=index == 0, append=False)
+            write_frame(frame, tmp, self.kind, False, "utf-8", header=index == 0, append=False)
         else:  # parquet and xlsx parts keep dtypes as parquet
             frame.to_parquet(tmp, index=False)
         (self.dir / f"part-{index:06d}.json").write_text(json.dumps(summary))
@@ -237,7 +237,7 @@ class _Parts:
                             shutil.copyfileobj(part, out, 1 << 20)
             else:
                 frame = pd.concat([pd.read_parquet(self.dir / n) for n in names], ignore_index=True)
-                _write_frame(frame, tmp, self.kind, False, encoding, header=True, append=False)
+                write_frame(frame, tmp, self.kind, False, encoding, header=True, append=False)
             os.replace(tmp, output)
         except BaseException:
             tmp.unlink(missing_ok=True)
