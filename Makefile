@@ -6,6 +6,7 @@ NSMC   ?= ../shared/data/nsmc-raw
 DATA   ?= $(NSMC)/train.tsv.gz
 CONFIG ?= configs/default.toml
 RUN    ?= runs/$(basename $(notdir $(CONFIG)))
+TEST_SIZE ?= 20000
 PYTEST_ARGS ?=
 
 .PHONY: help install demo test test-all pipeline default-model bench-accuracy bench-throughput clean
@@ -14,7 +15,7 @@ help:
 	@echo "make demo            set up .venv, score data/sample with the packaged model, print a summary"
 	@echo "make test            set up .venv and run the default test suite (slow tests excluded)"
 	@echo "make test-all        all tests, slow ones included"
-	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=)"
+	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=, TEST_SIZE=)"
 	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC)"
 
 # Reinstalled (non-editable) whenever the package's files change.
@@ -39,7 +40,7 @@ test-all: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 pipeline: install
-	$(BIN)/sentiment pipeline --data $(DATA) --config $(CONFIG) --run-dir $(RUN) --test-size 20000
+	$(BIN)/sentiment pipeline --data $(DATA) --config $(CONFIG) --run-dir $(RUN) --test-size $(TEST_SIZE)
 
 default-model: install
 	$(BIN)/sentiment pipeline --data $(NSMC)/train.tsv.gz --config configs/default.toml --run-dir runs/default --test-size 20000
