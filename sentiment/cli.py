@@ -133,14 +133,10 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     clf = SentimentClassifier.load(args.model)
     data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding, log=log)
     labels = match_labels(data.labels, clf.classes_, args.data)
-    tokens = None
-    if not args.no_cache:
-        from .token_cache import cached_tokenize
+    from .token_cache import tokenize_with_cache
 
-        tokens, hit = cached_tokenize(clf.tokenizer_, data.texts, workers=args.workers,
-                                      show_progress=False if args.quiet else None)
-        if hit:
-            log(f"tokens from the cache ({len(data.texts):,} texts)")
+    tokens = tokenize_with_cache(clf.tokenizer_, data.texts, "evaluate", workers=args.workers,
+                                 use_cache=not args.no_cache, show_progress=False if args.quiet else None, log=log)
     metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
     metrics["data"] = str(args.data)
     metrics["model"] = str(args.model or "default")

@@ -147,7 +147,7 @@ def _as_labeled(frame: pd.DataFrame):
 def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool = False, log: Log = _stderr) -> bool:
     """Tokenize the prepared splits and the config's extra texts into RUN/tokens/."""
     from .dataio import read_text_lines
-    from .tokenizers import Tokenizer
+    from .tokenizers import Tokenizer, join_tokens
 
     run_dir = Path(run_dir)
     out = run_dir / "tokens"
@@ -166,7 +166,7 @@ def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool 
         else:
             frame = pd.read_parquet(run_dir / "prepared" / f"{name}.parquet")
         tokens = tokenizer.tokenize_many(frame["text"].tolist(), workers=workers, show_progress=None)
-        frame["tokens"] = [" ".join(t) for t in tokens]
+        frame["tokens"] = [join_tokens(t) for t in tokens]
         _write_parquet(frame, out / f"{name}.parquet")
         log(f"tokenize: {name}: {len(frame):,} texts, {sum(map(len, tokens)) / max(len(tokens), 1):.1f} tokens/text")
     _stamp(run_dir, "tokenize", key)
@@ -174,8 +174,10 @@ def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool 
 
 
 def _tokens(run_dir: Path, name: str) -> tuple[list[list[str]], pd.DataFrame]:
+    from .tokenizers import split_tokens
+
     frame = pd.read_parquet(run_dir / "tokens" / f"{name}.parquet")
-    return [t.split() for t in frame["tokens"].tolist()], frame
+    return [split_tokens(t) for t in frame["tokens"].tolist()], frame
 
 
 def word2vec(run_dir: str | Path, cfg: Config, *, workers: int = 1, force: bool = False, log: Log = _stderr) -> bool:
@@ -297,7 +299,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     from .dataio import read_text_lines
     from .evaluation import evaluate_texts
     from .labeled import check_trainable, load_labeled, match_labels
-    from .token_cache import cached_tokenize
+    from .token_cache import tokenize_with_cache
     from .tokenizers import Tokenizer
 
     output = Path(output)
@@ -315,12 +317,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     tokenizer = Tokenizer(cfg.normalize, cfg.tokenizer)
 
     def tokenize(texts: list[str], what: str) -> list[list[str]]:
-        if not use_cache:
-            return tokenizer.tokenize_many(texts, workers=workers, show_progress=None)
-        tokens, hit = cached_tokenize(tokenizer, texts, workers=workers, show_progress=None)
-        if hit:
-            log(f"{what}: tokens from the cache ({len(texts):,} texts)")
-        return tokens
+        return tokenize_with_cache(tokenizer, texts, what, workers=workers, use_cache=use_cache, log=log)
 
     clf = SentimentClassifier(config=cfg, workers=workers, verbose=verbose)
     clf.fit_tokens(tokenize(labeled.texts, "train"), labeled.labels, cfg=cfg,

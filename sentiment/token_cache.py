@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from .tokenizers import Tokenizer
+from .tokenizers import Tokenizer, join_tokens, split_tokens
 
 CACHE_VERSION = 1
 
@@ -41,15 +41,27 @@ def cached_tokenize(tokenizer: Tokenizer, texts: Sequence[str], workers: int = 1
         try:
             frame = pd.read_parquet(path)
             if len(frame) == len(texts):
-                return [t.split(" ") if t else [] for t in frame["tokens"].tolist()], True
+                return [split_tokens(t) for t in frame["tokens"].tolist()], True
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache entry: tokenize again and replace it
     tokens = tokenizer.tokenize_many(list(texts), workers=workers, show_progress=show_progress)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        pd.DataFrame({"tokens": [" ".join(t) for t in tokens]}).to_parquet(tmp, index=False)
+        pd.DataFrame({"tokens": [join_tokens(t) for t in tokens]}).to_parquet(tmp, index=False)
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only home must not stop training
     return tokens, False
+
+
+def tokenize_with_cache(tokenizer: Tokenizer, texts: Sequence[str], what: str, *, workers: int = 1,
+                        use_cache: bool = True, show_progress: bool | None = None,
+                        log: Callable[[str], None] = lambda msg: None) -> list[list[str]]:
+    """Token lists through the cache (or straight from the tokenizer), logging a cache hit as ``what``."""
+    if not use_cache:
+        return tokenizer.tokenize_many(list(texts), workers=workers, show_progress=show_progress)
+    tokens, hit = cached_tokenize(tokenizer, texts, workers=workers, show_progress=show_progress)
+    if hit:
+        log(f"{what}: tokens from the cache ({len(texts):,} texts)")
+    return tokens

@@ -189,6 +189,16 @@ class Tokenizer:
                 yield _collect(*pending.popleft())
 
 
+def join_tokens(tokens: Sequence[str]) -> str:
+    """One string per text for storage; tokens never contain whitespace (see ``Tokenizer.__call__``)."""
+    return " ".join(tokens)
+
+
+def split_tokens(joined: str) -> list[str]:
+    """Inverse of :func:`join_tokens` (an empty string is a text without tokens)."""
+    return joined.split()
+
+
 def resolve_workers(workers: int) -> int:
     """``0`` or negative means all cores."""
     return workers if workers > 0 else (os.cpu_count() or 1)
