@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .config import Config
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .tokenizers import Tokenizer
 
 # Flat hyperparameters and the config keys they set.
@@ -43,6 +43,7 @@ PARAM_KEYS = {
     "epochs": "train.epochs",
     "validation_split": "train.validation_split",
     "seed": "train.seed",
+    "teachers": "distill.teachers",
 }
 
 
@@ -60,7 +61,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
                  bidirectional: bool | None = None, dropout: float | None = None,
                  embedding_trainable: bool | None = None, optimizer: str | None = None,
                  learning_rate: float | None = None, batch_size: int | None = None, epochs: int | None = None,
-                 validation_split: float | None = None, seed: int | None = None,
+                 validation_split: float | None = None, seed: int | None = None, teachers: int | None = None,
                  workers: int = 1, verbose: int = 0) -> None:
         self.config = config
         self.tagger = tagger
@@ -78,6 +79,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.validation_split = validation_split
         self.seed = seed
+        self.teachers = teachers
         self.workers = workers
         self.verbose = verbose
 
@@ -99,29 +101,40 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
 
     # -- training ------------------------------------------------------------------------
     def fit(self, X: Iterable[str], y: Iterable[Any], *, extra_texts: Iterable[str] = ()) -> "SentimentClassifier":
-        """Tokenize, train Word2Vec (on ``X`` plus ``extra_texts``), train the LSTM; returns ``self``."""
+        """Tokenize, train Word2Vec (on ``X`` plus ``extra_texts``), train the LSTM; returns ``self``.
+
+        With distillation on (``teachers`` or ``distill.char_ngram_teacher``), the
+        teachers label ``extra_texts`` and the LSTM also learns from those labels.
+        """
         cfg = self.resolved_config()
         texts = check_texts(X)
         labels = check_labels(y, len(texts))
         tokenizer = Tokenizer(cfg.normalize, cfg.tokenizer)
         progress = None if self.verbose else False
         tokens = tokenizer.tokenize_many(texts, workers=self.workers, show_progress=progress)
-        extra = list(extra_texts)
-        extra_tokens = tokenizer.tokenize_many(check_texts(extra), workers=self.workers,
-                                               show_progress=progress) if extra else []
-        return self.fit_tokens(tokens, labels, cfg=cfg, extra_tokens=extra_tokens,
+        extra = check_texts(extra_texts)
+        extra_tokens = tokenizer.tokenize_many(extra, workers=self.workers, show_progress=progress) if extra else []
+        return self.fit_tokens(tokens, labels, cfg=cfg, extra_tokens=extra_tokens, texts=texts, extra_texts=extra,
                                fingerprint=data_fingerprint(texts, labels))
 
     def fit_tokens(self, tokens: Sequence[Sequence[str]], labels: np.ndarray, *, cfg: Config | None = None,
                    extra_tokens: Sequence[Sequence[str]] = (), keyed_vectors=None,
-                   fingerprint: dict[str, Any] | None = None) -> "SentimentClassifier":
-        """Train from already tokenized texts (the pipeline stages call this directly)."""
+                   fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
+                   extra_texts: Sequence[str] | None = None, log=lambda msg: None) -> "SentimentClassifier":
+        """Train from already tokenized texts (the pipeline stages call this directly).
+
+        ``extra_tokens`` are unlabeled: Word2Vec reads them (unless ``keyed_vectors``
+        is given) and, with distillation on, the teachers label them for the
+        student (:mod:`sentiment.distill`). ``texts``/``extra_texts`` (the raw
+        texts) are needed only by the char-n-gram teacher.
+        """
         import keras
         from sklearn.model_selection import train_test_split
-        from sklearn.utils.class_weight import compute_class_weight
 
+        from .distill import teacher_probabilities
         from .embeddings import embedding_matrix, train_word2vec, vocabulary_from_vectors
         from .network import build_model, fit_model, make_predictor, predict_sequences
+        from .pretrain import initialise, pretrain_encoder
 
         cfg = cfg or self.resolved_config()
         labels = np.asarray(labels)
@@ -130,7 +143,12 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             raise DataError(f"training needs at least two classes; the labels only contain {classes.tolist()}")
         if len(tokens) != len(labels):
             raise DataError(f"{len(tokens)} texts but {len(labels)} labels")
+        if cfg.distill.enabled and not len(extra_tokens):
+            raise ConfigError("distillation is on (distill.teachers or distill.char_ngram_teacher) but there are no "
+                              "unlabeled texts to label; set word2vec.extra_texts (or pass --extra-texts), "
+                              "or turn distillation off with distill.teachers=0")
         y = np.searchsorted(classes, labels)
+        n_classes = len(classes)
         seed = cfg.train.seed
         keras.utils.set_random_seed(seed)
         started = time.perf_counter()
@@ -146,14 +164,28 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             stratify = y if np.bincount(y).min() >= 2 else None
             idx, valid_idx = train_test_split(idx, test_size=cfg.train.validation_split, random_state=seed,
                                               stratify=stratify)
-        weights = None
-        if cfg.train.class_weight == "balanced":
-            values = compute_class_weight("balanced", classes=np.arange(len(classes)), y=y[idx])
-            weights = {i: float(w) for i, w in enumerate(values)}
-        model = build_model(cfg, matrix, len(classes))
-        history = fit_model(model, cfg, ([ids[i] for i in idx], y[idx]),
-                            ([ids[i] for i in valid_idx], y[valid_idx]) if len(valid_idx) else None,
-                            len(classes), class_weight=weights, verbose=self.verbose)
+        train_ids, targets = [ids[i] for i in idx], y[idx]
+        valid = ([ids[i] for i in valid_idx], y[valid_idx])
+        transfer_ids = vocab.encode_many(extra_tokens)
+        reports: dict[str, Any] = {}
+        encoder = None
+        if cfg.pretrain.epochs:  # the validation rows stay unseen
+            encoder, reports["pretrain"] = pretrain_encoder(cfg, matrix, train_ids + transfer_ids, log=log)
+        if cfg.distill.enabled:
+            raw = None
+            if texts is not None and extra_texts is not None:
+                raw = ([texts[i] for i in idx], [texts[i] for i in valid_idx], list(extra_texts))
+            soft, reports["distill"] = teacher_probabilities(
+                cfg, matrix, (train_ids, targets), valid, transfer_ids, n_classes, texts=raw, encoder=encoder,
+                sample_weight=_class_weights(cfg, targets, n_classes), verbose=self.verbose, log=log)
+            keras.utils.set_random_seed(seed)
+            train_ids = train_ids + transfer_ids
+            targets = np.vstack([np.eye(n_classes, dtype=np.float32)[targets], soft])
+        model = build_model(cfg, matrix, n_classes)
+        if encoder is not None:
+            initialise(model, encoder)
+        history = fit_model(model, cfg, (train_ids, targets), valid if len(valid_idx) else None, n_classes,
+                            sample_weight=_class_weights(cfg, targets, n_classes), verbose=self.verbose)
 
         self.config_ = cfg
         self.classes_ = classes
@@ -165,7 +197,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = history
         metrics: dict[str, Any] = {}
         if len(valid_idx):
-            proba = predict_sequences(self._predict_fn, [ids[i] for i in valid_idx], cfg, len(classes))
+            proba = predict_sequences(self._predict_fn, valid[0], cfg, n_classes)
             pred = proba.argmax(axis=1)
             metrics["validation"] = {"rows": int(len(valid_idx)),
                                      "accuracy": float((pred == y[valid_idx]).mean())}
@@ -174,6 +206,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             "train_rows": int(len(idx)),
             "validation_rows": int(len(valid_idx)),
             "extra_texts": int(len(extra_tokens)),
+            **reports,
             "class_counts": {str(c): int(n) for c, n in zip(classes.tolist(), np.bincount(y))},
             "epochs_run": len(history.get("loss", [])),
             "seconds": round(time.perf_counter() - started, 1),
@@ -251,6 +284,19 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         clf.training_ = meta.get("training", {})
         clf.meta_ = meta
         return clf
+
+
+def _class_weights(cfg: Config, targets: np.ndarray, n_classes: int) -> np.ndarray | None:
+    """Per-row weights for ``train.class_weight = "balanced"`` (soft targets count as their likeliest class)."""
+    if cfg.train.class_weight != "balanced":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    hard = targets.argmax(axis=1) if targets.ndim == 2 else targets
+    present = np.unique(hard)
+    weights = np.ones(n_classes)
+    weights[present] = compute_class_weight("balanced", classes=present, y=hard)
+    return weights[hard].astype(np.float32)
 
 
 def check_texts(texts: Iterable[Any]) -> list[str]:

@@ -1,7 +1,7 @@
 """The one typed configuration of the pipeline.
 
 A :class:`Config` is made of small dataclass sections (``normalize``,
-``tokenizer``, ``word2vec``, ``sequence``, ``model``, ``train``). It is loaded
+``tokenizer``, ``word2vec``, ``sequence``, ``model``, ``train``, ``pretrain``, ``distill``). It is loaded
 from TOML, overridden from the command line with ``section.key=value`` pairs,
 validated (unknown keys, wrong types and out-of-range values are refused with a
 message that names the key and the valid values) and saved as ``config.toml``
@@ -67,7 +67,8 @@ class Word2VecConfig:
     min_count: int = _spec(2, min=1, max=10_000, doc="ignore rarer tokens (they map to <unk>)")
     epochs: int = _spec(5, min=1, max=200, doc="passes over the corpus")
     max_vocab: int = _spec(60_000, min=10, max=10_000_000, doc="keep at most this many most frequent tokens")
-    extra_texts: list[str] = _spec(factory=list, doc="extra unlabeled text files (one text per line or a table) for Word2Vec")
+    extra_texts: list[str] = _spec(factory=list, doc="unlabeled text files (one text per line or a table) for Word2Vec, "
+                                                     "language-model pretraining and distillation")
 
 
 @dataclass
@@ -101,9 +102,35 @@ class TrainConfig:
     epochs: int = _spec(4, min=1, max=1000, doc="maximum epochs")
     patience: int = _spec(1, min=0, max=100, doc="EarlyStopping patience on validation loss (best weights restored)")
     validation_split: float = _spec(0.1, min=0.0, max=0.5, doc="share of the training rows held out for early stopping")
+    sparse_updates: bool = _spec(True, doc="adam only: update just the embedding rows each batch uses (lazy Adam; "
+                                           "faster on CPU)")
     class_weight: str = _spec("none", choices=("none", "balanced"), doc="weight classes by inverse frequency")
     bucket_by_length: bool = _spec(True, doc="batch similar lengths together and pad per batch (needs mask_padding)")
     seed: int = _spec(42, min=0, max=2**31 - 1, doc="seed for splits, Word2Vec and Keras")
+
+
+@dataclass
+class PretrainConfig:
+    """Language-model pretraining of the embedding and first LSTM layer on the training and extra texts."""
+
+    epochs: int = _spec(0, min=0, max=100, doc="passes of next/previous-token prediction before training (0: off)")
+    sampled: int = _spec(512, min=1, max=100_000, doc="sampled-softmax candidates per step")
+    learning_rate: float = _spec(1e-3, min=1e-6, max=10.0, doc="Adam learning rate of the pretraining")
+
+
+@dataclass
+class DistillConfig:
+    """Distillation: teachers trained on the labeled rows label ``word2vec.extra_texts`` for the student."""
+
+    teachers: int = _spec(0, min=0, max=20, doc="(Bi)LSTM teachers, seeds seed+1, seed+2, ... (0 and no char-n-gram "
+                                                "teacher: no distillation)")
+    teacher_lstm_units: list[int] = _spec(factory=lambda: [128], doc="LSTM units of each teacher layer")
+    char_ngram_teacher: bool = _spec(False, doc="add a char (2-4)-gram TF-IDF + logistic-regression teacher")
+    char_ngram_c: float = _spec(4.0, min=1e-4, max=1e4, doc="inverse regularization C of that teacher")
+
+    @property
+    def enabled(self) -> bool:
+        return self.teachers > 0 or self.char_ngram_teacher
 
 
 SECTIONS: dict[str, type] = {
@@ -113,6 +140,8 @@ SECTIONS: dict[str, type] = {
     "sequence": SequenceConfig,
     "model": ModelConfig,
     "train": TrainConfig,
+    "pretrain": PretrainConfig,
+    "distill": DistillConfig,
 }
 
 
@@ -126,6 +155,8 @@ class Config:
     sequence: SequenceConfig = field(default_factory=SequenceConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     # -- construction ---------------------------------------------------------
     @classmethod

@@ -16,6 +16,20 @@ WEAKNESSES = """\
   (the last ones are kept)."""
 
 
+def _distill_lines(report: dict[str, Any] | None) -> list[str]:
+    """The teachers and the transfer set, when the model was distilled."""
+    if not report:
+        return []
+    teachers = "; ".join(
+        f"{t.get('network', 'char (2-4)-gram TF-IDF + logistic regression')}"
+        + (f" seed {t['seed']}" if "seed" in t else "")
+        + f": validation accuracy {t['validation_accuracy']:.4f}" for t in report["teachers"])
+    return [f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows ({teachers}); "
+            f"their mean probabilities (ensemble validation accuracy {report['ensemble_validation_accuracy']:.4f}) "
+            f"label {report['transfer_rows']:,} unlabeled texts, which the network learns from as soft targets "
+            "beside the labeled rows."]
+
+
 def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dict[str, Any] | None,
                       stats: dict[str, Any] | None, command: str) -> str:
     """Markdown: data, recipe, figures, known weaknesses, the command that rebuilds it."""
@@ -50,6 +64,7 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         f"truncating '{cfg.sequence.truncating}'.",
         f"- Network: Embedding ({'fine-tuned' if m.embedding_trainable else 'frozen'}, dropout "
         f"{m.embedding_dropout}) → {layers} → dropout {m.dropout} → output.",
+        *_distill_lines(training.get("distill")),
         f"- Training: {cfg.train.optimizer} lr {cfg.train.learning_rate}, batch {cfg.train.batch_size}, "
         f"up to {cfg.train.epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
         f"validation loss (patience {cfg.train.patience}), seed {cfg.train.seed}; "

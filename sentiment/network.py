@@ -51,14 +51,50 @@ def build_model(cfg: Config, embedding: np.ndarray, n_classes: int):
 def _optimizer(cfg: Config):
     import keras
 
+    if cfg.train.optimizer == "adam" and cfg.train.sparse_updates:
+        return _lazy_adam_class()(learning_rate=cfg.train.learning_rate)
     classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "adamax": keras.optimizers.Adamax,
                "nadam": keras.optimizers.Nadam, "rmsprop": keras.optimizers.RMSprop,
                "sgd": keras.optimizers.SGD, "adagrad": keras.optimizers.Adagrad}
     return classes[cfg.train.optimizer](learning_rate=cfg.train.learning_rate)
 
 
-def _dataset(sequences: Sequence[np.ndarray], targets: np.ndarray, cfg: Config, shuffle: bool, seed: int):
-    """A tf.data pipeline of (ids, target) batches, length-bucketed when enabled."""
+def _lazy_adam_class():
+    """Adam that updates only the embedding rows a batch uses ("lazy" Adam).
+
+    Keras' Adam turns the embedding's sparse gradient dense and rewrites the
+    whole vocabulary x dims matrix and both moment matrices every step; on a
+    CPU that is a large share of a step. Here rows without gradient keep their
+    weights and moments, as in TensorFlow Addons' LazyAdam. Dense variables
+    get the ordinary Adam update.
+    """
+    import keras
+    import tensorflow as tf
+
+    class LazyAdam(keras.optimizers.Adam):
+        def update_step(self, gradient, variable, learning_rate):
+            if not isinstance(gradient, tf.IndexedSlices):
+                return super().update_step(gradient, variable, learning_rate)
+            dtype = variable.dtype
+            rows, positions = tf.unique(gradient.indices)  # a token may occur several times in a batch
+            grad = tf.math.unsorted_segment_sum(tf.cast(gradient.values, dtype), positions, tf.shape(rows)[0])
+            step = tf.cast(self.iterations + 1, dtype)
+            alpha = (tf.cast(learning_rate, dtype) * tf.sqrt(1 - tf.pow(tf.cast(self.beta_2, dtype), step))
+                     / (1 - tf.pow(tf.cast(self.beta_1, dtype), step)))
+            index = self._get_variable_index(variable)
+            m, v = self._momentums[index], self._velocities[index]
+            m_rows = self.beta_1 * tf.gather(m, rows) + (1 - self.beta_1) * grad
+            v_rows = self.beta_2 * tf.gather(v, rows) + (1 - self.beta_2) * tf.square(grad)
+            self.assign(m, tf.IndexedSlices(m_rows, rows))
+            self.assign(v, tf.IndexedSlices(v_rows, rows))
+            self.assign_sub(variable, tf.IndexedSlices(alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon), rows))
+
+    return LazyAdam
+
+
+def _dataset(sequences: Sequence[np.ndarray], targets: np.ndarray, cfg: Config, shuffle: bool, seed: int,
+             weights: np.ndarray | None = None):
+    """A tf.data pipeline of (ids, target[, weight]) batches, length-bucketed when enabled."""
     import tensorflow as tf
 
     maxlen, seq_cfg = cfg.sequence.maxlen, cfg.sequence
@@ -75,45 +111,75 @@ def _dataset(sequences: Sequence[np.ndarray], targets: np.ndarray, cfg: Config, 
             index_batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
         for idx in index_batches:
             width = batch_width(lengths[idx], maxlen) if bucket else maxlen
-            yield (pad([sequences[i] for i in idx], maxlen, seq_cfg.padding, seq_cfg.truncating, width),
-                   targets[idx])
+            ids = pad([sequences[i] for i in idx], maxlen, seq_cfg.padding, seq_cfg.truncating, width)
+            yield (ids, targets[idx]) if weights is None else (ids, targets[idx], weights[idx])
 
-    y_spec = tf.TensorSpec(shape=(None,), dtype=tf.float32 if targets.dtype == np.float32 else tf.int32)
+    y_spec = tf.TensorSpec(shape=(None, *targets.shape[1:]),
+                           dtype=tf.float32 if targets.dtype == np.float32 else tf.int32)
     signature = (tf.TensorSpec(shape=(None, None), dtype=tf.int32), y_spec)
+    if weights is not None:
+        signature += (tf.TensorSpec(shape=(None,), dtype=tf.float32),)
     n_batches = count_batches(len(sequences), batch_size, windowed=bucket and shuffle)
     dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
     return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
 
 
+def training_targets(y: np.ndarray, n_classes: int) -> tuple[np.ndarray, str]:
+    """Targets and loss for Keras: class indices ``(n,)`` or class probabilities ``(n, n_classes)``.
+
+    Probabilities (soft labels from teachers) train with cross-entropy against
+    the whole distribution; a binary model's single output takes P(class 1).
+    """
+    if n_classes == 2:
+        return (y[:, 1] if y.ndim == 2 else y).astype(np.float32), "binary_crossentropy"
+    if y.ndim == 2:
+        return y.astype(np.float32), "categorical_crossentropy"
+    return y.astype(np.int32), "sparse_categorical_crossentropy"
+
+
 def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray],
               valid: tuple[Sequence[np.ndarray], np.ndarray] | None, n_classes: int,
-              class_weight: dict[int, float] | None = None, verbose: int = 0,
+              sample_weight: np.ndarray | None = None, verbose: int = 0,
               callbacks: list | None = None) -> dict[str, Any]:
-    """Compile and train; EarlyStopping on validation loss restores the best weights."""
+    """Compile and train; EarlyStopping on validation loss restores the best weights.
+
+    Targets are class indices or class probabilities (see :func:`training_targets`);
+    ``sample_weight`` (one per training row) carries class weights.
+    """
     import keras
 
-    binary = n_classes == 2
-    model.compile(optimizer=_optimizer(cfg),
-                  loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
     x, y = train
-    y = y.astype(np.float32) if binary else y.astype(np.int32)
-    train_ds = _dataset(x, y, cfg, shuffle=True, seed=cfg.train.seed)
+    y, loss = training_targets(y, n_classes)
+    model.compile(optimizer=_optimizer(cfg), loss=loss, metrics=[_accuracy_metric(n_classes)])
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
+    train_ds = _dataset(x, y, cfg, shuffle=True, seed=cfg.train.seed, weights=weights)
     valid_ds = None
     all_callbacks = list(callbacks or [])
     if valid is not None and len(valid[0]):
-        vy = valid[1].astype(np.float32) if binary else valid[1].astype(np.int32)
-        valid_ds = _dataset(valid[0], vy, cfg, shuffle=False, seed=cfg.train.seed)
+        valid_ds = _dataset(valid[0], training_targets(valid[1], n_classes)[0], cfg, shuffle=False,
+                            seed=cfg.train.seed)
         all_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience,
                                                            restore_best_weights=True))
     timer = _epoch_timer()
     started = time.perf_counter()
     history = model.fit(train_ds, validation_data=valid_ds, epochs=cfg.train.epochs, verbose=verbose, shuffle=False,
-                        class_weight=class_weight, callbacks=[*all_callbacks, timer])
+                        callbacks=[*all_callbacks, timer])
     record = {key: [float(v) for v in values] for key, values in history.history.items()}
     record["epoch_seconds"] = timer.seconds
     record["train_seconds"] = time.perf_counter() - started
     return record
+
+
+def _accuracy_metric(n_classes: int):
+    """Accuracy that also holds for soft targets: the likeliest class of target and prediction agree."""
+    if n_classes > 2:
+        return "accuracy"  # categorical/sparse accuracy compare argmaxes already
+    from keras import ops
+
+    def accuracy(y_true, y_pred):
+        return ops.mean(ops.equal(ops.reshape(y_true, (-1,)) >= 0.5, ops.reshape(y_pred, (-1,)) >= 0.5))
+
+    return accuracy
 
 
 def _epoch_timer():

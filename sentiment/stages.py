@@ -94,8 +94,14 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 # -- stages ------------------------------------------------------------------------------
 def prepare(data: str | Path, run_dir: str | Path, cfg: Config, *, text_column: str | None = None,
             label_column: str | None = None, test_data: str | Path | None = None, test_size: float = 0.1,
-            sep: str | None = None, encoding: str | None = None, force: bool = False, log: Log = _stderr) -> bool:
-    """Read, clean, deduplicate and split labeled data; returns False when skipped."""
+            add_train: Sequence[str | Path] = (), sep: str | None = None, encoding: str | None = None,
+            force: bool = False, log: Log = _stderr) -> bool:
+    """Read, clean, deduplicate and split labeled data; returns False when skipped.
+
+    ``add_train`` files are labeled data added to the train split only (after the
+    split), minus texts already in either split: more training data that never
+    changes the test split.
+    """
     from sklearn.model_selection import train_test_split
 
     from .labeled import check_trainable, load_labeled, match_labels
@@ -103,21 +109,15 @@ def prepare(data: str | Path, run_dir: str | Path, cfg: Config, *, text_column: 
     run_dir = Path(run_dir)
     out = run_dir / "prepared"
     key = _key("prepare", {"data": file_digest(data), "test": test_data and file_digest(test_data),
+                           "add_train": [file_digest(p) for p in add_train],
                            "columns": [text_column, label_column], "test_size": test_size,
                            "seed": cfg.train.seed, "sep": sep, "encoding": encoding})
     if _up_to_date(run_dir, "prepare", key, [out / "train.parquet", out / "test.parquet"], force):
         log("prepare: up to date, skipped")
         return False
     labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, log=log)
-    frame = pd.DataFrame({"text": labeled.texts, "label": labeled.labels})
-    stats: dict[str, Any] = {"read": len(frame), "dropped": labeled.dropped}
-    frame["text"] = frame["text"].str.strip()
-    conflicting = frame.groupby("text")["label"].transform("nunique") > 1
-    stats["dropped_conflicting_labels"] = int(conflicting.sum())
-    frame = frame[~conflicting]
-    before = len(frame)
-    frame = frame.drop_duplicates("text").reset_index(drop=True)
-    stats["dropped_duplicates"] = before - len(frame)
+    frame, stats = _clean(pd.DataFrame({"text": labeled.texts, "label": labeled.labels}))
+    stats = {"read": len(labeled.texts), "dropped": labeled.dropped, **stats}
     check_trainable(_as_labeled(frame), data)
     if test_data is not None:
         test = load_labeled(test_data, text_column, label_column, sep=sep, encoding=encoding, log=log)
@@ -129,6 +129,9 @@ def prepare(data: str | Path, run_dir: str | Path, cfg: Config, *, text_column: 
         stratify = frame["label"] if counts.min() >= 2 else None
         train_frame, test_frame = train_test_split(frame, test_size=test_size, random_state=cfg.train.seed,
                                                    stratify=stratify)
+    if add_train:
+        train_frame = _add_training_rows(train_frame, test_frame, add_train, text_column, label_column, stats,
+                                         sep=sep, encoding=encoding, log=log)
     stats.update(train=len(train_frame), test=len(test_frame))
     _write_parquet(train_frame.reset_index(drop=True), out / "train.parquet")
     _write_parquet(test_frame.reset_index(drop=True), out / "test.parquet")
@@ -136,6 +139,40 @@ def prepare(data: str | Path, run_dir: str | Path, cfg: Config, *, text_column: 
     _stamp(run_dir, "prepare", key, stats)
     log(f"prepare: {stats['train']:,} train / {stats['test']:,} test rows -> {out}")
     return True
+
+
+def _clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Strip texts, drop texts seen with different labels, then duplicates."""
+    frame = frame.assign(text=frame["text"].str.strip())
+    conflicting = frame.groupby("text")["label"].transform("nunique") > 1
+    frame = frame[~conflicting]
+    deduplicated = frame.drop_duplicates("text").reset_index(drop=True)
+    return deduplicated, {"dropped_conflicting_labels": int(conflicting.sum()),
+                          "dropped_duplicates": len(frame) - len(deduplicated)}
+
+
+def _add_training_rows(train_frame: pd.DataFrame, test_frame: pd.DataFrame, paths: Sequence[str | Path],
+                       text_column: str | None, label_column: str | None, stats: dict[str, Any], *,
+                       sep: str | None, encoding: str | None, log: Log) -> pd.DataFrame:
+    """The train split plus the rows of ``paths`` whose texts are in neither split (labels must match)."""
+    from .labeled import load_labeled, match_labels
+
+    classes = np.unique(train_frame["label"].to_numpy())
+    seen = set(train_frame["text"]) | set(test_frame["text"].str.strip())
+    added = []
+    for path in paths:
+        more = load_labeled(path, text_column, label_column, sep=sep, encoding=encoding, log=log)
+        part, part_stats = _clean(pd.DataFrame({"text": more.texts,
+                                                "label": match_labels(more.labels, classes, path)}))
+        in_splits = part["text"].isin(seen)
+        added.append(part[~in_splits])
+        seen.update(part["text"])
+        stats.setdefault("added_train", []).append({"file": str(path), "read": len(more.texts), **part_stats,
+                                                    "dropped_in_splits": int(in_splits.sum()),
+                                                    "added": int((~in_splits).sum())})
+        log(f"prepare: {path}: {int((~in_splits).sum()):,} rows added to the train split "
+            f"({int(in_splits.sum()):,} already in a split)")
+    return pd.concat([train_frame, *added], ignore_index=True)
 
 
 def _as_labeled(frame: pd.DataFrame):
@@ -161,8 +198,9 @@ def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool 
     tokenizer = Tokenizer(cfg.normalize, cfg.tokenizer)
     for name in names:
         if name == "extra":
+            test_texts = pd.read_parquet(run_dir / "prepared" / "test.parquet")["text"]
             texts = [t for path in extra_files for t in read_text_lines(path)]
-            frame = pd.DataFrame({"text": texts})
+            frame = pd.DataFrame({"text": without_texts(texts, test_texts, "extra texts", log)})
         else:
             frame = pd.read_parquet(run_dir / "prepared" / f"{name}.parquet")
         tokens = tokenizer.tokenize_many(frame["text"].tolist(), workers=workers, show_progress=None)
@@ -171,6 +209,15 @@ def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool 
         log(f"tokenize: {name}: {len(frame):,} texts, {sum(map(len, tokens)) / max(len(tokens), 1):.1f} tokens/text")
     _stamp(run_dir, "tokenize", key)
     return True
+
+
+def without_texts(texts: Sequence[str], held_out: Sequence[str], what: str, log: Log) -> list[str]:
+    """``texts`` minus those equal (after stripping) to a held-out text, so test texts never reach training."""
+    held = {t.strip() for t in held_out}
+    kept = [t for t in texts if t.strip() not in held]
+    if len(kept) < len(texts):
+        log(f"{what}: {len(texts) - len(kept):,} text(s) equal to a test text left out")
+    return kept
 
 
 def _tokens(run_dir: Path, name: str) -> tuple[list[list[str]], pd.DataFrame]:
@@ -221,17 +268,20 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
     run_dir = Path(run_dir)
     out = run_dir / "model"
     key = _key("train", {"up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
-                         "cfg": _section(cfg, "sequence", "model", "train")})
+                         "cfg": _section(cfg, "sequence", "model", "train", "pretrain", "distill")})
     if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
         log("train: up to date, skipped")
         return False
     tokens, frame = _tokens(run_dir, "train")
     labels = frame["label"].to_numpy()
-    extra = len(_tokens(run_dir, "extra")[0]) if cfg.word2vec.extra_texts else 0
+    extra_tokens, extra_frame = _tokens(run_dir, "extra") if cfg.word2vec.extra_texts else ([], pd.DataFrame())
+    texts = frame["text"].tolist()
     clf = SentimentClassifier(config=cfg, verbose=verbose)
     clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
-                   fingerprint=data_fingerprint(frame["text"].tolist(), labels))
-    clf.training_["extra_texts"] = extra
+                   extra_tokens=extra_tokens if cfg.distill.enabled or cfg.pretrain.epochs else [], texts=texts,
+                   extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
+                   fingerprint=data_fingerprint(texts, labels), log=log)
+    clf.training_["extra_texts"] = len(extra_tokens)
     clf.save(out)
     _stamp(run_dir, "train", key, {"history": clf.history_})
     log(f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
@@ -312,6 +362,8 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
                         sep=sep, encoding=encoding, log=log) if test_data else None
     files = [*cfg.word2vec.extra_texts, *map(str, extra_texts)]
     extra = [t for path in files for t in read_text_lines(path)]
+    if test is not None:
+        extra = without_texts(extra, test.texts, "extra texts", log)
     if extra:
         log(f"word2vec: {len(extra):,} extra unlabeled texts from {len(files)} file(s)")
     tokenizer = Tokenizer(cfg.normalize, cfg.tokenizer)
@@ -321,8 +373,8 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
 
     clf = SentimentClassifier(config=cfg, workers=workers, verbose=verbose)
     clf.fit_tokens(tokenize(labeled.texts, "train"), labeled.labels, cfg=cfg,
-                   extra_tokens=tokenize(extra, "extra texts") if extra else [],
-                   fingerprint=data_fingerprint(labeled.texts, labeled.labels))
+                   extra_tokens=tokenize(extra, "extra texts") if extra else [], texts=labeled.texts,
+                   extra_texts=extra, fingerprint=data_fingerprint(labeled.texts, labeled.labels), log=log)
     metrics = {}
     if test is not None:
         test_metrics, _ = evaluate_texts(clf, test.texts, match_labels(test.labels, clf.classes_, test_data),

@@ -1,0 +1,136 @@
+"""Distillation: teachers trained on the labeled rows label unlabeled texts for the student.
+
+The teachers are ``distill.teachers`` (Bi)LSTMs built like the student (with
+``distill.teacher_lstm_units`` and seeds ``seed+1``, ``seed+2``, ...) and,
+optionally, a character (2-4)-gram TF-IDF + logistic-regression model. Each
+trains on the student's training rows and stops early on the student's
+validation rows, so those rows stay unseen by every model that shapes the
+student. The mean of the teachers' probabilities on the transfer set (the
+unlabeled texts) becomes the student's soft targets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .config import Config
+from .errors import ConfigError
+
+Log = Callable[[str], None]
+
+
+def _accuracy(proba: np.ndarray, y: np.ndarray) -> float | None:
+    return float((proba.argmax(axis=1) == y).mean()) if len(y) else None
+
+
+def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[np.ndarray], np.ndarray],
+                 valid: tuple[list[np.ndarray], np.ndarray], transfer_ids: Sequence[np.ndarray], n_classes: int,
+                 sample_weight: np.ndarray | None, verbose: int, encoder: list[np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Train teacher number ``index`` (1-based); returns (transfer proba, validation proba, report).
+
+    A pretrained ``encoder`` (:mod:`sentiment.pretrain`) initialises the teacher
+    when its first layer has the student's size.
+    """
+    import keras
+
+    from .network import build_model, fit_model, make_predictor, predict_sequences
+    from .pretrain import initialise
+
+    seed = cfg.train.seed + index
+    tcfg = cfg.with_overrides({"train.seed": seed, "model.lstm_units": list(cfg.distill.teacher_lstm_units)})
+    keras.utils.set_random_seed(seed)
+    started = time.perf_counter()
+    model = build_model(tcfg, matrix, n_classes)
+    pretrained = encoder is not None and tcfg.model.lstm_units[0] == cfg.model.lstm_units[0]
+    if pretrained:
+        initialise(model, encoder)
+    history = fit_model(model, tcfg, train, valid if len(valid[0]) else None, n_classes,
+                        sample_weight=sample_weight, verbose=verbose)
+    predict = make_predictor(model)
+    transfer = predict_sequences(predict, transfer_ids, tcfg, n_classes)
+    valid_proba = predict_sequences(predict, valid[0], tcfg, n_classes)
+    layers = "→".join(f"{'BiLSTM' if tcfg.model.bidirectional else 'LSTM'}({u})" for u in tcfg.model.lstm_units)
+    report = {"kind": "lstm", "network": layers, "seed": seed, "pretrained": pretrained,
+              "epochs_run": len(history.get("loss", [])),
+              "validation_accuracy": _accuracy(valid_proba, valid[1]),
+              "seconds": round(time.perf_counter() - started, 1)}
+    keras.backend.clear_session()
+    return transfer, valid_proba, report
+
+
+def char_ngram_teacher(cfg: Config, train_texts: Sequence[str], train_y: np.ndarray, valid_texts: Sequence[str],
+                       valid_y: np.ndarray, transfer_texts: Sequence[str], n_classes: int
+                       ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Char_wb (2-4)-gram TF-IDF + logistic regression on normalized texts."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from .normalize import Normalizer
+
+    started = time.perf_counter()
+    normalize = Normalizer(cfg.normalize)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True,
+                                 preprocessor=normalize, dtype=np.float32)
+    weight = "balanced" if cfg.train.class_weight == "balanced" else None
+    model = LogisticRegression(C=cfg.distill.char_ngram_c, max_iter=2000, class_weight=weight)
+    model.fit(vectorizer.fit_transform(train_texts), train_y)
+
+    def proba(texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), n_classes), dtype=np.float32)
+        for start in range(0, len(texts), 50_000):  # bounded memory for large transfer sets
+            part = texts[start: start + 50_000]
+            out[start: start + len(part)][:, model.classes_] = model.predict_proba(vectorizer.transform(part))
+        return out
+
+    transfer, valid_proba = proba(transfer_texts), proba(valid_texts)
+    report = {"kind": "char_ngram_tfidf_lr", "C": cfg.distill.char_ngram_c,
+              "validation_accuracy": _accuracy(valid_proba, valid_y),
+              "seconds": round(time.perf_counter() - started, 1)}
+    return transfer, valid_proba, report
+
+
+def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.ndarray], np.ndarray],
+                          valid: tuple[list[np.ndarray], np.ndarray], transfer_ids: Sequence[np.ndarray],
+                          n_classes: int, *, texts: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+                          encoder: list[np.ndarray] | None = None, sample_weight: np.ndarray | None = None,
+                          verbose: int = 0, log: Log = lambda msg: None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Mean teacher probabilities ``(len(transfer_ids), n_classes)`` and a report of every teacher.
+
+    ``train``/``valid`` are (ids, class indices) of the student's own split;
+    ``texts`` holds the raw (train, valid, transfer) texts, needed by the
+    char-n-gram teacher only; ``encoder`` holds pretrained weights for the LSTM teachers.
+    """
+    d = cfg.distill
+    if d.char_ngram_teacher and texts is None:
+        raise ConfigError("distill.char_ngram_teacher needs the raw texts; train with fit(), the pipeline or "
+                          "`sentiment train`, or set distill.char_ngram_teacher=false")
+    transfer_sum = np.zeros((len(transfer_ids), n_classes), dtype=np.float64)
+    valid_sum = np.zeros((len(valid[1]), n_classes), dtype=np.float64)
+    reports = []
+    for index in range(1, d.teachers + 1):
+        log(f"distill: teacher {index}/{d.teachers} (LSTM)")
+        transfer, valid_proba, report = lstm_teacher(cfg, matrix, index, train, valid, transfer_ids, n_classes,
+                                                     sample_weight, verbose, encoder)
+        transfer_sum += transfer
+        valid_sum += valid_proba
+        reports.append(report)
+        log(f"distill: teacher {index}: validation accuracy {report['validation_accuracy']}, {report['seconds']} s")
+    if d.char_ngram_teacher:
+        log("distill: char n-gram TF-IDF + logistic-regression teacher")
+        train_texts, valid_texts, transfer_texts = texts
+        transfer, valid_proba, report = char_ngram_teacher(cfg, train_texts, train[1], valid_texts, valid[1],
+                                                           transfer_texts, n_classes)
+        transfer_sum += transfer
+        valid_sum += valid_proba
+        reports.append(report)
+        log(f"distill: char n-gram teacher: validation accuracy {report['validation_accuracy']}, {report['seconds']} s")
+    soft = (transfer_sum / len(reports)).astype(np.float32)
+    summary = {"teachers": reports, "transfer_rows": len(transfer_ids),
+               "ensemble_validation_accuracy": _accuracy(valid_sum, valid[1]),
+               "transfer_class_shares": [round(float(v), 4) for v in soft.mean(axis=0)]}
+    return soft, summary
