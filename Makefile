@@ -42,10 +42,13 @@ test-all: install
 pipeline: install
 	$(BIN)/sentiment pipeline --data $(DATA) --config $(CONFIG) --run-dir $(RUN) --test-size $(TEST_SIZE)
 
+# Labels from train.tsv.gz only; the texts of extra.tsv.gz and neutral.tsv.gz are used unlabeled.
+DEFAULT_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --extra-texts $(NSMC)/extra.tsv.gz \
+	--extra-texts $(NSMC)/neutral.tsv.gz --config configs/default.toml --run-dir runs/default --test-size 20000
 default-model: install
-	$(BIN)/sentiment pipeline --data $(NSMC)/train.tsv.gz --config configs/default.toml --run-dir runs/default --test-size 20000
+	$(BIN)/sentiment $(DEFAULT_PIPELINE)
 	$(BIN)/sentiment export --run-dir runs/default --out sentiment/default_model --overwrite \
-		--rebuild-command "make default-model NSMC=path/to/nsmc-raw   # = sentiment pipeline --data NSMC/train.tsv.gz --config configs/default.toml --run-dir runs/default --test-size 20000; sentiment export --run-dir runs/default --out sentiment/default_model --overwrite"
+		--rebuild-command "make default-model NSMC=path/to/nsmc-raw   # = sentiment $(subst $(NSMC),NSMC,$(DEFAULT_PIPELINE)); sentiment export --run-dir runs/default --out sentiment/default_model --overwrite"
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports .pytest_cache

@@ -95,20 +95,29 @@ def run_tutorial(train: pd.DataFrame, test: pd.DataFrame, seed: int, epochs: int
             "rows_per_s": round(len(test) / score_s), "notes": f"vocabulary {len(vocab):,}"}
 
 
-def run_config(path: str, train: pd.DataFrame, test: pd.DataFrame, overrides: list[str]) -> dict:
+def run_config(path: str, train: pd.DataFrame, test: pd.DataFrame, overrides: list[str],
+               extra_texts: list[str]) -> dict:
     from sentiment import SentimentClassifier
     from sentiment.config import Config
 
     cfg = Config.from_toml(ROOT / path if not Path(path).is_absolute() else path, overrides)
     start = time.perf_counter()
-    clf = SentimentClassifier(config=cfg, workers=0, verbose=2).fit(train["text"].tolist(), train["label"].tolist())
+    clf = SentimentClassifier(config=cfg, workers=0, verbose=2).fit(train["text"].tolist(), train["label"].tolist(),
+                                                                    extra_texts=extra_texts)
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     p1 = clf.predict_proba(test["text"].tolist())[:, 1]
     score_s = time.perf_counter() - start
+    notes = [f"{clf.training_['epochs_run']} epochs", f"vocabulary {len(clf.vocabulary_):,}"]
+    if extra_texts:
+        notes.append(f"{len(extra_texts):,} unlabeled texts")
+    distill = clf.training_.get("distill")
+    if distill:
+        notes.append("teachers " + ", ".join(f"{t.get('network', t['kind'])} {t['validation_accuracy']:.4f}"
+                                             for t in distill["teachers"])
+                     + f" (ensemble {distill['ensemble_validation_accuracy']:.4f} on validation)")
     return {**metrics(test["label"].to_numpy(), p1), "train_seconds": round(train_s, 1),
-            "rows_per_s": round(len(test) / score_s),
-            "notes": f"{clf.training_['epochs_run']} epochs, vocabulary {len(clf.vocabulary_):,}"}
+            "rows_per_s": round(len(test) / score_s), "notes": "; ".join(notes), "distill": distill}
 
 
 def main() -> None:
@@ -117,6 +126,11 @@ def main() -> None:
     p.add_argument("--test-rows", type=int, default=20_000)
     p.add_argument("--quick", action="store_true", help="3,000 training and 1,000 test rows, 1-2 epochs")
     p.add_argument("--configs", nargs="+", default=PRESETS)
+    p.add_argument("--extra-texts", nargs="+", type=Path, default=[], metavar="FILE",
+                   help="unlabeled texts for the configs (Word2Vec, distillation), e.g. extra.tsv.gz neutral.tsv.gz; "
+                        "texts equal to a test text are left out")
+    p.add_argument("--add-train", nargs="+", type=Path, default=[], metavar="FILE",
+                   help="labeled files added to the train split of every model (the test split is unchanged)")
     p.add_argument("--only", nargs="+", choices=["tfidf", "tutorial", "configs"], default=["tfidf", "tutorial", "configs"])
     p.add_argument("--tutorial-epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=42)
@@ -125,18 +139,23 @@ def main() -> None:
 
     from sentiment import stages
     from sentiment.config import Config
+    from sentiment.dataio import read_text_lines
 
     run_dir = Path(tempfile.mkdtemp(prefix="sentiment-accuracy-"))
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     stages.prepare(args.data, run_dir, Config().with_overrides({"train.seed": args.seed}),
-                   test_size=args.test_rows, log=lambda m: print(m, file=sys.stderr))
+                   test_size=args.test_rows, add_train=args.add_train, log=log)
     train = pd.read_parquet(run_dir / "prepared" / "train.parquet")
     test = pd.read_parquet(run_dir / "prepared" / "test.parquet")
+    extra = [t for path in args.extra_texts for t in read_text_lines(path)]
     overrides: list[str] = []
     if args.quick:
         train = train.sample(n=min(3000, len(train)), random_state=args.seed)
         test = test.sample(n=min(1000, len(test)), random_state=args.seed)
-        overrides = ["train.epochs=2", "word2vec.epochs=3"]
+        extra = extra[:3000]
+        overrides = ["train.epochs=2", "word2vec.epochs=3", "distill.teacher_lstm_units=[32]"]
         args.tutorial_epochs = 1
+    extra = stages.without_texts(extra, test["text"].tolist(), "extra texts", log)
     print(f"train {len(train):,} rows, test {len(test):,} rows (seed {args.seed})", flush=True)
 
     results: dict[str, dict] = {}
@@ -146,7 +165,7 @@ def main() -> None:
         results["baseline B: tutorial Okt + LSTM(128)"] = run_tutorial(train, test, args.seed, args.tutorial_epochs)
     if "configs" in args.only:
         for path in args.configs:
-            results[Path(path).stem] = run_config(path, train, test, overrides)
+            results[Path(path).stem] = run_config(path, train, test, overrides, extra)
             print(Path(path).stem, results[Path(path).stem], flush=True)
 
     print(f"\n| model | accuracy | macro-F1 | ROC AUC | train s | score rows/s | notes |\n|---|---|---|---|---|---|---|")
@@ -154,8 +173,10 @@ def main() -> None:
         print(f"| {name} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['roc_auc']:.4f} | {r['train_seconds']:,.0f} | "
               f"{r['rows_per_s']:,} | {r['notes']} |")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
-    args.json_out.write_text(json.dumps({"data": str(args.data), "train_rows": len(train), "test_rows": len(test),
-                                         "quick": args.quick, "seed": args.seed, "results": results}, indent=2))
+    args.json_out.write_text(json.dumps({"data": str(args.data), "add_train": list(map(str, args.add_train)),
+                                         "extra_texts": list(map(str, args.extra_texts)), "unlabeled_rows": len(extra),
+                                         "train_rows": len(train), "test_rows": len(test), "quick": args.quick,
+                                         "seed": args.seed, "results": results}, indent=2))
     print(f"written {args.json_out}")
 
 

@@ -42,11 +42,19 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log messages")
 
 
+def _add_extra_texts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extra-texts", action="append", default=[], metavar="FILE",
+                   help="unlabeled texts (one per line, or a table) for Word2Vec and, with distillation on, "
+                        "for the teachers to label; added to word2vec.extra_texts (repeatable)")
+
+
 def _load_config(args: argparse.Namespace, extra: list[str]) -> Config:
     overrides = list(args.overrides) + _extra_overrides(extra)
-    if args.config:
-        return Config.from_toml(args.config, overrides)
-    return Config().with_overrides(overrides)
+    cfg = Config.from_toml(args.config, overrides) if args.config else Config().with_overrides(overrides)
+    files = getattr(args, "extra_texts", [])
+    if files:
+        cfg = cfg.with_overrides({"word2vec.extra_texts": [*cfg.word2vec.extra_texts, *map(str, files)]})
+    return cfg
 
 
 def _extra_overrides(extra: list[str]) -> list[str]:
@@ -109,7 +117,7 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.data or not args.out:
         raise SentimentError("train: --data FILE and --out DIR are required (or --run-dir RUN for the stage)")
     stages.train_from_file(args.data, args.out, cfg, text_column=args.text_column, label_column=args.label_column,
-                           sep=args.sep, encoding=args.encoding, extra_texts=args.extra_texts,
+                           sep=args.sep, encoding=args.encoding,
                            test_data=args.test_data, workers=args.workers, verbose=verbose,
                            overwrite=args.overwrite, use_cache=not args.no_cache, log=log)
     return 0
@@ -196,8 +204,8 @@ def cmd_prepare(args: argparse.Namespace, extra: list[str]) -> int:
 
     cfg = _load_config(args, extra)
     stages.prepare(args.data, args.run_dir, cfg, text_column=args.text_column, label_column=args.label_column,
-                   test_data=args.test_data, test_size=args.test_size, sep=args.sep, encoding=args.encoding,
-                   force=args.force, log=_quiet_log if args.quiet else _log)
+                   test_data=args.test_data, test_size=args.test_size, add_train=args.add_train, sep=args.sep,
+                   encoding=args.encoding, force=args.force, log=_quiet_log if args.quiet else _log)
     return 0
 
 
@@ -223,7 +231,7 @@ def cmd_pipeline(args: argparse.Namespace, extra: list[str]) -> int:
     stages.run_pipeline(args.data, args.run_dir, cfg, stages=args.stages or stages.STAGES, workers=args.workers,
                         force=args.force, verbose=0 if args.quiet else 2, log=_quiet_log if args.quiet else _log,
                         text_column=args.text_column, label_column=args.label_column, test_data=args.test_data,
-                        test_size=args.test_size, sep=args.sep, encoding=args.encoding)
+                        test_size=args.test_size, add_train=args.add_train, sep=args.sep, encoding=args.encoding)
     return 0
 
 
@@ -279,8 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     p.add_argument("--test-data", help="labeled table to evaluate on; metrics are stored in the bundle")
-    p.add_argument("--extra-texts", action="append", default=[], metavar="FILE",
-                   help="unlabeled texts for Word2Vec (repeatable)")
+    _add_extra_texts(p)
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--force", action="store_true", help="with --run-dir: retrain even if up to date")
@@ -330,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--test-data", help="use this labeled table as the test split instead of carving one")
         sp.add_argument("--test-size", type=_fraction_or_count, default=0.1,
                         help="held out for testing: a share (0.1) or a row count (20000); default 0.1")
+        sp.add_argument("--add-train", action="append", default=[], metavar="FILE",
+                        help="more labeled data for the train split only (texts in either split are left out; "
+                             "repeatable)")
         _add_read_options(sp)
 
     p = stage_parser("prepare", "stage 1: read, clean, deduplicate and split labeled data")
@@ -337,11 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prepare)
     p = stage_parser("tokenize", "stage 2: tokenize the prepared splits with KoNLPy")
     p.add_argument("--workers", type=int, default=0)
+    _add_extra_texts(p)
     p.set_defaults(func=cmd_tokenize)
     p = stage_parser("word2vec", "stage 3: train Word2Vec on the train split (+ extra texts)")
+    _add_extra_texts(p)
     p.set_defaults(func=cmd_word2vec)
     p = stage_parser("pipeline", "run prepare, tokenize, word2vec, train, evaluate (skipping unchanged stages)")
     data_options(p, required=True)
+    _add_extra_texts(p)
     p.add_argument("--stages", nargs="+", help="only these stages")
     p.add_argument("--workers", type=int, default=0)
     p.set_defaults(func=cmd_pipeline)
@@ -356,10 +369,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_native_stderr() -> None:
+    """Send what native libraries write to file descriptor 2 (TensorFlow's C++ log lines, which
+    TF_CPP_MIN_LOG_LEVEL no longer hides before absl logging is initialised) to /dev/null, keeping
+    Python's ``sys.stderr`` (our messages, errors, tracebacks) on the real stderr."""
+    try:
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    sys.stderr.flush()
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(saved, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
+                           errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if getattr(args, "quiet", False):
+        _silence_native_stderr()
     try:
         return args.func(args, extra)
     except SentimentError as exc:

@@ -16,11 +16,15 @@ def test_accuracy_benchmark_quick(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "accuracy.py"), "--data", str(SAMPLE),
                              "--quick", "--test-rows", "80", "--only", "tfidf", "configs",
-                             "--configs", "configs/tiny.toml", "--json-out", str(out)],
-                            env=env, capture_output=True, text=True, timeout=900)
+                             "--configs", "configs/tiny.toml", "configs/default.toml",
+                             "--extra-texts", str(ROOT / "data" / "sample" / "unlabeled.txt"), "--json-out", str(out)],
+                            env=env, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(out.read_text())
-    assert data["test_rows"] == 80 and set(data["results"]) == {"baseline A: char TF-IDF + LR", "tiny"}
+    assert data["test_rows"] == 80 and set(data["results"]) == {"baseline A: char TF-IDF + LR", "tiny", "default"}
     for row in data["results"].values():
         assert 0.5 <= row["accuracy"] <= 1.0 and row["rows_per_s"] > 0
-    assert "| tiny |" in result.stdout
+    assert "| tiny |" in result.stdout and "| default |" in result.stdout
+    assert data["unlabeled_rows"] == 150
+    teachers = data["results"]["default"]["distill"]["teachers"]  # the default recipe distils from three teachers
+    assert [t["kind"] for t in teachers] == ["lstm", "lstm", "char_ngram_tfidf_lr"]

@@ -63,3 +63,30 @@ def test_stage_out_of_order_is_a_clear_error(tmp_path):
     result = script("word2vec", "--run-dir", str(tmp_path / "empty"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "stage 'tokenize' has not run yet" in result.stderr
+
+
+def test_prepare_adds_training_rows_outside_both_splits(tmp_path):
+    sample = pd.read_csv(SAMPLE)
+    more = pd.DataFrame({"document": [*sample["document"].iloc[:30], "새로 추가된 긍정 리뷰 최고", "새로 추가된 부정 리뷰 별로",
+                                      "새로 추가된 부정 리뷰 별로"],
+                         "label": [*sample["label"].iloc[:30], 1, 0, 0]})
+    more_path = tmp_path / "more.csv"
+    more.to_csv(more_path, index=False)
+    base, added = tmp_path / "base", tmp_path / "added"
+    ok(script("prepare", "--data", str(SAMPLE), "--run-dir", str(base), "--test-size", "0.2"))
+    log = ok(script("prepare", "--data", str(SAMPLE), "--run-dir", str(added), "--test-size", "0.2",
+                    "--add-train", str(more_path)))
+    assert "2 rows added to the train split (30 already in a split)" in log
+    test = pd.read_parquet(added / "prepared" / "test.parquet")
+    pd.testing.assert_frame_equal(test, pd.read_parquet(base / "prepared" / "test.parquet"))
+    train = pd.read_parquet(added / "prepared" / "train.parquet")
+    base_train = pd.read_parquet(base / "prepared" / "train.parquet")
+    assert len(train) == len(base_train) + 2 and not set(train["text"]) & set(test["text"])
+    stats = json.loads((added / "prepared" / "stats.json").read_text())["added_train"][0]
+    assert (stats["added"], stats["dropped_in_splits"], stats["dropped_duplicates"]) == (2, 30, 1)
+
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"document": ["전혀 다른 라벨"], "label": ["positive"]}).to_csv(bad, index=False)
+    result = script("prepare", "--data", str(SAMPLE), "--run-dir", str(tmp_path / "bad"), "--add-train", str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'positive' are not among the model's labels" in result.stderr
