@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     def fit_tokens(self, tokens: Sequence[Sequence[str]], labels: np.ndarray, *, cfg: Config | None = None,
                    extra_tokens: Sequence[Sequence[str]] = (), keyed_vectors=None,
                    fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
-                   extra_texts: Sequence[str] | None = None, log=lambda msg: None) -> "SentimentClassifier":
+                   extra_texts: Sequence[str] | None = None,
+                   log: Callable[[str], None] = lambda msg: None) -> "SentimentClassifier":
         """Train from already tokenized texts (the pipeline stages call this directly).
 
         ``extra_tokens`` are unlabeled: Word2Vec reads them (unless ``keyed_vectors``
@@ -166,7 +167,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
                                               stratify=stratify)
         train_ids, targets = [ids[i] for i in idx], y[idx]
         valid = ([ids[i] for i in valid_idx], y[valid_idx])
-        transfer_ids = vocab.encode_many(extra_tokens)
+        transfer_ids = vocab.encode_many(extra_tokens) if cfg.distill.enabled or cfg.pretrain.epochs else []
         reports: dict[str, Any] = {}
         encoder = None
         if cfg.pretrain.epochs:  # the validation rows stay unseen

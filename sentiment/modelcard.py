@@ -44,6 +44,9 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         f"{training.get('validation_rows', 0):,} of them held out for early stopping.",
         f"- Data fingerprint (sha256 of texts and labels): `{training.get('data_fingerprint', {}).get('sha256')}`",
     ]
+    if training.get("extra_texts"):
+        lines.append(f"- Unlabeled texts: {training['extra_texts']:,} (`word2vec.extra_texts`: "
+                     f"{', '.join(cfg.word2vec.extra_texts) or 'passed to fit'}; texts equal to a test text left out).")
     if stats:
         lines.append(f"- Preparation: {stats.get('read', '?'):,} rows read, "
                      f"{stats.get('dropped_duplicates', 0):,} duplicates and "

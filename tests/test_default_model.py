@@ -27,3 +27,7 @@ def test_default_model_card_and_metrics():
     size = sum(p.stat().st_size for p in path.iterdir())
     assert size < 25 * 2**20
     assert np.isclose(meta["training"]["rows"], 130_000)
+    distill = meta["training"]["distill"]  # the recipe: three teachers label the unlabeled NSMC texts
+    assert [t["kind"] for t in distill["teachers"]] == ["lstm", "lstm", "char_ngram_tfidf_lr"]
+    assert distill["transfer_rows"] == meta["training"]["extra_texts"] > 400_000
+    assert "Distillation: 3 teachers" in card
