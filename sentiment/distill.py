@@ -109,28 +109,24 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
     if d.char_ngram_teacher and texts is None:
         raise ConfigError("distill.char_ngram_teacher needs the raw texts; train with fit(), the pipeline or "
                           "`sentiment train`, or set distill.char_ngram_teacher=false")
-    transfer_sum = np.zeros((len(transfer_ids), n_classes), dtype=np.float64)
-    valid_sum = np.zeros((len(valid[1]), n_classes), dtype=np.float64)
-    reports = []
+    results = []  # (transfer proba, validation proba, report) of each teacher
     for index in range(1, d.teachers + 1):
         log(f"distill: teacher {index}/{d.teachers} (LSTM)")
-        transfer, valid_proba, report = lstm_teacher(cfg, matrix, index, train, valid, transfer_ids, n_classes,
-                                                     sample_weight, verbose, encoder)
-        transfer_sum += transfer
-        valid_sum += valid_proba
-        reports.append(report)
-        log(f"distill: teacher {index}: validation accuracy {report['validation_accuracy']}, {report['seconds']} s")
+        results.append(lstm_teacher(cfg, matrix, index, train, valid, transfer_ids, n_classes, sample_weight,
+                                    verbose, encoder))
+        log(f"distill: teacher {index}: validation accuracy {results[-1][2]['validation_accuracy']}, "
+            f"{results[-1][2]['seconds']} s")
     if d.char_ngram_teacher:
         log("distill: char n-gram TF-IDF + logistic-regression teacher")
         train_texts, valid_texts, transfer_texts = texts
-        transfer, valid_proba, report = char_ngram_teacher(cfg, train_texts, train[1], valid_texts, valid[1],
-                                                           transfer_texts, n_classes)
-        transfer_sum += transfer
-        valid_sum += valid_proba
-        reports.append(report)
-        log(f"distill: char n-gram teacher: validation accuracy {report['validation_accuracy']}, {report['seconds']} s")
-    soft = (transfer_sum / len(reports)).astype(np.float32)
+        results.append(char_ngram_teacher(cfg, train_texts, train[1], valid_texts, valid[1], transfer_texts,
+                                          n_classes))
+        log(f"distill: char n-gram teacher: validation accuracy {results[-1][2]['validation_accuracy']}, "
+            f"{results[-1][2]['seconds']} s")
+    soft = np.mean([transfer for transfer, _, _ in results], axis=0, dtype=np.float64).astype(np.float32)
+    valid_mean = np.mean([valid_proba for _, valid_proba, _ in results], axis=0)
+    reports = [report for _, _, report in results]
     summary = {"teachers": reports, "transfer_rows": len(transfer_ids),
-               "ensemble_validation_accuracy": _accuracy(valid_sum, valid[1]),
+               "ensemble_validation_accuracy": _accuracy(valid_mean, valid[1]),
                "transfer_class_shares": [round(float(v), 4) for v in soft.mean(axis=0)]}
     return soft, summary
