@@ -132,7 +132,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         import keras
         from sklearn.model_selection import train_test_split
 
-        from .distill import teacher_probabilities
+        from .distill import check_config, teacher_probabilities
         from .embeddings import embedding_matrix, train_word2vec, vocabulary_from_vectors
         from .network import build_model, fit_model, make_predictor, predict_sequences
         from .pretrain import initialise, pretrain_encoder
@@ -150,6 +150,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
                               "or turn distillation off with distill.teachers=0")
         y = np.searchsorted(classes, labels)
         n_classes = len(classes)
+        if cfg.distill.enabled:
+            check_config(cfg, n_classes)
         seed = cfg.train.seed
         keras.utils.set_random_seed(seed)
         started = time.perf_counter()
@@ -176,8 +178,10 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             raw = None
             if texts is not None and extra_texts is not None:
                 raw = ([texts[i] for i in idx], [texts[i] for i in valid_idx], list(extra_texts))
+            token_parts = ([tokens[i] for i in idx], [tokens[i] for i in valid_idx], extra_tokens)
             soft, reports["distill"] = teacher_probabilities(
-                cfg, matrix, (train_ids, targets), valid, transfer_ids, n_classes, texts=raw, encoder=encoder,
+                cfg, matrix, (train_ids, targets), valid, transfer_ids, n_classes, texts=raw, tokens=token_parts,
+                encoder=encoder,
                 sample_weight=_class_weights(cfg, targets, n_classes), verbose=self.verbose, log=log)
             keras.utils.set_random_seed(seed)
             train_ids = train_ids + transfer_ids

@@ -125,8 +125,13 @@ class DistillConfig:
     teachers: int = _spec(0, min=0, max=20, doc="(Bi)LSTM teachers, seeds seed+1, seed+2, ... (0 and no char-n-gram "
                                                 "teacher: no distillation)")
     teacher_lstm_units: list[int] = _spec(factory=lambda: [128], doc="LSTM units of each teacher layer")
-    char_ngram_teacher: bool = _spec(False, doc="add a char (2-4)-gram TF-IDF + logistic-regression teacher")
+    char_ngram_teacher: bool = _spec(False, doc="add a char n-gram TF-IDF + logistic-regression teacher")
     char_ngram_c: float = _spec(4.0, min=1e-4, max=1e4, doc="inverse regularization C of that teacher")
+    char_ngram_range: list[int] = _spec(factory=lambda: [2, 4], doc="[min, max] character n-gram length of that teacher")
+    morpheme_ngrams: int = _spec(0, min=0, max=5, doc="also give that teacher token (morpheme) 1..N-gram TF-IDF "
+                                                      "features (0: characters only)")
+    naive_bayes: bool = _spec(False, doc="scale that teacher's features by naive-Bayes log-count ratios (NB-LR; "
+                                         "two classes only)")
 
     @property
     def enabled(self) -> bool:

@@ -2,7 +2,8 @@
 
 The teachers are ``distill.teachers`` (Bi)LSTMs built like the student (with
 ``distill.teacher_lstm_units`` and seeds ``seed+1``, ``seed+2``, ...) and,
-optionally, a character (2-4)-gram TF-IDF + logistic-regression model. Each
+optionally, a character n-gram TF-IDF + logistic-regression model (with
+morpheme n-grams and naive-Bayes feature scaling when asked). Each
 trains on the student's training rows and stops early on the student's
 validation rows, so those rows stay unseen by every model that shapes the
 student. The mean of the teachers' probabilities on the transfer set (the
@@ -63,49 +64,111 @@ def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[
     return transfer, valid_proba, report
 
 
+def check_config(cfg: Config, n_classes: int) -> None:
+    """Raise :class:`ConfigError` for distillation settings that cannot work with ``n_classes`` classes."""
+    d = cfg.distill
+    low_high = d.char_ngram_range
+    if len(low_high) != 2 or low_high[0] > low_high[1]:
+        raise ConfigError(f"distill.char_ngram_range = {low_high!r} is invalid; expected [min, max] with "
+                          f"min <= max, e.g. [2, 4]")
+    if d.char_ngram_teacher and d.naive_bayes and n_classes != 2:
+        raise ConfigError(f"distill.naive_bayes works with two classes; the labels have {n_classes}. "
+                          f"Set distill.naive_bayes=false")
+
+
+def _nb_ratios(features: Any, y: np.ndarray) -> np.ndarray:
+    """Naive-Bayes log-count ratios of the feature columns (class 1 against class 0), smoothed by 1."""
+    positive = np.asarray(features[y == 1].sum(axis=0)).ravel() + 1.0
+    negative = np.asarray(features[y == 0].sum(axis=0)).ravel() + 1.0
+    return np.log((positive / positive.sum()) / (negative / negative.sum())).astype(np.float32)
+
+
 def char_ngram_teacher(cfg: Config, train_texts: Sequence[str], train_y: np.ndarray, valid_texts: Sequence[str],
-                       valid_y: np.ndarray, transfer_texts: Sequence[str], n_classes: int
+                       valid_y: np.ndarray, transfer_texts: Sequence[str], n_classes: int,
+                       tokens: tuple[Sequence[Sequence[str]], ...] | None = None
                        ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Char_wb (2-4)-gram TF-IDF + logistic regression on normalized texts."""
+    """Char_wb n-gram TF-IDF (+ morpheme n-grams, NB scaling) + logistic regression on normalized texts.
+
+    ``tokens`` holds the (train, valid, transfer) token lists; they are needed
+    when ``distill.morpheme_ngrams`` is on.
+    """
+    import scipy.sparse as sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     from .normalize import Normalizer
 
+    d = cfg.distill
     started = time.perf_counter()
     normalize = Normalizer(cfg.normalize)
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True,
-                                 preprocessor=normalize, dtype=np.float32)
-    weight = "balanced" if cfg.train.class_weight == "balanced" else None
-    model = LogisticRegression(C=cfg.distill.char_ngram_c, max_iter=2000, class_weight=weight)
-    model.fit(vectorizer.fit_transform(train_texts), train_y)
+    low, high = d.char_ngram_range
+    vectorizers = [(TfidfVectorizer(analyzer="char_wb", ngram_range=(low, high), min_df=2, sublinear_tf=True,
+                                    preprocessor=normalize, dtype=np.float32), 0)]
+    if d.morpheme_ngrams:
+        if tokens is None:
+            raise ConfigError("distill.morpheme_ngrams needs the token lists of the texts; train with fit(), the "
+                              "pipeline or `sentiment train`, or set distill.morpheme_ngrams=0")
+        vectorizers.append((TfidfVectorizer(analyzer=lambda toks: _token_ngrams(toks, d.morpheme_ngrams), min_df=2,
+                                            sublinear_tf=True, dtype=np.float32), 1))
+    sources = [(train_texts, valid_texts, transfer_texts), tokens]
 
-    def proba(texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), n_classes), dtype=np.float32)
-        for start in range(0, len(texts), 50_000):  # bounded memory for large transfer sets
-            part = texts[start: start + 50_000]
-            out[start: start + len(part)][:, model.classes_] = model.predict_proba(vectorizer.transform(part))
+    def features(part: int, start: int = 0, stop: int | None = None, fit: bool = False) -> Any:
+        blocks = []
+        for vectorizer, source in vectorizers:
+            rows = sources[source][part][start:stop]
+            blocks.append(vectorizer.fit_transform(rows) if fit else vectorizer.transform(rows))
+        return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+    x_train = features(0, fit=True)
+    ratios = _nb_ratios(x_train, train_y) if d.naive_bayes else None
+    if ratios is not None:
+        x_train = x_train.multiply(ratios).tocsr()
+    weight = "balanced" if cfg.train.class_weight == "balanced" else None
+    model = LogisticRegression(C=d.char_ngram_c, max_iter=2000, class_weight=weight)
+    model.fit(x_train, train_y)
+    del x_train
+
+    def proba(part: int, n_rows: int) -> np.ndarray:
+        out = np.zeros((n_rows, n_classes), dtype=np.float32)
+        for start in range(0, n_rows, 50_000):  # bounded memory for large transfer sets
+            x = features(part, start, start + 50_000)
+            if ratios is not None:
+                x = x.multiply(ratios).tocsr()
+            out[start: start + x.shape[0]][:, model.classes_] = model.predict_proba(x)
         return out
 
-    transfer, valid_proba = proba(transfer_texts), proba(valid_texts)
-    report = {"kind": "char_ngram_tfidf_lr", "C": cfg.distill.char_ngram_c,
+    transfer, valid_proba = proba(2, len(transfer_texts)), proba(1, len(valid_texts))
+    report = {"kind": "char_ngram_tfidf_lr", "C": d.char_ngram_c, "char_ngrams": [low, high],
+              "morpheme_ngrams": d.morpheme_ngrams, "naive_bayes": d.naive_bayes,
+              "features": int(sum(len(v.vocabulary_) for v, _ in vectorizers)),
               "validation_accuracy": _accuracy(valid_proba, valid_y),
               "seconds": round(time.perf_counter() - started, 1)}
     return transfer, valid_proba, report
 
 
+def _token_ngrams(tokens: Sequence[str], n: int) -> list[str]:
+    """Token 1..n-grams, joined by a space (tokens never contain one)."""
+    grams = list(tokens)
+    for size in range(2, n + 1):
+        grams.extend(" ".join(tokens[i: i + size]) for i in range(len(tokens) - size + 1))
+    return grams
+
+
 def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.ndarray], np.ndarray],
                           valid: tuple[list[np.ndarray], np.ndarray], transfer_ids: Sequence[np.ndarray],
                           n_classes: int, *, texts: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+                          tokens: tuple[Sequence[Sequence[str]], ...] | None = None,
                           encoder: list[np.ndarray] | None = None, sample_weight: np.ndarray | None = None,
                           verbose: int = 0, log: Log = lambda msg: None) -> tuple[np.ndarray, dict[str, Any]]:
     """Mean teacher probabilities ``(len(transfer_ids), n_classes)`` and a report of every teacher.
 
     ``train``/``valid`` are (ids, class indices) of the student's own split;
     ``texts`` holds the raw (train, valid, transfer) texts, needed by the
-    char-n-gram teacher only; ``encoder`` holds pretrained weights for the LSTM teachers.
+    char-n-gram teacher only, ``tokens`` their token lists (for
+    ``distill.morpheme_ngrams``); ``encoder`` holds pretrained weights for the LSTM teachers.
     """
     d = cfg.distill
+    check_config(cfg, n_classes)
     if d.char_ngram_teacher and texts is None:
         raise ConfigError("distill.char_ngram_teacher needs the raw texts; train with fit(), the pipeline or "
                           "`sentiment train`, or set distill.char_ngram_teacher=false")
@@ -120,7 +183,7 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
         log("distill: char n-gram TF-IDF + logistic-regression teacher")
         train_texts, valid_texts, transfer_texts = texts
         results.append(char_ngram_teacher(cfg, train_texts, train[1], valid_texts, valid[1], transfer_texts,
-                                          n_classes))
+                                          n_classes, tokens=tokens))
         log(f"distill: char n-gram teacher: validation accuracy {results[-1][2]['validation_accuracy']}, "
             f"{results[-1][2]['seconds']} s")
     soft = np.mean([transfer for transfer, _, _ in results], axis=0, dtype=np.float64).astype(np.float32)

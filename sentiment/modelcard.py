@@ -16,12 +16,31 @@ WEAKNESSES = """\
   (the last ones are kept)."""
 
 
+def _normalization(cfg: Config) -> str:
+    """The normalization steps the config turns on, in words."""
+    n = cfg.normalize
+    if not n.enabled:
+        return "none (texts go to the tagger as written)"
+    steps = ["Unicode NFC", "whitespace collapsed", f"runs of one character cut to {n.max_repeat}"]
+    steps += ["URLs stripped"] * n.strip_urls + ["HTML stripped"] * n.strip_html + ["Latin lowercased"] * n.lowercase
+    return ", ".join(steps) + f", at most {n.max_chars} characters"
+
+
+def _ngram_teacher_name(report: dict[str, Any]) -> str:
+    """E.g. 'char (1-5)-gram + morpheme (1-3)-gram TF-IDF, NB-scaled, + logistic regression'."""
+    low, high = report.get("char_ngrams", [2, 4])
+    parts = f"char ({low}-{high})-gram"
+    if report.get("morpheme_ngrams"):
+        parts += f" + morpheme (1-{report['morpheme_ngrams']})-gram"
+    return parts + " TF-IDF" + (", NB-scaled," if report.get("naive_bayes") else "") + " + logistic regression"
+
+
 def _distill_lines(report: dict[str, Any] | None) -> list[str]:
     """The teachers and the transfer set, when the model was distilled."""
     if not report:
         return []
     teachers = "; ".join(
-        f"{t.get('network', 'char (2-4)-gram TF-IDF + logistic regression')}"
+        (t.get("network") or _ngram_teacher_name(t))
         + (f" seed {t['seed']}" if "seed" in t else "")
         + f": validation accuracy {t['validation_accuracy']:.4f}" for t in report["teachers"])
     return [f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows ({teachers}); "
@@ -56,8 +75,7 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
     lines += [
         "",
         "## Recipe",
-        f"- Normalization: whitespace collapsed, runs cut to {cfg.normalize.max_repeat}, URLs/HTML stripped, "
-        f"lowercased Latin, at most {cfg.normalize.max_chars} characters.",
+        f"- Normalization: {_normalization(cfg)}.",
         f"- Tokenizer: KoNLPy `{cfg.tokenizer.tagger}` "
         f"({'morpheme/POS' if cfg.tokenizer.with_pos else 'morphemes'}).",
         f"- Word2Vec: {cfg.word2vec.vector_size} dims, {'skip-gram' if cfg.word2vec.sg else 'CBOW'}, "

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import SAMPLE, TINY_CONFIG, assert_user_error, run_cli
 from sentiment import SentimentClassifier
-from sentiment.distill import teacher_probabilities
+from sentiment.distill import _token_ngrams, char_ngram_teacher, teacher_probabilities
 from sentiment.errors import ConfigError
 from sentiment.network import training_targets
 
@@ -88,6 +88,39 @@ def test_distillation_needs_unlabeled_texts(tiny_config):
     clf = SentimentClassifier(config=tiny_config, teachers=1)
     with pytest.raises(ConfigError, match="no unlabeled texts"):
         clf.fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20)
+
+
+def test_token_ngrams():
+    assert _token_ngrams(["a", "b", "c"], 1) == ["a", "b", "c"]
+    assert _token_ngrams(["a", "b", "c"], 3) == ["a", "b", "c", "a b", "b c", "a b c"]
+
+
+def test_ngram_teacher_with_morphemes_and_naive_bayes(distill_config):
+    """The stronger linear teacher (char + morpheme n-grams, NB scaling) separates unseen texts by polarity."""
+    cfg = distill_config.with_overrides({"distill.morpheme_ngrams": 2, "distill.naive_bayes": True,
+                                         "distill.char_ngram_range": [1, 3]})
+    texts, y = POS * 2 + NEG * 2, np.array([1] * 10 + [0] * 10)
+    unlabeled = UNLABELED_POS + UNLABELED_NEG
+    tokens = ([t.split() for t in texts], [t.split() for t in texts[:2]], [t.split() for t in unlabeled])
+    transfer, valid, report = char_ngram_teacher(cfg, texts, y, texts[:2], y[:2], unlabeled, 2, tokens=tokens)
+    assert transfer.shape == (8, 2) and valid.shape == (2, 2)
+    assert (transfer.argmax(axis=1) == [1] * 4 + [0] * 4).all()
+    assert report["morpheme_ngrams"] == 2 and report["naive_bayes"] and report["char_ngrams"] == [1, 3]
+    # Without morphemes the feature count is the char n-grams' alone.
+    _, _, chars_only = char_ngram_teacher(cfg.with_overrides({"distill.morpheme_ngrams": 0}), texts, y, texts[:2],
+                                          y[:2], unlabeled, 2)
+    assert chars_only["features"] < report["features"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"distill.char_ngram_range": [4, 2]}, "char_ngram_range"),
+    ({"distill.naive_bayes": True}, "two classes"),
+])
+def test_bad_ngram_teacher_settings_are_config_errors(distill_config, override, message):
+    clf = SentimentClassifier(config=distill_config.with_overrides(override))
+    texts = POS * 2 + NEG * 2 + ["그냥 그래요 보통"] * 10
+    with pytest.raises(ConfigError, match=message):
+        clf.fit(texts, [1] * 10 + [0] * 10 + [2] * 10, extra_texts=UNLABELED_POS)
 
 
 def test_char_ngram_teacher_needs_raw_texts(distill_config):

@@ -1,0 +1,25 @@
+"""The model card describes the recipe the config really used."""
+
+from sentiment.config import Config
+from sentiment.modelcard import _distill_lines, _normalization
+
+
+def test_normalization_line_follows_the_config():
+    on = _normalization(Config().with_overrides({"normalize.max_repeat": 3, "normalize.lowercase": False}))
+    assert "cut to 3" in on and "URLs stripped" in on and "lowercased" not in on
+    assert _normalization(Config().with_overrides({"normalize.enabled": False})).startswith("none")
+
+
+def test_distill_line_names_each_teacher():
+    report = {"teachers": [
+        {"kind": "lstm", "network": "BiLSTM(128)", "seed": 43, "validation_accuracy": 0.88},
+        {"kind": "char_ngram_tfidf_lr", "char_ngrams": [1, 5], "morpheme_ngrams": 3, "naive_bayes": True,
+         "validation_accuracy": 0.884},
+        {"kind": "char_ngram_tfidf_lr", "validation_accuracy": 0.87},  # a bundle from before these keys existed
+    ], "ensemble_validation_accuracy": 0.889, "transfer_rows": 1000}
+    (line,) = _distill_lines(report)
+    assert "3 teachers" in line and "BiLSTM(128) seed 43: validation accuracy 0.8800" in line
+    assert "char (1-5)-gram + morpheme (1-3)-gram TF-IDF, NB-scaled, + logistic regression" in line
+    assert "char (2-4)-gram TF-IDF + logistic regression: validation accuracy 0.8700" in line
+    assert "1,000 unlabeled texts" in line
+    assert _distill_lines(None) == []
