@@ -4,7 +4,9 @@ import json
 
 import numpy as np
 
+from conftest import ROOT
 from sentiment import SentimentClassifier
+from sentiment.config import Config
 from sentiment.classifier import default_model_path
 
 
@@ -27,7 +29,10 @@ def test_default_model_card_and_metrics():
     size = sum(p.stat().st_size for p in path.iterdir())
     assert size < 25 * 2**20
     assert np.isclose(meta["training"]["rows"], 130_000)
-    distill = meta["training"]["distill"]  # the recipe: three teachers label the unlabeled NSMC texts
-    assert [t["kind"] for t in distill["teachers"]] == ["lstm", "lstm", "char_ngram_tfidf_lr"]
+    # The recipe of configs/default.toml: LSTM teachers and an n-gram teacher label the unlabeled NSMC texts.
+    recipe = Config.from_toml(ROOT / "configs" / "default.toml").distill
+    distill = meta["training"]["distill"]
+    assert [t["kind"] for t in distill["teachers"]] == ["lstm"] * recipe.teachers + ["char_ngram_tfidf_lr"]
+    assert distill["teachers"][-1]["naive_bayes"] == recipe.naive_bayes
     assert distill["transfer_rows"] == meta["training"]["extra_texts"] > 400_000
-    assert "Distillation: 3 teachers" in card
+    assert f"Distillation: {recipe.teachers + 1} teachers" in card
