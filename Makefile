@@ -9,7 +9,7 @@ RUN    ?= runs/$(basename $(notdir $(CONFIG)))
 TEST_SIZE ?= 20000
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-all pipeline default-model bench-accuracy bench-throughput clean
+.PHONY: help install demo test test-all pipeline default-model extra-labels-model bench-accuracy bench-throughput clean
 
 help:
 	@echo "make demo            set up .venv, score data/sample with the packaged model, print a summary"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-all        all tests, slow ones included"
 	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=, TEST_SIZE=)"
 	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC)"
+	@echo "make extra-labels-model  the same recipe plus extra.tsv.gz's labels (runs/extra-labels)"
 
 # Reinstalled (non-editable) whenever the package's files change.
 $(VENV)/.installed: pyproject.toml $(shell find sentiment -type f -not -path '*/__pycache__/*' 2>/dev/null)
@@ -45,6 +46,12 @@ pipeline: install
 # Labels from train.tsv.gz only; the texts of extra.tsv.gz and neutral.tsv.gz are used unlabeled.
 DEFAULT_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --extra-texts $(NSMC)/extra.tsv.gz \
 	--extra-texts $(NSMC)/neutral.tsv.gz --config configs/default.toml --run-dir runs/default --test-size 20000
+# The same recipe with extra.tsv.gz's labels for the train split (the test split stays train.tsv.gz's).
+extra-labels-model: install
+	$(BIN)/sentiment pipeline --data $(NSMC)/train.tsv.gz --add-train $(NSMC)/extra.tsv.gz \
+		--extra-texts $(NSMC)/neutral.tsv.gz --config configs/extra-labels.toml --run-dir runs/extra-labels \
+		--test-size 20000
+
 default-model: install
 	$(BIN)/sentiment $(DEFAULT_PIPELINE)
 	$(BIN)/sentiment export --run-dir runs/default --out sentiment/default_model --overwrite \

@@ -72,3 +72,12 @@ def test_every_key_is_documented():
     rows = describe_keys()
     assert len(rows) > 30
     assert all(doc for _, _, doc in rows)
+
+
+def test_extra_labels_preset_is_the_default_recipe_with_balanced_weights():
+    default = Config.from_toml(ROOT / "configs" / "default.toml").to_dict()
+    extra = Config.from_toml(ROOT / "configs" / "extra-labels.toml").to_dict()
+    changed = {(section, key) for section in default for key in default[section]
+               if default[section][key] != extra[section][key]}
+    assert changed == {("train", "class_weight"), ("train", "epochs"), ("distill", "teachers")}
+    assert extra["train"]["class_weight"] == "balanced"
