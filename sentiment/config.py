@@ -100,7 +100,11 @@ class TrainConfig:
     learning_rate: float = _spec(1e-3, min=1e-6, max=10.0, doc="learning rate")
     batch_size: int = _spec(128, min=1, max=65_536, doc="batch size")
     epochs: int = _spec(4, min=1, max=1000, doc="maximum epochs")
-    patience: int = _spec(1, min=0, max=100, doc="EarlyStopping patience on validation loss (best weights restored)")
+    patience: int = _spec(1, min=0, max=100, doc="EarlyStopping patience (epochs without a better train.monitor; "
+                                                  "best weights restored)")
+    monitor: str = _spec("loss", choices=("loss", "accuracy"), doc="what early stopping watches on the validation rows")
+    lr_schedule: str = _spec("constant", choices=("constant", "cosine"), doc="learning rate over the run: constant, "
+                                                                           "or cosine decay to 0 at train.epochs")
     validation_split: float = _spec(0.1, min=0.0, max=0.5, doc="share of the training rows held out for early stopping")
     sparse_updates: bool = _spec(True, doc="adam only: update just the embedding rows each batch uses (lazy Adam; "
                                            "faster on CPU)")

@@ -79,12 +79,13 @@ def check_trainable(data: LabeledData, path: str | Path, min_rows: int = 20) -> 
         raise DataError(f"{path}: label(s) {', '.join(rare)} occur only once; each class needs at least 2 rows")
 
 
-def match_labels(labels: np.ndarray, classes: np.ndarray, path: str | Path) -> np.ndarray:
-    """Map evaluation labels onto the model's classes; unknown values are an error naming them."""
+def match_labels(labels: np.ndarray, classes: np.ndarray, path: str | Path, against: str = "the model's labels"
+                 ) -> np.ndarray:
+    """Map labels onto ``classes`` (``against`` says whose, for the error); unknown values are an error naming them."""
     known = {str(c): c for c in classes.tolist()}
     as_str = [str(v) for v in labels.tolist()]
     unknown = sorted(set(as_str) - set(known))
     if unknown:
-        raise DataError(f"{path}: label value(s) {', '.join(map(repr, unknown[:10]))} are not among the model's "
-                        f"labels {list(known)}; check --label-column or relabel the data")
+        raise DataError(f"{path}: label value(s) {', '.join(map(repr, unknown[:10]))} are not among {against} "
+                        f"{list(known)}; check --label-column or relabel the data")
     return np.asarray([known[s] for s in as_str])

@@ -48,15 +48,26 @@ def build_model(cfg: Config, embedding: np.ndarray, n_classes: int):
     return keras.Model(inputs, outputs, name="sentiment_lstm")
 
 
-def _optimizer(cfg: Config):
+def _learning_rate(cfg: Config, steps: int):
+    """``train.learning_rate``, or a cosine decay from it to 0 over ``steps`` when ``train.lr_schedule = "cosine"``."""
     import keras
 
+    if cfg.train.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(cfg.train.learning_rate, decay_steps=max(1, steps))
+    return cfg.train.learning_rate
+
+
+def _optimizer(cfg: Config, steps: int = 1):
+    """The configured optimizer; ``steps`` (batches in the whole run) sizes the learning-rate schedule."""
+    import keras
+
+    learning_rate = _learning_rate(cfg, steps)
     if cfg.train.optimizer == "adam" and cfg.train.sparse_updates:
-        return _lazy_adam_class()(learning_rate=cfg.train.learning_rate)
+        return _lazy_adam_class()(learning_rate=learning_rate)
     classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "adamax": keras.optimizers.Adamax,
                "nadam": keras.optimizers.Nadam, "rmsprop": keras.optimizers.RMSprop,
                "sgd": keras.optimizers.SGD, "adagrad": keras.optimizers.Adagrad}
-    return classes[cfg.train.optimizer](learning_rate=cfg.train.learning_rate)
+    return classes[cfg.train.optimizer](learning_rate=learning_rate)
 
 
 def _lazy_adam_class():
@@ -141,7 +152,7 @@ def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray]
               valid: tuple[Sequence[np.ndarray], np.ndarray] | None, n_classes: int,
               sample_weight: np.ndarray | None = None, verbose: int = 0,
               callbacks: list | None = None) -> dict[str, Any]:
-    """Compile and train; EarlyStopping on validation loss restores the best weights.
+    """Compile and train; early stopping on ``train.monitor`` (validation loss or accuracy) restores the best weights.
 
     Targets are class indices or class probabilities (see :func:`training_targets`);
     ``sample_weight`` (one per training row) carries class weights.
@@ -150,15 +161,18 @@ def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray]
 
     x, y = train
     y, loss = training_targets(y, n_classes)
-    model.compile(optimizer=_optimizer(cfg), loss=loss, metrics=[_accuracy_metric(n_classes)])
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
     train_ds = _dataset(x, y, cfg, shuffle=True, seed=cfg.train.seed, weights=weights)
+    steps = int(train_ds.cardinality()) * cfg.train.epochs
+    model.compile(optimizer=_optimizer(cfg, steps), loss=loss, metrics=[_accuracy_metric(n_classes)])
     valid_ds = None
     all_callbacks = list(callbacks or [])
     if valid is not None and len(valid[0]):
         valid_ds = _dataset(valid[0], training_targets(valid[1], n_classes)[0], cfg, shuffle=False,
                             seed=cfg.train.seed)
-        all_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience,
+        monitor = cfg.train.monitor
+        all_callbacks.append(keras.callbacks.EarlyStopping(monitor=f"val_{monitor}", patience=cfg.train.patience,
+                                                           mode="min" if monitor == "loss" else "max",
                                                            restore_best_weights=True))
     timer = _epoch_timer()
     started = time.perf_counter()

@@ -89,4 +89,4 @@ def test_prepare_adds_training_rows_outside_both_splits(tmp_path):
     pd.DataFrame({"document": ["전혀 다른 라벨"], "label": ["positive"]}).to_csv(bad, index=False)
     result = script("prepare", "--data", str(SAMPLE), "--run-dir", str(tmp_path / "bad"), "--add-train", str(bad))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "'positive' are not among the model's labels" in result.stderr
+    assert "'positive' are not among the training data's labels ['0', '1']" in result.stderr
