@@ -16,6 +16,11 @@ WEAKNESSES = """\
   (the last ones are kept)."""
 
 
+def _count(value: Any) -> str:
+    """``1,234`` for a number, ``?`` when the bundle does not record it."""
+    return f"{value:,}" if isinstance(value, int) else "?"
+
+
 def _normalization(cfg: Config) -> str:
     """The normalization steps the config turns on, in words."""
     n = cfg.normalize
@@ -59,7 +64,7 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         f"# Model card: {name}",
         "",
         "## Data",
-        f"- Training rows: {training.get('rows', '?'):,} ({training.get('class_counts')}); "
+        f"- Training rows: {_count(training.get('rows'))} ({training.get('class_counts')}); "
         f"{training.get('validation_rows', 0):,} of them held out for early stopping.",
         f"- Data fingerprint (sha256 of texts and labels): `{training.get('data_fingerprint', {}).get('sha256')}`",
     ]
@@ -67,10 +72,10 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         lines.append(f"- Unlabeled texts: {training['extra_texts']:,} (`word2vec.extra_texts`: "
                      f"{', '.join(cfg.word2vec.extra_texts) or 'passed to fit'}; texts equal to a test text left out).")
     if stats:
-        lines.append(f"- Preparation: {stats.get('read', '?'):,} rows read, "
+        lines.append(f"- Preparation: {_count(stats.get('read'))} rows read, "
                      f"{stats.get('dropped_duplicates', 0):,} duplicates and "
                      f"{stats.get('dropped_conflicting_labels', 0):,} conflicting-label rows dropped, "
-                     f"{stats.get('test', '?'):,} rows held out as the test split (never used for training, "
+                     f"{_count(stats.get('test'))} rows held out as the test split (never used for training, "
                      "Word2Vec or early stopping).")
     lines += [
         "",
@@ -80,15 +85,16 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         f"({'morpheme/POS' if cfg.tokenizer.with_pos else 'morphemes'}).",
         f"- Word2Vec: {cfg.word2vec.vector_size} dims, {'skip-gram' if cfg.word2vec.sg else 'CBOW'}, "
         f"window {cfg.word2vec.window}, min_count {cfg.word2vec.min_count}, {cfg.word2vec.epochs} epochs; "
-        f"vocabulary {meta.get('vocab_size', '?'):,} (0 = padding, 1 = unknown).",
+        f"vocabulary {_count(meta.get('vocab_size'))} (0 = padding, 1 = unknown).",
         f"- Sequences: maxlen {cfg.sequence.maxlen}, padding '{cfg.sequence.padding}' with masking, "
         f"truncating '{cfg.sequence.truncating}'.",
         f"- Network: Embedding ({'fine-tuned' if m.embedding_trainable else 'frozen'}, dropout "
         f"{m.embedding_dropout}) → {layers} → dropout {m.dropout} → output.",
         *_distill_lines(training.get("distill")),
-        f"- Training: {cfg.train.optimizer} lr {cfg.train.learning_rate}, batch {cfg.train.batch_size}, "
+        f"- Training: {cfg.train.optimizer} lr {cfg.train.learning_rate}"
+        f"{' (cosine decay)' if cfg.train.lr_schedule == 'cosine' else ''}, batch {cfg.train.batch_size}, "
         f"up to {cfg.train.epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
-        f"validation loss (patience {cfg.train.patience}), seed {cfg.train.seed}; "
+        f"validation {cfg.train.monitor} (patience {cfg.train.patience}), seed {cfg.train.seed}; "
         f"{training.get('seconds', '?')} s on the machine that built it.",
         "",
         "## Figures (held-out test split)",

@@ -23,3 +23,16 @@ def test_distill_line_names_each_teacher():
     assert "char (2-4)-gram TF-IDF + logistic regression: validation accuracy 0.8700" in line
     assert "1,000 unlabeled texts" in line
     assert _distill_lines(None) == []
+
+
+def test_training_line_names_the_stopping_rule_and_schedule():
+    from sentiment.modelcard import render_model_card
+
+    meta = {"training": {"rows": 100, "class_counts": {"0": 50, "1": 50}, "epochs_run": 5}}
+    cfg = Config().with_overrides({"train.monitor": "accuracy", "train.lr_schedule": "cosine", "train.epochs": 6})
+    card = render_model_card("m", cfg, meta, None, None, "make it")
+    assert "lr 0.001 (cosine decay)" in card and "up to 6 epochs (ran 5)" in card
+    assert "early stopping on validation accuracy (patience 1)" in card
+    plain = render_model_card("m", Config(), meta, None, None, "make it")
+    assert "early stopping on validation loss" in plain and "cosine" not in plain
+    assert "vocabulary ? (0 = padding" in plain  # a figure the bundle lacks renders as "?"
