@@ -36,3 +36,12 @@ def test_default_model_card_and_metrics():
     assert distill["teachers"][-1]["naive_bayes"] == recipe.naive_bayes
     assert distill["transfer_rows"] == meta["training"]["extra_texts"] > 400_000
     assert f"Distillation: {recipe.teachers + 1} teachers" in card
+
+
+def test_default_model_was_built_from_configs_default_toml():
+    """The shipped bundle and configs/default.toml (what `make default-model` runs) describe the same recipe."""
+    bundle = Config.from_toml(default_model_path() / "config.toml").to_dict()
+    recipe = Config.from_toml(ROOT / "configs" / "default.toml").to_dict()
+    for config in (bundle, recipe):
+        config["word2vec"].pop("extra_texts")  # the data paths of the machine that built it
+    assert bundle == recipe
