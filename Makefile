@@ -9,15 +9,16 @@ RUN    ?= runs/$(basename $(notdir $(CONFIG)))
 TEST_SIZE ?= 20000
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-all pipeline default-model extra-labels-model bench-accuracy bench-throughput clean
+.PHONY: help install demo test test-all pipeline default-model extra-labels-model train-only-model bench-accuracy bench-throughput clean
 
 help:
 	@echo "make demo            set up .venv, score data/sample with the packaged model, print a summary"
 	@echo "make test            set up .venv and run the default test suite (slow tests excluded)"
 	@echo "make test-all        all tests, slow ones included"
 	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=, TEST_SIZE=)"
-	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC)"
-	@echo "make extra-labels-model  the same recipe plus extra.tsv.gz's labels (runs/extra-labels)"
+	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC) (train + extra labels)"
+	@echo "make extra-labels-model  the same without the export (runs/extra-labels)"
+	@echo "make train-only-model    the recipe with train.tsv.gz's labels only (runs/default)"
 
 # Reinstalled (non-editable) whenever the package's files change.
 $(VENV)/.installed: pyproject.toml $(shell find sentiment -type f -not -path '*/__pycache__/*' 2>/dev/null)
@@ -43,19 +44,25 @@ test-all: install
 pipeline: install
 	$(BIN)/sentiment pipeline --data $(DATA) --config $(CONFIG) --run-dir $(RUN) --test-size $(TEST_SIZE)
 
+# The packaged bundle: configs/extra-labels.toml (the default recipe of configs/default.toml with balanced class
+# weights) on train.tsv.gz plus extra.tsv.gz's labels for the train split (the test split stays train.tsv.gz's);
+# neutral.tsv.gz's texts unlabeled.
+DEFAULT_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --add-train $(NSMC)/extra.tsv.gz \
+	--extra-texts $(NSMC)/neutral.tsv.gz --config configs/extra-labels.toml --run-dir runs/extra-labels --test-size 20000
 # Labels from train.tsv.gz only; the texts of extra.tsv.gz and neutral.tsv.gz are used unlabeled.
-DEFAULT_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --extra-texts $(NSMC)/extra.tsv.gz \
+TRAIN_ONLY_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --extra-texts $(NSMC)/extra.tsv.gz \
 	--extra-texts $(NSMC)/neutral.tsv.gz --config configs/default.toml --run-dir runs/default --test-size 20000
-# The same recipe with extra.tsv.gz's labels for the train split (the test split stays train.tsv.gz's).
+
+train-only-model: install
+	$(BIN)/sentiment $(TRAIN_ONLY_PIPELINE)
+
 extra-labels-model: install
-	$(BIN)/sentiment pipeline --data $(NSMC)/train.tsv.gz --add-train $(NSMC)/extra.tsv.gz \
-		--extra-texts $(NSMC)/neutral.tsv.gz --config configs/extra-labels.toml --run-dir runs/extra-labels \
-		--test-size 20000
+	$(BIN)/sentiment $(DEFAULT_PIPELINE)
 
 default-model: install
 	$(BIN)/sentiment $(DEFAULT_PIPELINE)
-	$(BIN)/sentiment export --run-dir runs/default --out sentiment/default_model --overwrite \
-		--rebuild-command "make default-model NSMC=path/to/nsmc-raw   # = sentiment $(subst $(NSMC),NSMC,$(DEFAULT_PIPELINE)); sentiment export --run-dir runs/default --out sentiment/default_model --overwrite"
+	$(BIN)/sentiment export --run-dir runs/extra-labels --out sentiment/default_model --overwrite \
+		--rebuild-command "make default-model NSMC=path/to/nsmc-raw   # = sentiment $(subst $(NSMC),NSMC,$(DEFAULT_PIPELINE)); sentiment export --run-dir runs/extra-labels --out sentiment/default_model --overwrite"
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports .pytest_cache

@@ -77,6 +77,11 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
                      f"{stats.get('dropped_conflicting_labels', 0):,} conflicting-label rows dropped, "
                      f"{_count(stats.get('test'))} rows held out as the test split (never used for training, "
                      "Word2Vec or early stopping).")
+        for added in stats.get("added_train", []):
+            lines.append(f"- Added to the train split (`--add-train`): {_count(added.get('added'))} labeled rows of "
+                         f"`{added.get('file')}` ({_count(added.get('read'))} read; "
+                         f"{_count(added.get('dropped_in_splits'))} already in a split, "
+                         f"{_count(added.get('dropped_duplicates'))} duplicates dropped).")
     lines += [
         "",
         "## Recipe",
@@ -93,6 +98,7 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         *_distill_lines(training.get("distill")),
         f"- Training: {cfg.train.optimizer} lr {cfg.train.learning_rate}"
         f"{' (cosine decay)' if cfg.train.lr_schedule == 'cosine' else ''}, batch {cfg.train.batch_size}, "
+        f"{'balanced class weights, ' if cfg.train.class_weight == 'balanced' else ''}"
         f"up to {cfg.train.epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
         f"validation {cfg.train.monitor} (patience {cfg.train.patience}), seed {cfg.train.seed}; "
         f"{training.get('seconds', '?')} s on the machine that built it.",

@@ -36,3 +36,14 @@ def test_training_line_names_the_stopping_rule_and_schedule():
     plain = render_model_card("m", Config(), meta, None, None, "make it")
     assert "early stopping on validation loss" in plain and "cosine" not in plain
     assert "vocabulary ? (0 = padding" in plain  # a figure the bundle lacks renders as "?"
+
+
+def test_card_names_added_training_rows_and_class_weights():
+    from sentiment.modelcard import render_model_card
+
+    stats = {"read": 150, "test": 20, "added_train": [{"file": "more.tsv", "read": 90, "added": 80,
+                                                       "dropped_in_splits": 7, "dropped_duplicates": 3}]}
+    cfg = Config().with_overrides({"train.class_weight": "balanced"})
+    card = render_model_card("m", cfg, {"training": {"rows": 210}}, None, stats, "make it")
+    assert "80 labeled rows of `more.tsv` (90 read; 7 already in a split, 3 duplicates dropped)" in card
+    assert "batch 128, balanced class weights, up to" in card
