@@ -59,8 +59,7 @@ train-only-model: install
 extra-labels-model: install
 	$(BIN)/sentiment $(DEFAULT_PIPELINE)
 
-default-model: install
-	$(BIN)/sentiment $(DEFAULT_PIPELINE)
+default-model: extra-labels-model
 	$(BIN)/sentiment export --run-dir runs/extra-labels --out sentiment/default_model --overwrite \
 		--rebuild-command "make default-model NSMC=path/to/nsmc-raw   # = sentiment $(subst $(NSMC),NSMC,$(DEFAULT_PIPELINE)); sentiment export --run-dir runs/extra-labels --out sentiment/default_model --overwrite"
 

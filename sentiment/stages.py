@@ -122,8 +122,8 @@ def prepare(data: str | Path, run_dir: str | Path, cfg: Config, *, text_column: 
     if test_data is not None:
         test = load_labeled(test_data, text_column, label_column, sep=sep, encoding=encoding, log=log)
         classes = np.unique(frame["label"].to_numpy())
-        test_frame = pd.DataFrame({"text": test.texts, "label": match_labels(test.labels, classes, test_data,
-                                                                                     f"the labels of {data}")})
+        test_labels = match_labels(test.labels, classes, test_data, f"the labels of {data}")
+        test_frame = pd.DataFrame({"text": test.texts, "label": test_labels})
         train_frame = frame
     else:
         counts = frame["label"].value_counts()
@@ -163,9 +163,8 @@ def _add_training_rows(train_frame: pd.DataFrame, test_frame: pd.DataFrame, path
     added = []
     for path in paths:
         more = load_labeled(path, text_column, label_column, sep=sep, encoding=encoding, log=log)
-        part, part_stats = _clean(pd.DataFrame({"text": more.texts,
-                                                "label": match_labels(more.labels, classes, path,
-                                                                                     "the training data's labels")}))
+        labels = match_labels(more.labels, classes, path, "the training data's labels")
+        part, part_stats = _clean(pd.DataFrame({"text": more.texts, "label": labels}))
         in_splits = part["text"].isin(seen)
         added.append(part[~in_splits])
         seen.update(part["text"])
