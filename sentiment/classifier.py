@@ -214,6 +214,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             **reports,
             "class_counts": {str(c): int(n) for c, n in zip(classes.tolist(), np.bincount(y))},
             "epochs_run": len(history.get("loss", [])),
+            **({"averaged": history["averaged"]} if "averaged" in history else {}),
             "seconds": round(time.perf_counter() - started, 1),
             "data_fingerprint": fingerprint or {},
             "metrics": metrics,

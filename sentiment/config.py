@@ -105,6 +105,9 @@ class TrainConfig:
     monitor: str = _spec("loss", choices=("loss", "accuracy"), doc="what early stopping watches on the validation rows")
     lr_schedule: str = _spec("constant", choices=("constant", "cosine"), doc="learning rate over the run: constant, "
                                                                            "or cosine decay to 0 at train.epochs")
+    average_epochs: int = _spec(0, min=0, max=100, doc="keep the mean of the weights after the last N epochs when it "
+                                                       "does at least as well on the validation rows as the best "
+                                                       "epoch (0: the best epoch's weights)")
     validation_split: float = _spec(0.1, min=0.0, max=0.5, doc="share of the training rows held out for early stopping")
     sparse_updates: bool = _spec(True, doc="adam only: update just the embedding rows each batch uses (lazy Adam; "
                                            "faster on CPU)")
@@ -136,6 +139,10 @@ class DistillConfig:
                                                       "features (0: characters only)")
     naive_bayes: bool = _spec(False, doc="scale that teacher's features by naive-Bayes log-count ratios (NB-LR; "
                                          "two classes only)")
+    char_ngram_share: str = _spec("equal", choices=("equal", "validation"),
+                                  doc="that teacher's share of the teachers' mean: 'equal' (one teacher among "
+                                      "all) or 'validation' (the share with the lowest log-loss on the validation "
+                                      "rows, 0.05-0.95)")
 
     @property
     def enabled(self) -> bool:

@@ -58,6 +58,7 @@ def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[
     layers = "→".join(f"{'BiLSTM' if tcfg.model.bidirectional else 'LSTM'}({u})" for u in tcfg.model.lstm_units)
     report = {"kind": "lstm", "network": layers, "seed": seed, "pretrained": pretrained,
               "epochs_run": len(history.get("loss", [])),
+              **({"averaged": history["averaged"]} if "averaged" in history else {}),
               "validation_accuracy": _accuracy(valid_proba, valid[1]),
               "seconds": round(time.perf_counter() - started, 1)}
     keras.backend.clear_session()
@@ -186,10 +187,47 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
                                           n_classes, tokens=tokens))
         log(f"distill: char n-gram teacher: validation accuracy {results[-1][2]['validation_accuracy']}, "
             f"{results[-1][2]['seconds']} s")
-    soft = np.mean([transfer for transfer, _, _ in results], axis=0, dtype=np.float64).astype(np.float32)
-    valid_mean = np.mean([valid_proba for _, valid_proba, _ in results], axis=0)
+    weights, share = teacher_weights(cfg, [valid_proba for _, valid_proba, _ in results], valid[1])
+    soft = np.average([transfer for transfer, _, _ in results], axis=0, weights=weights).astype(np.float32)
+    valid_mean = np.average([valid_proba for _, valid_proba, _ in results], axis=0, weights=weights)
     reports = [report for _, _, report in results]
     summary = {"teachers": reports, "transfer_rows": len(transfer_ids),
+               "teacher_weights": [round(float(w), 4) for w in weights],
                "ensemble_validation_accuracy": _accuracy(valid_mean, valid[1]),
                "transfer_class_shares": [round(float(v), 4) for v in soft.mean(axis=0)]}
+    if share is not None:
+        equal = np.mean([valid_proba for _, valid_proba, _ in results], axis=0)
+        summary["char_ngram_share"] = share
+        summary["equal_weights_validation_accuracy"] = _accuracy(equal, valid[1])
+    log(f"distill: teacher weights {summary['teacher_weights']}, ensemble validation accuracy "
+        f"{summary['ensemble_validation_accuracy']}")
     return soft, summary
+
+
+SHARES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 ... 0.95
+
+
+def teacher_weights(cfg: Config, valid_probas: Sequence[np.ndarray], valid_y: np.ndarray
+                    ) -> tuple[np.ndarray, float | None]:
+    """Weights of the teachers' mean (the char-n-gram teacher last) and the share chosen on validation, if any.
+
+    ``distill.char_ngram_share = "validation"`` gives the char-n-gram teacher the
+    share of :data:`SHARES` whose mix has the lowest log-loss on the validation
+    rows; the LSTM teachers split the rest equally. Otherwise every teacher
+    weighs the same.
+    """
+    n = len(valid_probas)
+    d = cfg.distill
+    if not (d.char_ngram_teacher and d.char_ngram_share == "validation" and n > 1 and len(valid_y)):
+        return np.full(n, 1.0 / n), None
+    lstm_mean, ngram = np.mean(valid_probas[:-1], axis=0), valid_probas[-1]
+    rows = np.arange(len(valid_y))
+
+    def log_loss(share: float) -> float:
+        mix = (1 - share) * lstm_mean + share * ngram
+        return float(-np.log(np.clip(mix[rows, valid_y], 1e-7, 1.0)).mean())
+
+    share = min(SHARES, key=log_loss)
+    weights = np.full(n, (1 - share) / (n - 1))
+    weights[-1] = share
+    return weights, share

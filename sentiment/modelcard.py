@@ -48,10 +48,23 @@ def _distill_lines(report: dict[str, Any] | None) -> list[str]:
         (t.get("network") or _ngram_teacher_name(t))
         + (f" seed {t['seed']}" if "seed" in t else "")
         + f": validation accuracy {t['validation_accuracy']:.4f}" for t in report["teachers"])
+    accuracy = f"ensemble validation accuracy {report['ensemble_validation_accuracy']:.4f}"
+    share = report.get("char_ngram_share")
+    mean = f"mean probabilities ({accuracy})" if share is None else (
+        f"weighted mean probabilities (n-gram teacher share {share:.2f}, chosen on the validation rows; {accuracy})")
     return [f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows ({teachers}); "
-            f"their mean probabilities (ensemble validation accuracy {report['ensemble_validation_accuracy']:.4f}) "
+            f"their {mean} "
             f"label {report['transfer_rows']:,} unlabeled texts, which the network learns from as soft targets "
             "beside the labeled rows."]
+
+
+def _averaging(report: dict[str, Any] | None) -> str:
+    """How the kept weights relate to the epochs, when weight averaging was on."""
+    if not report:
+        return ""
+    if report["kept"]:
+        return f"; kept the mean of the weights after the last {report['epochs']} epochs"
+    return f"; the mean of the last {report['epochs']} epochs' weights did worse on validation, best epoch kept"
 
 
 def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dict[str, Any] | None,
@@ -100,7 +113,8 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         f"{' (cosine decay)' if cfg.train.lr_schedule == 'cosine' else ''}, batch {cfg.train.batch_size}, "
         f"{'balanced class weights, ' if cfg.train.class_weight == 'balanced' else ''}"
         f"up to {cfg.train.epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
-        f"validation {cfg.train.monitor} (patience {cfg.train.patience}), seed {cfg.train.seed}; "
+        f"validation {cfg.train.monitor} (patience {cfg.train.patience}){_averaging(training.get('averaged'))}, "
+        f"seed {cfg.train.seed}; "
         f"{training.get('seconds', '?')} s on the machine that built it.",
         "",
         "## Figures (held-out test split)",

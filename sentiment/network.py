@@ -175,13 +175,55 @@ def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray]
                                                            mode="min" if monitor == "loss" else "max",
                                                            restore_best_weights=True))
     timer = _epoch_timer()
+    snapshots = _weight_snapshots(cfg.train.average_epochs)
     started = time.perf_counter()
     history = model.fit(train_ds, validation_data=valid_ds, epochs=cfg.train.epochs, verbose=verbose, shuffle=False,
-                        callbacks=[*all_callbacks, timer])
+                        callbacks=[*all_callbacks, timer, snapshots])
     record = {key: [float(v) for v in values] for key, values in history.history.items()}
     record["epoch_seconds"] = timer.seconds
+    if len(snapshots.weights) > 1:
+        record["averaged"] = _keep_average(model, snapshots.weights, valid_ds, record, cfg.train.monitor)
     record["train_seconds"] = time.perf_counter() - started
     return record
+
+
+def _weight_snapshots(keep: int):
+    """A Keras callback keeping the model's weights after each of the last ``keep`` epochs in ``.weights``."""
+    import keras
+
+    class WeightSnapshots(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weights: list[list[np.ndarray]] = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            if keep > 1:
+                self.weights = [*self.weights, self.model.get_weights()][-keep:]
+
+    return WeightSnapshots()
+
+
+def _keep_average(model, snapshots: list[list[np.ndarray]], valid_ds, record: dict[str, Any],
+                  monitor: str) -> dict[str, Any]:
+    """Set the mean of ``snapshots`` when it does at least as well on ``valid_ds`` as the weights in place.
+
+    The weights in place are the best epoch's (restored by early stopping);
+    without validation rows the mean is kept.
+    """
+    mean = [np.mean(layer, axis=0) for layer in zip(*snapshots)]
+    report: dict[str, Any] = {"epochs": len(snapshots)}
+    if valid_ds is None:
+        model.set_weights(mean)
+        return {**report, "kept": True}
+    best = model.get_weights()
+    best_value = (min if monitor == "loss" else max)(record[f"val_{monitor}"])
+    model.set_weights(mean)
+    loss, accuracy = model.evaluate(valid_ds, verbose=0)
+    value = loss if monitor == "loss" else accuracy
+    kept = value <= best_value if monitor == "loss" else value >= best_value
+    if not kept:
+        model.set_weights(best)
+    return {**report, "val_loss": float(loss), "val_accuracy": float(accuracy), "kept": bool(kept)}
 
 
 def _accuracy_metric(n_classes: int):

@@ -135,3 +135,29 @@ def test_distillation_needs_unlabeled_texts_cli(tmp_path):
                      "--set", "distill.teachers=1")
     assert_user_error(result, "no unlabeled texts", "--extra-texts")
     assert not (tmp_path / "m").exists()
+
+
+def test_teacher_weights_equal_or_chosen_on_validation(distill_config):
+    from sentiment.distill import SHARES, teacher_weights
+
+    y = np.array([1, 0, 1, 0, 1, 0, 1, 0])
+    # Two LSTM teachers that are unsure, an n-gram teacher that is right and confident on every row.
+    lstm = np.tile([[0.45, 0.55]], (8, 1)).astype(np.float32)
+    ngram = np.eye(2, dtype=np.float32)[y] * 0.9 + 0.05
+    probas = [lstm, lstm, ngram]
+    weights, share = teacher_weights(distill_config, probas, y)
+    assert share is None and weights.tolist() == pytest.approx([1 / 3] * 3)
+    chosen = distill_config.with_overrides({"distill.char_ngram_share": "validation"})
+    weights, share = teacher_weights(chosen, probas, y)
+    assert share == max(SHARES) and weights.sum() == pytest.approx(1.0)
+    assert weights.tolist() == pytest.approx([(1 - share) / 2, (1 - share) / 2, share])
+    # A wrong, confident n-gram teacher gets the smallest share.
+    weights, share = teacher_weights(chosen, [lstm, lstm, ngram[:, ::-1]], y)
+    assert share == min(SHARES)
+    # An n-gram teacher as good as the LSTMs where they are right gets an interior share.
+    lstm_right = np.eye(2, dtype=np.float32)[np.where(np.arange(8) < 6, y, 1 - y)] * 0.8 + 0.1
+    ngram_right = np.eye(2, dtype=np.float32)[np.where(np.arange(8) >= 2, y, 1 - y)] * 0.8 + 0.1
+    _, share = teacher_weights(chosen, [lstm_right, lstm_right, ngram_right], y)
+    assert min(SHARES) < share < max(SHARES)
+    with pytest.raises(ConfigError, match="'equal', 'validation'"):
+        distill_config.with_overrides({"distill.char_ngram_share": "auto"})

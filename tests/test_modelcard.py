@@ -22,7 +22,11 @@ def test_distill_line_names_each_teacher():
     assert "char (1-5)-gram + morpheme (1-3)-gram TF-IDF, NB-scaled, + logistic regression" in line
     assert "char (2-4)-gram TF-IDF + logistic regression: validation accuracy 0.8700" in line
     assert "1,000 unlabeled texts" in line
+    assert "their mean probabilities (ensemble validation accuracy 0.8890)" in line
     assert _distill_lines(None) == []
+    (weighted,) = _distill_lines({**report, "char_ngram_share": 0.4})
+    assert "weighted mean probabilities (n-gram teacher share 0.40, chosen on the validation rows; ensemble " \
+           "validation accuracy 0.8890)" in weighted
 
 
 def test_training_line_names_the_stopping_rule_and_schedule():

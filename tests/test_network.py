@@ -66,3 +66,57 @@ def test_bad_choices_name_the_options(key, value):
     with pytest.raises(ConfigError) as err:
         _config(**{key: value})
     assert value in str(err.value) and ("accuracy" in str(err.value) or "cosine" in str(err.value))
+
+
+def _epoch_weights():
+    import keras
+
+    class Record(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.weights = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append(self.model.get_weights())
+
+    return Record()
+
+
+def test_average_of_the_last_epochs_without_validation():
+    cfg = _config(**{"train.average_epochs": 3, "train.epochs": 4})
+    x, y = _data(96, seed=1)
+    model, record = build_model(cfg, _matrix(), 2), _epoch_weights()
+    history = fit_model(model, cfg, (x, y), None, 2, callbacks=[record])
+    assert history["averaged"] == {"epochs": 3, "kept": True}
+    for got, *epochs in zip(model.get_weights(), *record.weights[-3:]):
+        np.testing.assert_allclose(got, np.mean(epochs, axis=0), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(model.get_weights()[-2], record.weights[-1][-2])  # not just the last epoch
+
+
+@pytest.mark.parametrize("seed, kept", [(4, False), (5, True)])  # seeds chosen so that both branches run
+def test_average_is_kept_only_when_validation_says_so(seed, kept):
+    import keras
+
+    cfg = _config(**{"train.average_epochs": 3, "train.epochs": 5, "train.patience": 5,
+                     "train.monitor": "accuracy", "train.seed": seed})
+    (x, y), valid = _data(160, seed=seed), _data(48, seed=seed + 1)
+    keras.utils.set_random_seed(seed)
+    model, record = build_model(cfg, _matrix(), 2), _epoch_weights()
+    history = fit_model(model, cfg, (x, y), valid, 2, callbacks=[record])
+    averaged = history["averaged"]
+    accuracy = (predict_sequences(lambda ids: model(ids, training=False).numpy(), valid[0], cfg, 2).argmax(axis=1)
+                == valid[1]).mean()
+    best = max(history["val_accuracy"])
+    assert averaged["kept"] is kept
+    if kept:
+        assert averaged["val_accuracy"] >= best and accuracy == pytest.approx(averaged["val_accuracy"], abs=1e-6)
+        mean = [np.mean(layer, axis=0) for layer in zip(*record.weights[-3:])]
+        np.testing.assert_allclose(model.get_weights()[-1], mean[-1], rtol=1e-6)
+    else:
+        assert averaged["val_accuracy"] < best and accuracy == pytest.approx(best, abs=1e-6)
+
+
+def test_no_averaging_by_default():
+    cfg = _config()
+    x, y = _data(64, seed=1)
+    assert "averaged" not in fit_model(build_model(cfg, _matrix(), 2), cfg, (x, y), None, 2)
