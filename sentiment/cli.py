@@ -97,7 +97,8 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
                          encoding=args.encoding, chunksize=args.chunk_size, workers=args.workers,
                          overwrite=args.overwrite, resume=args.resume, escape=not args.no_escape_formulas,
                          output_encoding=args.output_encoding, column_prefix=args.column_prefix,
-                         batch_size=args.batch_size, show_progress=False if args.quiet else None, log=log)
+                         batch_size=args.batch_size, threshold=args.threshold,
+                         show_progress=False if args.quiet else None, log=log)
     for line in summary.lines():
         log(line)
     return 0
@@ -277,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not prefix cells starting with = + - @ with ' (formula-injection guard, on by default)")
     p.add_argument("--output-encoding", default="utf-8", help="utf-8 (default) or utf-8-sig (BOM, for Excel)")
     p.add_argument("--column-prefix", default="", help="prefix for the added columns (status, label, prob_*)")
+    p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
+                                                   "its probability is at least this (default: the likelier class)")
     _add_common(p)
     p.set_defaults(func=cmd_score)
 

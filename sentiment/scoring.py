@@ -91,10 +91,15 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                text_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                chunksize: int = 50_000, workers: int = 0, overwrite: bool = False, resume: bool = False,
                escape: bool = True, output_encoding: str = "utf-8", column_prefix: str = "",
-               batch_size: int = 1024, show_progress: bool | None = None,
+               batch_size: int = 1024, threshold: float | None = None, show_progress: bool | None = None,
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
-    """Score every row of ``input_path`` and write the rows with added columns to ``output``."""
+    """Score every row of ``input_path`` and write the rows with added columns to ``output``.
+
+    ``threshold`` (two-class models only): predict the second class (e.g. 1,
+    positive) when its probability is at least this, instead of the likelier class.
+    """
     input_path = Path(input_path)
+    check_threshold(threshold, clf.classes_)
     if output_encoding not in OUTPUT_ENCODINGS:
         raise DataError(f"output encoding {output_encoding!r} is not supported; use one of {', '.join(OUTPUT_ENCODINGS)}")
     to_stdout = str(output) == "-"
@@ -124,7 +129,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
             yield chunk
 
     settings = {"text_column": column, "sep": info.sep, "encoding": info.encoding, "chunksize": chunksize,
-                "escape": escape, "prefix": column_prefix, "output_encoding": output_encoding,
+                "escape": escape, "prefix": column_prefix, "output_encoding": output_encoding, "threshold": threshold,
                 "model": clf.meta_.get("files") if hasattr(clf, "meta_") else id(clf), "output": str(output)}
     parts = None if to_stdout else _Parts(Path(output), _fingerprint(input_path, settings), resume)
     done = parts.completed if parts else 0
@@ -147,7 +152,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
         for (index, chunk, statuses, ok), ids in clf.tokenizer_.iter_batches(pending(), workers=workers,
                                                                               vocab=clf.vocabulary_):
             proba = clf.predict_ids(ids, batch_size=batch_size)
-            out = _scored_frame(chunk, statuses, ok, proba, clf.classes_, column_prefix)
+            out = _scored_frame(chunk, statuses, ok, proba, clf.classes_, column_prefix, threshold)
             chunk_labels = Counter(str(v) for v in out[f"{column_prefix}pred_label"][ok].tolist())
             chunk_status = Counter(statuses.tolist())
             if escape:
@@ -171,12 +176,32 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     return summary
 
 
+def check_threshold(threshold: float | None, classes: np.ndarray) -> None:
+    """Raise :class:`DataError` unless ``threshold`` is None or a probability strictly between 0 and 1 for a
+    two-class model."""
+    if threshold is None:
+        return
+    if len(classes) != 2:
+        raise DataError(f"--threshold works with two-class models; this model has {len(classes)} classes "
+                        f"({', '.join(map(str, classes.tolist()))}). Leave --threshold out to predict the likeliest class")
+    if not 0.0 < threshold < 1.0:
+        raise DataError(f"--threshold {threshold} is invalid; expected a probability of class {classes[1]} strictly "
+                        f"between 0 and 1, e.g. 0.6 (the default, the likelier class, is 0.5)")
+
+
+def predicted_classes(proba: np.ndarray, classes: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """The likeliest class of each row, or for two classes: the second one when its probability >= ``threshold``."""
+    if threshold is None:
+        return classes[proba.argmax(axis=1)]
+    return classes[(proba[:, 1] >= threshold).astype(int)]
+
+
 def _scored_frame(chunk: pd.DataFrame, statuses: pd.Series, ok: np.ndarray, proba: np.ndarray,
-                  classes: np.ndarray, prefix: str) -> pd.DataFrame:
+                  classes: np.ndarray, prefix: str, threshold: float | None = None) -> pd.DataFrame:
     out = chunk.copy()
     out[f"{prefix}status"] = statuses.to_numpy()
     labels = pd.Series([None] * len(chunk), dtype=object)
-    labels[ok] = classes[proba.argmax(axis=1)].tolist() if len(proba) else []
+    labels[ok] = predicted_classes(proba, classes, threshold).tolist() if len(proba) else []
     out[f"{prefix}pred_label"] = labels.to_numpy()
     for j, label in enumerate(classes.tolist()):
         column = np.full(len(chunk), np.nan, dtype=np.float64)

@@ -138,3 +138,10 @@ def test_help_and_version():
     for command in ("score", "train", "evaluate", "info", "prepare", "tokenize", "word2vec", "pipeline"):
         assert command in result.stdout
     assert run_cli("--version").stdout.startswith("sentiment ")
+
+
+def test_score_threshold_out_of_range(tiny_model_dir, tmp_path):
+    result = run_cli("score", str(SAMPLE), "-o", str(tmp_path / "o.csv"), "--model", str(tiny_model_dir),
+                     "--threshold", "1.5")
+    assert_user_error(result, "--threshold 1.5 is invalid", "between 0 and 1")
+    assert not (tmp_path / "o.csv").exists()

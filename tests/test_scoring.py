@@ -140,3 +140,28 @@ def test_any_unicode_is_scored(tiny_model, texts):
     assert proba.shape == (len(texts), 2)
     assert np.isfinite(proba).all()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_threshold_moves_the_decision(tiny_model, tmp_path, sample_frame):
+    texts = sample_frame["document"].tolist()
+    p1 = tiny_model.predict_proba(texts)[:, 1]
+    threshold = float(np.quantile(p1, 0.8))  # a cut far from 0.5 that splits the sample
+    out = tmp_path / "t.csv"
+    summary = score_file(SAMPLE, out, tiny_model, threshold=threshold, log=quiet)
+    got = pd.read_csv(out)
+    assert got["pred_label"].tolist() == (p1 >= threshold).astype(int).tolist()
+    assert summary.label_counts == {"0": int((p1 < threshold).sum()), "1": int((p1 >= threshold).sum())}
+    default = pd.read_csv(score_file(SAMPLE, tmp_path / "d.csv", tiny_model, log=quiet).output)
+    assert (got["pred_label"] != default["pred_label"]).sum() > 0
+
+
+def test_threshold_errors():
+    from sentiment.scoring import check_threshold
+
+    for bad in (0.0, 1.0, 1.5, -0.2):
+        with pytest.raises(DataError, match=f"--threshold {bad} is invalid.*between 0 and 1"):
+            check_threshold(bad, np.array([0, 1]))
+    with pytest.raises(DataError, match="two-class models; this model has 3 classes \\(neg, neu, pos\\)"):
+        check_threshold(0.6, np.array(["neg", "neu", "pos"]))
+    check_threshold(None, np.array(["neg", "neu", "pos"]))
+    check_threshold(0.6, np.array([0, 1]))
