@@ -79,5 +79,7 @@ def test_extra_labels_preset_is_the_default_recipe_with_balanced_weights():
     extra = Config.from_toml(ROOT / "configs" / "extra-labels.toml").to_dict()
     changed = {(section, key) for section in default for key in default[section]
                if default[section][key] != extra[section][key]}
-    assert changed == {("train", "class_weight"), ("train", "epochs"), ("distill", "teachers")}
+    assert changed == {("train", "class_weight"), ("train", "epochs"), ("distill", "teachers"),
+                       ("train", "average_epochs"), ("distill", "char_ngram_share")}
+    assert extra["train"]["average_epochs"] == 0 and extra["distill"]["char_ngram_share"] == "equal"
     assert extra["train"]["class_weight"] == "balanced"
