@@ -187,18 +187,18 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
                                           n_classes, tokens=tokens))
         log(f"distill: char n-gram teacher: validation accuracy {results[-1][2]['validation_accuracy']}, "
             f"{results[-1][2]['seconds']} s")
-    weights, share = teacher_weights(cfg, [valid_proba for _, valid_proba, _ in results], valid[1])
+    valid_probas = [valid_proba for _, valid_proba, _ in results]
+    weights, share = teacher_weights(cfg, valid_probas, valid[1])
     soft = np.average([transfer for transfer, _, _ in results], axis=0, weights=weights).astype(np.float32)
-    valid_mean = np.average([valid_proba for _, valid_proba, _ in results], axis=0, weights=weights)
+    valid_mean = np.average(valid_probas, axis=0, weights=weights)
     reports = [report for _, _, report in results]
     summary = {"teachers": reports, "transfer_rows": len(transfer_ids),
                "teacher_weights": [round(float(w), 4) for w in weights],
                "ensemble_validation_accuracy": _accuracy(valid_mean, valid[1]),
                "transfer_class_shares": [round(float(v), 4) for v in soft.mean(axis=0)]}
     if share is not None:
-        equal = np.mean([valid_proba for _, valid_proba, _ in results], axis=0)
         summary["char_ngram_share"] = share
-        summary["equal_weights_validation_accuracy"] = _accuracy(equal, valid[1])
+        summary["equal_weights_validation_accuracy"] = _accuracy(np.mean(valid_probas, axis=0), valid[1])
     log(f"distill: teacher weights {summary['teacher_weights']}, ensemble validation accuracy "
         f"{summary['ensemble_validation_accuracy']}")
     return soft, summary
