@@ -120,14 +120,16 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     def fit_tokens(self, tokens: Sequence[Sequence[str]], labels: np.ndarray, *, cfg: Config | None = None,
                    extra_tokens: Sequence[Sequence[str]] = (), keyed_vectors=None,
                    fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
-                   extra_texts: Sequence[str] | None = None,
+                   extra_texts: Sequence[str] | None = None, teacher_cache: str | Path | None = None,
                    log: Callable[[str], None] = lambda msg: None) -> "SentimentClassifier":
         """Train from already tokenized texts (the pipeline stages call this directly).
 
         ``extra_tokens`` are unlabeled: Word2Vec reads them (unless ``keyed_vectors``
         is given) and, with distillation on, the teachers label them for the
         student (:mod:`sentiment.distill`). ``texts``/``extra_texts`` (the raw
-        texts) are needed only by the char-n-gram teacher.
+        texts) are needed only by the char-n-gram teacher. ``teacher_cache`` is a
+        directory where trained teachers are kept and reused on a rerun with the
+        same data and teacher settings.
         """
         import keras
         from sklearn.model_selection import train_test_split
@@ -171,7 +173,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         valid = ([ids[i] for i in valid_idx], y[valid_idx])
         transfer_ids = vocab.encode_many(extra_tokens) if cfg.distill.enabled or cfg.pretrain.epochs else []
         reports: dict[str, Any] = {}
-        encoder = None
+        encoder = start = None
         if cfg.pretrain.epochs:  # the validation rows stay unseen
             encoder, reports["pretrain"] = pretrain_encoder(cfg, matrix, train_ids + transfer_ids, log=log)
         if cfg.distill.enabled:
@@ -179,17 +181,22 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             if texts is not None and extra_texts is not None:
                 raw = ([texts[i] for i in idx], [texts[i] for i in valid_idx], list(extra_texts))
             token_parts = ([tokens[i] for i in idx], [tokens[i] for i in valid_idx], extra_tokens)
-            soft, reports["distill"] = teacher_probabilities(
+            soft, reports["distill"], start = teacher_probabilities(
                 cfg, matrix, (train_ids, targets), valid, transfer_ids, n_classes, texts=raw, tokens=token_parts,
-                encoder=encoder,
-                sample_weight=_class_weights(cfg, targets, n_classes), verbose=self.verbose, log=log)
+                encoder=encoder, sample_weight=_class_weights(cfg, targets, n_classes), cache_dir=teacher_cache,
+                verbose=self.verbose, log=log)
             keras.utils.set_random_seed(seed)
             train_ids = train_ids + transfer_ids
             targets = np.vstack([np.eye(n_classes, dtype=np.float32)[targets], soft])
         model = build_model(cfg, matrix, n_classes)
-        if encoder is not None:
+        if start is not None:
+            model.set_weights(start)
+        elif encoder is not None:
             initialise(model, encoder)
-        history = fit_model(model, cfg, (train_ids, targets), valid if len(valid_idx) else None, n_classes,
+        student_cfg = cfg
+        if cfg.distill.enabled and cfg.distill.student_epochs:
+            student_cfg = cfg.with_overrides({"train.epochs": cfg.distill.student_epochs})
+        history = fit_model(model, student_cfg, (train_ids, targets), valid if len(valid_idx) else None, n_classes,
                             sample_weight=_class_weights(cfg, targets, n_classes), verbose=self.verbose)
 
         self.config_ = cfg

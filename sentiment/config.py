@@ -143,6 +143,12 @@ class DistillConfig:
                                   doc="that teacher's share of the teachers' mean: 'equal' (one teacher among "
                                       "all) or 'validation' (the share with the lowest log-loss on the validation "
                                       "rows, 0.05-0.95)")
+    student_init: str = _spec("none", choices=("none", "best_teacher"),
+                              doc="the student's starting weights: 'none' (Word2Vec embedding, random LSTM) or "
+                                  "'best_teacher' (the LSTM teacher with the best validation accuracy; needs "
+                                  "teacher_lstm_units = model.lstm_units)")
+    student_epochs: int = _spec(0, min=0, max=100, doc="the student's train.epochs (0: train.epochs, as the "
+                                                       "teachers)")
 
     @property
     def enabled(self) -> bool:

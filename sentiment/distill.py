@@ -7,19 +7,23 @@ morpheme n-grams and naive-Bayes feature scaling when asked). Each
 trains on the student's training rows and stops early on the student's
 validation rows, so those rows stay unseen by every model that shapes the
 student. The mean of the teachers' probabilities on the transfer set (the
-unlabeled texts) becomes the student's soft targets.
+unlabeled texts) becomes the student's soft targets; with
+``distill.student_init = "best_teacher"`` the student starts from the weights
+of the LSTM teacher with the best validation accuracy.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .config import Config
 from .errors import ConfigError
+from .teacher_cache import Teacher, TeacherCache, digest_arrays, digest_texts, teacher_key
 
 Log = Callable[[str], None]
 
@@ -31,8 +35,8 @@ def _accuracy(proba: np.ndarray, y: np.ndarray) -> float | None:
 def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[np.ndarray], np.ndarray],
                  valid: tuple[list[np.ndarray], np.ndarray], transfer_ids: Sequence[np.ndarray], n_classes: int,
                  sample_weight: np.ndarray | None, verbose: int, encoder: list[np.ndarray] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Train teacher number ``index`` (1-based); returns (transfer proba, validation proba, report).
+                 ) -> Teacher:
+    """Train teacher number ``index`` (1-based); returns (transfer proba, validation proba, report, weights).
 
     A pretrained ``encoder`` (:mod:`sentiment.pretrain`) initialises the teacher
     when its first layer has the student's size.
@@ -42,8 +46,8 @@ def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[
     from .network import build_model, fit_model, make_predictor, predict_sequences
     from .pretrain import initialise
 
-    seed = cfg.train.seed + index
-    tcfg = cfg.with_overrides({"train.seed": seed, "model.lstm_units": list(cfg.distill.teacher_lstm_units)})
+    tcfg = _teacher_config(cfg, index)
+    seed = tcfg.train.seed
     keras.utils.set_random_seed(seed)
     started = time.perf_counter()
     model = build_model(tcfg, matrix, n_classes)
@@ -61,8 +65,15 @@ def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[
               **({"averaged": history["averaged"]} if "averaged" in history else {}),
               "validation_accuracy": _accuracy(valid_proba, valid[1]),
               "seconds": round(time.perf_counter() - started, 1)}
+    weights = model.get_weights()
     keras.backend.clear_session()
-    return transfer, valid_proba, report
+    return transfer, valid_proba, report, weights
+
+
+def _teacher_config(cfg: Config, index: int) -> Config:
+    """The config LSTM teacher ``index`` trains with: the student's, with its own seed and layer sizes."""
+    return cfg.with_overrides({"train.seed": cfg.train.seed + index,
+                               "model.lstm_units": list(cfg.distill.teacher_lstm_units)})
 
 
 def check_config(cfg: Config, n_classes: int) -> None:
@@ -72,6 +83,11 @@ def check_config(cfg: Config, n_classes: int) -> None:
     if len(low_high) != 2 or low_high[0] > low_high[1]:
         raise ConfigError(f"distill.char_ngram_range = {low_high!r} is invalid; expected [min, max] with "
                           f"min <= max, e.g. [2, 4]")
+    if d.student_init == "best_teacher" and (not d.teachers or d.teacher_lstm_units != cfg.model.lstm_units):
+        raise ConfigError(f"distill.student_init = 'best_teacher' needs LSTM teachers shaped like the student; "
+                          f"distill.teachers = {d.teachers}, distill.teacher_lstm_units = {d.teacher_lstm_units}, "
+                          f"model.lstm_units = {cfg.model.lstm_units}. Set distill.teachers >= 1 and the same "
+                          f"units, or distill.student_init = 'none'")
     if d.char_ngram_teacher and d.naive_bayes and n_classes != 2:
         raise ConfigError(f"distill.naive_bayes works with two classes; the labels have {n_classes}. "
                           f"Set distill.naive_bayes=false")
@@ -160,38 +176,81 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
                           n_classes: int, *, texts: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
                           tokens: tuple[Sequence[Sequence[str]], ...] | None = None,
                           encoder: list[np.ndarray] | None = None, sample_weight: np.ndarray | None = None,
-                          verbose: int = 0, log: Log = lambda msg: None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Mean teacher probabilities ``(len(transfer_ids), n_classes)`` and a report of every teacher.
+                          cache_dir: str | Path | None = None, verbose: int = 0, log: Log = lambda msg: None
+                          ) -> tuple[np.ndarray, dict[str, Any], list[np.ndarray] | None]:
+    """Mean teacher probabilities ``(len(transfer_ids), n_classes)``, a report of each teacher, the student's start.
 
     ``train``/``valid`` are (ids, class indices) of the student's own split;
     ``texts`` holds the raw (train, valid, transfer) texts, needed by the
     char-n-gram teacher only, ``tokens`` their token lists (for
     ``distill.morpheme_ngrams``); ``encoder`` holds pretrained weights for the LSTM teachers.
+    With ``cache_dir``, teachers trained before on the same data and settings
+    are reused from there and new ones are stored (:mod:`sentiment.teacher_cache`).
+    The third value holds the weights of the LSTM teacher with the best
+    validation accuracy when ``distill.student_init = "best_teacher"``, else None.
     """
     d = cfg.distill
     check_config(cfg, n_classes)
     if d.char_ngram_teacher and texts is None:
         raise ConfigError("distill.char_ngram_teacher needs the raw texts; train with fit(), the pipeline or "
                           "`sentiment train`, or set distill.char_ngram_teacher=false")
-    results = []  # (transfer proba, validation proba, report) of each teacher
+    cache = TeacherCache(cache_dir) if cache_dir is not None else None
+    lstm_data = ""
+    if cache is not None and d.teachers:
+        sha = digest_arrays([matrix, train[1], valid[1], *(encoder or [])])
+        sha = digest_arrays([*train[0], *valid[0], *transfer_ids], sha)
+        lstm_data = digest_arrays([] if sample_weight is None else [sample_weight], sha).hexdigest()
+
+    def cached(index: int | str, what: str, kind: str, settings: dict[str, Any], data: str,
+               build: Callable[[], Teacher]) -> Teacher:
+        key = teacher_key(kind, settings, data) if cache is not None else ""
+        teacher = cache.load(index, key) if cache is not None else None
+        if teacher is not None:
+            teacher[2]["reused"] = True
+            return teacher
+        log(f"distill: training {what}")
+        teacher = build()
+        if cache is not None:
+            cache.save(index, key, teacher)
+        return teacher
+
+    results: list[Teacher] = []
     for index in range(1, d.teachers + 1):
-        log(f"distill: teacher {index}/{d.teachers} (LSTM)")
-        results.append(lstm_teacher(cfg, matrix, index, train, valid, transfer_ids, n_classes, sample_weight,
-                                    verbose, encoder))
-        log(f"distill: teacher {index}: validation accuracy {results[-1][2]['validation_accuracy']}, "
-            f"{results[-1][2]['seconds']} s")
+        tcfg = _teacher_config(cfg, index)
+        settings = {**tcfg.to_dict(), "encoder": encoder is not None, "n_classes": n_classes}
+        for section in ("normalize", "tokenizer", "word2vec", "distill"):  # already in the data digest or unused
+            settings.pop(section, None)
+        results.append(cached(
+            index, f"teacher {index}/{d.teachers} (LSTM)", "lstm", settings, lstm_data,
+            lambda: lstm_teacher(cfg, matrix, index, train, valid, transfer_ids, n_classes, sample_weight, verbose,
+                                 encoder)))
+        report = results[-1][2]
+        log(f"distill: teacher {index}/{d.teachers} (LSTM): validation accuracy {report['validation_accuracy']}, "
+            f"{report['seconds']} s{' (reused)' if report.get('reused') else ''}")
     if d.char_ngram_teacher:
-        log("distill: char n-gram TF-IDF + logistic-regression teacher")
         train_texts, valid_texts, transfer_texts = texts
-        results.append(char_ngram_teacher(cfg, train_texts, train[1], valid_texts, valid[1], transfer_texts,
-                                          n_classes, tokens=tokens))
-        log(f"distill: char n-gram teacher: validation accuracy {results[-1][2]['validation_accuracy']}, "
-            f"{results[-1][2]['seconds']} s")
-    valid_probas = [valid_proba for _, valid_proba, _ in results]
+        data = ""
+        if cache is not None:
+            sha = digest_texts([*train_texts, *valid_texts, *transfer_texts])
+            if d.morpheme_ngrams and tokens is not None:
+                sha = digest_texts([toks for part in tokens for toks in part], sha)
+            data = digest_arrays([train[1], valid[1]], sha).hexdigest()
+        settings = {"distill": {k: v for k, v in cfg.to_dict()["distill"].items()
+                                if k.startswith("char_ngram_") or k in ("morpheme_ngrams", "naive_bayes")},
+                    "normalize": cfg.to_dict()["normalize"], "class_weight": cfg.train.class_weight,
+                    "n_classes": n_classes}
+        results.append(cached(
+            "ngram", "the char n-gram teacher", "char_ngram", settings, data,
+            lambda: (*char_ngram_teacher(cfg, train_texts, train[1], valid_texts, valid[1], transfer_texts, n_classes,
+                                         tokens=tokens), None)))
+        report = results[-1][2]
+        log(f"distill: char n-gram teacher: validation accuracy {report['validation_accuracy']}, "
+            f"{report['seconds']} s{' (reused)' if report.get('reused') else ''}")
+    valid_probas = [teacher[1] for teacher in results]
     weights, share = teacher_weights(cfg, valid_probas, valid[1])
-    soft = np.average([transfer for transfer, _, _ in results], axis=0, weights=weights).astype(np.float32)
+    soft = np.average([teacher[0] for teacher in results], axis=0, weights=weights).astype(np.float32)
     valid_mean = np.average(valid_probas, axis=0, weights=weights)
-    reports = [report for _, _, report in results]
+    reports = [teacher[2] for teacher in results]
     summary = {"teachers": reports, "transfer_rows": len(transfer_ids),
                "teacher_weights": [round(float(w), 4) for w in weights],
                "ensemble_validation_accuracy": _accuracy(valid_mean, valid[1]),
@@ -199,9 +258,14 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
     if share is not None:
         summary["char_ngram_share"] = share
         summary["equal_weights_validation_accuracy"] = _accuracy(np.mean(valid_probas, axis=0), valid[1])
+    start = None
+    if d.student_init == "best_teacher":
+        best = max(range(d.teachers), key=lambda i: (reports[i]["validation_accuracy"] or 0.0, -i))
+        start = results[best][3]
+        summary["student_init"] = {"teacher": best + 1, "validation_accuracy": reports[best]["validation_accuracy"]}
     log(f"distill: teacher weights {summary['teacher_weights']}, ensemble validation accuracy "
         f"{summary['ensemble_validation_accuracy']}")
-    return soft, summary
+    return soft, summary, start
 
 
 SHARES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 ... 0.95

@@ -52,10 +52,12 @@ def _distill_lines(report: dict[str, Any] | None) -> list[str]:
     share = report.get("char_ngram_share")
     mean = f"mean probabilities ({accuracy})" if share is None else (
         f"weighted mean probabilities (n-gram teacher share {share:.2f}, chosen on the validation rows; {accuracy})")
+    init = report.get("student_init")
+    start = f" It started from teacher {init['teacher']}'s weights (the best on validation)." if init else ""
     return [f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows ({teachers}); "
             f"their {mean} "
             f"label {report['transfer_rows']:,} unlabeled texts, which the network learns from as soft targets "
-            "beside the labeled rows."]
+            f"beside the labeled rows.{start}"]
 
 
 def _averaging(report: dict[str, Any] | None) -> str:
@@ -95,6 +97,7 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
                          f"`{added.get('file')}` ({_count(added.get('read'))} read; "
                          f"{_count(added.get('dropped_in_splits'))} already in a split, "
                          f"{_count(added.get('dropped_duplicates'))} duplicates dropped).")
+    epochs = cfg.distill.student_epochs if cfg.distill.enabled and cfg.distill.student_epochs else cfg.train.epochs
     lines += [
         "",
         "## Recipe",
@@ -112,7 +115,7 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         f"- Training: {cfg.train.optimizer} lr {cfg.train.learning_rate}"
         f"{' (cosine decay)' if cfg.train.lr_schedule == 'cosine' else ''}, batch {cfg.train.batch_size}, "
         f"{'balanced class weights, ' if cfg.train.class_weight == 'balanced' else ''}"
-        f"up to {cfg.train.epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
+        f"up to {epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
         f"validation {cfg.train.monitor} (patience {cfg.train.patience}){_averaging(training.get('averaged'))}, "
         f"seed {cfg.train.seed}; "
         f"{training.get('seconds', '?')} s on the machine that built it.",

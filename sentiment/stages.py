@@ -263,7 +263,10 @@ def load_vectors(run_dir: Path):
 
 
 def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int = 0, log: Log = _stderr) -> bool:
-    """Train the LSTM on the tokenized train split with the stage's vectors; writes RUN/model/."""
+    """Train the LSTM on the tokenized train split with the stage's vectors; writes RUN/model/.
+
+    Distillation teachers are kept in RUN/teachers/ and reused while their data and settings are unchanged.
+    """
     from .classifier import SentimentClassifier, data_fingerprint
 
     run_dir = Path(run_dir)
@@ -281,7 +284,7 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
     clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
                    extra_tokens=extra_tokens if cfg.distill.enabled or cfg.pretrain.epochs else [], texts=texts,
                    extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
-                   fingerprint=data_fingerprint(texts, labels), log=log)
+                   fingerprint=data_fingerprint(texts, labels), teacher_cache=run_dir / "teachers", log=log)
     clf.training_["extra_texts"] = len(extra_tokens)
     clf.save(out)
     _stamp(run_dir, "train", key, {"history": clf.history_})

@@ -1,5 +1,7 @@
 """Distillation: teachers label unlabeled texts, the student learns from those labels (real Keras, tiny data)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -35,7 +37,9 @@ def test_training_targets_soft_and_hard():
     assert loss == "sparse_categorical_crossentropy" and y.dtype == np.int32
 
 
-def test_teachers_label_the_unlabeled_texts(distill_config):
+@pytest.fixture(scope="module")
+def distill_inputs(distill_config):
+    """Real tokens, Word2Vec matrix and (train, valid, transfer) parts for :func:`teacher_probabilities`."""
     from sentiment.embeddings import embedding_matrix, train_word2vec, vocabulary_from_vectors
     from sentiment.tokenizers import Tokenizer
 
@@ -46,16 +50,86 @@ def test_teachers_label_the_unlabeled_texts(distill_config):
     kv = train_word2vec(tokens + extra_tokens, distill_config.word2vec, seed=0)
     vocab = vocabulary_from_vectors(kv, 1000)
     ids = vocab.encode_many(tokens)
-    train, valid = (ids[::2], y[::2]), (ids[1::2], y[1::2])
-    soft, report = teacher_probabilities(distill_config, embedding_matrix(vocab, kv, 0), train, valid,
-                                         vocab.encode_many(extra_tokens), 2,
-                                         texts=(texts[::2], texts[1::2], unlabeled))
+    return {"matrix": embedding_matrix(vocab, kv, 0), "train": (ids[::2], y[::2]), "valid": (ids[1::2], y[1::2]),
+            "transfer": vocab.encode_many(extra_tokens), "texts": (texts[::2], texts[1::2], unlabeled)}
+
+
+def run_teachers(cfg, inputs, **kwargs):
+    return teacher_probabilities(cfg, inputs["matrix"], inputs["train"], inputs["valid"], inputs["transfer"], 2,
+                                 texts=inputs["texts"], **kwargs)
+
+
+def test_teachers_label_the_unlabeled_texts(distill_config, distill_inputs):
+    soft, report, start = run_teachers(distill_config, distill_inputs)
     assert soft.shape == (8, 2) and soft.dtype == np.float32
     np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
     assert (soft.argmax(axis=1) == [1] * 4 + [0] * 4).mean() >= 0.75
     assert [t["kind"] for t in report["teachers"]] == ["lstm", "char_ngram_tfidf_lr"]
     assert report["teachers"][0]["seed"] == distill_config.train.seed + 1
     assert report["transfer_rows"] == 8 and 0.0 <= report["ensemble_validation_accuracy"] <= 1.0
+    assert start is None and "student_init" not in report
+
+
+def test_teachers_are_reused_from_the_cache(distill_config, distill_inputs, tmp_path):
+    cache = tmp_path / "teachers"
+    soft, report, _ = run_teachers(distill_config, distill_inputs, cache_dir=cache)
+    assert sorted(p.name for p in cache.iterdir()) == ["teacher-1.npz", "teacher-ngram.npz"]
+    assert not any("reused" in t for t in report["teachers"])
+    # Settings only the student reads (teachers have their own layer sizes) leave every teacher valid.
+    student_only = distill_config.with_overrides({"distill.student_epochs": 2, "model.lstm_units": [8]})
+    again, reused, _ = run_teachers(student_only, distill_inputs, cache_dir=cache)
+    assert [t.get("reused") for t in reused["teachers"]] == [True, True]
+    np.testing.assert_array_equal(again, soft)
+    assert reused["teachers"][0]["seconds"] == report["teachers"][0]["seconds"]  # the original training's
+    # A setting of the LSTM teacher retrains it (and stores it again); the n-gram teacher stays.
+    _, changed, _ = run_teachers(distill_config.with_overrides({"train.epochs": 3}), distill_inputs, cache_dir=cache)
+    assert ["reused" in t for t in changed["teachers"]] == [False, True]
+    assert changed["teachers"][0]["epochs_run"] <= 3
+    # Other data (one label flipped) retrains both; an unreadable file is retrained and rewritten.
+    flipped = {**distill_inputs, "train": (distill_inputs["train"][0], distill_inputs["train"][1].copy())}
+    flipped["train"][1][0] = 1 - flipped["train"][1][0]
+    _, other, _ = run_teachers(distill_config, flipped, cache_dir=cache)
+    assert not any("reused" in t for t in other["teachers"])
+    (cache / "teacher-ngram.npz").write_bytes(b"half-written")
+    _, rebuilt, _ = run_teachers(distill_config, flipped, cache_dir=cache)
+    assert ["reused" in t for t in rebuilt["teachers"]] == [True, False]
+    _, last, _ = run_teachers(distill_config, flipped, cache_dir=cache)
+    assert [t.get("reused") for t in last["teachers"]] == [True, True]
+    assert sorted(p.name for p in cache.iterdir()) == ["teacher-1.npz", "teacher-ngram.npz"]  # no temporary files
+
+
+def test_student_starts_from_the_best_teacher(distill_config, distill_inputs, tmp_path):
+    cfg = distill_config.with_overrides({"distill.teachers": 2, "distill.teacher_lstm_units": [16],
+                                         "distill.student_init": "best_teacher"})
+    _, report, start = run_teachers(cfg, distill_inputs, cache_dir=tmp_path)
+    accuracies = [t["validation_accuracy"] for t in report["teachers"][:2]]
+    best = report["student_init"]["teacher"]
+    assert accuracies[best - 1] == max(accuracies) == report["student_init"]["validation_accuracy"]
+    with np.load(tmp_path / f"teacher-{best}.npz") as stored:
+        assert len(start) == int(stored["n_weights"]) > 0
+        for i, weights in enumerate(start):
+            np.testing.assert_array_equal(weights, stored[f"weight_{i}"])
+
+
+def test_student_init_and_epochs_in_training(distill_config):
+    cfg = distill_config.with_overrides({"distill.teacher_lstm_units": [16], "distill.student_init": "best_teacher",
+                                         "distill.student_epochs": 1})
+    clf = SentimentClassifier(config=cfg).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20,
+                                              extra_texts=UNLABELED_POS + UNLABELED_NEG)
+    assert clf.training_["epochs_run"] == 1  # the student's; the teacher trained with train.epochs
+    assert clf.training_["distill"]["teachers"][0]["epochs_run"] > 1
+    assert clf.training_["distill"]["student_init"]["teacher"] == 1
+    # One epoch from the teacher's weights already separates the texts only the teachers labeled.
+    assert (clf.predict(UNLABELED_POS + UNLABELED_NEG) == np.array([1] * 4 + [0] * 4)).mean() >= 0.75
+
+
+@pytest.mark.parametrize("override", [{"distill.teacher_lstm_units": [32]},
+                                      {"distill.teachers": 0, "distill.teacher_lstm_units": [16]}])
+def test_student_init_needs_a_matching_lstm_teacher(distill_config, override):
+    cfg = distill_config.with_overrides({"distill.student_init": "best_teacher", **override})
+    with pytest.raises(ConfigError, match="student_init = 'best_teacher' needs LSTM teachers shaped like the "
+                                          "student.*model.lstm_units = \\[16\\]"):
+        SentimentClassifier(config=cfg).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=UNLABELED_POS)
 
 
 def test_distilled_student_is_saved_with_its_teachers(distill_config, tmp_path):
@@ -161,3 +235,21 @@ def test_teacher_weights_equal_or_chosen_on_validation(distill_config):
     assert min(SHARES) < share < max(SHARES)
     with pytest.raises(ConfigError, match="'equal', 'validation'"):
         distill_config.with_overrides({"distill.char_ngram_share": "auto"})
+
+
+def test_pipeline_rerun_reuses_the_teachers(tmp_path):
+    """The train stage keeps its teachers in RUN/teachers; a student-only change retrains the student alone."""
+    unlabeled = SAMPLE.parent / "unlabeled.txt"
+    args = ["pipeline", "--data", str(SAMPLE), "--extra-texts", str(unlabeled), "--run-dir", str(tmp_path / "run"),
+            "--test-size", "0.2", "--config", str(TINY_CONFIG), "--set", "distill.teachers=1",
+            "--set", "distill.char_ngram_teacher=true", "--set", "distill.teacher_lstm_units=[16]"]
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "(reused)" not in first.stderr
+    assert sorted(p.name for p in (tmp_path / "run" / "teachers").iterdir()) == ["teacher-1.npz",
+                                                                                 "teacher-ngram.npz"]
+    second = run_cli(*args, "--set", "distill.student_init=best_teacher", "--set", "distill.student_epochs=1")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stderr.count("(reused)") == 2 and "train: up to date" not in second.stderr
+    meta = json.loads((tmp_path / "run" / "model" / "meta.json").read_text())
+    assert meta["training"]["epochs_run"] == 1 and meta["training"]["distill"]["student_init"]["teacher"] == 1

@@ -27,6 +27,9 @@ def test_distill_line_names_each_teacher():
     (weighted,) = _distill_lines({**report, "char_ngram_share": 0.4})
     assert "weighted mean probabilities (n-gram teacher share 0.40, chosen on the validation rows; ensemble " \
            "validation accuracy 0.8890)" in weighted
+    (started,) = _distill_lines({**report, "student_init": {"teacher": 1, "validation_accuracy": 0.88}})
+    assert started.endswith("beside the labeled rows. It started from teacher 1's weights (the best on validation).")
+    assert "started from" not in line
 
 
 def test_training_line_names_the_stopping_rule_and_schedule():
@@ -37,6 +40,8 @@ def test_training_line_names_the_stopping_rule_and_schedule():
     card = render_model_card("m", cfg, meta, None, None, "make it")
     assert "lr 0.001 (cosine decay)" in card and "up to 6 epochs (ran 5)" in card
     assert "early stopping on validation accuracy (patience 1)" in card
+    student = cfg.with_overrides({"distill.teachers": 1, "distill.student_epochs": 5})
+    assert "up to 5 epochs (ran 5)" in render_model_card("m", student, meta, None, None, "make it")
     plain = render_model_card("m", Config(), meta, None, None, "make it")
     assert "early stopping on validation loss" in plain and "cosine" not in plain
     assert "vocabulary ? (0 = padding" in plain  # a figure the bundle lacks renders as "?"
