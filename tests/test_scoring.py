@@ -165,3 +165,33 @@ def test_threshold_errors():
         check_threshold(0.6, np.array(["neg", "neu", "pos"]))
     check_threshold(None, np.array(["neg", "neu", "pos"]))
     check_threshold(0.6, np.array([0, 1]))
+
+
+def test_resume_reuses_parts_only_with_the_same_threshold(tiny_model, tmp_path, sample_frame, monkeypatch):
+    """Parts of a run that stopped before joining are reused by --resume with the same threshold, never another."""
+    from sentiment import scoring
+
+    p1 = tiny_model.predict_proba(sample_frame["document"].tolist())[:, 1]
+    threshold = float(np.quantile(p1, 0.8))
+    out = tmp_path / "r.csv"
+
+    def crash(self, output, encoding):
+        raise KeyboardInterrupt("stopped before the join")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(scoring._Parts, "join", crash)
+        with pytest.raises(KeyboardInterrupt):
+            score_file(SAMPLE, out, tiny_model, threshold=threshold, chunksize=20, log=quiet)
+    assert not out.exists() and len(list((tmp_path / ".r.csv.parts").glob("part-*.csv"))) > 1
+    # Another threshold (here: none) starts over and labels every row by the likelier class.
+    plain = score_file(SAMPLE, out, tiny_model, chunksize=20, resume=True, log=quiet)
+    assert plain.resumed_chunks == 0
+    assert pd.read_csv(out)["pred_label"].tolist() == (p1 >= 0.5).astype(int).tolist()
+    # The same threshold picks up the parts left behind.
+    with monkeypatch.context() as patch:
+        patch.setattr(scoring._Parts, "join", crash)
+        with pytest.raises(KeyboardInterrupt):
+            score_file(SAMPLE, out, tiny_model, threshold=threshold, chunksize=20, overwrite=True, log=quiet)
+    again = score_file(SAMPLE, out, tiny_model, threshold=threshold, chunksize=20, resume=True, log=quiet)
+    assert again.resumed_chunks > 1
+    assert pd.read_csv(out)["pred_label"].tolist() == (p1 >= threshold).astype(int).tolist()
