@@ -188,16 +188,32 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             keras.utils.set_random_seed(seed)
             train_ids = train_ids + transfer_ids
             targets = np.vstack([np.eye(n_classes, dtype=np.float32)[targets], soft])
-        model = build_model(cfg, matrix, n_classes)
-        if start is not None:
-            model.set_weights(start)
-        elif encoder is not None:
-            initialise(model, encoder)
         student_cfg = cfg
         if cfg.distill.enabled and cfg.distill.student_epochs:
             student_cfg = cfg.with_overrides({"train.epochs": cfg.distill.student_epochs})
-        history = fit_model(model, student_cfg, (train_ids, targets), valid if len(valid_idx) else None, n_classes,
-                            sample_weight=_class_weights(cfg, targets, n_classes), verbose=self.verbose)
+        n_students = cfg.distill.students if start is not None else 1
+        soup: list[list[np.ndarray]] = []
+        for k in range(n_students):
+            kcfg = student_cfg
+            if k:  # the next student of a soup: same start, its own seed (data order, dropout)
+                kcfg = student_cfg.with_overrides({"train.seed": seed + 1000 * k})
+                keras.backend.clear_session()
+                keras.utils.set_random_seed(kcfg.train.seed)
+                log(f"distill: student {k + 1}/{n_students}")
+            model = build_model(cfg, matrix, n_classes)
+            if start is not None:
+                model.set_weights(start)
+            elif encoder is not None:
+                initialise(model, encoder)
+            fitted = fit_model(model, kcfg, (train_ids, targets), valid if len(valid_idx) else None, n_classes,
+                               sample_weight=_class_weights(cfg, targets, n_classes), verbose=self.verbose)
+            if not k:
+                history = fitted
+            if n_students > 1:
+                soup.append(model.get_weights())
+        if soup:
+            reports["soup"] = _keep_soup(model, soup, valid, cfg, n_classes, seeds=[
+                seed + 1000 * k for k in range(n_students)])
 
         self.config_ = cfg
         self.classes_ = classes
@@ -297,6 +313,33 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         clf.training_ = meta.get("training", {})
         clf.meta_ = meta
         return clf
+
+
+def _keep_soup(model, soup: list[list[np.ndarray]], valid: tuple[list[np.ndarray], np.ndarray], cfg: Config,
+               n_classes: int, seeds: list[int]) -> dict[str, Any]:
+    """Set the mean of the students' weights (a uniform model soup), or the best student when it does better.
+
+    The soup is kept when its validation accuracy is at least the best
+    student's; without validation rows it is kept.
+    """
+    from .network import make_predictor, predict_sequences
+
+    def accuracy(weights: list[np.ndarray]) -> float | None:
+        if not len(valid[0]):
+            return None
+        model.set_weights(weights)
+        proba = predict_sequences(make_predictor(model), valid[0], cfg, n_classes)
+        return float((proba.argmax(axis=1) == valid[1]).mean())
+
+    accuracies = [accuracy(weights) for weights in soup]
+    mean = [np.mean(layer, axis=0) for layer in zip(*soup)]
+    soup_accuracy = accuracy(mean)
+    kept = soup_accuracy is None or soup_accuracy >= max(accuracies)
+    best = int(np.argmax([a or 0.0 for a in accuracies]))
+    model.set_weights(mean if kept else soup[best])
+    return {"students": len(soup), "seeds": seeds, "validation_accuracies": accuracies,
+            "soup_validation_accuracy": soup_accuracy, "kept": bool(kept),
+            **({} if kept else {"kept_student": best + 1})}
 
 
 def _class_weights(cfg: Config, targets: np.ndarray, n_classes: int) -> np.ndarray | None:

@@ -149,6 +149,10 @@ class DistillConfig:
                                   "teacher_lstm_units = model.lstm_units)")
     student_epochs: int = _spec(0, min=0, max=100, doc="the student's train.epochs (0: train.epochs, as the "
                                                        "teachers)")
+    students: int = _spec(1, min=1, max=10, doc="students trained from the best teacher's weights (seeds seed, "
+                                                "seed+1000, ...); the mean of their weights (a model soup) is kept "
+                                                "when it does at least as well on the validation rows as the best "
+                                                "of them (needs student_init = 'best_teacher')")
 
     @property
     def enabled(self) -> bool:

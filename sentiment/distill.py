@@ -88,6 +88,9 @@ def check_config(cfg: Config, n_classes: int) -> None:
                           f"distill.teachers = {d.teachers}, distill.teacher_lstm_units = {d.teacher_lstm_units}, "
                           f"model.lstm_units = {cfg.model.lstm_units}. Set distill.teachers >= 1 and the same "
                           f"units, or distill.student_init = 'none'")
+    if d.students > 1 and d.student_init != "best_teacher":
+        raise ConfigError(f"distill.students = {d.students} needs distill.student_init = 'best_teacher' (a soup "
+                          f"averages students that start from the same weights); set it, or distill.students = 1")
     if d.char_ngram_teacher and d.naive_bayes and n_classes != 2:
         raise ConfigError(f"distill.naive_bayes works with two classes; the labels have {n_classes}. "
                           f"Set distill.naive_bayes=false")

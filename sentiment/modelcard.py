@@ -60,6 +60,22 @@ def _distill_lines(report: dict[str, Any] | None) -> list[str]:
             f"beside the labeled rows.{start}"]
 
 
+def _soup_lines(report: dict[str, Any] | None) -> list[str]:
+    """The students whose weights were averaged, when there were several."""
+    if not report:
+        return []
+    accuracies = ", ".join(f"{a:.4f}" for a in report["validation_accuracies"] if a is not None) or "n/a"
+    if report["kept"]:
+        outcome = "the mean of their weights is the saved network"
+        if report.get("soup_validation_accuracy") is not None:
+            outcome += f" (validation accuracy {report['soup_validation_accuracy']:.4f})"
+    else:
+        outcome = (f"the mean of their weights did worse on validation ({report['soup_validation_accuracy']:.4f}), "
+                   f"student {report['kept_student']} is the saved network")
+    return [f"- Student soup: {report['students']} students from the same start with seeds "
+            f"{', '.join(map(str, report['seeds']))} (validation accuracies {accuracies}); {outcome}."]
+
+
 def _averaging(report: dict[str, Any] | None) -> str:
     """How the kept weights relate to the epochs, when weight averaging was on."""
     if not report:
@@ -112,6 +128,7 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         f"- Network: Embedding ({'fine-tuned' if m.embedding_trainable else 'frozen'}, dropout "
         f"{m.embedding_dropout}) → {layers} → dropout {m.dropout} → output.",
         *_distill_lines(training.get("distill")),
+        *_soup_lines(training.get("soup")),
         f"- Training: {cfg.train.optimizer} lr {cfg.train.learning_rate}"
         f"{' (cosine decay)' if cfg.train.lr_schedule == 'cosine' else ''}, batch {cfg.train.batch_size}, "
         f"{'balanced class weights, ' if cfg.train.class_weight == 'balanced' else ''}"

@@ -123,6 +123,46 @@ def test_student_init_and_epochs_in_training(distill_config):
     assert (clf.predict(UNLABELED_POS + UNLABELED_NEG) == np.array([1] * 4 + [0] * 4)).mean() >= 0.75
 
 
+def test_student_soup(distill_config):
+    """Two students from the best teacher's weights: the kept weights are the soup's or the better student's."""
+    cfg = distill_config.with_overrides({"distill.teacher_lstm_units": [16], "distill.student_init": "best_teacher",
+                                         "distill.student_epochs": 2, "distill.students": 2})
+    clf = SentimentClassifier(config=cfg).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20,
+                                              extra_texts=UNLABELED_POS + UNLABELED_NEG)
+    soup = clf.training_["soup"]
+    assert soup["students"] == 2 and soup["seeds"] == [cfg.train.seed, cfg.train.seed + 1000]
+    final = clf.training_["metrics"]["validation"]["accuracy"]
+    if soup["kept"]:
+        assert soup["soup_validation_accuracy"] >= max(soup["validation_accuracies"])
+        assert final == pytest.approx(soup["soup_validation_accuracy"])
+    else:
+        assert final == pytest.approx(max(soup["validation_accuracies"]))
+    assert (clf.predict(UNLABELED_POS + UNLABELED_NEG) == np.array([1] * 4 + [0] * 4)).mean() >= 0.75
+
+
+def test_soup_keeps_the_mean_only_when_it_does_as_well(tiny_config):
+    from sentiment.classifier import _keep_soup
+    from sentiment.network import build_model
+
+    rng = np.random.default_rng(0)
+    model = build_model(tiny_config, rng.normal(size=(20, 16)).astype(np.float32), 2)
+    good = model.get_weights()
+    valid = ([rng.integers(2, 20, size=6) for _ in range(30)], rng.integers(0, 2, size=30))
+    # A student whose output flips the good one's: the mean (output weights ~0) cannot beat the better of them.
+    flipped = [*good[:-2], -good[-2], -good[-1]]
+    report = _keep_soup(model, [good, flipped], valid, tiny_config, 2, seeds=[1, 2])
+    accuracies = report["validation_accuracies"]
+    assert accuracies[0] + accuracies[1] == pytest.approx(1.0)
+    if not report["kept"]:
+        best = report["kept_student"] - 1
+        assert accuracies[best] == max(accuracies)
+        for got, want in zip(model.get_weights(), [good, flipped][best]):
+            np.testing.assert_array_equal(got, want)
+    # Two identical students: the mean is the same network, so it is kept.
+    same = _keep_soup(model, [good, good], valid, tiny_config, 2, seeds=[1, 2])
+    assert same["kept"] and same["soup_validation_accuracy"] == same["validation_accuracies"][0]
+
+
 @pytest.mark.parametrize("override", [{"distill.teacher_lstm_units": [32]},
                                       {"distill.teachers": 0, "distill.teacher_lstm_units": [16]}])
 def test_student_init_needs_a_matching_lstm_teacher(distill_config, override):
@@ -253,3 +293,9 @@ def test_pipeline_rerun_reuses_the_teachers(tmp_path):
     assert second.stderr.count("(reused)") == 2 and "train: up to date" not in second.stderr
     meta = json.loads((tmp_path / "run" / "model" / "meta.json").read_text())
     assert meta["training"]["epochs_run"] == 1 and meta["training"]["distill"]["student_init"]["teacher"] == 1
+
+
+def test_students_need_a_shared_start(distill_config):
+    with pytest.raises(ConfigError, match="distill.students = 2 needs distill.student_init = 'best_teacher'"):
+        SentimentClassifier(config=distill_config.with_overrides({"distill.students": 2})).fit(
+            POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=UNLABELED_POS)

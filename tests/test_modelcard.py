@@ -1,7 +1,7 @@
 """The model card describes the recipe the config really used."""
 
 from sentiment.config import Config
-from sentiment.modelcard import _distill_lines, _normalization
+from sentiment.modelcard import _distill_lines, _normalization, _soup_lines
 
 
 def test_normalization_line_follows_the_config():
@@ -56,3 +56,14 @@ def test_card_names_added_training_rows_and_class_weights():
     card = render_model_card("m", cfg, {"training": {"rows": 210}}, None, stats, "make it")
     assert "80 labeled rows of `more.tsv` (90 read; 7 already in a split, 3 duplicates dropped)" in card
     assert "batch 128, balanced class weights, up to" in card
+
+
+def test_soup_line_says_which_weights_were_kept():
+    report = {"students": 2, "seeds": [42, 1042], "validation_accuracies": [0.89, 0.8912],
+              "soup_validation_accuracy": 0.8931, "kept": True}
+    (line,) = _soup_lines(report)
+    assert "2 students from the same start with seeds 42, 1042 (validation accuracies 0.8900, 0.8912)" in line
+    assert line.endswith("the mean of their weights is the saved network (validation accuracy 0.8931).")
+    (worse,) = _soup_lines({**report, "soup_validation_accuracy": 0.88, "kept": False, "kept_student": 2})
+    assert "did worse on validation (0.8800), student 2 is the saved network" in worse
+    assert _soup_lines(None) == []
