@@ -52,9 +52,11 @@ def _distill_lines(report: dict[str, Any] | None) -> list[str]:
     share = report.get("char_ngram_share")
     mean = f"mean probabilities ({accuracy})" if share is None else (
         f"weighted mean probabilities (n-gram teacher share {share:.2f}, chosen on the validation rows; {accuracy})")
+    reused = sum(bool(t.get("reused")) for t in report["teachers"])
+    again = f" ({reused} reused from an earlier run, their training time not counted below)" if reused else ""
     init = report.get("student_init")
     start = f" It started from teacher {init['teacher']}'s weights (the best on validation)." if init else ""
-    return [f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows ({teachers}); "
+    return [f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows ({teachers}){again}; "
             f"their {mean} "
             f"label {report['transfer_rows']:,} unlabeled texts, which the network learns from as soft targets "
             f"beside the labeled rows.{start}"]

@@ -30,6 +30,10 @@ def test_distill_line_names_each_teacher():
     (started,) = _distill_lines({**report, "student_init": {"teacher": 1, "validation_accuracy": 0.88}})
     assert started.endswith("beside the labeled rows. It started from teacher 1's weights (the best on validation).")
     assert "started from" not in line
+    assert "reused" not in line
+    teachers = [{**t, "reused": True} for t in report["teachers"][:2]] + report["teachers"][2:]
+    (again,) = _distill_lines({**report, "teachers": teachers})
+    assert "validation accuracy 0.8700) (2 reused from an earlier run, their training time not counted below);" in again
 
 
 def test_training_line_names_the_stopping_rule_and_schedule():
