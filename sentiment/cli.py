@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extra_texts(p)
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--force", action="store_true", help="with --run-dir: retrain even if up to date")
+    p.add_argument("--force", action="store_true", help="with --run-dir: retrain even if up to date (distillation teachers too)")
     p.add_argument("--no-cache", action="store_true",
                    help="do not read or write the token cache ($SENTIMENT_CACHE_DIR or ~/.cache/sentiment)")
     _add_read_options(p)
@@ -328,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     def stage_parser(name: str, help_text: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("--run-dir", required=True, help="run directory shared by the stages")
-        sp.add_argument("--force", action="store_true", help="run even if the inputs did not change")
+        sp.add_argument("--force", action="store_true",
+                        help="run even if the inputs did not change (train: distillation teachers too)")
         _add_config_options(sp)
         _add_common(sp)
         return sp

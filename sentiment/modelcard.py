@@ -56,7 +56,8 @@ def _distill_lines(report: dict[str, Any] | None) -> list[str]:
     again = f" ({reused} reused from an earlier run, their training time not counted below)" if reused else ""
     init = report.get("student_init")
     start = f" It started from teacher {init['teacher']}'s weights (the best on validation)." if init else ""
-    return [f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows ({teachers}){again}; "
+    return [f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows "
+            f"({teachers}){again}; "
             f"their {mean} "
             f"label {report['transfer_rows']:,} unlabeled texts, which the network learns from as soft targets "
             f"beside the labeled rows.{start}"]

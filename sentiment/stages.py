@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -265,7 +266,8 @@ def load_vectors(run_dir: Path):
 def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int = 0, log: Log = _stderr) -> bool:
     """Train the LSTM on the tokenized train split with the stage's vectors; writes RUN/model/.
 
-    Distillation teachers are kept in RUN/teachers/ and reused while their data and settings are unchanged.
+    Distillation teachers are kept in RUN/teachers/ and reused while their data and settings are unchanged;
+    ``force`` retrains them too.
     """
     from .classifier import SentimentClassifier, data_fingerprint
 
@@ -276,6 +278,8 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
     if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
         log("train: up to date, skipped")
         return False
+    if force:
+        shutil.rmtree(run_dir / "teachers", ignore_errors=True)
     tokens, frame = _tokens(run_dir, "train")
     labels = frame["label"].to_numpy()
     extra_tokens, extra_frame = _tokens(run_dir, "extra") if cfg.word2vec.extra_texts else ([], pd.DataFrame())

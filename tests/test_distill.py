@@ -293,6 +293,10 @@ def test_pipeline_rerun_reuses_the_teachers(tmp_path):
     assert second.stderr.count("(reused)") == 2 and "train: up to date" not in second.stderr
     meta = json.loads((tmp_path / "run" / "model" / "meta.json").read_text())
     assert meta["training"]["epochs_run"] == 1 and meta["training"]["distill"]["student_init"]["teacher"] == 1
+    # --force retrains the teachers too.
+    forced = run_cli(*args, "--force")
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert "(reused)" not in forced.stderr and "distill: training teacher 1/1 (LSTM)" in forced.stderr
 
 
 def test_students_need_a_shared_start(distill_config):
