@@ -192,7 +192,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         if cfg.distill.enabled and cfg.distill.student_epochs:
             student_cfg = cfg.with_overrides({"train.epochs": cfg.distill.student_epochs})
         n_students = cfg.distill.students if start is not None else 1
+        row_weights = _class_weights(cfg, targets, n_classes)
         soup: list[list[np.ndarray]] = []
+        seeds: list[int] = []
         for k in range(n_students):
             kcfg = student_cfg
             if k:  # the next student of a soup: same start, its own seed (data order, dropout)
@@ -206,14 +208,14 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             elif encoder is not None:
                 initialise(model, encoder)
             fitted = fit_model(model, kcfg, (train_ids, targets), valid if len(valid_idx) else None, n_classes,
-                               sample_weight=_class_weights(cfg, targets, n_classes), verbose=self.verbose)
+                               sample_weight=row_weights, verbose=self.verbose)
             if not k:
                 history = fitted
             if n_students > 1:
                 soup.append(model.get_weights())
+                seeds.append(kcfg.train.seed)
         if soup:
-            reports["soup"] = _keep_soup(model, soup, valid, cfg, n_classes, seeds=[
-                seed + 1000 * k for k in range(n_students)])
+            reports["soup"] = _keep_soup(model, soup, valid, cfg, n_classes, seeds=seeds)
 
         self.config_ = cfg
         self.classes_ = classes
@@ -322,17 +324,15 @@ def _keep_soup(model, soup: list[list[np.ndarray]], valid: tuple[list[np.ndarray
     The soup is kept when its validation accuracy is at least the best
     student's; without validation rows it is kept.
     """
-    from .network import make_predictor, predict_sequences
+    from .distill import _accuracy
+    from .network import make_predictor, mean_weights, predict_sequences
 
     def accuracy(weights: list[np.ndarray]) -> float | None:
-        if not len(valid[0]):
-            return None
         model.set_weights(weights)
-        proba = predict_sequences(make_predictor(model), valid[0], cfg, n_classes)
-        return float((proba.argmax(axis=1) == valid[1]).mean())
+        return _accuracy(predict_sequences(make_predictor(model), valid[0], cfg, n_classes), valid[1])
 
     accuracies = [accuracy(weights) for weights in soup]
-    mean = [np.mean(layer, axis=0) for layer in zip(*soup)]
+    mean = mean_weights(soup)
     soup_accuracy = accuracy(mean)
     kept = soup_accuracy is None or soup_accuracy >= max(accuracies)
     best = int(np.argmax([a or 0.0 for a in accuracies]))

@@ -238,9 +238,10 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
             if d.morpheme_ngrams and tokens is not None:
                 sha = digest_texts([toks for part in tokens for toks in part], sha)
             data = digest_arrays([train[1], valid[1]], sha).hexdigest()
-        settings = {"distill": {k: v for k, v in cfg.to_dict()["distill"].items()
+        sections = cfg.to_dict()
+        settings = {"distill": {k: v for k, v in sections["distill"].items()
                                 if k.startswith("char_ngram_") or k in ("morpheme_ngrams", "naive_bayes")},
-                    "normalize": cfg.to_dict()["normalize"], "class_weight": cfg.train.class_weight,
+                    "normalize": sections["normalize"], "class_weight": cfg.train.class_weight,
                     "n_classes": n_classes}
         results.append(cached(
             "ngram", "the char n-gram teacher", "char_ngram", settings, data,

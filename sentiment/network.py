@@ -203,6 +203,11 @@ def _weight_snapshots(keep: int):
     return WeightSnapshots()
 
 
+def mean_weights(weight_sets: Sequence[list[np.ndarray]]) -> list[np.ndarray]:
+    """The element-wise mean of several ``model.get_weights()`` lists of one architecture."""
+    return [np.mean(layer, axis=0) for layer in zip(*weight_sets)]
+
+
 def _keep_average(model, snapshots: list[list[np.ndarray]], valid_ds, record: dict[str, Any],
                   monitor: str) -> dict[str, Any]:
     """Set the mean of ``snapshots`` when it does at least as well on ``valid_ds`` as the weights in place.
@@ -210,7 +215,7 @@ def _keep_average(model, snapshots: list[list[np.ndarray]], valid_ds, record: di
     The weights in place are the best epoch's (restored by early stopping);
     without validation rows the mean is kept.
     """
-    mean = [np.mean(layer, axis=0) for layer in zip(*snapshots)]
+    mean = mean_weights(snapshots)
     report: dict[str, Any] = {"epochs": len(snapshots)}
     if valid_ds is None:
         model.set_weights(mean)

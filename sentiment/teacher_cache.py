@@ -45,16 +45,10 @@ def digest_texts(texts: Iterable[Sequence[str] | str], sha: Any = None) -> Any:
 
 def teacher_key(kind: str, settings: dict[str, Any], data: str) -> str:
     """The cache key of one teacher: its kind, settings, library versions and data digest."""
-    from importlib.metadata import PackageNotFoundError, version
+    from .bundle import package_versions
 
-    versions = {}
-    for package in ("keras", "tensorflow", "tensorflow-cpu", "scikit-learn", "numpy"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    blob = json.dumps({"kind": kind, "settings": settings, "versions": versions, "data": data}, sort_keys=True,
-                      default=str)
+    blob = json.dumps({"kind": kind, "settings": settings, "versions": package_versions(), "data": data},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
