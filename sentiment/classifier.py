@@ -224,6 +224,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         self.model_ = model
         self.tokenizer_ = Tokenizer(cfg.normalize, cfg.tokenizer)
         self._predict_fn = make_predictor(model)
+        self.runtime_ = "keras"
         self.history_ = history
         metrics: dict[str, Any] = {}
         if len(valid_idx):
@@ -248,7 +249,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
 
     # -- prediction ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "_predict_fn"):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError("this SentimentClassifier is not fitted; call fit(...) or SentimentClassifier.load(...)")
@@ -261,7 +262,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_ids(self, ids: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
         """Probabilities for encoded texts, ``(n, n_classes)`` in ``classes_`` order."""
-        from .network import predict_sequences
+        from .runtime import predict_sequences
 
         self._check_fitted()
         return predict_sequences(self._predict_fn, ids, self.config_, self.n_classes_, batch_size=batch_size)
@@ -296,25 +297,69 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
                             history=self.history_, extra_files=extra)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, workers: int = 1) -> "SentimentClassifier":
-        """Load a bundle (the packaged default model when ``path`` is None); nothing is unpickled."""
-        from .bundle import read_bundle
-        from .network import make_predictor
+    def load(cls, path: str | Path | None = None, *, runtime: str = "auto", precision: str = "fp32",
+             workers: int = 1, threads: int | None = None) -> "SentimentClassifier":
+        """Load a bundle (the packaged default model when ``path`` is None); nothing is unpickled.
 
+        ``runtime``: "auto" runs the bundle's ONNX graph in ONNX Runtime when it
+        has one (``model.onnx``) and Keras otherwise; "onnx" requires the graph;
+        "keras" runs the Keras model (imports TensorFlow). ``precision="int8"``
+        (ONNX only) quantizes the weights dynamically at load time. ``threads``:
+        ONNX Runtime's intra-op threads (default: the cores available).
+        Without Keras in use, TensorFlow is never imported; ``model_`` (the
+        Keras model) is still available and is loaded on first access.
+        """
+        from .bundle import ONNX_FILE, read_bundle, read_verified
+        from .errors import BundleError
+        from .runtime import check_runtime, keras_predictor, onnx_predictor
+
+        check_runtime(runtime, precision)
         path = Path(path) if path is not None else default_model_path()
-        config, vocab, model, meta = read_bundle(path)
+        use_keras = runtime == "keras" or (runtime == "auto" and not (path / ONNX_FILE).is_file())
+        config, vocab, model, meta = read_bundle(path, keras_model=use_keras)
+        if not use_keras and ONNX_FILE not in meta.get("files", {}):
+            raise BundleError(f"{path} has no ONNX graph ({ONNX_FILE}); add one with `sentiment export --model "
+                              f"{path} --in-place` (or --out NEW_DIR), or use --runtime keras")
         clf = cls(config=config, workers=workers)
         clf.config_ = config
         clf.classes_ = np.asarray(meta["labels"])
         clf.n_classes_ = len(clf.classes_)
         clf.vocabulary_ = vocab
-        clf.model_ = model
         clf.tokenizer_ = Tokenizer(config.normalize, config.tokenizer)
-        clf._predict_fn = make_predictor(model)
+        clf._bundle_path = path
+        if use_keras:
+            if precision != "fp32":
+                raise BundleError(f"precision {precision!r} needs an ONNX graph, and {path} has none "
+                                  f"({ONNX_FILE}); add one with `sentiment export --model {path} --in-place`")
+            clf.model_ = model
+            clf._predict_fn = keras_predictor(model)
+            clf.runtime_ = "keras"
+        else:
+            graph = read_verified(path, ONNX_FILE, meta)
+            clf._predict_fn = onnx_predictor(graph, config, precision=precision, threads=threads)
+            clf.runtime_ = "onnx" if precision == "fp32" else f"onnx-{precision}"
         clf.history_ = json.loads((path / "history.json").read_text()) if (path / "history.json").is_file() else {}
         clf.training_ = meta.get("training", {})
         clf.meta_ = meta
         return clf
+
+    @property
+    def model_(self):
+        """The Keras model; a loaded classifier that scores with ONNX reads it (and imports TensorFlow) on first
+        access."""
+        model = self.__dict__.get("_keras_model")
+        if model is None:
+            path = self.__dict__.get("_bundle_path")
+            if path is None:
+                raise AttributeError("model_")
+            from .bundle import load_keras_model
+
+            model = self._keras_model = load_keras_model(path, self.meta_)
+        return model
+
+    @model_.setter
+    def model_(self, model) -> None:
+        self._keras_model = model
 
 
 def _keep_soup(model, soup: list[list[np.ndarray]], valid: tuple[list[np.ndarray], np.ndarray], cfg: Config,

@@ -1,4 +1,6 @@
-"""The Keras many-to-one (Bi)LSTM: building, training with length buckets, predicting.
+"""The Keras many-to-one (Bi)LSTM: building and training with length buckets.
+
+Prediction (Keras or ONNX Runtime) and its length-sorted batching live in :mod:`sentiment.runtime`.
 
 TensorFlow/Keras are imported inside the functions, so importing the package
 (or running ``sentiment --help``) stays fast.
@@ -7,13 +9,14 @@ TensorFlow/Keras are imported inside the functions, so importing the package
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .config import Config
-from .sequences import batch_width, bucketed_batches, count_batches, length_sorted_batches, pad
+from .runtime import keras_predictor as make_predictor, predict_sequences  # noqa: F401 (re-exported)
+from .sequences import batch_width, bucketed_batches, count_batches, pad
 
 
 def build_model(cfg: Config, embedding: np.ndarray, n_classes: int):
@@ -260,44 +263,6 @@ def _epoch_timer():
             self.seconds.append(time.perf_counter() - self._start)
 
     return EpochTimer()
-
-
-def make_predictor(model) -> Callable[[np.ndarray], np.ndarray]:
-    """A traced-once inference function over ``(batch, length)`` int32 ids."""
-    import tensorflow as tf
-
-    @tf.function(input_signature=[tf.TensorSpec(shape=(None, None), dtype=tf.int32)], reduce_retracing=True)
-    def forward(ids):
-        return model(ids, training=False)
-
-    return lambda ids: forward(tf.constant(ids)).numpy()
-
-
-def predict_sequences(predict: Callable[[np.ndarray], np.ndarray], sequences: Sequence[np.ndarray], cfg: Config,
-                      n_classes: int, batch_size: int = 1024) -> np.ndarray:
-    """Class probabilities ``(n, n_classes)`` in input order.
-
-    With masking, rows are sorted by length and each batch is padded only to its
-    longest row; the result equals full ``maxlen`` padding (tested).
-    """
-    n = len(sequences)
-    proba = np.zeros((n, n_classes), dtype=np.float32)
-    if n == 0:
-        return proba
-    maxlen, seq_cfg = cfg.sequence.maxlen, cfg.sequence
-    lengths = np.fromiter((min(len(s), maxlen) for s in sequences), dtype=np.int64, count=n)
-    bucket = cfg.model.mask_padding
-    batches = length_sorted_batches(lengths, batch_size) if bucket else \
-        [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
-    for idx in batches:
-        width = batch_width(lengths[idx], maxlen) if bucket else maxlen
-        out = predict(pad([sequences[i] for i in idx], maxlen, seq_cfg.padding, seq_cfg.truncating, width))
-        if n_classes == 2:
-            p = out[:, 0]
-            proba[idx, 0], proba[idx, 1] = 1.0 - p, p
-        else:
-            proba[idx] = out
-    return proba
 
 
 def scoring_copy(model):

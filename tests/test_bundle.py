@@ -87,7 +87,10 @@ def test_lambda_layer_model_is_refused(tiny_model_dir, tmp_path):
     meta["files"]["model.keras"] = sha256_file(bad / "model.keras")
     (bad / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="cannot be loaded safely"):
-        SentimentClassifier.load(bad)
+        SentimentClassifier.load(bad, runtime="keras")
+    clf = SentimentClassifier.load(bad)  # scores with model.onnx; the Keras model is read on first use only
+    with pytest.raises(BundleError, match="cannot be loaded safely"):
+        clf.model_
 
 
 def test_interrupted_save_leaves_old_bundle(tiny_model, tmp_path, monkeypatch):
