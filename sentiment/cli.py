@@ -42,6 +42,26 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log messages")
 
 
+def _add_runtime_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
+                   help="inference back end: auto (default) = ONNX Runtime when the model has model.onnx, else "
+                        "Keras; keras = TensorFlow (slower start-up, for comparison)")
+    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                   help="int8: dynamically quantized weights (ONNX only; faster, probabilities move slightly, "
+                        "see docs/runtime.md)")
+    p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all available cores)")
+
+
+def _load_classifier(args: argparse.Namespace):
+    from .classifier import SentimentClassifier
+
+    if args.threads is not None and args.threads < 1:
+        raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads, or leave it "
+                             "out to use all available cores")
+    return SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision,
+                                    threads=args.threads)
+
+
 def _add_extra_texts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extra-texts", action="append", default=[], metavar="FILE",
                    help="unlabeled texts (one per line, or a table) for Word2Vec and, with distillation on, "
@@ -83,16 +103,15 @@ def _no_extra(extra: list[str], command: str) -> None:
 
 # -- commands -------------------------------------------------------------------------
 def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
-    from .classifier import SentimentClassifier
     from .dataio import check_input, check_output, table_kind
     from .scoring import score_file
 
     _no_extra(extra, "score")
     log = _quiet_log if args.quiet else _log
-    table_kind(check_input(args.input))  # fail fast, before TensorFlow is loaded
+    table_kind(check_input(args.input))  # fail fast, before the model is loaded
     check_output(args.output, args.overwrite or args.resume)
-    clf = SentimentClassifier.load(args.model)
-    log(f"model: {args.model or 'default (packaged)'}")
+    clf = _load_classifier(args)
+    log(f"model: {args.model or 'default (packaged)'} ({clf.runtime_})")
     summary = score_file(args.input, args.output, clf, text_column=args.text_column, sep=args.sep,
                          encoding=args.encoding, chunksize=args.chunk_size, workers=args.workers,
                          overwrite=args.overwrite, resume=args.resume, escape=not args.no_escape_formulas,
@@ -125,7 +144,6 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
-    from .classifier import SentimentClassifier
     from .evaluation import evaluate_texts, format_metrics, write_report
     from .labeled import load_labeled, match_labels
     from . import stages
@@ -139,7 +157,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
     if not args.data:
         raise SentimentError("evaluate: --data FILE is required (or --run-dir RUN)")
-    clf = SentimentClassifier.load(args.model)
+    clf = _load_classifier(args)
     data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding, log=log)
     labels = match_labels(data.labels, clf.classes_, args.data)
     from .token_cache import tokenize_with_cache
@@ -149,6 +167,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
     metrics["data"] = str(args.data)
     metrics["model"] = str(args.model or "default")
+    metrics["runtime"] = clf.runtime_
     metrics["dropped"] = data.dropped
     model_name = Path(args.model).name if args.model else "default"
     report = Path(args.report_dir or Path("reports") / f"{model_name}-{Path(args.data).name.split('.')[0]}")
@@ -249,8 +268,19 @@ def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
     from . import stages
 
     _no_extra(extra, "export")
-    stages.export_model(args.run_dir, args.out, overwrite=args.overwrite, command=args.rebuild_command,
-                        log=_quiet_log if args.quiet else _log)
+    log = _quiet_log if args.quiet else _log
+    if bool(args.run_dir) == bool(args.model):
+        raise SentimentError("export: give either --run-dir RUN (a run's model, with its test metrics and a model "
+                             "card) or --model BUNDLE (add model.onnx to an existing bundle)")
+    if args.run_dir:
+        if not args.out or args.in_place:
+            raise SentimentError("export --run-dir RUN needs --out DIR (and takes no --in-place)")
+        stages.export_model(args.run_dir, args.out, overwrite=args.overwrite, command=args.rebuild_command, log=log)
+        return 0
+    if bool(args.out) == bool(args.in_place):
+        raise SentimentError("export --model BUNDLE needs either --out NEW_DIR (a copy with model.onnx) or "
+                             "--in-place (add model.onnx to BUNDLE itself)")
+    stages.add_onnx_graph(args.model, None if args.in_place else args.out, overwrite=args.overwrite, log=log)
     return 0
 
 
@@ -280,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--column-prefix", default="", help="prefix for the added columns (status, label, prob_*)")
     p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
                                                    "its probability is at least this (default: the likelier class)")
+    _add_runtime_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_score)
 
@@ -312,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
     _add_read_options(p)
+    _add_runtime_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -363,9 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0)
     p.set_defaults(func=cmd_pipeline)
 
-    p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle")
-    p.add_argument("--run-dir", required=True)
-    p.add_argument("--out", "-o", required=True, help="bundle directory to write")
+    p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle, "
+                                      "or add the ONNX graph to an existing bundle")
+    p.add_argument("--run-dir", help="run directory whose model to export")
+    p.add_argument("--model", "-m", help="existing bundle to add model.onnx to (an older bundle without it)")
+    p.add_argument("--out", "-o", help="bundle directory to write")
+    p.add_argument("--in-place", action="store_true", help="with --model: rewrite that bundle (atomically)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--rebuild-command", help="the command(s) that rebuild this model, for the model card")
     _add_common(p)

@@ -414,3 +414,15 @@ def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = F
     clf.save(output, metrics={"test": test} if test else None, model_card=card)
     log(f"exported {run_dir / 'model'} -> {output}")
     return output
+
+
+def add_onnx_graph(model: str | Path, output: str | Path | None = None, *, overwrite: bool = False,
+                   log: Log = _stderr) -> Path:
+    """Add ``model.onnx`` to an existing bundle, in place (``output=None``) or as a copy at ``output``."""
+    from .bundle import ONNX_FILE, add_onnx
+
+    target = add_onnx(model, output, overwrite=overwrite)
+    meta = json.loads((target / "meta.json").read_text(encoding="utf-8"))
+    log(f"wrote {target / ONNX_FILE} (max |p_onnx - p_keras| = {meta['onnx']['max_abs_diff_vs_keras']:.1e} "
+        f"on {meta['onnx']['parity_rows']} random sequences)")
+    return target
