@@ -75,7 +75,7 @@ def write_bundle(path: str | Path, config: Config, vocab: Vocabulary, model, met
     if path.exists() and not overwrite:
         raise BundleError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp = _temporary_sibling(path)
     try:
         (tmp / "config.toml").write_text(config.to_toml(), encoding="utf-8")
         vocab.save(tmp / "vocab.json")
@@ -92,6 +92,15 @@ def write_bundle(path: str | Path, config: Config, vocab: Vocabulary, model, met
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _temporary_sibling(target: Path) -> Path:
+    """An empty directory beside ``target`` with the permissions a plain ``mkdir`` would give it."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private (0700); a bundle is for reading by others
+    return tmp
 
 
 def _swap_into_place(new: Path, target: Path) -> None:
@@ -223,7 +232,7 @@ def add_onnx(path: str | Path, output: str | Path | None = None, overwrite: bool
         raise BundleError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it")
     config, _, model, meta = read_bundle(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = _temporary_sibling(target)
     try:
         for name in meta["files"]:
             if name != ONNX_FILE:

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .config import Config
 from .errors import ConfigError, DataError
+from .estimator import EstimatorAPI
 from .tokenizers import Tokenizer
 
 # Flat hyperparameters and the config keys they set.
@@ -52,7 +52,7 @@ def default_model_path() -> Path:
     return Path(str(resources.files("sentiment") / "default_model"))
 
 
-class SentimentClassifier(ClassifierMixin, BaseEstimator):
+class SentimentClassifier(EstimatorAPI):
     """KoNLPy tokens → Word2Vec → padded ids → (Bi)LSTM, as a scikit-learn classifier."""
 
     def __init__(self, config: Config | dict | str | None = None, *, tagger: str | None = None,
