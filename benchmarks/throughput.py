@@ -4,9 +4,18 @@
     python benchmarks/throughput.py --data ../shared/data/nsmc-raw --rows 200000
     python benchmarks/throughput.py --data ../shared/data/nsmc-raw --rows 1800000 --skip-tutorial
 
+    python benchmarks/throughput.py --rows 200000 --taggers mecab --skip-tutorial --train-rows 0 \
+        --model /tmp/default_onnx --runtimes onnx keras onnx-int8
+
 Measures, in one run on the same comments:
   * tokenization reviews/s of each tagger, 1 process and all cores (on a subset);
-  * end to end (file in -> file out) scoring through the real `sentiment score` command;
+  * end to end (file in -> file out) scoring through the real `sentiment score` command, once per
+    --runtimes entry (onnx, keras, onnx-int8, onnx-1thread: ONNX Runtime with one thread);
+  * the parts of a scoring run, in this process: start-up (a fresh process importing the CLI and loading the
+    model, per runtime), MeCab tokenization with all cores, inference of the encoded rows per runtime,
+    CSV read + write;
+  * cold start: a fresh process that imports sentiment, loads the model and predicts one comment (wall,
+    median of --cold-runs, per runtime);
   * the same for two reference scorers: the tutorial pipeline (Okt norm+stem, fixed length 80,
     LSTM(128), model.predict) and char TF-IDF + logistic regression;
   * training seconds per epoch of the default recipe (on --train-rows reviews);
@@ -156,6 +165,89 @@ def tfidf_scorer(src: str, dst: str, train_src: str) -> None:
     print(f"SCORE_SECONDS {time.perf_counter() - start:.3f}", file=sys.stderr)
 
 
+RUNTIME_OPTIONS = {"onnx": ["--runtime", "onnx"], "keras": ["--runtime", "keras"],
+                   "onnx-int8": ["--runtime", "onnx", "--precision", "int8"],
+                   "onnx-1thread": ["--runtime", "onnx", "--threads", "1"]}
+
+
+def load_options(variant: str) -> dict:
+    """SentimentClassifier.load keyword arguments of a --runtimes entry."""
+    return {"onnx": {"runtime": "onnx"}, "keras": {"runtime": "keras"},
+            "onnx-int8": {"runtime": "onnx", "precision": "int8"},
+            "onnx-1thread": {"runtime": "onnx", "threads": 1}}[variant]
+
+
+COLD_START = """
+import sys, time
+start = time.perf_counter()
+from sentiment import SentimentClassifier
+imported = time.perf_counter()
+clf = SentimentClassifier.load(None if sys.argv[1] == "-" else sys.argv[1], **eval(sys.argv[2]))
+loaded = time.perf_counter()
+clf.predict_proba(["배우 연기 정말 최고"])
+done = time.perf_counter()
+print(f"COLD {imported - start:.3f} {loaded - imported:.3f} {done - loaded:.3f}", file=sys.stderr)
+"""
+
+
+def cold_start(model: str | None, variant: str, runs: int) -> dict:
+    """Median wall seconds of a fresh interpreter that imports sentiment, loads the model, predicts one comment."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    walls, parts = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", COLD_START, model or "-", repr(load_options(variant))], env=env,
+                             capture_output=True, text=True)
+        walls.append(time.perf_counter() - start)
+        if out.returncode != 0:
+            sys.exit(f"error: cold start ({variant}) failed:\n{out.stderr[-3000:]}")
+        line = [x for x in out.stderr.splitlines() if x.startswith("COLD ")][0]
+        parts.append([float(v) for v in line.split()[1:]])
+    median = np.median(np.array(parts), axis=0)
+    return {"wall_seconds": round(float(np.median(walls)), 2), "import_seconds": round(float(median[0]), 2),
+            "load_seconds": round(float(median[1]), 2), "predict_one_seconds": round(float(median[2]), 3),
+            "runs": runs}
+
+
+def scoring_parts(texts: list[str], src: Path, tmp: Path, model: str | None, variants: list[str]) -> dict:
+    """The parts of a scoring run measured one at a time: tokenization (all cores), inference per runtime, CSV I/O."""
+    from sentiment.classifier import SentimentClassifier
+    from sentiment.tokenizers import Tokenizer, resolve_workers
+
+    parts: dict = {"rows": len(texts)}
+    start = time.perf_counter()
+    frame = pd.read_csv(src)
+    frame.to_csv(tmp / "io.csv", index=False)
+    seconds = time.perf_counter() - start
+    parts["csv_read_write"] = {"seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds)}
+    first = SentimentClassifier.load(model, **load_options(variants[0]))
+    tokenizer = Tokenizer(first.config_.normalize, first.config_.tokenizer)
+    workers = resolve_workers(0)
+    start = time.perf_counter()
+    ids = [ids for _, batch in tokenizer.iter_batches([(None, texts)], workers=workers, vocab=first.vocabulary_)
+           for ids in batch]
+    seconds = time.perf_counter() - start
+    parts["tokenize"] = {"workers": workers, "seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds)}
+    print(f"  parts: CSV read+write {parts['csv_read_write']['seconds']} s, "
+          f"tokenize ({workers} processes) {seconds:.1f} s", flush=True)
+    reference = None
+    for variant in variants:
+        clf = SentimentClassifier.load(model, **load_options(variant))
+        clf.predict_ids(ids[:2048])  # warm up (graph tracing, thread pools)
+        start = time.perf_counter()
+        proba = clf.predict_ids(ids)
+        seconds = time.perf_counter() - start
+        row = {"seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds)}
+        if reference is None:
+            reference = proba
+        else:
+            row[f"max_abs_diff_vs_{variants[0]}"] = float(np.abs(proba - reference).max())
+            row[f"label_flips_vs_{variants[0]}"] = int((proba.argmax(1) != reference.argmax(1)).sum())
+        parts[f"inference_{variant}"] = row
+        print(f"  parts: inference {variant}: {seconds:.1f} s, {row['rows_per_s']:,} rows/s", flush=True)
+    return parts
+
+
 def tokenizer_rates(texts: list[str], taggers: list[str], n: int) -> list[dict]:
     from sentiment.config import NormalizeConfig, TokenizerConfig
     from sentiment.tokenizers import Tokenizer, resolve_workers
@@ -206,6 +298,10 @@ def main() -> None:
     p.add_argument("--tutorial-rows", type=int, default=10_000, help="rows for the slow tutorial scorer")
     p.add_argument("--train-rows", type=int, default=30_000, help="rows for the training-speed measurement (0: skip)")
     p.add_argument("--skip-tutorial", action="store_true")
+    p.add_argument("--runtimes", nargs="+", default=["onnx", "keras"], choices=sorted(RUNTIME_OPTIONS),
+                   help="`sentiment score` runs, one per inference back end (the model needs model.onnx for onnx*)")
+    p.add_argument("--cold-runs", type=int, default=3, help="fresh-process cold starts per runtime (0: skip)")
+    p.add_argument("--skip-parts", action="store_true", help="do not time tokenization/inference/I/O separately")
     p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "throughput.json")
     args = p.parse_args()
 
@@ -218,13 +314,16 @@ def main() -> None:
 
     result["tokenizers"] = tokenizer_rates(texts, args.taggers, args.tokenize_rows)
 
-    cmd = [sys.executable, "-m", "sentiment", "score", str(src), "-o", str(tmp / "scored.csv"), "-q"]
-    if args.model:
-        cmd += ["--model", args.model]
-    seconds, rss, _ = run_measured(cmd)
-    result["project"] = {"rows": len(texts), "seconds": round(seconds, 1), "rows_per_s": round(len(texts) / seconds),
-                         "peak_rss_mb": round(rss / 2**20)}
-    print(f"  project score: {len(texts) / seconds:,.0f} rows/s, {seconds:.1f} s, peak RSS {rss / 2**20:,.0f} MB")
+    for variant in args.runtimes:
+        cmd = [sys.executable, "-m", "sentiment", "score", str(src), "-o", str(tmp / f"scored-{variant}.csv"), "-q",
+               *RUNTIME_OPTIONS[variant]]
+        if args.model:
+            cmd += ["--model", args.model]
+        seconds, rss, _ = run_measured(cmd)
+        result[f"project_{variant}"] = {"rows": len(texts), "seconds": round(seconds, 1),
+                                        "rows_per_s": round(len(texts) / seconds), "peak_rss_mb": round(rss / 2**20)}
+        print(f"  project score ({variant}): {len(texts) / seconds:,.0f} rows/s, {seconds:.1f} s, "
+              f"peak RSS {rss / 2**20:,.0f} MB", flush=True)
 
     seconds, rss, scored = run_measured([sys.executable, __file__, "_tfidf", str(src), str(tmp / "tfidf.csv"),
                                          str(args.data / "train.tsv.gz")])
@@ -241,19 +340,39 @@ def main() -> None:
                               "rows_per_s": round(args.tutorial_rows / scored), "wall_seconds_with_fit": round(seconds, 1),
                               "peak_rss_mb": round(rss / 2**20)}
         print(f"  tutorial score: {args.tutorial_rows / scored:,.0f} rows/s")
+    if args.cold_runs:
+        result["cold_start"] = {variant: cold_start(args.model, variant, args.cold_runs)
+                                for variant in dict.fromkeys(v.replace("-1thread", "") for v in args.runtimes)}
+        for variant, row in result["cold_start"].items():
+            print(f"  cold start ({variant}): {row}", flush=True)
+    if not args.skip_parts:
+        result["parts"] = scoring_parts(texts, src, tmp, args.model, args.runtimes)
     if args.train_rows:
         result["training"] = train_epoch_seconds(args.data, args.train_rows)
         print(f"  training: {result['training']}")
 
-    proj = result["project"]["rows_per_s"]
-    result["ratios"] = {"project_over_tfidf": round(proj / result["tfidf_lr"]["rows_per_s"], 2)}
+    tfidf = result["tfidf_lr"]["rows_per_s"]
+    result["ratios"] = {f"{name}_over_tfidf": round(result[name]["rows_per_s"] / tfidf, 2)
+                        for name in result if name.startswith("project_")}
     if "tutorial" in result:
-        result["ratios"]["project_over_tutorial"] = round(proj / result["tutorial"]["rows_per_s"], 1)
-    print("\n| scorer | rows | rows/s | peak RSS MB |\n|---|---|---|---|")
-    for name in ("project", "tfidf_lr", "tutorial"):
+        for name in [n for n in result if n.startswith("project_")]:
+            result["ratios"][f"{name}_over_tutorial"] = round(result[name]["rows_per_s"] / result["tutorial"]["rows_per_s"], 1)
+    print("\n| scorer (file in, file out) | rows | rows/s | x TF-IDF | peak RSS MB |\n|---|---|---|---|---|")
+    for name in [n for n in result if n.startswith("project_")] + ["tfidf_lr", "tutorial"]:
         if name in result:
             r = result[name]
-            print(f"| {name} | {r['rows']:,} | {r['rows_per_s']:,} | {r['peak_rss_mb']:,} |")
+            print(f"| {name} | {r['rows']:,} | {r['rows_per_s']:,} | {r['rows_per_s'] / tfidf:.2f} | "
+                  f"{r['peak_rss_mb']:,} |")
+    if "parts" in result:
+        print("\n| part of `sentiment score` | seconds | rows/s |\n|---|---|---|")
+        for name, row in result["parts"].items():
+            if isinstance(row, dict):
+                print(f"| {name} | {row['seconds']} | {row['rows_per_s']:,} |")
+    if "cold_start" in result:
+        print("\n| cold start (fresh process) | wall s | import s | load s | predict one s |\n|---|---|---|---|---|")
+        for name, row in result["cold_start"].items():
+            print(f"| {name} | {row['wall_seconds']} | {row['import_seconds']} | {row['load_seconds']} | "
+                  f"{row['predict_one_seconds']} |")
     print(f"ratios: {result['ratios']}")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(result, indent=2))
