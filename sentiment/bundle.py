@@ -28,6 +28,8 @@ import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -69,14 +71,12 @@ def write_bundle(path: str | Path, config: Config, vocab: Vocabulary, model, met
     """Write a bundle atomically; ``meta`` gets format version, versions and checksums added.
 
     ``model`` is the Keras model; its ONNX graph (``model.onnx``) is written
-    beside it after a parity check against Keras (see :func:`onnx_files`).
+    beside it after a parity check against Keras (see :func:`write_onnx`).
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise BundleError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(path)
-    try:
+    with _staging(path) as tmp:
         (tmp / "config.toml").write_text(config.to_toml(), encoding="utf-8")
         vocab.save(tmp / "vocab.json")
         model.save(tmp / "model.keras")
@@ -84,14 +84,27 @@ def write_bundle(path: str | Path, config: Config, vocab: Vocabulary, model, met
         (tmp / "history.json").write_text(json.dumps(history or {}, indent=1), encoding="utf-8")
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
-        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        full_meta = {"format_version": FORMAT_VERSION, **meta, "versions": package_versions(), "files": files}
-        (tmp / META).write_text(json.dumps(full_meta, indent=2, ensure_ascii=False), encoding="utf-8")
-        _swap_into_place(tmp, path)
+        _write_meta(tmp, {"format_version": FORMAT_VERSION, **meta, "versions": package_versions()})
+    return path
+
+
+@contextmanager
+def _staging(target: Path) -> Iterator[Path]:
+    """A temporary sibling directory to fill; renamed to ``target`` when the block ends, removed on error."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary_sibling(target)
+    try:
+        yield tmp
+        _swap_into_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return path
+
+
+def _write_meta(directory: Path, meta: dict[str, Any]) -> None:
+    """Write ``meta.json`` with the sha256 of every other file in ``directory``."""
+    meta["files"] = {p.name: sha256_file(p) for p in sorted(directory.iterdir()) if p.is_file()}
+    (directory / META).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def _temporary_sibling(target: Path) -> Path:
@@ -231,19 +244,12 @@ def add_onnx(path: str | Path, output: str | Path | None = None, overwrite: bool
     if target != path and target.exists() and not overwrite:
         raise BundleError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it")
     config, _, model, meta = read_bundle(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(target)
-    try:
+    with _staging(target) as tmp:
         for name in meta["files"]:
             if name != ONNX_FILE:
                 shutil.copy2(path / name, tmp / name)
         meta["onnx"] = write_onnx(tmp, model, config)
-        meta["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         meta["versions"] = {**meta.get("versions", {}), **{k: v for k, v in package_versions().items()
                                                             if k in ("onnx", "onnxruntime")}}
-        (tmp / META).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-        _swap_into_place(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        _write_meta(tmp, meta)
     return target

@@ -130,7 +130,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
 
     settings = {"text_column": column, "sep": info.sep, "encoding": info.encoding, "chunksize": chunksize,
                 "escape": escape, "prefix": column_prefix, "output_encoding": output_encoding, "threshold": threshold,
-                "model": clf.meta_.get("files") if hasattr(clf, "meta_") else id(clf), "output": str(output)}
+                "model": clf.meta_.get("files") if hasattr(clf, "meta_") else id(clf), "output": str(output),
+                "runtime": getattr(clf, "runtime_", None)}  # a resumed run keeps one back end and precision
     parts = None if to_stdout else _Parts(Path(output), _fingerprint(input_path, settings), resume)
     done = parts.completed if parts else 0
     summary.resumed_chunks = done
