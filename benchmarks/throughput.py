@@ -102,9 +102,16 @@ class RssSampler:
         self._thread.join()
 
 
-def run_measured(cmd: list[str]) -> tuple[float, int, float | None]:
-    """Wall seconds, peak tree RSS (bytes) and the child's own SCORE_SECONDS line (if any) of a subprocess."""
+def run_measured(cmd: list[str]) -> tuple[float, int, list[float] | None, float]:
+    """Wall seconds, peak tree RSS (bytes), the child's own SCORE_SECONDS figures (if any) and the CPU seconds
+    (user + system) of a subprocess and all its descendants.
+
+    CPU seconds depend far less than wall seconds on what else the machine runs at the time.
+    """
+    import resource
+
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     with RssSampler(proc.pid) as sampler:
@@ -112,8 +119,10 @@ def run_measured(cmd: list[str]) -> tuple[float, int, float | None]:
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"error: {' '.join(cmd)} failed:\n{err[-3000:]}")
-    scored = [float(line.split()[1]) for line in err.splitlines() if line.startswith("SCORE_SECONDS ")]
-    return seconds, sampler.peak, scored[0] if scored else None
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    scored = [[float(v) for v in line.split()[1:]] for line in err.splitlines() if line.startswith("SCORE_SECONDS ")]
+    return seconds, sampler.peak, scored[0] if scored else None, cpu
 
 
 # -- reference scorers, run as `python throughput.py _tutorial|_tfidf ...` in a child process ----------
@@ -158,11 +167,11 @@ def tfidf_scorer(src: str, dst: str, train_src: str) -> None:
     train = pd.read_csv(train_src, sep="\t", quoting=3, dtype=str, keep_default_na=False)
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True, max_features=500_000)
     clf = LogisticRegression(C=2.0, max_iter=1000).fit(vec.fit_transform(train["document"]), train["label"].astype(int))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     frame = pd.read_csv(src)
     frame["prob_1"] = clf.predict_proba(vec.transform(frame["document"].fillna("").astype(str)))[:, 1]
     frame.to_csv(dst, index=False)
-    print(f"SCORE_SECONDS {time.perf_counter() - start:.3f}", file=sys.stderr)
+    print(f"SCORE_SECONDS {time.perf_counter() - start:.3f} {time.process_time() - cpu:.3f}", file=sys.stderr)
 
 
 RUNTIME_OPTIONS = {"onnx": ["--runtime", "onnx"], "keras": ["--runtime", "keras"],
@@ -234,10 +243,10 @@ def scoring_parts(texts: list[str], src: Path, tmp: Path, model: str | None, var
     for variant in variants:
         clf = SentimentClassifier.load(model, **load_options(variant))
         clf.predict_ids(ids[:2048])  # warm up (graph tracing, thread pools)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         proba = clf.predict_ids(ids)
-        seconds = time.perf_counter() - start
-        row = {"seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds)}
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        row = {"seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds), "cpu_seconds": round(cpu, 2)}
         if reference is None:
             reference = proba
         else:
@@ -319,27 +328,30 @@ def main() -> None:
                *RUNTIME_OPTIONS[variant]]
         if args.model:
             cmd += ["--model", args.model]
-        seconds, rss, _ = run_measured(cmd)
+        seconds, rss, _, cpu = run_measured(cmd)
         result[f"project_{variant}"] = {"rows": len(texts), "seconds": round(seconds, 1),
-                                        "rows_per_s": round(len(texts) / seconds), "peak_rss_mb": round(rss / 2**20)}
+                                        "rows_per_s": round(len(texts) / seconds), "peak_rss_mb": round(rss / 2**20),
+                                        "cpu_seconds": round(cpu, 1)}
         print(f"  project score ({variant}): {len(texts) / seconds:,.0f} rows/s, {seconds:.1f} s, "
-              f"peak RSS {rss / 2**20:,.0f} MB", flush=True)
+              f"CPU {cpu:.1f} s, peak RSS {rss / 2**20:,.0f} MB", flush=True)
 
-    seconds, rss, scored = run_measured([sys.executable, __file__, "_tfidf", str(src), str(tmp / "tfidf.csv"),
-                                         str(args.data / "train.tsv.gz")])
-    result["tfidf_lr"] = {"rows": len(texts), "score_seconds": round(scored, 1), "rows_per_s": round(len(texts) / scored),
-                          "wall_seconds_with_fit": round(seconds, 1), "peak_rss_mb": round(rss / 2**20)}
-    print(f"  tfidf+lr score: {len(texts) / scored:,.0f} rows/s")
+    seconds, rss, scored, cpu = run_measured([sys.executable, __file__, "_tfidf", str(src), str(tmp / "tfidf.csv"),
+                                              str(args.data / "train.tsv.gz")])
+    result["tfidf_lr"] = {"rows": len(texts), "score_seconds": round(scored[0], 1),
+                          "rows_per_s": round(len(texts) / scored[0]), "cpu_seconds": round(scored[1], 1),
+                          "wall_seconds_with_fit": round(seconds, 1), "cpu_seconds_with_fit": round(cpu, 1),
+                          "peak_rss_mb": round(rss / 2**20)}
+    print(f"  tfidf+lr score: {len(texts) / scored[0]:,.0f} rows/s, CPU {scored[1]:.1f} s", flush=True)
 
     if not args.skip_tutorial:
         small = tmp / "small.csv"
         pd.DataFrame({"id": range(args.tutorial_rows), "document": texts[: args.tutorial_rows]}).to_csv(small, index=False)
-        seconds, rss, scored = run_measured([sys.executable, __file__, "_tutorial", str(small),
-                                             str(tmp / "tut.csv"), str(min(5000, args.tutorial_rows))])
-        result["tutorial"] = {"rows": args.tutorial_rows, "score_seconds": round(scored, 1),
-                              "rows_per_s": round(args.tutorial_rows / scored), "wall_seconds_with_fit": round(seconds, 1),
+        seconds, rss, scored, _ = run_measured([sys.executable, __file__, "_tutorial", str(small),
+                                                str(tmp / "tut.csv"), str(min(5000, args.tutorial_rows))])
+        result["tutorial"] = {"rows": args.tutorial_rows, "score_seconds": round(scored[0], 1),
+                              "rows_per_s": round(args.tutorial_rows / scored[0]), "wall_seconds_with_fit": round(seconds, 1),
                               "peak_rss_mb": round(rss / 2**20)}
-        print(f"  tutorial score: {args.tutorial_rows / scored:,.0f} rows/s")
+        print(f"  tutorial score: {args.tutorial_rows / scored[0]:,.0f} rows/s")
     if args.cold_runs:
         result["cold_start"] = {variant: cold_start(args.model, variant, args.cold_runs)
                                 for variant in dict.fromkeys(v.replace("-1thread", "") for v in args.runtimes)}
@@ -357,17 +369,17 @@ def main() -> None:
     if "tutorial" in result:
         for name in [n for n in result if n.startswith("project_")]:
             result["ratios"][f"{name}_over_tutorial"] = round(result[name]["rows_per_s"] / result["tutorial"]["rows_per_s"], 1)
-    print("\n| scorer (file in, file out) | rows | rows/s | x TF-IDF | peak RSS MB |\n|---|---|---|---|---|")
+    print("\n| scorer (file in, file out) | rows | rows/s | x TF-IDF | CPU s | peak RSS MB |\n|---|---|---|---|---|---|")
     for name in [n for n in result if n.startswith("project_")] + ["tfidf_lr", "tutorial"]:
         if name in result:
             r = result[name]
             print(f"| {name} | {r['rows']:,} | {r['rows_per_s']:,} | {r['rows_per_s'] / tfidf:.2f} | "
-                  f"{r['peak_rss_mb']:,} |")
+                  f"{r.get('cpu_seconds', '-')} | {r['peak_rss_mb']:,} |")
     if "parts" in result:
-        print("\n| part of `sentiment score` | seconds | rows/s |\n|---|---|---|")
+        print("\n| part of `sentiment score` | seconds | rows/s | CPU s (inference) |\n|---|---|---|---|")
         for name, row in result["parts"].items():
             if isinstance(row, dict):
-                print(f"| {name} | {row['seconds']} | {row['rows_per_s']:,} |")
+                print(f"| {name} | {row['seconds']} | {row['rows_per_s']:,} | {row.get('cpu_seconds', '-')} |")
     if "cold_start" in result:
         print("\n| cold start (fresh process) | wall s | import s | load s | predict one s |\n|---|---|---|---|---|")
         for name, row in result["cold_start"].items():

@@ -201,6 +201,9 @@ def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
              f"epochs: {training.get('epochs_run')}, seconds: {training.get('seconds')}",
              f"data fingerprint: {training.get('data_fingerprint', {}).get('sha256')}",
              f"metrics: {json.dumps(training.get('metrics', {}))}",
+             "inference: " + (f"ONNX Runtime (model.onnx, max |p - p_keras| {meta['onnx']['max_abs_diff_vs_keras']:.1e})"
+                              if "onnx" in meta else "Keras only (add model.onnx with `sentiment export --model "
+                                                     f"{path} --in-place`)"),
              "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
              "", "config:", (path / "config.toml").read_text(encoding="utf-8")]
     if card.is_file():
