@@ -309,17 +309,20 @@ class SentimentClassifier(EstimatorAPI):
         Without Keras in use, TensorFlow is never imported; ``model_`` (the
         Keras model) is still available and is loaded on first access.
         """
-        from .bundle import ONNX_FILE, read_bundle, read_verified
+        from .bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
         from .errors import BundleError
         from .runtime import check_runtime, keras_predictor, onnx_predictor
 
         check_runtime(runtime, precision)
         path = Path(path) if path is not None else default_model_path()
-        use_keras = runtime == "keras" or (runtime == "auto" and not (path / ONNX_FILE).is_file())
-        config, vocab, model, meta = read_bundle(path, keras_model=use_keras)
-        if not use_keras and ONNX_FILE not in meta.get("files", {}):
-            raise BundleError(f"{path} has no ONNX graph ({ONNX_FILE}); add one with `sentiment export --model "
-                              f"{path} --in-place` (or --out NEW_DIR), or use --runtime keras")
+        config, vocab, _, meta = read_bundle(path, keras_model=False)
+        has_onnx = ONNX_FILE in meta.get("files", {})
+        use_keras = runtime == "keras" or (runtime == "auto" and not has_onnx)
+        if not (use_keras or has_onnx) or (use_keras and precision != "fp32"):
+            needs = f"precision {precision!r}" if precision != "fp32" else f"runtime {runtime!r}"
+            raise BundleError(f"{needs} needs an ONNX graph ({ONNX_FILE}), and {path} has none; add it with "
+                              f"`sentiment export --model {path} --in-place` (or --out NEW_DIR), or use "
+                              "--runtime keras with --precision fp32")
         clf = cls(config=config, workers=workers)
         clf.config_ = config
         clf.classes_ = np.asarray(meta["labels"])
@@ -328,10 +331,7 @@ class SentimentClassifier(EstimatorAPI):
         clf.tokenizer_ = Tokenizer(config.normalize, config.tokenizer)
         clf._bundle_path = path
         if use_keras:
-            if precision != "fp32":
-                raise BundleError(f"precision {precision!r} needs an ONNX graph, and {path} has none "
-                                  f"({ONNX_FILE}); add one with `sentiment export --model {path} --in-place`")
-            clf.model_ = model
+            clf.model_ = model = load_keras_model(path, meta)
             clf._predict_fn = keras_predictor(model)
             clf.runtime_ = "keras"
         else:
