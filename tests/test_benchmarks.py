@@ -30,3 +30,19 @@ def test_accuracy_benchmark_quick(tmp_path):
     teachers = data["results"]["default"]["distill"]["teachers"]  # the default recipe's teachers
     n_lstm = Config.from_toml(ROOT / "configs" / "default.toml").distill.teachers
     assert [t["kind"] for t in teachers] == ["lstm"] * n_lstm + ["char_ngram_tfidf_lr"]
+
+
+@pytest.mark.slow
+def test_precision_benchmark_on_sample(tiny_model_dir, tmp_path):
+    out = tmp_path / "precision.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "precision.py"), "--model", str(tiny_model_dir),
+                             "--data", f"{SAMPLE}:sample", "--rows", "200", "--workers", "1", "--json-out", str(out)],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    row = data["results"]["sample"]
+    assert row["rows"] == 200 and 0.5 <= row["fp32"]["accuracy"] <= 1.0
+    assert row["accuracy_change_points"] == pytest.approx(100 * (row["int8"]["accuracy"] - row["fp32"]["accuracy"]),
+                                                          abs=1e-3)
+    assert "| sample | 200 |" in result.stdout and "int8 may be the default" in result.stdout
