@@ -3,7 +3,7 @@
 The graph is assembled from the Keras weights with ``onnx.helper`` (no
 tf2onnx, no tracing)::
 
-    token_ids (batch, length) int32/int64, right-padded with 0
+    token_ids (batch, length) int32, right-padded with 0
       -> Gather(embedding)                                  (length, batch, dims)
       -> LSTM [, LSTM ...]   one native op per layer, forward or bidirectional,
                              sequence_lens = non-zero ids per row when masked
@@ -19,13 +19,14 @@ two biases ``Wb``, ``Rb`` that are added, so the Keras bias goes into ``Wb``
 and ``Rb`` is zero. Dropout layers are the identity at inference and are
 left out.
 
-Only :func:`build_onnx_model` needs ``onnx``; nothing here imports TensorFlow
-(the Keras model is only asked for its layers and weights).
+Only :func:`build_onnx_model` needs ``onnx``; building the graph imports no
+TensorFlow (the Keras model is only asked for its layers and weights), the
+parity check in :func:`export_checked` runs the Keras model.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,6 @@ class NetworkWeights:
     dense_bias: np.ndarray
     masked: bool
     activation: str  # "sigmoid" | "softmax"
-    layers: list[str] = field(default_factory=list)
 
 
 def network_weights(model) -> NetworkWeights:
@@ -69,7 +69,7 @@ def network_weights(model) -> NetworkWeights:
     for layer in model.layers:
         kind = type(layer).__name__
         names.append(f"{layer.name}:{kind}")
-        if kind == "InputLayer" or kind == "Dropout":
+        if kind in ("InputLayer", "Dropout"):  # dropout is the identity at inference
             continue
         if kind == "Embedding":
             embedding = np.asarray(layer.get_weights()[0], dtype=np.float32)
@@ -94,7 +94,7 @@ def network_weights(model) -> NetworkWeights:
     if activation not in ("sigmoid", "softmax"):
         raise BundleError(f"output layer activation {activation!r} cannot be exported; expected sigmoid or softmax")
     kernel, bias = (np.asarray(w, dtype=np.float32) for w in dense.get_weights())
-    return NetworkWeights(embedding, lstms, kernel, bias, masked, activation, names)
+    return NetworkWeights(embedding, lstms, kernel, bias, masked, activation)
 
 
 def _lstm_direction(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

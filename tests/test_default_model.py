@@ -27,7 +27,7 @@ def test_default_model_card_and_metrics():
     card = (path / "MODEL_CARD.md").read_text()
     assert f"Accuracy {test['accuracy']:.4f}" in card and "Known weaknesses" in card
     size = sum(p.stat().st_size for p in path.iterdir())
-    assert size < 25 * 2**20
+    assert size < 40 * 2**20  # model.keras and model.onnx hold the same weights (about 16 MB each)
     # train.tsv.gz's 130,000 rows outside the test split + the rows of extra.tsv.gz in neither split.
     assert meta["training"]["rows"] > 400_000
     # The recipe of configs/extra-labels.toml: LSTM teachers and an n-gram teacher label the unlabeled NSMC texts.
