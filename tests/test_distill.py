@@ -184,7 +184,8 @@ def test_distilled_student_is_saved_with_its_teachers(distill_config, tmp_path):
     again = SentimentClassifier.load(tmp_path / "student")
     assert again.training_["distill"]["teachers"] == report["teachers"]
     assert again.config_.distill.teachers == 1
-    np.testing.assert_array_equal(again.predict_proba(POS), clf.predict_proba(POS))
+    # the loaded model scores with its ONNX graph, the fitted one with Keras
+    np.testing.assert_allclose(again.predict_proba(POS), clf.predict_proba(POS), atol=1e-5, rtol=0)
 
 
 def test_distillation_with_three_classes(tiny_config):

@@ -54,4 +54,5 @@ def test_pretrained_classifier_saves_and_loads(tiny_config, sample_frame, tmp_pa
     clf.save(tmp_path / "pretrained")
     again = SentimentClassifier.load(tmp_path / "pretrained")
     assert again.config_.pretrain.epochs == 1
-    np.testing.assert_array_equal(again.predict_proba(texts[:20]), clf.predict_proba(texts[:20]))
+    # the loaded model scores with its ONNX graph, the fitted one with Keras
+    np.testing.assert_allclose(again.predict_proba(texts[:20]), clf.predict_proba(texts[:20]), atol=1e-5, rtol=0)
