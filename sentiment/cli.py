@@ -43,7 +43,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_extra_texts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--extra-texts", action="append", default=[], metavar="FILE",
+    p.add_argument("--extra-texts", action="append", default=[], metavar="[DOMAIN=]FILE",
                    help="unlabeled texts (one per line, or a table) for Word2Vec and, with distillation on, "
                         "for the teachers to label; added to word2vec.extra_texts (repeatable)")
 
@@ -147,6 +147,13 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     tokens = tokenize_with_cache(clf.tokenizer_, data.texts, "evaluate", workers=args.workers,
                                  use_cache=not args.no_cache, show_progress=False if args.quiet else None, log=log)
     metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
+    if args.group_by:
+        from .dataio import find_column
+        from .domains import metrics_by_group
+
+        column = find_column(list(data.frame.columns), args.group_by, (), "group", str(args.data))
+        metrics["group_by"] = column
+        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist())
     metrics["data"] = str(args.data)
     metrics["model"] = str(args.model or "default")
     metrics["dropped"] = data.dropped
@@ -157,6 +164,10 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
         print(json.dumps(metrics, indent=2, ensure_ascii=False))
     else:
         print(format_metrics(metrics))
+        if args.group_by:
+            from .domains import format_groups
+
+            print(f"\nby {metrics['group_by']}:\n" + format_groups(metrics["by_group"], metrics["group_by"]))
     log(f"report written to {report}")
     return 0
 
@@ -205,7 +216,7 @@ def cmd_prepare(args: argparse.Namespace, extra: list[str]) -> int:
 
     cfg = _load_config(args, extra)
     stages.prepare(args.data, args.run_dir, cfg, text_column=args.text_column, label_column=args.label_column,
-                   test_data=args.test_data, test_size=args.test_size, add_train=args.add_train, sep=args.sep,
+                   test_data=args.test_data, test_size=args.test_size or 0.1, add_train=args.add_train, sep=args.sep,
                    encoding=args.encoding, force=args.force, log=_quiet_log if args.quiet else _log)
     return 0
 
@@ -232,17 +243,9 @@ def cmd_pipeline(args: argparse.Namespace, extra: list[str]) -> int:
     stages.run_pipeline(args.data, args.run_dir, cfg, stages=args.stages or stages.STAGES, workers=args.workers,
                         force=args.force, verbose=0 if args.quiet else 2, log=_quiet_log if args.quiet else _log,
                         text_column=args.text_column, label_column=args.label_column, test_data=args.test_data,
-                        test_size=args.test_size, add_train=args.add_train, sep=args.sep, encoding=args.encoding)
+                        test_size=args.test_size or 0.1, add_train=args.add_train, sep=args.sep,
+                        encoding=args.encoding)
     return 0
-
-
-def _fraction_or_count(text: str) -> float | int:
-    value = float(text)
-    if 0 < value < 1:
-        return value
-    if value >= 1 and value == int(value):
-        return int(value)
-    raise argparse.ArgumentTypeError(f"{text!r} is neither a share in (0, 1) nor a whole number of rows")
 
 
 def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
@@ -251,6 +254,21 @@ def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
     _no_extra(extra, "export")
     stages.export_model(args.run_dir, args.out, overwrite=args.overwrite, command=args.rebuild_command,
                         log=_quiet_log if args.quiet else _log)
+    return 0
+
+
+def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
+    from .adaptation import adapt_bundle
+
+    log = _quiet_log if args.quiet else _log
+    _, report = adapt_bundle(args.model, args.texts, args.out, list(args.overrides) + _extra_overrides(extra),
+                             text_column=args.text_column, labeled_file=args.labeled, label_column=args.label_column,
+                             eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, workers=args.workers,
+                             overwrite=args.overwrite,
+                             verbose=0 if args.quiet or args.json else 2 if not sys.stderr.isatty() else 1,
+                             log=log)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -308,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     p.add_argument("--report-dir", help="where to write the report (default: reports/MODEL-DATA)")
+    p.add_argument("--group-by", metavar="COLUMN", help="also report accuracy, macro-F1 and ROC AUC for each value "
+                                                        "of this column (domain, product, source, ...)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
@@ -335,15 +355,18 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     def data_options(sp: argparse.ArgumentParser, required: bool) -> None:
-        sp.add_argument("--data", required=required, help="labeled table")
+        sp.add_argument("--data", required=required, action="append", metavar="[DOMAIN=]FILE",
+                        help="labeled table; repeat with DOMAIN=FILE for several domains (each gets its own test "
+                             "split, a domain column and per-domain figures)")
         sp.add_argument("--text-column")
         sp.add_argument("--label-column")
         sp.add_argument("--test-data", help="use this labeled table as the test split instead of carving one")
-        sp.add_argument("--test-size", type=_fraction_or_count, default=0.1,
-                        help="held out for testing: a share (0.1) or a row count (20000); default 0.1")
-        sp.add_argument("--add-train", action="append", default=[], metavar="FILE",
+        sp.add_argument("--test-size", action="append", metavar="[DOMAIN=]SIZE",
+                        help="held out for testing: a share (0.1) or a row count (20000), for every domain or "
+                             "for one (movie=20000); default 0.1")
+        sp.add_argument("--add-train", action="append", default=[], metavar="[DOMAIN=]FILE",
                         help="more labeled data for the train split only (texts in either split are left out; "
-                             "repeatable)")
+                             "unnamed files join the first domain; repeatable)")
         _add_read_options(sp)
 
     p = stage_parser("prepare", "stage 1: read, clean, deduplicate and split labeled data")
@@ -362,6 +385,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stages", nargs="+", help="only these stages")
     p.add_argument("--workers", type=int, default=0)
     p.set_defaults(func=cmd_pipeline)
+
+    p = sub.add_parser("adapt", help="fit a model to your own unlabeled comments (new vocabulary, pseudo-labels, "
+                                     "fine-tuning) and save it as a new bundle")
+    p.add_argument("--model", "-m", help="the model to adapt (default: the packaged model)")
+    p.add_argument("--texts", required=True, help="unlabeled comments of the new kind: a table or one comment a line")
+    p.add_argument("--out", "-o", required=True, help="the adapted bundle's directory")
+    p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
+    p.add_argument("--labeled", help="optional: a few labeled comments of the new kind (table with text and label)")
+    p.add_argument("--label-column")
+    p.add_argument("--eval-data", help="optional labeled table: evaluate the source and the adapted model on it")
+    p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the adaptation report as JSON")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="adapt.KEY=VALUE",
+                   help="override an [adapt] setting, e.g. --set adapt.epochs=3 (repeatable)")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle")
     p.add_argument("--run-dir", required=True)
