@@ -131,9 +131,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         directory where trained teachers are kept and reused on a rerun with the
         same data and teacher settings.
         """
-        import keras
         from sklearn.model_selection import train_test_split
 
+        from ._tf import import_keras
         from .distill import check_config, teacher_probabilities
         from .embeddings import embedding_matrix, train_word2vec, vocabulary_from_vectors
         from .network import build_model, fit_model, make_predictor, predict_sequences
@@ -155,6 +155,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         if cfg.distill.enabled:
             check_config(cfg, n_classes)
         seed = cfg.train.seed
+        keras = import_keras()
         keras.utils.set_random_seed(seed)
         started = time.perf_counter()
         if keyed_vectors is None:
