@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import Config, describe_keys
+from .config import Config, describe_keys, keys_markdown
 from .errors import ConfigError, SentimentError
 
 
@@ -194,7 +194,9 @@ def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_config(args: argparse.Namespace, extra: list[str]) -> int:
     cfg = _load_config(args, extra)
-    if args.keys:
+    if args.keys and args.markdown:
+        print(keys_markdown(), end="")
+    elif args.keys:
         for key, default, doc in describe_keys():
             print(f"{key:32} {default:14} {doc}")
     else:
@@ -336,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("config", help="print the resolved config as TOML (or --keys: every key with its meaning)")
-    p.add_argument("--keys", action="store_true")
+    p.add_argument("--keys", action="store_true", help="list every key with its default and meaning")
+    p.add_argument("--markdown", action="store_true", help="with --keys: as Markdown tables (docs/configuration.md)")
     _add_config_options(p)
     p.set_defaults(func=cmd_config)
 
