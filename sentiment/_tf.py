@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from types import ModuleType
 
 LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
@@ -30,6 +31,7 @@ DEFAULT_LOG_LEVEL = "3"
 _ABSL_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\s\]]+:\d+\] ")
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 _SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+_IMPORT_LOCK = threading.Lock()
 
 
 def import_tensorflow() -> ModuleType:
@@ -46,15 +48,18 @@ def import_keras() -> ModuleType:
 def _import_quietly(name: str) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
-    os.environ.setdefault(LOG_LEVEL_VARIABLE, DEFAULT_LOG_LEVEL)
-    try:
-        level = int(os.environ[LOG_LEVEL_VARIABLE])
-    except ValueError:
-        level = 0
-    if level <= 0:
-        return importlib.import_module(name)
-    with _filtered_stderr(level):
-        return importlib.import_module(name)
+    with _IMPORT_LOCK:  # two threads must not swap file descriptor 2 at once
+        if name in sys.modules:
+            return sys.modules[name]
+        os.environ.setdefault(LOG_LEVEL_VARIABLE, DEFAULT_LOG_LEVEL)
+        try:
+            level = int(os.environ[LOG_LEVEL_VARIABLE])
+        except ValueError:
+            level = 0
+        if level <= 0:
+            return importlib.import_module(name)
+        with _filtered_stderr(level):
+            return importlib.import_module(name)
 
 
 def filter_native_log(text: str, level: int) -> str:
