@@ -9,12 +9,13 @@ RUN    ?= runs/$(basename $(notdir $(CONFIG)))
 TEST_SIZE ?= 20000
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-all pipeline default-model extra-labels-model train-only-model bench-accuracy bench-throughput clean
+.PHONY: help install demo test test-all docs pipeline default-model extra-labels-model train-only-model bench-accuracy bench-throughput clean
 
 help:
 	@echo "make demo            set up .venv, score data/sample with the packaged model, print a summary"
 	@echo "make test            set up .venv and run the default test suite (slow tests excluded)"
 	@echo "make test-all        all tests, slow ones included"
+	@echo "make docs            regenerate the generated parts of docs/ (config tables, model card)"
 	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=, TEST_SIZE=)"
 	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC) (train + extra labels)"
 	@echo "make extra-labels-model  the same without the export (runs/extra-labels)"
@@ -40,6 +41,10 @@ test: install
 
 test-all: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# docs/configuration.md's key tables and docs/model-card.md from the code (tests/test_docs.py checks them).
+docs:
+	$(PYTHON) scripts/docs.py
 
 pipeline: install
 	$(BIN)/sentiment pipeline --data $(DATA) --config $(CONFIG) --run-dir $(RUN) --test-size $(TEST_SIZE)

@@ -42,7 +42,7 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
                      cfg: Config | None = None, workers: int = 1, verbose: int = 0, what: str = "texts",
                      log: Log = lambda msg: None):
     """A new fitted :class:`SentimentClassifier` adapted to ``texts``; see the module docstring."""
-    import keras
+    from ._tf import import_keras
 
     from .classifier import check_labels, check_texts, data_fingerprint
     from .network import fit_model
@@ -70,6 +70,7 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
         label_y = np.asarray([lookup[str(v)] for v in values.tolist()], dtype=int)
     label_tokens = source.tokenizer_.tokenize_many(label_texts, workers=workers) if label_texts else []
     n_classes = source.n_classes_
+    keras = import_keras()
     keras.utils.set_random_seed(cfg.train.seed)
 
     # 1. the original model's view, then the vocabulary grown with the new texts' morphemes

@@ -29,6 +29,7 @@ from typing import Any
 
 from .config import Config
 from .errors import BundleError, ConfigError
+from .permissions import usual_mode
 from .vocab import Vocabulary
 
 FORMAT_VERSION = 1
@@ -67,6 +68,7 @@ def write_bundle(path: str | Path, config: Config, vocab: Vocabulary, model, met
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
+        tmp.chmod(usual_mode(directory=True))  # mkdtemp's 0700 -> what mkdir gives under the user's umask
         (tmp / "config.toml").write_text(config.to_toml(), encoding="utf-8")
         vocab.save(tmp / "vocab.json")
         model.save(tmp / "model.keras")
@@ -142,7 +144,9 @@ def read_bundle(path: str | Path) -> tuple[Config, Vocabulary, Any, dict[str, An
         vocab = Vocabulary.load(path / "vocab.json")
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleError(f"{path}: invalid vocab.json ({exc})") from None
-    import keras
+    from ._tf import import_keras
+
+    keras = import_keras()
 
     try:
         model = keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import Config, describe_keys
+from .config import Config, describe_keys, keys_markdown
 from .errors import ConfigError, SentimentError
 
 
@@ -40,6 +40,8 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log messages")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also show TensorFlow's native log lines (hidden by default; TF_CPP_MIN_LOG_LEVEL=0)")
 
 
 def _add_extra_texts(p: argparse.ArgumentParser) -> None:
@@ -203,7 +205,9 @@ def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_config(args: argparse.Namespace, extra: list[str]) -> int:
     cfg = _load_config(args, extra)
-    if args.keys:
+    if args.keys and args.markdown:
+        print(keys_markdown(), end="")
+    elif args.keys:
         for key, default, doc in describe_keys():
             print(f"{key:32} {default:14} {doc}")
     else:
@@ -273,12 +277,25 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------
+class _VersionAction(argparse.Action):
+    """``--version``: computed only when asked for (package metadata; TensorFlow is not imported)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from .versions import version_report
+
+        print(version_report())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sentiment", description="Korean comment sentiment: KoNLPy tokens, "
                                      "Word2Vec, (Bi)LSTM. Score files, train, evaluate.")
-    from . import __version__
-
-    parser.add_argument("--version", action="version", version=f"sentiment {__version__}")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the versions of this package, Python, TensorFlow, Keras, KoNLPy, the MeCab "
+                             "dictionary, ... and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("score", help="add predicted labels and probabilities to a comment file")
@@ -341,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("config", help="print the resolved config as TOML (or --keys: every key with its meaning)")
-    p.add_argument("--keys", action="store_true")
+    p.add_argument("--keys", action="store_true", help="list every key with its default and meaning")
+    p.add_argument("--markdown", action="store_true", help="with --keys: as Markdown tables (docs/configuration.md)")
     _add_config_options(p)
     p.set_defaults(func=cmd_config)
 
@@ -431,11 +449,12 @@ def _silence_native_stderr() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "quiet", False):
         _silence_native_stderr()
+    elif getattr(args, "verbose", False):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # sentiment/_tf.py hides them otherwise
     try:
         return args.func(args, extra)
     except SentimentError as exc:

@@ -11,6 +11,7 @@ inside every model bundle.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -359,11 +360,42 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def describe_keys() -> list[tuple[str, str, str]]:
-    """(key, default, description) for every config key, for docs and ``--help``."""
-    rows = []
+def _key_fields():
+    """(section name, dataclass field, default value) for every config key, in order."""
     for name, section_cls in SECTIONS.items():
         default = section_cls()
         for f in dataclasses.fields(section_cls):
-            rows.append((f"{name}.{f.name}", _toml_value(getattr(default, f.name)), f.metadata.get("doc", "")))
-    return rows
+            yield name, f, getattr(default, f.name)
+
+
+def describe_keys() -> list[tuple[str, str, str]]:
+    """(key, default, description) for every config key, for docs and ``--help``."""
+    return [(f"{name}.{f.name}", _toml_value(value), f.metadata.get("doc", "")) for name, f, value in _key_fields()]
+
+
+def _valid_values(f: dataclasses.Field, value: Any) -> str:
+    meta = f.metadata
+    if meta.get("choices"):
+        return ", ".join(f"`{_toml_value(c)}`" for c in meta["choices"])
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and high is not None:
+        return f"{low!r} to {high!r}"
+    if low is not None or high is not None:
+        return f"≥ {low!r}" if low is not None else f"≤ {high!r}"
+    if isinstance(value, bool):
+        return "`true`, `false`"
+    return "list" if isinstance(value, list) else ""
+
+
+def keys_markdown() -> str:
+    """Every config key as Markdown, one table per section (``sentiment config --keys --markdown``; the table
+    of docs/configuration.md)."""
+    out: list[str] = []
+    for name, fields in itertools.groupby(_key_fields(), key=lambda item: item[0]):
+        doc = " ".join((SECTIONS[name].__doc__ or "").split())
+        out += [f"### `[{name}]`", "", doc, "", "| key | default | valid values | meaning |", "|---|---|---|---|"]
+        for _, f, value in fields:
+            meaning = f.metadata.get("doc", "").replace("|", "\\|")
+            out.append(f"| `{name}.{f.name}` | `{_toml_value(value)}` | {_valid_values(f, value)} | {meaning} |")
+        out.append("")
+    return "\n".join(out)

@@ -284,9 +284,13 @@ def check_output(path: str | Path, overwrite: bool) -> None:
 
 
 def atomic_target(path: Path) -> Path:
-    """A fresh temporary file name in the same directory (for an ``os.replace`` at the end)."""
+    """A fresh temporary file name in the same directory (for an ``os.replace`` at the end), with the mode a
+    new file gets under the user's umask (not mkstemp's 0600), which the renamed output keeps."""
+    from .permissions import usual_mode
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, usual_mode())
     return Path(tmp)
 
 

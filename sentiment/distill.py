@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ._tf import import_keras
 from .config import Config
 from .errors import ConfigError
 from .teacher_cache import Teacher, TeacherCache, digest_arrays, digest_texts, teacher_key
@@ -41,7 +42,7 @@ def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[
     A pretrained ``encoder`` (:mod:`sentiment.pretrain`) initialises the teacher
     when its first layer has the student's size.
     """
-    import keras
+    keras = import_keras()
 
     from .network import build_model, fit_model, make_predictor, predict_sequences
     from .pretrain import initialise

@@ -45,7 +45,7 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
     (``train.domain_balance``), a validation split stratified by domain and class, and per-domain
     validation figures.
     """
-    import keras
+    from ._tf import import_keras
     from sklearn.model_selection import train_test_split
 
     from .distill import check_config, teacher_probabilities
@@ -70,6 +70,7 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
     if cfg.distill.enabled:
         check_config(cfg, n_classes)
     seed = cfg.train.seed
+    keras = import_keras()
     keras.utils.set_random_seed(seed)
     started = time.perf_counter()
     domain_arr = None if domains is None else np.asarray([str(d) for d in domains], dtype=object)
