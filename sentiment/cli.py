@@ -197,6 +197,11 @@ def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
              f"metrics: {json.dumps(training.get('metrics', {}))}",
              "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
              "", "config:", (path / "config.toml").read_text(encoding="utf-8")]
+    by_domain = training.get("metrics", {}).get("test", {}).get("by_domain")
+    if by_domain:
+        from .domains import format_groups
+
+        lines[9:9] = ["test split by domain:", format_groups(by_domain, "domain")]
     if card.is_file():
         lines += ["model card:", card.read_text(encoding="utf-8")]
     print("\n".join(lines))
