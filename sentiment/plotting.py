@@ -73,3 +73,24 @@ def png_data_uri(fig: Any, dpi: int = 100) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@lru_cache(maxsize=1)
+def _chart_charmap() -> frozenset[int]:
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    codes: set[int] = set()
+    for family in (korean_font_family(), "DejaVu Sans"):
+        if family:
+            codes.update(FT2Font(font_manager.findfont(family)).get_charmap())
+    return frozenset(codes)
+
+
+def chart_text(text: str) -> str:
+    """``text`` for a chart label: characters the chart fonts lack (emoji) are written as their Unicode name."""
+    import unicodedata
+
+    charmap = _chart_charmap()
+    return "".join(ch if ord(ch) in charmap or ch.isspace() else f"[{unicodedata.name(ch, hex(ord(ch))).lower()}]"
+                   for ch in text)
