@@ -255,9 +255,6 @@ def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
-    from .classifier import SentimentClassifier
-    from .explain import format_terminal, to_json
-
     _no_extra(extra, "explain")
     texts = args.texts
     if texts == ["-"]:
@@ -265,6 +262,9 @@ def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
     if not texts:
         raise SentimentError('explain: give at least one text, e.g. sentiment explain "배우 연기 최고", '
                              "or - to read one text per line from stdin")
+    from .classifier import SentimentClassifier
+    from .explain import format_terminal, to_json
+
     explanations = SentimentClassifier.load(args.model).explain(texts)
     if args.json or not sys.stdout.isatty():
         print(to_json(explanations))
@@ -274,7 +274,6 @@ def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
-    from .classifier import SentimentClassifier
     from .report import check_report_output, read_scored, write_report
 
     _no_extra(extra, "report")
@@ -283,6 +282,8 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
                        time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
                        sep=args.sep, encoding=args.encoding)  # checks the columns before TensorFlow is loaded
+    from .classifier import SentimentClassifier
+
     clf = SentimentClassifier.load(args.model)
     summary = write_report(data, clf, args.output, top=args.top, sample=args.sample, overwrite=args.overwrite,
                            title=args.title, model_name=args.model or "default (packaged)", log=log)
