@@ -172,11 +172,11 @@ def _read_columns(path: Path, columns: list[str], sep: str | None, encoding: str
         return read_table(path, sep=sep, encoding=encoding)[0][columns]
     enc = detect_encoding(path, gz, encoding)
     sep = sep or _sep(path)
-    options = dict(sep=sep, encoding=enc, usecols=columns, compression="gzip" if gz else None)
-    try:
-        return pd.read_csv(path, engine="pyarrow", **options)
+    options = dict(sep=sep, usecols=columns, compression="gzip" if gz else None)
+    try:  # pyarrow skips a UTF-8 byte-order mark itself, and decodes plain UTF-8 without transcoding
+        return pd.read_csv(path, engine="pyarrow", encoding="utf-8" if enc == "utf-8-sig" else enc, **options)
     except Exception:  # pyarrow refuses some quoting/multiline cases: the C parser reads everything
-        return pd.read_csv(path, engine="c", quoting=3 if sep == "\t" else 0, **options)
+        return pd.read_csv(path, engine="c", encoding=enc, quoting=3 if sep == "\t" else 0, **options)
 
 
 # -- statistics -----------------------------------------------------------------------
