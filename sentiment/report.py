@@ -25,8 +25,8 @@ import base64
 import html
 import io
 import os
-import unicodedata
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pandas as pd
 
-from .dataio import TEXT_COLUMN_NAMES, atomic_target, check_input, detect_encoding, find_column, read_table, table_kind
-from .errors import DataError, OutputExistsError
+from .dataio import (TEXT_COLUMN_NAMES, atomic_target, check_input, check_output_file, detect_encoding, find_column,
+                     read_table, table_kind)
+from .errors import DataError
 
 if TYPE_CHECKING:
     from .classifier import SentimentClassifier
@@ -118,6 +119,9 @@ def read_scored(path: str | Path, *, text_column: str | None = None, group_by: s
     """Read only the columns the report needs (fast: pyarrow for CSV/TSV and Parquet), checking each one."""
     started = time.perf_counter()
     path = check_input(path)
+    kind, gz = table_kind(path)
+    if kind == "delimited":  # decode-check the file once; both reads below use the encoding found
+        encoding = detect_encoding(path, gz, encoding)
     header, head = _peek(path, sep, encoding)
     prefix, labels = scored_columns(header, str(path), column_prefix)
     if positive is None:
@@ -134,22 +138,22 @@ def read_scored(path: str | Path, *, text_column: str | None = None, group_by: s
                 raise DataError(f"{path}: no column {column!r} for {option}; columns found: "
                                 f"{', '.join(map(repr, header))}")
             roles[role] = column
-    raw = _read_columns(path, list(dict.fromkeys(roles.values())), sep, encoding)
+    as_text = [roles[r] for r in ("status", "pred", "text", "group") if r in roles]
+    raw = _read_columns(path, list(dict.fromkeys(roles.values())), as_text, sep, encoding)
     frame = pd.DataFrame({role: raw[column] for role, column in roles.items()})
-    frame["status"] = frame["status"].astype(str)
-    frame["pred"] = frame["pred"].astype(str).str.removesuffix(".0")
+    frame["status"] = _as_labels(frame["status"])
+    frame["pred"] = _as_labels(frame["pred"])
     frame["p"] = pd.to_numeric(frame["p"], errors="coerce")
     if "group" in frame:
-        frame["group"] = frame["group"].astype(object).where(frame["group"].notna(), "(missing)").astype(str)
+        frame["group"] = _as_labels(frame["group"]).replace("", "(missing)")
     return ScoredData(str(path), frame, labels, str(positive), roles, time.perf_counter() - started)
 
 
 def _peek(path: Path, sep: str | None, encoding: str | None) -> tuple[list[str], pd.DataFrame]:
-    """Column names and the first rows (to guess the text column)."""
+    """Column names and the first rows (to guess the text column); ``encoding`` is resolved for delimited files."""
     kind, gz = table_kind(path)
     if kind == "delimited":
-        enc = detect_encoding(path, gz, encoding)
-        head = pd.read_csv(path, sep=sep or _sep(path), encoding=enc, nrows=200, dtype=str,
+        head = pd.read_csv(path, sep=sep or _sep(path), encoding=encoding, nrows=200, dtype=str,
                            quoting=3 if (sep or _sep(path)) == "\t" else 0, compression="gzip" if gz else None)
     elif kind == "parquet":
         import pyarrow.parquet as pq
@@ -164,19 +168,29 @@ def _sep(path: Path) -> str:
     return "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
 
 
-def _read_columns(path: Path, columns: list[str], sep: str | None, encoding: str | None) -> pd.DataFrame:
+def _as_labels(values: pd.Series) -> pd.Series:
+    """Labels as strings as ``sentiment score`` wrote them: 1.0 (an integer column with gaps) as '1', missing as ''."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.notna() & (values == values.round())
+        text = values.astype(object).where(~whole, values.where(whole, 0).astype("int64"))
+        return text.where(values.notna(), "").astype(str)
+    return values.fillna("").astype(str)
+
+
+def _read_columns(path: Path, columns: list[str], as_text: list[str], sep: str | None,
+                  encoding: str | None) -> pd.DataFrame:
     kind, gz = table_kind(path)
     if kind == "parquet":
         return pd.read_parquet(path, columns=columns)
     if kind != "delimited":
         return read_table(path, sep=sep, encoding=encoding)[0][columns]
-    enc = detect_encoding(path, gz, encoding)
     sep = sep or _sep(path)
-    options = dict(sep=sep, usecols=columns, compression="gzip" if gz else None)
+    options = dict(sep=sep, usecols=columns, dtype={c: str for c in as_text}, compression="gzip" if gz else None)
     try:  # pyarrow skips a UTF-8 byte-order mark itself, and decodes plain UTF-8 without transcoding
-        return pd.read_csv(path, engine="pyarrow", encoding="utf-8" if enc == "utf-8-sig" else enc, **options)
+        return pd.read_csv(path, engine="pyarrow", encoding="utf-8" if encoding == "utf-8-sig" else encoding,
+                           **options)
     except Exception:  # pyarrow refuses some quoting/multiline cases: the C parser reads everything
-        return pd.read_csv(path, engine="c", encoding=enc, quoting=3 if sep == "\t" else 0, **options)
+        return pd.read_csv(path, engine="c", encoding=encoding, quoting=3 if sep == "\t" else 0, **options)
 
 
 # -- statistics -----------------------------------------------------------------------
@@ -288,12 +302,8 @@ def write_report(data: ScoredData, clf: "SentimentClassifier", output: str | Pat
 
 
 def check_report_output(output: Path, overwrite: bool) -> None:
-    if output.is_dir():
-        raise DataError(f"output {output} is a directory; give a file name such as {output / 'report.html'}")
-    if output.exists() and not overwrite:
-        raise OutputExistsError(f"output {output} already exists; pass --overwrite to replace it")
-    if not output.parent.exists():
-        raise DataError(f"output folder {output.parent} does not exist")
+    """Fail before any work if the report cannot be written where asked."""
+    check_output_file(output, overwrite, example="report.html")
 
 
 def _label_name(data: ScoredData, label: str) -> str:

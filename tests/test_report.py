@@ -177,3 +177,21 @@ def test_evaluation_plots_draw_korean_labels(tmp_path):
     written = write_evaluation(tmp_path, metrics, ["a", "b", "c", "d"], labels, proba, classes)
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 5000 and len(written) >= 5
     assert Path(tmp_path / "roc_curve.png").is_file()
+
+
+@pytest.mark.slow
+def test_report_benchmark_runs(tmp_path):
+    import json
+    import os
+
+    from conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), "--rows", "20000", "--keep",
+                             str(tmp_path), "--json-out", str(tmp_path / "figures.json")],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["rows"] == 20000 and 0 < figures["report_seconds"] < figures["target_seconds"]
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert all(f'<section id="{key}">' in page for key in SECTIONS)
