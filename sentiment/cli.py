@@ -274,11 +274,11 @@ def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
-    from .report import check_report_output, read_scored, write_report
+    from .report import check_report_options, read_scored, write_report
 
     _no_extra(extra, "report")
     log = _quiet_log if args.quiet else _log
-    check_report_output(Path(args.output), args.overwrite)
+    check_report_options(Path(args.output), args.overwrite, args.top, args.sample)
     data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
                        time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
                        sep=args.sep, encoding=args.encoding)  # checks the columns before TensorFlow is loaded

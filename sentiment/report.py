@@ -261,28 +261,31 @@ def write_report(data: ScoredData, clf: "SentimentClassifier", output: str | Pat
     """Compute every section and write the page atomically; returns what was done."""
     started = time.perf_counter()
     output = Path(output)
-    check_report_output(output, overwrite)
+    check_report_options(output, overwrite, top, sample)
     model_labels = [str(c) for c in clf.classes_.tolist()]
     if sorted(model_labels) != sorted(data.labels):
         raise DataError(f"{data.path} was scored with labels {data.labels}, but the model has {model_labels}; "
                         f"pass the model used for scoring with --model")
-    if top < 1:
-        raise DataError(f"--top {top} is invalid; give a positive number of rows per ranking, e.g. 15")
     timings = {"read": data.read_seconds}
     ok = data.ok
     sections: list[str] = []
     step = time.perf_counter()
     sections.append(_overview(data))
-    sections.append(_groups(data, top))
-    sections.append(_time(data))
-    timings["aggregates"] = time.perf_counter() - step
-    step = time.perf_counter()
-    drivers_html, sample_size = _drivers(data, clf, top, sample, seed, log)
-    sections.append(drivers_html)
-    timings["drivers"] = time.perf_counter() - step
-    step = time.perf_counter()
-    sections.append(_read_first(data, clf, top))
-    timings["explanations"] = time.perf_counter() - step
+    sample_size = 0
+    if ok.empty:
+        none = '<p class="note">No scored comments (status <code>ok</code>) in this file.</p>'
+        sections += [_section(key, none) for key in ("groups", "time", "drivers", "read-first")]
+    else:
+        sections.append(_groups(data, top))
+        sections.append(_time(data))
+        timings["aggregates"] = time.perf_counter() - step
+        step = time.perf_counter()
+        drivers_html, sample_size = _drivers(data, clf, top, sample, seed, log)
+        sections.append(drivers_html)
+        timings["drivers"] = time.perf_counter() - step
+        step = time.perf_counter()
+        sections.append(_read_first(data, clf, top))
+        timings["explanations"] = time.perf_counter() - step
     sections.append(_method(data, sample_size, model_name))
     page_title = title or f"Sentiment report: {Path(data.path).name}"
     step = time.perf_counter()
@@ -301,9 +304,13 @@ def write_report(data: ScoredData, clf: "SentimentClassifier", output: str | Pat
                          + data.read_seconds, timings)
 
 
-def check_report_output(output: Path, overwrite: bool) -> None:
-    """Fail before any work if the report cannot be written where asked."""
+def check_report_options(output: Path, overwrite: bool, top: int, sample: int) -> None:
+    """Fail before any work if the report cannot be written where asked or an option is out of range."""
     check_output_file(output, overwrite, example="report.html")
+    if top < 1:
+        raise DataError(f"--top {top} is invalid; give a positive number of rows per ranking, e.g. 15")
+    if sample < 1:
+        raise DataError(f"--sample {sample} is invalid; give a positive number of comments, e.g. 20000")
 
 
 def _label_name(data: ScoredData, label: str) -> str:

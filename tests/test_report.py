@@ -108,6 +108,18 @@ def test_report_refuses_unscored_files_unknown_columns_and_overwriting(scored_sa
                       "no column 'shop' for --group-by", "'domain'")
     assert_user_error(run_cli("report", str(scored_sample), "-o", out, "--positive", "yes"),
                       "--positive 'yes'", "'0', '1'")
+    assert_user_error(run_cli("report", str(scored_sample), "-o", out, "--top", "0"), "--top 0")
+
+
+def test_report_without_scored_rows(scored_sample, tiny_model, tmp_path):
+    frame = pd.read_csv(scored_sample)
+    frame["status"], frame["pred_label"], frame["prob_0"], frame["prob_1"] = "empty", np.nan, np.nan, np.nan
+    frame.to_csv(tmp_path / "unscored.csv", index=False)
+    data = read_scored(tmp_path / "unscored.csv", group_by="domain", time_column="written")
+    summary = write_report(data, tiny_model, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert summary.scored == 0 and page.count("No scored comments") == 4
+    assert f"<td>empty</td><td>{len(frame):,}</td>" in page
 
 
 def test_column_prefix_is_detected(scored_sample, tmp_path):
