@@ -55,11 +55,6 @@ class Explanation:
     probabilities: dict[str, float]
     tokens: tuple[TokenContribution, ...]
 
-    def top(self, k: int) -> list[TokenContribution]:
-        """The ``k`` tokens that pushed hardest towards the predicted label (positive contributions only)."""
-        ranked = sorted(self.tokens, key=lambda t: -t.contribution)
-        return [t for t in ranked[:k] if t.contribution > 0]
-
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "tokens": [asdict(t) for t in self.tokens]}
 

@@ -17,13 +17,12 @@ an inline subset of NanumGothic, there is no script), with:
 
 Every aggregate uses every row; the morpheme statistics tokenize a random
 sample (``sample`` rows, default 20,000) and the examples come from it.
+The statistics live in :mod:`sentiment.report_stats`, the page's HTML in
+:mod:`sentiment.report_html`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import os
 import time
 import unicodedata
@@ -36,27 +35,23 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pandas as pd
 
+from . import report_html as markup
 from .dataio import (TEXT_COLUMN_NAMES, atomic_target, check_input, check_output_file, detect_encoding, find_column,
                      read_table, table_kind)
 from .errors import DataError
+from .report_stats import PERIODS, group_table, log_odds_z, parse_times, period_of, wilson
 
 if TYPE_CHECKING:
     from .classifier import SentimentClassifier
     from .explain import Explanation
 
-POSITIVE = "#1a9850"
-NEGATIVE = "#d73027"
 NEUTRAL = "#4d4d4d"
 GROUP_COLOUR = "#5b8db8"
-Z95 = 1.959964
 MAX_GROUP_PANELS = 6  # groups with their own drivers table / line in the time chart
 MIN_PERIOD_ROWS = 10  # periods get coarser until the median one holds this many; sparser group points are not drawn
-PERIODS = {"day": "D", "week": "W-SUN", "month": "M"}  # pandas period frequencies (weeks run Monday to Sunday)
 # Tags of content morphemes (MeCab/Komoran/Kkma Sejong-style tags, Okt tags) for the drivers.
 CONTENT_TAGS = ("NN", "NP", "VV", "VA", "VX", "MAG", "MM", "XR", "IC", "SL", "SH", "SY", "UNKNOWN", "Noun",
                 "Verb", "Adjective", "Adverb", "Exclamation", "KoreanParticle", "Alpha", "Foreign", "Unknown")
-SECTIONS = {"overview": "Overview", "groups": "By group", "time": "Over time", "drivers": "What drives it",
-            "read-first": "Comments to read first", "method": "How this was computed"}
 
 
 @dataclass
@@ -193,66 +188,6 @@ def _read_columns(path: Path, columns: list[str], as_text: list[str], sep: str |
         return pd.read_csv(path, engine="c", encoding=encoding, quoting=3 if sep == "\t" else 0, **options)
 
 
-# -- statistics -----------------------------------------------------------------------
-def wilson(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for k successes in n trials (vectorized)."""
-    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
-def log_odds_z(a: np.ndarray, b: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """z-scores of the weighted log-odds ratio of each word in corpus ``a`` against corpus ``b`` with an
-    informative Dirichlet prior ``prior`` (pseudo-counts per word), Monroe, Colaresi & Quinn (2008), eq. 16-22."""
-    a, b, prior = (np.asarray(x, dtype=float) for x in (a, b, prior))
-    a0 = prior.sum()
-    la = np.log((a + prior) / (a.sum() + a0 - a - prior))
-    lb = np.log((b + prior) / (b.sum() + a0 - b - prior))
-    return (la - lb) / np.sqrt(1.0 / (a + prior) + 1.0 / (b + prior))
-
-
-def period_of(span: pd.Timedelta) -> str:
-    """'day', 'week' or 'month': a readable number of points for a time ``span`` (see PERIODS)."""
-    if span <= pd.Timedelta(days=92):
-        return "day"
-    if span <= pd.Timedelta(days=2 * 366):
-        return "week"
-    return "month"
-
-
-def parse_times(values: pd.Series) -> pd.Series:
-    """Timestamps (naive, UTC for zone-aware input); unreadable values become NaT."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        times = values
-    elif pd.api.types.is_numeric_dtype(values):  # epoch seconds or milliseconds
-        unit = "ms" if values.abs().median() > 1e11 else "s"
-        times = pd.to_datetime(values, unit=unit, errors="coerce")
-    else:
-        text = values.astype(object).where(values.notna(), None)
-        times = pd.to_datetime(text, errors="coerce", utc=True)
-        bad = times.isna() & values.notna()
-        if bad.any():  # mixed formats: parse the distinct leftovers one by one
-            unique = pd.unique(text[bad])
-            parsed = pd.to_datetime(pd.Series(unique), errors="coerce", utc=True, format="mixed")
-            times = times.where(~bad, text.map(dict(zip(unique, parsed))))
-            times = pd.to_datetime(times, utc=True)
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    return times
-
-
-def group_table(ok: pd.DataFrame, positive: str, key: str = "group") -> pd.DataFrame:
-    """Per value of ``key``: comments, positive comments, share positive and its 95% Wilson interval."""
-    table = ok.assign(pos=(ok["pred"] == positive)).groupby(key, observed=True, sort=False)["pos"].agg(
-        n="size", positive="sum")
-    table["share"] = table["positive"] / table["n"]
-    table["lo"], table["hi"] = wilson(table["positive"].to_numpy(), table["n"].to_numpy())
-    return table
-
-
 # -- the report -------------------------------------------------------------------------
 def write_report(data: ScoredData, clf: "SentimentClassifier", output: str | Path, *, top: int = 15,
                  sample: int = 20_000, seed: int = 0, overwrite: bool = False, title: str | None = None,
@@ -274,7 +209,7 @@ def write_report(data: ScoredData, clf: "SentimentClassifier", output: str | Pat
     sample_size = 0
     if ok.empty:
         none = '<p class="note">No scored comments (status <code>ok</code>) in this file.</p>'
-        sections += [_section(key, none) for key in ("groups", "time", "drivers", "read-first")]
+        sections += [markup.section(key, none) for key in ("groups", "time", "drivers", "read-first")]
     else:
         sections.append(_groups(data, top))
         sections.append(_time(data))
@@ -289,7 +224,7 @@ def write_report(data: ScoredData, clf: "SentimentClassifier", output: str | Pat
     sections.append(_method(data, sample_size, model_name))
     page_title = title or f"Sentiment report: {Path(data.path).name}"
     step = time.perf_counter()
-    page = render_page(page_title, sections, subtitle=f"{len(data.frame):,} rows, {len(ok):,} scored · model: "
+    page = markup.render_page(page_title, sections, subtitle=f"{len(data.frame):,} rows, {len(ok):,} scored · model: "
                        f"{model_name} · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     timings["page"] = time.perf_counter() - step
     tmp = atomic_target(output)
@@ -350,25 +285,25 @@ def _overview(data: ScoredData) -> str:
             ax.set_ylabel("comments")
             ax.set_title("Distribution of the positive probability")
             ax.spines[["top", "right"]].set_visible(False)
-            chart = _img(png_data_uri(fig), "histogram of the positive probability")
-    body = (_cards(cards) + '<div class="row">'
-            + _table(["predicted label", "comments", "share"], label_rows, "Share per label")
-            + _table(["status", "rows", "share"], status_rows, "Rows by status") + "</div>" + chart)
+            chart = markup.img(png_data_uri(fig), "histogram of the positive probability")
+    body = (markup.cards(cards) + '<div class="row">'
+            + markup.table(["predicted label", "comments", "share"], label_rows, "Share per label")
+            + markup.table(["status", "rows", "share"], status_rows, "Rows by status") + "</div>" + chart)
     if len(frame) > n_ok:
         body += (f'<p class="note">{len(frame) - n_ok:,} rows were not scored (status other than '
                  f'<code>ok</code>: empty, missing or non-text comments); they are left out of every figure below.</p>')
-    return _section("overview", body)
+    return markup.section("overview", body)
 
 
 def _groups(data: ScoredData, top: int) -> str:
     from .plotting import korean_plots, new_figure, png_data_uri
 
     if "group" not in data.frame:
-        return _section("groups", '<p class="note">Pass <code>--group-by COLUMN</code> (e.g. the product, app or '
+        return markup.section("groups", '<p class="note">Pass <code>--group-by COLUMN</code> (e.g. the product, app or '
                                   'channel) to compare groups.</p>')
     table = group_table(data.ok, data.positive)
     shown = table.nlargest(top, "n").sort_values("share", ascending=False)
-    rows = [[_esc(g), f"{int(r.n):,}", f"{r.share:.1%}", f"{r.lo:.1%} – {r.hi:.1%}"] for g, r in shown.iterrows()]
+    rows = [[markup.esc(g), f"{int(r.n):,}", f"{r.share:.1%}", f"{r.lo:.1%} – {r.hi:.1%}"] for g, r in shown.iterrows()]
     note = (f"The {len(shown)} largest of {len(table):,} groups, sorted by share positive."
             if len(table) > len(shown) else f"All {len(table):,} groups, sorted by share positive.")
     with korean_plots():
@@ -386,24 +321,24 @@ def _groups(data: ScoredData, top: int) -> str:
         ax.set_xlabel("share positive (95% Wilson interval)")
         ax.legend(loc="lower right", frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
-        chart = _img(png_data_uri(fig), "share positive per group")
-    body = (f'<p>Column <code>{_esc(data.columns["group"])}</code>. {note}</p>' + chart
-            + _table(["group", "comments", "share positive", "95% interval"], rows))
-    return _section("groups", body)
+        chart = markup.img(png_data_uri(fig), "share positive per group")
+    body = (f'<p>Column <code>{markup.esc(data.columns["group"])}</code>. {note}</p>' + chart
+            + markup.table(["group", "comments", "share positive", "95% interval"], rows))
+    return markup.section("groups", body)
 
 
 def _time(data: ScoredData) -> str:
     from .plotting import korean_plots, new_figure, png_data_uri
 
     if "time" not in data.frame:
-        return _section("time", '<p class="note">Pass <code>--time-column COLUMN</code> (a date or time) to see '
+        return markup.section("time", '<p class="note">Pass <code>--time-column COLUMN</code> (a date or time) to see '
                                 'sentiment over time.</p>')
     ok = data.ok
     times = parse_times(ok["time"])
     readable = times.notna()
     n_bad = int((~readable).sum())
     if not readable.any():
-        return _section("time", f'<p class="note">No value of column <code>{_esc(data.columns["time"])}</code> '
+        return markup.section("time", f'<p class="note">No value of column <code>{markup.esc(data.columns["time"])}</code> '
                                 f'could be read as a date or time (e.g. 2024-05-01 or 2024-05-01 13:45).</p>')
     times = times[readable]
     unit = period_of(times.max() - times.min())
@@ -417,9 +352,9 @@ def _time(data: ScoredData) -> str:
         fig = new_figure(9, 4.2)
         ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
         x = table.index
-        ax.fill_between(x, table["lo"], table["hi"], color=POSITIVE, alpha=0.15, linewidth=0,
+        ax.fill_between(x, table["lo"], table["hi"], color=markup.POSITIVE, alpha=0.15, linewidth=0,
                         label="95% Wilson interval")
-        ax.plot(x, table["share"], color=POSITIVE, marker="o", markersize=3, label="share positive")
+        ax.plot(x, table["share"], color=markup.POSITIVE, marker="o", markersize=3, label="share positive")
         ax.set_ylim(0, 1)
         ax.yaxis.set_major_formatter(_percent())
         ax.set_title(f"Share positive and volume per {unit}")
@@ -430,7 +365,7 @@ def _time(data: ScoredData) -> str:
         for a in (ax, ax2):
             a.spines[["top", "right"]].set_visible(False)
         fig.autofmt_xdate()
-        charts = _img(png_data_uri(fig), f"share positive and volume per {unit}")
+        charts = markup.img(png_data_uri(fig), f"share positive and volume per {unit}")
         if "group" in frame:
             groups = frame["group"].value_counts().index[:MAX_GROUP_PANELS]
             per = group_table(frame[frame["group"].isin(groups)], data.positive, key=["period", "group"])
@@ -447,16 +382,16 @@ def _time(data: ScoredData) -> str:
             ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8)
             ax.spines[["top", "right"]].set_visible(False)
             fig.autofmt_xdate()
-            charts += _img(png_data_uri(fig), f"share positive per {unit} and group")
+            charts += markup.img(png_data_uri(fig), f"share positive per {unit} and group")
     fmt = "%Y-%m" if unit == "month" else "%Y-%m-%d"
     rows = [[f"{p:{fmt}}" + (" (week)" if unit == "week" else ""), f"{int(r.n):,}", f"{r.share:.1%}",
              f"{r.lo:.1%} – {r.hi:.1%}"] for p, r in table.iterrows()]
     note = (f" {n_bad:,} rows without a readable time are left out of this section." if n_bad else "")
-    body = (f'<p>Column <code>{_esc(data.columns["time"])}</code>, from {times.min():%Y-%m-%d} to '
+    body = (f'<p>Column <code>{markup.esc(data.columns["time"])}</code>, from {times.min():%Y-%m-%d} to '
             f'{times.max():%Y-%m-%d}: one point per {unit}.{note}</p>' + charts
             + '<details><summary>Table per ' + unit + '</summary>'
-            + _table([unit, "comments", "share positive", "95% interval"], rows) + "</details>")
-    return _section("time", body)
+            + markup.table([unit, "comments", "share positive", "95% interval"], rows) + "</details>")
+    return markup.section("time", body)
 
 
 def _drivers(data: ScoredData, clf: "SentimentClassifier", top: int, sample: int, seed: int,
@@ -467,7 +402,7 @@ def _drivers(data: ScoredData, clf: "SentimentClassifier", top: int, sample: int
     ok = data.ok
     rows = ok.sample(n=min(sample, len(ok)), random_state=seed) if len(ok) > sample else ok
     if rows.empty:
-        return _section("drivers", '<p class="note">No scored comments.</p>'), 0
+        return markup.section("drivers", '<p class="note">No scored comments.</p>'), 0
     log(f"report: tokenizing a sample of {len(rows):,} comments for the morpheme statistics")
     texts = rows["text"].astype(str).tolist()
     docs = [frozenset(token for token, tag in clf.tokenizer_.tagged(text) if _is_content(token, tag))
@@ -478,7 +413,7 @@ def _drivers(data: ScoredData, clf: "SentimentClassifier", top: int, sample: int
     min_docs = max(3, round(len(docs) * 0.0005))
     vocab = sorted(t for t, c in total.items() if c >= min_docs)
     if not vocab or is_pos.all() or not is_pos.any():
-        return _section("drivers", '<p class="note">Too few comments on one side (positive or negative) to compare '
+        return markup.section("drivers", '<p class="note">Too few comments on one side (positive or negative) to compare '
                                    'morphemes.</p>'), len(rows)
     index = {t: i for i, t in enumerate(vocab)}
     background = np.array([total[t] for t in vocab], dtype=float)
@@ -504,7 +439,7 @@ def _drivers(data: ScoredData, clf: "SentimentClassifier", top: int, sample: int
     overall = ranking(everything)
     assert overall is not None
     with korean_plots():
-        chart = _img(png_data_uri(_drivers_chart(new_figure, *overall, data)), "morphemes that drive sentiment")
+        chart = markup.img(png_data_uri(_drivers_chart(new_figure, *overall, data)), "morphemes that drive sentiment")
     body = ('<p>Morphemes that appear in a larger share of positive than of negative comments (and the reverse), '
             f'ranked by the z-score of their weighted log-odds ratio; from a random sample of {len(rows):,} scored '
             f'comments, morphemes in at least {min_docs} of them. Each comes with one example.</p>' + chart
@@ -516,21 +451,21 @@ def _drivers(data: ScoredData, clf: "SentimentClassifier", top: int, sample: int
         for g in largest:
             mask = groups == g
             result = ranking(mask)
-            body += f"<h3>{_esc(g)} <span class=\"muted\">({int(mask.sum()):,} sampled comments)</span></h3>"
+            body += f"<h3>{markup.esc(g)} <span class=\"muted\">({int(mask.sum()):,} sampled comments)</span></h3>"
             if result is None:
                 body += '<p class="note">All sampled comments of this group have the same predicted label.</p>'
                 continue
             body += ('<div class="row">' + _driver_table(result[0].head(small), "More in positive", picker, True, mask)
                      + _driver_table(result[1].head(small), "More in negative", picker, False, mask) + "</div>")
-    return _section("drivers", body), len(rows)
+    return markup.section("drivers", body), len(rows)
 
 
 def _drivers_chart(new_figure: Callable, pos: pd.DataFrame, neg: pd.DataFrame, data: ScoredData) -> Any:
     n = max(len(pos), len(neg), 1)
     fig = new_figure(9, 0.8 + 0.26 * n)
     left, right = fig.subplots(1, 2)
-    for ax, part, colour, title in ((left, neg, NEGATIVE, "more in negative comments"),
-                                    (right, pos, POSITIVE, "more in positive comments")):
+    for ax, part, colour, title in ((left, neg, markup.NEGATIVE, "more in negative comments"),
+                                    (right, pos, markup.POSITIVE, "more in positive comments")):
         y = np.arange(len(part))[::-1]
         ax.barh(y, part["z"].abs(), color=colour, height=0.7)
         ax.set_yticks(y, [_label(t, 14) for t in part["token"]])
@@ -573,14 +508,14 @@ class _ExamplePicker:
             return ""
         text = self.texts[i]
         weight = 1.0 if positive else -1.0
-        return _marked(text, [(s.start, s.end, weight, token) for s in self.tokenizer.spans(text) if s.token == token])
+        return markup.marked(text, [(s.start, s.end, weight, token) for s in self.tokenizer.spans(text) if s.token == token])
 
 
 def _driver_table(part: pd.DataFrame, caption: str, picker: _ExamplePicker, positive: bool,
                   mask: np.ndarray) -> str:
-    rows = [[f"<b>{_esc(r.token)}</b>", f"{r.z:+.1f}", f"{int(r.pos):,} / {int(r.neg):,}",
+    rows = [[f"<b>{markup.esc(r.token)}</b>", f"{r.z:+.1f}", f"{int(r.pos):,} / {int(r.neg):,}",
              picker.example(r.token, positive, mask)] for r in part.itertuples()]
-    return _table(["morpheme", "z", "in pos. / neg.", "example"], rows, caption, escape=False,
+    return markup.table(["morpheme", "z", "in pos. / neg.", "example"], rows, caption, escape=False,
                   css="drivers " + ("pos" if positive else "neg"))
 
 
@@ -606,13 +541,13 @@ def _read_first(data: ScoredData, clf: "SentimentClassifier", top: int) -> str:
             scale = max((abs(c) for c in towards), default=0.0) or 1.0
             marks = [(t.start, t.end, c / scale, f"{t.token} {c:+.3f}") for t, c in zip(e.tokens, towards)]
             strongest = sorted(zip(e.tokens, towards), key=lambda tc: -abs(tc[1]))[:3]
-            extra = [_esc(row["group"])] if "group" in frame else []
-            rows.append([f"{row['p']:.3f}", _marked(e.text, marks),
-                         " · ".join(f'<span class="nowrap">{_esc(t.token)} {c:+.2g}</span>' for t, c in strongest),
+            extra = [markup.esc(row["group"])] if "group" in frame else []
+            rows.append([f"{row['p']:.3f}", markup.marked(e.text, marks),
+                         " · ".join(f'<span class="nowrap">{markup.esc(t.token)} {c:+.2g}</span>' for t, c in strongest),
                          *extra])
         header = ["P(positive)", "comment", "strongest morphemes (towards positive)"]
-        body += _table(header + (["group"] if "group" in frame else []), rows, caption, escape=False, css="comments")
-    return _section("read-first", body)
+        body += markup.table(header + (["group"] if "group" in frame else []), rows, caption, escape=False, css="comments")
+    return markup.section("read-first", body)
 
 
 def _towards_positive(e: "Explanation", positive: str) -> list[float]:
@@ -623,10 +558,10 @@ def _towards_positive(e: "Explanation", positive: str) -> list[float]:
 
 
 def _method(data: ScoredData, sample_size: int, model_name: str) -> str:
-    cols = ", ".join(f"{role}: <code>{_esc(c)}</code>" for role, c in data.columns.items())
+    cols = ", ".join(f"{role}: <code>{markup.esc(c)}</code>" for role, c in data.columns.items())
     items = [
-        f"Input: <code>{_esc(data.path)}</code> ({len(data.frame):,} rows; columns used: {cols}). "
-        f"Labels: {', '.join(map(_esc, data.labels))}; positive: <code>{_esc(data.positive)}</code>.",
+        f"Input: <code>{markup.esc(data.path)}</code> ({len(data.frame):,} rows; columns used: {cols}). "
+        f"Labels: {', '.join(map(markup.esc, data.labels))}; positive: <code>{markup.esc(data.positive)}</code>.",
         "Share positive: the share of scored comments (status <code>ok</code>) whose predicted label is the "
         "positive one, as decided when the file was scored (including any <code>--threshold</code>). Intervals: "
         "95% Wilson score intervals. Every aggregate uses every row.",
@@ -642,117 +577,9 @@ def _method(data: ScoredData, sample_size: int, model_name: str) -> str:
         "Highlighted morphemes: leave-one-token-out occlusion (<code>sentiment explain</code>): the model scores "
         "each comment with each morpheme removed; the change in the probability of its predicted label is the "
         "morpheme's contribution. Very confident predictions change little when one morpheme goes (saturation).",
-        f"Model: {_esc(model_name)}.",
+        f"Model: {markup.esc(model_name)}.",
     ]
-    return _section("method", "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
-
-
-# -- HTML -------------------------------------------------------------------------------
-CSS = """
-body{font-family:%(family)s;margin:0;color:#222;background:#fafafa;line-height:1.45}
-main{max-width:1120px;margin:0 auto;padding:0 24px 48px}
-header{background:#263238;color:#fff;padding:18px 24px}header h1{margin:0;font-size:1.5em}
-header p{margin:4px 0 0;color:#cfd8dc}nav{margin-top:10px}nav a{color:#b2dfdb;margin-right:14px;text-decoration:none}
-section{background:#fff;border:1px solid #e0e0e0;border-radius:6px;margin:18px 0;padding:6px 20px 16px}
-h2{border-bottom:2px solid #eceff1;padding-bottom:4px}h3{margin:18px 0 4px}
-.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #e0e0e0;border-radius:6px;padding:8px 14px;
-min-width:130px}.card b{display:block;font-size:1.5em}.card span{color:#666;font-size:.85em}
-.row{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}.row>table{flex:1 1 420px}
-table{border-collapse:collapse;margin:12px 0;font-size:.92em}caption{text-align:left;font-weight:bold;padding:4px 0}
-th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f5f5f5}tr:nth-child(even) td{background:#fcfcfc}
-table.drivers td:nth-child(2),table.drivers td:nth-child(3){white-space:nowrap;text-align:right}
-table.drivers.pos caption{color:%(pos)s}table.drivers.neg caption{color:%(neg)s}
-table.comments td:first-child{white-space:nowrap;text-align:right}
-img{max-width:100%%;height:auto;display:block;margin:10px 0}
-mark{border-radius:3px;padding:0 1px;color:inherit}.key{padding:0 4px;border-radius:3px}
-.key.pos{background:rgba(26,152,80,.45)}.key.neg{background:rgba(215,48,39,.45)}
-.note{color:#555;font-style:italic}.muted{color:#777;font-weight:normal;font-size:.85em}
-code{background:#f1f3f4;padding:0 3px;border-radius:3px}details{margin:8px 0}.nowrap{white-space:nowrap}
-"""
-FONT_STACK = ('"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR","Noto Sans CJK KR","NanumGothic",'
-              '"Segoe UI",Roboto,Helvetica,Arial,sans-serif')
-
-
-def render_page(title: str, sections: list[str], subtitle: str = "") -> str:
-    """The whole page: inline CSS (with an inline subset of NanumGothic for the Korean text), no script."""
-    nav = "".join(f'<a href="#{key}">{name}</a>' for key, name in SECTIONS.items())
-    body = (f'<header><h1>{_esc(title)}</h1><p>{_esc(subtitle)}</p><nav>{nav}</nav></header>'
-            f'<main>{"".join(sections)}</main>')
-    font_face, family = embedded_font(title + subtitle + html.unescape(body))
-    css = CSS % {"family": (f'"{family}",' if family else "") + FONT_STACK, "pos": POSITIVE, "neg": NEGATIVE}
-    return (f'<!DOCTYPE html>\n<html lang="ko"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{_esc(title)}</title><style>{font_face}{css}</style></head><body>{body}</body></html>\n')
-
-
-def embedded_font(text: str) -> tuple[str, str | None]:
-    """An ``@font-face`` rule with NanumGothic cut down to the characters of ``text`` (WOFF, base64, a few
-    hundred KB at most), so Korean renders on machines without a Korean font; ('', None) without the font."""
-    from .plotting import korean_font_path
-
-    path = korean_font_path()
-    if path is None:
-        return "", None
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    options = subset.Options()
-    options.flavor = "woff"
-    options.name_IDs = []
-    options.hinting = False
-    options.drop_tables += ["TSI0", "TSI1", "TSI2", "TSI3", "TSI5"]  # VTT hinting sources: not needed, not subsettable
-    font = TTFont(str(path), lazy=True)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes={ord(ch) for ch in set(text)} | set(range(0x20, 0x7F)))
-    subsetter.subset(font)
-    buf = io.BytesIO()
-    font.flavor = "woff"
-    font.save(buf)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    family = "ReportNanumGothic"
-    return f'@font-face{{font-family:"{family}";src:url(data:font/woff;base64,{data}) format("woff")}}', family
-
-
-def _section(key: str, body: str) -> str:
-    return f'<section id="{key}"><h2>{SECTIONS[key]}</h2>{body}</section>'
-
-
-def _cards(items: list[tuple[str, str]]) -> str:
-    return '<div class="cards">' + "".join(f'<div class="card"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>'
-                                           for k, v in items) + "</div>"
-
-
-def _table(header: list[str], rows: list[list[str]], caption: str = "", escape: bool = False, css: str = "") -> str:
-    cell = _esc if escape else (lambda v: v)
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
-    return f'<table class="{css}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _img(uri: str, alt: str) -> str:
-    return f'<img src="{uri}" alt="{_esc(alt)}">'
-
-
-def _marked(text: str, marks: list[tuple[int, int, float, str]], limit: int = 300) -> str:
-    """``text`` as HTML with ``(start, end, weight in [-1, 1], title)`` spans highlighted (green for positive
-    weights, red for negative, stronger for larger ones); shared or overlapping spans are drawn once."""
-    out, cursor = [], 0
-    for start, end, weight, title in sorted(marks, key=lambda m: (m[0], -abs(m[2]))):
-        if start < cursor or end > limit or abs(weight) < 0.1 or end <= start:
-            continue
-        rgb = "26,152,80" if weight > 0 else "215,48,39"
-        out.append(_esc(text[cursor:start]))
-        out.append(f'<mark style="background:rgba({rgb},{0.12 + 0.6 * min(abs(weight), 1):.2f})" '
-                   f'title="{_esc(title)}">{_esc(text[start:end])}</mark>')
-        cursor = end
-    out.append(_esc(text[cursor:limit]) + ("…" if len(text) > limit else ""))
-    return "".join(out)
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
+    return markup.section("method", "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
 
 
 def _label(value: Any, width: int = 24) -> str:

@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from conftest import SAMPLE, assert_user_error, run_cli
-from sentiment.report import (SECTIONS, log_odds_z, parse_times, period_of, read_scored, wilson, write_report)
+from sentiment.report import read_scored, write_report
+from sentiment.report_html import SECTIONS
+from sentiment.report_stats import log_odds_z, parse_times, period_of, wilson
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(name)), None)
