@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -24,6 +24,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from .config import Config
 from .errors import DataError
 from .tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    from .explain import Explanation
 
 # Flat hyperparameters and the config keys they set.
 PARAM_KEYS = {
@@ -199,6 +202,14 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Probabilities ``(n, n_classes)``, columns in ``classes_`` order."""
         return self.predict_ids(self.encode(X))
+
+    def explain(self, texts: Iterable[str], batch_size: int = 1024) -> list["Explanation"]:
+        """Per text: the prediction and each morpheme's span in the text and signed contribution to the
+        predicted class (leave-one-token-out occlusion; see :mod:`sentiment.explain`)."""
+        from .explain import explain
+
+        self._check_fitted()
+        return explain(self, texts, batch_size=batch_size)
 
     def predict(self, X: Iterable[str]) -> np.ndarray:
         """Predicted labels (values from ``classes_``)."""

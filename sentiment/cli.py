@@ -281,6 +281,75 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
+    _no_extra(extra, "explain")
+    texts = args.texts
+    if texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        raise SentimentError('explain: give at least one text, e.g. sentiment explain "배우 연기 최고", '
+                             "or - to read one text per line from stdin")
+    from .classifier import SentimentClassifier
+    from .explain import format_terminal, to_json
+
+    explanations = SentimentClassifier.load(args.model).explain(texts)
+    if args.json or not sys.stdout.isatty():
+        print(to_json(explanations))
+    else:
+        print(format_terminal(explanations, colour=not os.environ.get("NO_COLOR"), top=args.top))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
+    from .report import check_report_options, read_scored, write_report
+
+    _no_extra(extra, "report")
+    log = _quiet_log if args.quiet else _log
+    check_report_options(Path(args.output), args.overwrite, args.top, args.sample)
+    data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
+                       time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
+                       sep=args.sep, encoding=args.encoding)  # checks the columns before TensorFlow is loaded
+    from .classifier import SentimentClassifier
+
+    clf = SentimentClassifier.load(args.model)
+    summary = write_report(data, clf, args.output, top=args.top, sample=args.sample, overwrite=args.overwrite,
+                           title=args.title, model_name=args.model or "default (packaged)", log=log)
+    for line in summary.lines():
+        log(line)
+    return 0
+
+
+def _add_explain_parser(sub: Any) -> None:
+    p = sub.add_parser("explain", help="which morphemes made the model predict what it did (per text)")
+    p.add_argument("texts", nargs="*", help="texts to explain (- reads one text per line from stdin)")
+    p.add_argument("--model", "-m", help="model bundle directory (default: the packaged model)")
+    p.add_argument("--json", action="store_true", help="print JSON (the default when stdout is not a terminal)")
+    p.add_argument("--top", type=int, default=5, help="strongest morphemes listed per text in the terminal view")
+    p.set_defaults(func=cmd_explain)
+
+
+def _add_report_parser(sub: Any) -> None:
+    p = sub.add_parser("report", help="one self-contained HTML page (plots, groups, time, drivers, examples) "
+                                      "about a file scored by `sentiment score`")
+    p.add_argument("scored", help="output of `sentiment score` (CSV/TSV/.gz, Parquet, JSONL, .xlsx)")
+    p.add_argument("-o", "--output", required=True, help="HTML file to write, e.g. report.html")
+    p.add_argument("--group-by", metavar="COL", help="compare groups of this column (product, app, channel...)")
+    p.add_argument("--time-column", metavar="COL", help="dates/times: sentiment per day, week or month")
+    p.add_argument("--text-column", metavar="COL", help="column with the comments (default: guessed)")
+    p.add_argument("--top", type=int, default=15, metavar="N", help="rows per ranking (groups, morphemes, "
+                                                                    "comments; default 15)")
+    p.add_argument("--model", "-m", help="the model the file was scored with (default: the packaged model)")
+    p.add_argument("--column-prefix", help="the --column-prefix the file was scored with (default: detected)")
+    p.add_argument("--positive", metavar="LABEL", help="the positive label (default: the last prob_* column)")
+    p.add_argument("--sample", type=int, default=20_000, metavar="N",
+                   help="comments tokenized for the morpheme statistics and examples (default 20000)")
+    p.add_argument("--title", help="page title (default: from the file name)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_report)
+
+
 # -- parser -----------------------------------------------------------------------------
 class _VersionAction(argparse.Action):
     """``--version``: computed only when asked for (package metadata; TensorFlow is not imported)."""
@@ -426,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_adapt)
+
+    _add_explain_parser(sub)
+    _add_report_parser(sub)
 
     p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle")
     p.add_argument("--run-dir", required=True)

@@ -275,8 +275,13 @@ def check_output(path: str | Path, overwrite: bool) -> None:
         return
     path = Path(path)
     output_kind(path)
+    check_output_file(path, overwrite, example="scored.csv")
+
+
+def check_output_file(path: Path, overwrite: bool, example: str) -> None:
+    """Refuse an output path that is a directory, exists (without ``overwrite``) or has no parent folder."""
     if path.is_dir():
-        raise DataError(f"output {path} is a directory; give a file name such as {path / 'scored.csv'}")
+        raise DataError(f"output {path} is a directory; give a file name such as {path / example}")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"output {path} already exists; pass --overwrite to replace it")
     if not path.parent.exists():

@@ -113,6 +113,14 @@ def _plots(report: Path, metrics: dict[str, Any], true_idx: np.ndarray, proba: n
     import matplotlib
 
     matplotlib.use("Agg")
+    from .plotting import korean_plots
+
+    with korean_plots():  # class names may be Korean
+        return _draw_plots(report, metrics, true_idx, proba, names, history)
+
+
+def _draw_plots(report: Path, metrics: dict[str, Any], true_idx: np.ndarray, proba: np.ndarray, names: list[str],
+                history: dict[str, Any]) -> list[Path]:
     import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve, roc_curve
 

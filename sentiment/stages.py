@@ -195,14 +195,15 @@ def _size_value(text: str) -> float | int:
 
 
 def _read_clean(path: str | Path, text_column: str | None, label_column: str | None, sep: str | None,
-                encoding: str | None, classes: np.ndarray | None, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
+                encoding: str | None, classes: np.ndarray | None, log: Log,
+                against: str = "the first data file's labels") -> tuple[pd.DataFrame, dict[str, Any]]:
     """One labeled file as a cleaned (text, label) frame; labels must match ``classes`` when given."""
     from .labeled import load_labeled, match_labels
 
     labeled = load_labeled(path, text_column, label_column, sep=sep, encoding=encoding, log=log)
     labels = labeled.labels
     if classes is not None:
-        labels = match_labels(labels, classes, path, "the first data file's labels")
+        labels = match_labels(labels, classes, path, against)
     frame, stats = _clean(pd.DataFrame({"text": labeled.texts, "label": labels}))
     return frame, {"read": len(labeled.texts), "dropped": labeled.dropped, **stats}
 
@@ -250,7 +251,8 @@ def _add_training_rows(train_frame: pd.DataFrame, test_frame: pd.DataFrame,
     seen = set(train_frame["text"]) | set(test_frame["text"].str.strip())
     added = []
     for name, path in files:
-        part, part_stats = _read_clean(path, text_column, label_column, sep, encoding, classes, log)
+        part, part_stats = _read_clean(path, text_column, label_column, sep, encoding, classes, log,
+                                       "the training data's labels")
         in_splits = part["text"].isin(seen)
         part = part[~in_splits]
         added.append(part.assign(domain=name) if named else part)
