@@ -16,14 +16,11 @@ import sys
 import threading
 import time
 
+import httpx
 import numpy as np
 import pytest
 
 from conftest import ROOT, assert_user_error, run_cli
-
-httpx = pytest.importorskip("httpx")
-pytest.importorskip("fastapi")
-pytest.importorskip("uvicorn")
 
 KEY = "test-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}
