@@ -86,6 +86,10 @@ class _Job:
 _STOP = object()
 
 
+class BatcherStopped(RuntimeError):
+    """The batcher is not running: not started (no lifespan), stopped, or its warm-up failed."""
+
+
 @dataclass
 class MicroBatcher:
     """Gathers the texts of concurrent requests into one model call in one worker thread.
@@ -115,11 +119,18 @@ class MicroBatcher:
     async def predict(self, texts: list[str]) -> np.ndarray:
         """Probabilities for ``texts`` (scored together with other requests' texts)."""
         if self._queue is None or self._task is None or self._task.done():
-            raise RuntimeError("the batcher is not running (the app's lifespan did not start it)")
+            raise BatcherStopped(self.problem() or "the model is not running (the app's lifespan did not start it)")
         loop = asyncio.get_running_loop()
         job = _Job(list(texts), loop.create_future(), loop.time())
         self._queue.put_nowait(job)
         return await job.future
+
+    def problem(self) -> str | None:
+        """Why the batcher stopped by itself (its warm-up failed), or None."""
+        if self._task is not None and self._task.done() and not self._task.cancelled() and self._task.exception():
+            exc = self._task.exception()
+            return f"the model failed to warm up ({type(exc).__name__}: {exc})"
+        return None
 
     async def stop(self) -> None:
         """Score everything already queued, then stop the task and the worker thread."""
@@ -155,7 +166,7 @@ class MicroBatcher:
                         break
                     try:
                         job = await asyncio.wait_for(self._queue.get(), timeout)
-                    except TimeoutError:
+                    except asyncio.TimeoutError:
                         break
                 if job is None:
                     break
@@ -453,7 +464,10 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
             raise HTTPException(422, str(exc)) from None
         statuses = [row_status(text) for text in texts]
         ok = [text for text, status in zip(texts, statuses) if status == STATUS_OK]
-        proba = await batcher.predict(ok) if ok else np.zeros((0, len(keys)), dtype=np.float32)
+        try:
+            proba = await batcher.predict(ok) if ok else np.zeros((0, len(keys)), dtype=np.float32)
+        except BatcherStopped as exc:
+            raise HTTPException(503, str(exc)) from None
         predicted = predicted_classes(proba, classes, threshold).tolist() if len(proba) else []
         rows = iter(zip(predicted, proba.astype(np.float64).tolist()))
         out = [{"label": None, "probabilities": None, "status": status} for status in statuses]
@@ -481,7 +495,9 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
         """The model is loaded and warmed up: predictions answer without a first-call delay."""
         if ready.is_set():
             return JSONResponse({"status": "ready", "model": identifier})
-        return JSONResponse({"status": "warming up", "model": identifier}, status_code=503,
+        problem = batcher.problem()
+        return JSONResponse({"status": "failed" if problem else "warming up", "model": identifier,
+                             **({"error": problem} if problem else {})}, status_code=503,
                             headers={"Retry-After": "1"})
 
     @app.get("/metrics", response_class=Response)
