@@ -87,13 +87,13 @@ async def load(port: int, requests: list[bytes], clients: int, warmup: float, se
     """``clients`` connections send ``requests`` (cycled) back to back; latencies after the warm-up."""
     latencies: list[float] = []
     errors: list[str] = []
-    texts_done = 0
+    texts_done = sent = 0
     count = [len(json.loads(r.split(b"\r\n\r\n", 1)[1])["texts"]) for r in requests]
     measure_from = time.perf_counter() + warmup
     stop_at = measure_from + seconds
 
     async def client(k: int) -> None:
-        nonlocal texts_done
+        nonlocal texts_done, sent
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError as exc:
@@ -109,6 +109,7 @@ async def load(port: int, requests: list[bytes], clients: int, warmup: float, se
                 writer.write(requests[index])
                 status, body = await read_response(reader)
                 ended = time.perf_counter()
+                sent += 1
                 if status != 200:
                     errors.append(f"HTTP {status}: {body[:200]!r}")
                 elif i < k + clients * 2 and index in check:  # a few answers checked against predict_proba
@@ -127,7 +128,7 @@ async def load(port: int, requests: list[bytes], clients: int, warmup: float, se
 
     await asyncio.gather(*(client(k) for k in range(clients)))
     ms = np.array(latencies) * 1000
-    return {"requests": len(latencies), "texts_per_s": texts_done / seconds, "errors": len(errors),
+    return {"requests": len(latencies), "requests_all": sent, "texts_per_s": texts_done / seconds, "errors": len(errors),
             "error_examples": errors[:3],
             **{f"p{q}_ms": float(np.percentile(ms, q)) if len(ms) else None for q in (50, 95, 99)}}
 
@@ -147,6 +148,15 @@ def in_process(clf, batches: list[list[str]], seconds: float) -> dict:
         calls += 1
     elapsed = time.perf_counter() - started
     return {"calls": calls, "texts_per_s": done / elapsed, "p50_ms": float(np.median(latencies) * 1000)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_batches(port: int) -> tuple[float, float]:
@@ -189,9 +199,13 @@ def main() -> None:
             base = in_process(clf, batches, min(args.seconds, 5.0))
             check = {i: clf.predict_proba(batches[i]) for i in range(min(8, len(batches)))}
             before = server_batches(port)
+            cpu_before, client_before = cpu_seconds(proc.pid), time.process_time()
             served = asyncio.run(load(port, [request_bytes(port, b) for b in batches], args.clients, args.warmup,
                                       args.seconds, check))
             after = server_batches(port)
+            total = served["requests_all"]
+            served["server_cpu_ms_per_request"] = (cpu_seconds(proc.pid) - cpu_before) * 1000 / max(total, 1)
+            served["client_cpu_ms_per_request"] = (time.process_time() - client_before) * 1000 / max(total, 1)
             served["mean_batch_texts"] = (after[0] - before[0]) / max(after[1] - before[1], 1)
             served["in_process_texts_per_s"] = base["texts_per_s"]
             served["in_process_p50_ms"] = base["p50_ms"]
@@ -203,12 +217,13 @@ def main() -> None:
     print(f"sentiment serve on 127.0.0.1, {args.clients} clients, {args.seconds:g} s per size, "
           f"{os.cpu_count()} cores shared by server and client; server exit code after SIGTERM: {code}")
     print("| texts/request | requests | texts/s served | p50 ms | p95 ms | p99 ms | errors | mean batch | "
-          "in-process texts/s | served / in-process |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "in-process texts/s | served / in-process | CPU ms/request server, client |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, r in results.items():
         print(f"| {size} | {r['requests']:,} | {r['texts_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['errors']} | {r['mean_batch_texts']:.1f} | {r['in_process_texts_per_s']:,.0f} | "
-              f"{r['share_of_in_process']:.0%} |")
+              f"{r['share_of_in_process']:.0%} | {r['server_cpu_ms_per_request']:.2f}, "
+              f"{r['client_cpu_ms_per_request']:.2f} |")
         for example in r["error_examples"]:
             print(f"  error: {example}")
     if args.json_out:

@@ -109,6 +109,7 @@ class MicroBatcher:
     _queue: asyncio.Queue | None = field(default=None, init=False)
     _task: asyncio.Task | None = field(default=None, init=False)
     _executor: ThreadPoolExecutor | None = field(default=None, init=False)
+    _failure: str | None = field(default=None, init=False)
 
     def start(self, warmup: Callable[[], Any] | None = None, on_ready: Callable[[], None] = lambda: None) -> None:
         """Start the batching task (in the running loop); ``warmup`` runs in the worker thread first."""
@@ -127,24 +128,28 @@ class MicroBatcher:
 
     def problem(self) -> str | None:
         """Why the batcher stopped by itself (its warm-up failed), or None."""
-        if self._task is not None and self._task.done() and not self._task.cancelled() and self._task.exception():
-            exc = self._task.exception()
-            return f"the model failed to warm up ({type(exc).__name__}: {exc})"
-        return None
+        return self._failure
 
     async def stop(self) -> None:
         """Score everything already queued, then stop the task and the worker thread."""
         if self._task is None:
             return
         self._queue.put_nowait(_STOP)
-        await self._task
+        await asyncio.gather(self._task, return_exceptions=True)  # a failed warm-up was reported already
         self._executor.shutdown(wait=True)
         self._task = None
 
     async def _run(self, warmup: Callable[[], Any] | None, on_ready: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
         if warmup is not None:
-            await loop.run_in_executor(self._executor, warmup)
+            try:
+                await loop.run_in_executor(self._executor, warmup)
+            except Exception as exc:  # requests that came during the warm-up fail with the reason
+                self._failure = f"the model failed to warm up ({type(exc).__name__}: {exc})"
+                while (job := self._next_nowait()) is not None:
+                    if job is not _STOP and not job.future.done():
+                        job.future.set_exception(BatcherStopped(self._failure))
+                raise
         on_ready()
         carry: _Job | None = None
         stopping = False

@@ -272,6 +272,26 @@ def test_micro_batcher_limits_and_drain():
     assert len(calls) < 8
 
 
+def test_micro_batcher_failed_warmup_answers_with_the_reason():
+    from sentiment.serving import BatcherStopped, MicroBatcher
+
+    def warmup():
+        raise OSError("model file vanished")
+
+    async def main():
+        batcher = MicroBatcher(lambda texts: np.zeros((len(texts), 2)))
+        batcher.start(warmup=warmup)
+        waiting = asyncio.ensure_future(batcher.predict(["좋아요"]))  # queued during the warm-up
+        with pytest.raises(BatcherStopped, match="model file vanished"):
+            await waiting
+        with pytest.raises(BatcherStopped, match="failed to warm up"):
+            await batcher.predict(["좋아요"])
+        assert "OSError" in batcher.problem()
+        await batcher.stop()
+
+    asyncio.run(main())
+
+
 def test_cli_errors(tiny_model_dir):
     env_var = "SENTIMENT_SERVE_TEST_UNSET_KEY"
     os.environ.pop(env_var, None)
