@@ -248,6 +248,11 @@ def model_summary(clf: SentimentClassifier, identifier: str) -> dict[str, Any]:
 
 
 # -- ASGI layers ----------------------------------------------------------------------------
+def _error(message: str) -> dict[str, str]:
+    """The body of every error but 422's: a readable line under ``error`` (``detail`` as FastAPI names it)."""
+    return {"error": message, "detail": message}
+
+
 async def _send_json(send: Callable, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
                      ) -> None:
     body = json.dumps(payload, ensure_ascii=False).encode()
@@ -288,13 +293,11 @@ class Guard:
             return await self.app(scope, receive, send)
         if self.api_key is not None and scope["path"].startswith(PROTECTED_PREFIX) and not self._authorized(scope):
             message = "missing or wrong API key; send the header 'Authorization: Bearer <key>'"
-            return await _send_json(send, 401, {"error": message, "detail": message},
-                                    {"WWW-Authenticate": "Bearer"})
+            return await _send_json(send, 401, _error(message), {"WWW-Authenticate": "Bearer"})
         limit = self.max_body_bytes
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                message = BodyTooLarge(limit).detail
-                return await _send_json(send, 413, {"error": message, "detail": message}, {"Connection": "close"})
+                return await _send_json(send, 413, _error(BodyTooLarge(limit).detail), {"Connection": "close"})
         received = 0
 
         async def limited_receive() -> dict[str, Any]:
@@ -312,7 +315,7 @@ class Guard:
 class RequestMetrics:
     """Counts requests by path, method and status code and times them (the outermost layer)."""
 
-    def __init__(self, app: Callable, *, requests: Counter, latency: Histogram, paths: Callable[[], set[str]]):
+    def __init__(self, app: Callable, *, requests: Counter, latency: Histogram, paths: frozenset[str]) -> None:
         self.app, self.requests, self.latency, self.paths = app, requests, latency, paths
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
@@ -330,7 +333,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            path = scope["path"] if scope["path"] in self.paths() else "other"
+            path = scope["path"] if scope["path"] in self.paths else "other"
             self.requests.labels(path, scope["method"], str(status)).inc()
             self.latency.labels(path).observe(time.perf_counter() - started)
 
@@ -379,8 +382,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 413:
             headers["Connection"] = "close"  # the rest of the body is not read
-        return JSONResponse({"error": exc.detail, "detail": exc.detail}, status_code=exc.status_code,
-                            headers=headers)
+        return JSONResponse(_error(exc.detail), status_code=exc.status_code, headers=headers)
 
 
 # -- the app ------------------------------------------------------------------------------------
@@ -510,9 +512,9 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
         """Prometheus metrics of this app."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    paths = {route.path for route in app.routes}
     app.add_middleware(Guard, api_key=api_key, max_body_bytes=max_body_bytes)
-    app.add_middleware(RequestMetrics, requests=requests, latency=latency, paths=lambda: paths)
+    app.add_middleware(RequestMetrics, requests=requests, latency=latency,
+                       paths=frozenset(route.path for route in app.routes))
     app.state.classifier = clf
     app.state.model_id = identifier
     app.state.registry = registry
