@@ -292,7 +292,13 @@ def test_micro_batcher_failed_warmup_answers_with_the_reason():
     asyncio.run(main())
 
 
-def test_cli_errors(tiny_model_dir):
+def test_cli_errors(tiny_model_dir, tmp_path):
+    shadow = tmp_path / "uvicorn"  # as if the serve extra were not installed
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'uvicorn'\", name='uvicorn')\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    assert_user_error(subprocess.run([sys.executable, "-m", "sentiment", "serve"], cwd=ROOT, env=env, text=True,
+                                     capture_output=True, timeout=60), 'pip install "sentiment[serve]"', "uvicorn")
     env_var = "SENTIMENT_SERVE_TEST_UNSET_KEY"
     os.environ.pop(env_var, None)
     assert_user_error(run_cli("serve", "--model", str(tiny_model_dir), "--api-key-env", env_var, timeout=60),
