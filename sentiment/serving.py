@@ -390,10 +390,11 @@ def _check_limits(max_texts: int, max_body_bytes: int, batch_wait_ms: float, max
     for name, value, low in (("max_texts", max_texts, 1), ("max_body_bytes", max_body_bytes, 1024),
                              ("max_batch", max_batch, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise SentimentError(f"{name} = {value!r} is invalid; expected a whole number >= {low}")
+            raise SentimentError(f"{name} (--{name.replace('_', '-')}) = {value!r} is invalid; expected a whole "
+                                 f"number >= {low}")
     if not 0 <= batch_wait_ms <= 1000:
-        raise SentimentError(f"batch_wait_ms = {batch_wait_ms!r} is invalid; expected 0 to 1000 milliseconds "
-                             f"(e.g. 2)")
+        raise SentimentError(f"batch_wait_ms (--batch-wait-ms) = {batch_wait_ms!r} is invalid; expected 0 to 1000 "
+                             f"milliseconds (e.g. 2)")
 
 
 def create_app(model: SentimentClassifier | str | Path | None = None, *, max_texts: int = DEFAULT_MAX_TEXTS,

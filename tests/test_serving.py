@@ -292,6 +292,16 @@ def test_micro_batcher_failed_warmup_answers_with_the_reason():
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("setting, value", [("max_texts", 0), ("max_body_bytes", 10), ("max_batch", 0),
+                                            ("batch_wait_ms", -1.0)])
+def test_create_app_refuses_bad_limits(tiny_model, setting, value):
+    from sentiment.errors import SentimentError
+    from sentiment.serving import create_app
+
+    with pytest.raises(SentimentError, match=f"--{setting.replace('_', '-')}. = {value} is invalid"):
+        create_app(tiny_model, **{setting: value})
+
+
 def test_cli_errors(tiny_model_dir, tmp_path):
     shadow = tmp_path / "uvicorn"  # as if the serve extra were not installed
     shadow.mkdir()
