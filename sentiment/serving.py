@@ -352,8 +352,9 @@ def _validation_message(errors: Sequence[dict[str, Any]]) -> tuple[str, list[dic
     clean, lines = [], []
     for err in errors:
         name = _field_name(err.get("loc", ()))
-        if err.get("type") == "json_invalid":
-            line = f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'decode error')}); " \
+        if err.get("type") == "json_invalid":  # loc: ("body", character position)
+            name, where = "body", f" at character {err['loc'][-1]}" if len(err.get("loc", ())) > 1 else ""
+            line = f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'decode error')}{where}); " \
                    f'send e.g. {{"texts": ["좋아요"]}} with Content-Type: application/json'
         elif err.get("type") == "missing" and name == "body":
             line = 'the request body is missing; send JSON like {"texts": ["좋아요"]}'

@@ -145,7 +145,7 @@ def _threshold_message(value: float, classes) -> str:
 
 
 @pytest.mark.parametrize("content, fragment", [
-    (b'{"texts": ["a", ', "not valid JSON"),
+    (b'{"texts": ["a", ', "not valid JSON (Expecting value at character 16)"),
     (b'["a"]', "valid dictionary"),
     (b'{}', "texts: Field required"),
     (b'{"texts": "one text"}', "texts: Input should be a valid list"),
