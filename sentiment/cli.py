@@ -350,6 +350,32 @@ def _add_report_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
+    _no_extra(extra, "serve")
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env, "")
+        if not api_key.strip():
+            raise SentimentError(f"--api-key-env {args.api_key_env}: the environment variable {args.api_key_env} "
+                                 f"is not set or empty; export it with the key clients must send "
+                                 f"(Authorization: Bearer <key>), or leave --api-key-env out")
+    try:
+        import uvicorn  # noqa: F401  (run_server imports it)
+
+        from . import serving
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in {"fastapi", "starlette", "pydantic", "uvicorn", "prometheus_client"}:
+            raise
+        raise SentimentError(f"serving needs FastAPI, uvicorn and prometheus-client (missing: {exc.name}); "
+                             f'install them with: pip install "sentiment[serve]"') from None
+    serving.run_server(args.model, host=args.host, port=args.port, max_texts=args.max_texts, api_key=api_key,
+                       max_body_bytes=args.max_body_bytes, batch_wait_ms=args.batch_wait_ms,
+                       max_batch=args.max_batch, graceful_timeout=args.graceful_timeout,
+                       access_log=args.access_log, log_level="warning" if args.quiet else "info",
+                       log=_quiet_log if args.quiet else _log)
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------
 class _VersionAction(argparse.Action):
     """``--version``: computed only when asked for (package metadata; TensorFlow is not imported)."""
@@ -506,6 +532,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild-command", help="the command(s) that rebuild this model, for the model card")
     _add_common(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="serve the model over HTTP (FastAPI + uvicorn; pip install \"sentiment[serve]\")",
+                       description="POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics; OpenAPI at /docs. "
+                                   "Stops gracefully on SIGTERM or Ctrl+C.")
+    p.add_argument("--model", "-m", help="model bundle directory (default: the packaged model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only; "
+                                                       "0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    p.add_argument("--max-texts", type=int, default=1000, help="most texts in one request (more: 413; default 1000)")
+    p.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024,
+                   help="largest request body in bytes (larger: 413; default 8 MiB)")
+    p.add_argument("--api-key-env", metavar="VAR", help="require 'Authorization: Bearer KEY' on /v1/ endpoints, "
+                                                        "KEY read from the environment variable VAR")
+    p.add_argument("--batch-wait-ms", type=float, default=2.0,
+                   help="how long a request waits for others to share its model call (default 2 ms)")
+    p.add_argument("--max-batch", type=int, default=1024, help="most texts in one model call (default 1024)")
+    p.add_argument("--graceful-timeout", type=float, default=30.0,
+                   help="on SIGTERM, seconds to let requests in flight finish (default 30)")
+    p.add_argument("--access-log", action="store_true", help="log every request (off by default; see /metrics)")
+    _add_common(p)
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -176,16 +176,16 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     return summary
 
 
-def check_threshold(threshold: float | None, classes: np.ndarray) -> None:
+def check_threshold(threshold: float | None, classes: np.ndarray, option: str = "--threshold") -> None:
     """Raise :class:`DataError` unless ``threshold`` is None or a probability strictly between 0 and 1 for a
-    two-class model."""
+    two-class model (``option``: how the message names the setting, e.g. the JSON field ``threshold``)."""
     if threshold is None:
         return
     if len(classes) != 2:
-        raise DataError(f"--threshold works with two-class models; this model has {len(classes)} classes "
-                        f"({', '.join(map(str, classes.tolist()))}). Leave --threshold out to predict the likeliest class")
+        raise DataError(f"{option} works with two-class models; this model has {len(classes)} classes "
+                        f"({', '.join(map(str, classes.tolist()))}). Leave {option} out to predict the likeliest class")
     if not 0.0 < threshold < 1.0:
-        raise DataError(f"--threshold {threshold} is invalid; expected a probability of class {classes[1]} strictly "
+        raise DataError(f"{option} {threshold} is invalid; expected a probability of class {classes[1]} strictly "
                         f"between 0 and 1, e.g. 0.6 (the default, the likelier class, is 0.5)")
 
 
