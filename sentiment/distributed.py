@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -31,6 +31,7 @@ import pandas as pd
 
 from .dataio import TEXT_COLUMN_NAMES, find_column, table_kind
 from .errors import DataError, OutputExistsError, SentimentError
+from .scoring import STATUS_OK, ScoreSummary, label_names
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow.fs
@@ -66,9 +67,6 @@ class BatchScorer:
         self.clf.predict_ids(self.clf.encode(["준비"]))  # start the tagger and the predictor once, not per batch
         self.column, self.prefix, self.threshold = column, prefix, threshold
         self.escape, self.batch_size, self.label_dtype = escape, batch_size, label_dtype
-        pid_dir = os.environ.get("SENTIMENT_RAY_PID_DIR")  # for the fault-injection test: where actors say who they are
-        if pid_dir:
-            Path(pid_dir, f"{os.getpid()}.pid").write_text(str(os.getpid()))
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         from .scoring import score_frame
@@ -121,17 +119,18 @@ def score_dataset(ds: "ray.data.Dataset", model: str | Path | None = None, text_
     sample = None
     if text_column is None and not any(n.lower().strip() in TEXT_COLUMN_NAMES for n in names):
         sample = ds.limit(200).to_pandas()  # to find the one text-like column
-    return _score(ds, names, sample, model, text_column, threshold=threshold, column_prefix=column_prefix,
-                  escape=escape, concurrency=concurrency, batch_size=batch_size, model_batch_size=model_batch_size,
-                  log=log)
+    scored, _, _ = _score(ds, names, sample, model, text_column, threshold=threshold, column_prefix=column_prefix,
+                          escape=escape, concurrency=concurrency, batch_size=batch_size,
+                          model_batch_size=model_batch_size, log=log)
+    return scored
 
 
 def _score(ds: "ray.data.Dataset", names: list[str], sample: pd.DataFrame | None, model: str | Path | None,
            text_column: str | None, *, threshold: float | None, column_prefix: str, escape: bool,
            concurrency: int | None, batch_size: int, model_batch_size: int,
-           log: Callable[[str], None]) -> "ray.data.Dataset":
+           log: Callable[[str], None]) -> tuple["ray.data.Dataset", str, Any]:
     """:func:`score_dataset` with the input's column names (and a few rows when the text column is to be
-    guessed from them) known."""
+    guessed from them) known; also returns the text column and the model's classes."""
     import numpy as np
 
     from .bundle import read_meta
@@ -154,12 +153,13 @@ def _score(ds: "ray.data.Dataset", names: list[str], sample: pd.DataFrame | None
         concurrency = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if concurrency < 1:
         raise DataError(f"--concurrency {concurrency} is invalid; give the number of scoring actors (1 or more)")
-    return ds.map_batches(BatchScorer, batch_format="pandas", batch_size=batch_size, num_cpus=1,
-                          compute=ray.data.ActorPoolStrategy(size=concurrency), zero_copy_batch=False,
-                          fn_constructor_kwargs={"model": str(model_path), "column": column,
-                                                 "prefix": column_prefix, "threshold": threshold,
-                                                 "escape": escape, "batch_size": model_batch_size,
-                                                 "label_dtype": _label_dtype(labels)})
+    scored = ds.map_batches(BatchScorer, batch_format="pandas", batch_size=batch_size, num_cpus=1,
+                            compute=ray.data.ActorPoolStrategy(size=concurrency), zero_copy_batch=False,
+                            fn_constructor_kwargs={"model": str(model_path), "column": column,
+                                                   "prefix": column_prefix, "threshold": threshold,
+                                                   "escape": escape, "batch_size": model_batch_size,
+                                                   "label_dtype": _label_dtype(labels)})
+    return scored, column, classes
 
 
 # -- files in, a directory of files out ----------------------------------------------
@@ -347,32 +347,6 @@ class _PartNames:
         return self.get_filename_for_task(write_uuid, task_index)
 
 
-@dataclass
-class DistributedSummary:
-    """What a ``--engine ray`` run did."""
-
-    output: str
-    files: int = 0
-    rows: int = 0
-    status_counts: dict[str, int] = field(default_factory=dict)
-    label_counts: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    actors: int = 0
-
-    def lines(self) -> list[str]:
-        scored = self.status_counts.get("ok", 0)
-        flagged = {k: v for k, v in self.status_counts.items() if k != "ok"}
-        out = [f"rows read: {self.rows:,} from {self.files} file(s)", f"scored: {scored:,}",
-               "flagged: " + (", ".join(f"{k} {v:,}" for k, v in sorted(flagged.items())) or "none")]
-        if scored:
-            out.append("predicted labels: " + ", ".join(f"{label} {n:,} ({n / scored:.1%})"
-                                                      for label, n in self.label_counts.items()))
-        rate = self.rows / self.seconds if self.seconds else 0.0
-        out.append(f"elapsed: {self.seconds:.1f} s ({rate:,.0f} rows/s, {self.actors} actor(s))")
-        out.append(f"output: {self.output}")
-        return out
-
-
 def _check_output_dir(fs: "pyarrow.fs.FileSystem", path: str, display: str, overwrite: bool) -> None:
     import pyarrow.fs as pafs
 
@@ -445,11 +419,12 @@ def _ordered() -> Iterator[None]:
 
 
 def score_path(input_spec: str, output: str, *, model: str | Path | None = None, text_column: str | None = None,
-               sep: str | None = None, encoding: str | None = None, threshold: float | None = None, column_prefix: str = "",
+               sep: str | None = None, encoding: str | None = None, threshold: float | None = None,
+               column_prefix: str = "",
                escape: bool = True, overwrite: bool = False, output_format: str = "parquet",
                ray_address: str | None = None, concurrency: int | None = None, num_cpus: int | None = None,
                batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 1024,
-               log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> DistributedSummary:
+               log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """``sentiment score INPUT -o OUTDIR --engine ray``: score every row of the input files on Ray and write
     them, in input order, as ``OUTDIR/part-NNNNNN.parquet`` (or ``.csv``).
 
@@ -474,33 +449,38 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
     _check_output_dir(out_fs, out_path, output, overwrite)
     parent, name = out_path.rsplit("/", 1)
     tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:8]}"
+    log(f"input: {len(files.paths)} {files.kind} file(s)")
     if num_cpus is None and concurrency is not None:  # a local Ray with a CPU slot for every actor asked for
         num_cpus = max(os.cpu_count() or 1, concurrency)
     with _ray_session(ray_address, num_cpus, log) as ray:
         if concurrency is None:
             concurrency = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        log(f"scoring actors: {concurrency}")
         with _ordered(), _quiet_ray_data():
             sample = peek(files, encoding)
-            scored = _score(read_inputs(files, encoding=encoding), [str(c) for c in sample.columns], sample, model,
-                            text_column, threshold=threshold, column_prefix=column_prefix, escape=escape,
-                            concurrency=concurrency, batch_size=batch_size, model_batch_size=model_batch_size,
-                            log=log)
+            scored, column, classes = _score(
+                read_inputs(files, encoding=encoding), [str(c) for c in sample.columns], sample, model, text_column,
+                threshold=threshold, column_prefix=column_prefix, escape=escape, concurrency=concurrency,
+                batch_size=batch_size, model_batch_size=model_batch_size, log=log)
             try:
                 write = scored.write_parquet if output_format == "parquet" else scored.write_csv
                 # a fresh directory: OVERWRITE only lets a retried task replace its own part file
                 write(tmp, filesystem=out_fs, filename_provider=_PartNames(output_format),
                       mode=ray.data.SaveMode.OVERWRITE, ray_remote_args={"num_cpus": 0})  # no CPU slot, as reading
+                statuses, labels = _count(out_fs, tmp, output_format, column_prefix)
             except BaseException as exc:
                 if out_fs.get_file_info(tmp).type == pafs.FileType.Directory:
                     out_fs.delete_dir(tmp)
                 if not isinstance(exc, Exception):  # KeyboardInterrupt
                     raise
                 raise SentimentError(f"the Ray job failed, nothing was written to {output}: {_reason(exc)}") from None
-    summary = DistributedSummary(output=output, files=len(files.paths), actors=concurrency)
-    _count(summary, out_fs, tmp, output_format, column_prefix)
     _replace_dir(out_fs, tmp, out_path)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    names = label_names(classes, escape)
+    return ScoreSummary(output=output, text_column=column, encoding=None, rows=sum(statuses.values()),
+                        scored=statuses.get(STATUS_OK, 0), status_counts=dict(statuses),
+                        label_counts={name: sum(n for shown, n in labels.items() if names.get(shown, shown) == name)
+                                      for name in map(str, classes.tolist())},
+                        seconds=time.perf_counter() - started)
 
 
 def _reason(exc: BaseException) -> str:
@@ -514,23 +494,19 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[-1] if lines else ''}"[:500]
 
 
-def _count(summary: DistributedSummary, fs: "pyarrow.fs.FileSystem", path: str, fmt: str, prefix: str) -> None:
-    """Rows, statuses and predicted labels of the written parts (streamed: two columns at a time)."""
+def _count(fs: "pyarrow.fs.FileSystem", path: str, fmt: str, prefix: str) -> tuple[Counter[str], Counter[str]]:
+    """Statuses and predicted labels (as written) of the part files, streamed two columns at a time."""
     import pyarrow.compute as pc
     import pyarrow.dataset as pads
 
     parts = pads.dataset(path, filesystem=fs, format=fmt)
-    status, label = f"{prefix}status", f"{prefix}pred_label"
     statuses: Counter[str] = Counter()
     labels: Counter[str] = Counter()
-    for batch in parts.to_batches(columns=[status, label]):
-        for item in pc.value_counts(batch.column(0)).to_pylist():
-            statuses[str(item["values"])] += item["counts"]
-        for item in pc.value_counts(batch.column(1).drop_null()).to_pylist():
-            labels[str(item["values"])] += item["counts"]
-    summary.rows = sum(statuses.values())
-    summary.status_counts = dict(statuses)
-    summary.label_counts = dict(labels)
+    for batch in parts.to_batches(columns=[f"{prefix}status", f"{prefix}pred_label"]):
+        for counter, column in ((statuses, batch.column(0)), (labels, batch.column(1).drop_null())):
+            for item in pc.value_counts(column).to_pylist():
+                counter[str(item["values"])] += item["counts"]
+    return statuses, labels
 
 
 def _replace_dir(fs: "pyarrow.fs.FileSystem", tmp: str, final: str) -> None:

@@ -146,7 +146,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
             statuses = row_statuses(chunk[column])
             yield (index, chunk, statuses), chunk[column][statuses == STATUS_OK].tolist()
 
-    label_names = _label_names(clf.classes_, escape)
+    shown_as = label_names(clf.classes_, escape)
     bar = progress_bar(total=None, unit="rows", desc="scoring", enable=show_progress)
     try:
         for (index, chunk, statuses), ids in clf.tokenizer_.iter_batches(pending(), workers=workers,
@@ -154,7 +154,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
             out = score_frame(chunk, clf, column, prefix=column_prefix, threshold=threshold, escape=escape,
                               batch_size=batch_size, ids=ids, statuses=statuses)
             labels = out[f"{column_prefix}pred_label"][statuses == STATUS_OK]
-            chunk_labels = Counter(label_names.get(str(v), str(v)) for v in labels.tolist())
+            chunk_labels = Counter(shown_as.get(str(v), str(v)) for v in labels.tolist())
             chunk_status = Counter(statuses.tolist())
             if parts is None:
                 out.to_csv(sys.stdout, index=False, header=index == 0)
@@ -202,7 +202,7 @@ def score_frame(frame: pd.DataFrame, clf: SentimentClassifier, column: str, *, p
     return escape_formulas(out) if escape else out
 
 
-def _label_names(classes: np.ndarray, escape: bool) -> dict[str, str]:
+def label_names(classes: np.ndarray, escape: bool) -> dict[str, str]:
     """Each class name as written in an output (escaped, e.g. ``'-1``) -> the class name."""
     names = pd.DataFrame({"label": pd.Series([str(c) for c in classes.tolist()], dtype=object)})
     shown = escape_formulas(names) if escape else names
