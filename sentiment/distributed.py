@@ -368,7 +368,8 @@ def _ray_session(address: str | None, num_cpus: int | None, log: Callable[[str],
     if ray.is_initialized():
         yield ray
         return
-    kwargs: dict[str, Any] = {"address": address, "log_to_driver": False, "include_dashboard": False,
+    # "local": a new Ray even when RAY_ADDRESS or a `ray start` on this machine would make ray.init() join it
+    kwargs: dict[str, Any] = {"address": address or "local", "log_to_driver": False, "include_dashboard": False,
                               "configure_logging": False}
     if address is None:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
