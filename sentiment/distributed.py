@@ -485,14 +485,27 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost cause of a (Ray-wrapped) error, in one line."""
-    for _ in range(8):
-        cause = getattr(exc, "cause", None) or exc.__cause__
-        if cause is None or cause is exc:
-            break
-        exc = cause
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"[:500]
+    """One line on why a Ray job failed: our own error when a task or actor raised one (Ray wraps it, or only
+    quotes its traceback when an actor died in its constructor), else the first error that says something."""
+    import re
+
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain and len(chain) < 8:
+        chain.append(seen)
+        seen = getattr(seen, "cause", None) or seen.__cause__
+    for item in chain:
+        if isinstance(item, SentimentError) and type(item).__module__ == SentimentError.__module__:
+            return str(item).splitlines()[0][:500]
+    for item in chain:
+        quoted = re.findall(r"sentiment\.errors\.\w+: (.+)", str(item))
+        if quoted:
+            return quoted[-1][:500]
+    for item in chain:
+        lines = [line for line in str(item).splitlines() if line.strip()]
+        if lines:
+            return f"{type(item).__name__}: {lines[-1]}"[:500]
+    return type(exc).__name__
 
 
 def _count(fs: "pyarrow.fs.FileSystem", path: str, fmt: str, prefix: str) -> tuple[Counter[str], Counter[str]]:
