@@ -96,13 +96,14 @@ def _score_files_locally(src: Path, clf, tmp_path: Path) -> list[Path]:
     return outputs
 
 
-def test_score_dataset_in_a_users_pipeline(ray_session, tiny_model, tiny_model_dir, sample_frame):
+def test_score_dataset_in_a_users_pipeline(ray_session, tiny_model, tiny_model_dir, sample_frame, tmp_path):
     import ray.data
 
     from sentiment.distributed import score_dataset
 
     frame = sample_frame.iloc[:120].assign(document=lambda f: f["document"].where(f.index % 10 != 3, None))
-    ds = ray.data.from_pandas(frame)
+    frame.to_parquet(tmp_path / "comments.parquet", index=False)
+    ds = ray.data.read_parquet(str(tmp_path / "comments.parquet"), num_cpus=0)  # as docs/distributed.md shows
     got = score_dataset(ds, model=tiny_model_dir, threshold=0.7, column_prefix="pred_", concurrency=1).to_pandas()
     expected = score_frame(frame, tiny_model, "document", prefix="pred_", threshold=0.7)
     got = got.sort_values(["label", "document"], na_position="first").reset_index(drop=True)  # no order promised
