@@ -27,7 +27,7 @@ help:
 $(VENV)/.installed: pyproject.toml $(shell find sentiment -type f -not -path '*/__pycache__/*' 2>/dev/null)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet ".[test]"
+	$(BIN)/python -m pip install --quiet ".[test,ray]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -91,6 +91,13 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
 
     _no_extra(extra, "score")
     log = _quiet_log if args.quiet else _log
+    if args.engine == "ray":
+        return _score_on_ray(args, log)
+    ray_only = [flag for flag, value in (("--ray-address", args.ray_address), ("--concurrency", args.concurrency),
+                                         ("--output-format", args.output_format)) if value is not None]
+    if ray_only:
+        raise SentimentError(f"{', '.join(ray_only)} work(s) with --engine ray only; add --engine ray or leave "
+                             f"{'them' if len(ray_only) > 1 else 'it'} out")
     table_kind(check_input(args.input))  # fail fast, before TensorFlow is loaded
     check_output(args.output, args.overwrite or args.resume)
     clf = SentimentClassifier.load(args.model)
@@ -101,6 +108,27 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
                          output_encoding=args.output_encoding, column_prefix=args.column_prefix,
                          batch_size=args.batch_size, threshold=args.threshold,
                          show_progress=False if args.quiet else None, log=log)
+    for line in summary.lines():
+        log(line)
+    return 0
+
+
+def _score_on_ray(args: argparse.Namespace, log) -> int:
+    from .distributed import require_ray, score_path
+
+    unsupported = [flag for flag, used in (("--resume", args.resume), ("-o -", args.output == "-"),
+                                           ("--output-encoding", args.output_encoding != "utf-8"))
+                   if used]
+    if unsupported:
+        raise SentimentError(f"{', '.join(unsupported)} cannot be used with --engine ray; it writes a directory "
+                             f"of UTF-8 part files (rerun a failed job with --overwrite)")
+    require_ray()
+    summary = score_path(args.input, args.output, model=args.model, text_column=args.text_column, sep=args.sep,
+                         encoding=args.encoding, threshold=args.threshold, column_prefix=args.column_prefix,
+                         escape=not args.no_escape_formulas, overwrite=args.overwrite,
+                         output_format=args.output_format or "parquet", ray_address=args.ray_address,
+                         concurrency=args.concurrency, batch_size=args.chunk_size, model_batch_size=args.batch_size,
+                         log=log)
     for line in summary.lines():
         log(line)
     return 0
@@ -399,13 +427,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("score", help="add predicted labels and probabilities to a comment file")
-    p.add_argument("input", help="CSV/TSV/.txt (optionally .gz), .xlsx, .parquet or .jsonl")
-    p.add_argument("-o", "--output", required=True, help="output file (type from extension) or - for CSV on stdout")
+    p.add_argument("input", help="CSV/TSV/.txt (optionally .gz), .xlsx, .parquet or .jsonl; with --engine ray also "
+                                 "a directory, a glob (dir/*.csv) or a URI (s3://bucket/comments/)")
+    p.add_argument("-o", "--output", required=True, help="output file (type from extension) or - for CSV on stdout; "
+                                                         "with --engine ray a directory of part files")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process and its tokenizer workers (default); ray: Ray Data actors on a local "
+                        "Ray or a cluster (needs the ray extra: pip install \"sentiment[ray]\")")
+    p.add_argument("--ray-address", help="--engine ray: join this cluster (auto, or ray://HOST:10001) instead of "
+                                         "starting a local Ray")
+    p.add_argument("--concurrency", type=int, help="--engine ray: scoring actors, one CPU each "
+                                                    "(default: one per CPU of the cluster)")
+    p.add_argument("--output-format", choices=("parquet", "csv"),
+                   help="--engine ray: part file format (default parquet)")
     p.add_argument("--model", "-m", help="model bundle directory (default: the packaged model)")
     p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
     _add_read_options(p)
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores; default 0)")
-    p.add_argument("--chunk-size", type=int, default=50_000, help="rows read, scored and written per chunk")
+    p.add_argument("--chunk-size", type=int, default=50_000,
+                   help="rows read, scored and written per chunk (--engine ray: rows per actor call)")
     p.add_argument("--batch-size", type=int, default=1024, help="rows per model batch")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished chunk")

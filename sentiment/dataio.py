@@ -262,7 +262,7 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         series = out[column]
-        if series.dtype == object or isinstance(series.dtype, pd.StringDtype):
+        if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):  # Arrow-backed strings too
             mask = series.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES)).astype(bool)
             if mask.any():
                 out[column] = series.astype(object).where(~mask, "'" + series.astype(object).where(mask, ""))

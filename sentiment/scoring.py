@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -143,20 +143,19 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                 label_counts.update(previous["labels"])
                 summary.rows += len(chunk)
                 continue
-            statuses = chunk[column].map(row_status)
-            ok = (statuses == STATUS_OK).to_numpy()
-            yield (index, chunk, statuses, ok), chunk[column][ok].tolist()
+            statuses = row_statuses(chunk[column])
+            yield (index, chunk, statuses), chunk[column][statuses == STATUS_OK].tolist()
 
+    shown_as = label_names(clf.classes_, escape)
     bar = progress_bar(total=None, unit="rows", desc="scoring", enable=show_progress)
     try:
-        for (index, chunk, statuses, ok), ids in clf.tokenizer_.iter_batches(pending(), workers=workers,
-                                                                              vocab=clf.vocabulary_):
-            proba = clf.predict_ids(ids, batch_size=batch_size)
-            out = _scored_frame(chunk, statuses, ok, proba, clf.classes_, column_prefix, threshold)
-            chunk_labels = Counter(str(v) for v in out[f"{column_prefix}pred_label"][ok].tolist())
+        for (index, chunk, statuses), ids in clf.tokenizer_.iter_batches(pending(), workers=workers,
+                                                                          vocab=clf.vocabulary_):
+            out = score_frame(chunk, clf, column, prefix=column_prefix, threshold=threshold, escape=escape,
+                              batch_size=batch_size, ids=ids, statuses=statuses)
+            labels = out[f"{column_prefix}pred_label"][statuses == STATUS_OK]
+            chunk_labels = Counter(shown_as.get(str(v), str(v)) for v in labels.tolist())
             chunk_status = Counter(statuses.tolist())
-            if escape:
-                out = escape_formulas(out)
             if parts is None:
                 out.to_csv(sys.stdout, index=False, header=index == 0)
             else:
@@ -174,6 +173,40 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     summary.label_counts = {label: label_counts[label] for label in map(str, clf.classes_.tolist())}
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def row_statuses(texts: pd.Series) -> pd.Series:
+    """:func:`row_status` of every cell, as a Series of str."""
+    return texts.map(row_status).astype(object)
+
+
+def score_frame(frame: pd.DataFrame, clf: SentimentClassifier, column: str, *, prefix: str = "",
+                threshold: float | None = None, escape: bool = True, batch_size: int = 1024,
+                ids: Sequence[np.ndarray] | None = None, statuses: pd.Series | None = None) -> pd.DataFrame:
+    """``frame`` with the added columns (``{prefix}status``, ``{prefix}pred_label``, ``{prefix}prob_*``).
+
+    The one scoring step of every engine (``score_file``'s chunks, the Ray actors of
+    :mod:`sentiment.distributed`): rows whose ``column`` cell is not a non-blank
+    text keep their status and get no prediction; ``escape`` guards every text cell
+    against formula injection. ``ids`` (token ids of the scorable rows, in order)
+    and ``statuses`` (:func:`row_statuses`) may be given when computed elsewhere
+    (``score_file`` tokenizes in worker processes); else the texts are tokenized here.
+    """
+    if statuses is None:
+        statuses = row_statuses(frame[column])
+    ok = (statuses == STATUS_OK).to_numpy()
+    if ids is None:
+        ids = clf.encode(frame[column][ok].tolist())
+    proba = clf.predict_ids(ids, batch_size=batch_size)
+    out = _scored_frame(frame, statuses, ok, proba, clf.classes_, prefix, threshold)
+    return escape_formulas(out) if escape else out
+
+
+def label_names(classes: np.ndarray, escape: bool) -> dict[str, str]:
+    """Each class name as written in an output (escaped, e.g. ``'-1``) -> the class name."""
+    names = pd.DataFrame({"label": pd.Series([str(c) for c in classes.tolist()], dtype=object)})
+    shown = escape_formulas(names) if escape else names
+    return dict(zip(shown["label"].tolist(), names["label"].tolist()))
 
 
 def check_threshold(threshold: float | None, classes: np.ndarray, option: str = "--threshold") -> None:
