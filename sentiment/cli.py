@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -85,20 +86,22 @@ def _no_extra(extra: list[str], command: str) -> None:
 def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
     from .classifier import SentimentClassifier
     from .dataio import check_input, check_output, table_kind
+    from .locks import exclusive_lock
     from .scoring import score_file
 
     _no_extra(extra, "score")
     log = _quiet_log if args.quiet else _log
     table_kind(check_input(args.input))  # fail fast, before TensorFlow is loaded
     check_output(args.output, args.overwrite or args.resume)
-    clf = SentimentClassifier.load(args.model)
-    log(f"model: {args.model or 'default (packaged)'}")
-    summary = score_file(args.input, args.output, clf, text_column=args.text_column, sep=args.sep,
-                         encoding=args.encoding, chunksize=args.chunk_size, workers=args.workers,
-                         overwrite=args.overwrite, resume=args.resume, escape=not args.no_escape_formulas,
-                         output_encoding=args.output_encoding, column_prefix=args.column_prefix,
-                         batch_size=args.batch_size, threshold=args.threshold,
-                         show_progress=False if args.quiet else None, log=log)
+    with exclusive_lock(args.output, "output") if args.output != "-" else nullcontext():  # fail before TF loads
+        clf = SentimentClassifier.load(args.model)
+        log(f"model: {args.model or 'default (packaged)'}")
+        summary = score_file.__wrapped__(  # score_file itself takes the lock held here
+            args.input, args.output, clf, text_column=args.text_column, sep=args.sep, encoding=args.encoding,
+            chunksize=args.chunk_size, workers=args.workers, overwrite=args.overwrite, resume=args.resume,
+            escape=not args.no_escape_formulas, output_encoding=args.output_encoding,
+            column_prefix=args.column_prefix, batch_size=args.batch_size, threshold=args.threshold,
+            show_progress=False if args.quiet else None, log=log)
     for line in summary.lines():
         log(line)
     return 0

@@ -29,6 +29,7 @@ from .classifier import SentimentClassifier
 from .dataio import (TEXT_COLUMN_NAMES, write_frame, atomic_target, check_output, escape_formulas, find_column,
                      iter_table, output_kind)
 from .errors import DataError
+from .locks import locked
 from .progress import progress_bar
 
 STATUS_OK = "ok"
@@ -87,6 +88,7 @@ def _fingerprint(path: Path, settings: dict[str, Any]) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+@locked("output", "output")
 def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassifier, *,
                text_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                chunksize: int = 50_000, workers: int = 0, overwrite: bool = False, resume: bool = False,
@@ -94,6 +96,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                batch_size: int = 1024, threshold: float | None = None, show_progress: bool | None = None,
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """Score every row of ``input_path`` and write the rows with added columns to ``output``.
+
+    The run holds the lock of ``output`` (see :mod:`sentiment.locks`) from start to end.
 
     ``threshold`` (two-class models only): predict the second class (e.g. 1,
     positive) when its probability is at least this, instead of the likelier class.

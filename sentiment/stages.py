@@ -28,6 +28,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import DataError, SentimentError
+from .locks import exclusive_lock, locked
 
 STAGES = ("prepare", "tokenize", "word2vec", "train", "evaluate")
 Log = Callable[[str], None]
@@ -273,28 +274,29 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
 
     run_dir = Path(run_dir)
     out = run_dir / "model"
-    key = _key("train", {"up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
-                         "cfg": _section(cfg, "sequence", "model", "train", "pretrain", "distill")})
-    if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
-        log("train: up to date, skipped")
-        return False
-    if force:
-        shutil.rmtree(run_dir / "teachers", ignore_errors=True)
-    tokens, frame = _tokens(run_dir, "train")
-    labels = frame["label"].to_numpy()
-    extra_tokens, extra_frame = _tokens(run_dir, "extra") if cfg.word2vec.extra_texts else ([], pd.DataFrame())
-    texts = frame["text"].tolist()
-    clf = SentimentClassifier(config=cfg, verbose=verbose)
-    clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
-                   extra_tokens=extra_tokens if cfg.distill.enabled or cfg.pretrain.epochs else [], texts=texts,
-                   extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
-                   fingerprint=data_fingerprint(texts, labels), teacher_cache=run_dir / "teachers", log=log)
-    clf.training_["extra_texts"] = len(extra_tokens)
-    clf.save(out)
-    _stamp(run_dir, "train", key, {"history": clf.history_})
-    log(f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
-        f"validation accuracy {clf.training_['metrics'].get('validation', {}).get('accuracy', float('nan')):.4f} -> {out}")
-    return True
+    with exclusive_lock(out, "model directory", create_folder=True):  # one writer of RUN/model
+        key = _key("train", {"up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
+                             "cfg": _section(cfg, "sequence", "model", "train", "pretrain", "distill")})
+        if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
+            log("train: up to date, skipped")
+            return False
+        if force:
+            shutil.rmtree(run_dir / "teachers", ignore_errors=True)
+        tokens, frame = _tokens(run_dir, "train")
+        labels = frame["label"].to_numpy()
+        extra_tokens, extra_frame = _tokens(run_dir, "extra") if cfg.word2vec.extra_texts else ([], pd.DataFrame())
+        texts = frame["text"].tolist()
+        clf = SentimentClassifier(config=cfg, verbose=verbose)
+        clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
+                       extra_tokens=extra_tokens if cfg.distill.enabled or cfg.pretrain.epochs else [], texts=texts,
+                       extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
+                       fingerprint=data_fingerprint(texts, labels), teacher_cache=run_dir / "teachers", log=log)
+        clf.training_["extra_texts"] = len(extra_tokens)
+        clf.save(out)
+        _stamp(run_dir, "train", key, {"history": clf.history_})
+        log(f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
+            f"validation accuracy {clf.training_['metrics'].get('validation', {}).get('accuracy', float('nan')):.4f} -> {out}")
+        return True
 
 
 def evaluate(run_dir: str | Path, *, force: bool = False, log: Log = _stderr) -> dict[str, Any] | None:
@@ -344,6 +346,7 @@ def run_pipeline(data: str | Path, run_dir: str | Path, cfg: Config, *, stages: 
             evaluate(run_dir, force=force, log=log)
 
 
+@locked("output", "model directory", create_folder=True)
 def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_column: str | None = None,
                     label_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                     extra_texts: Sequence[str | Path] = (), test_data: str | Path | None = None,
@@ -394,6 +397,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     return clf
 
 
+@locked("output", "model directory", create_folder=True)
 def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = False,
                  command: str | None = None, log: Log = _stderr) -> Path:
     """Copy RUN/model to ``output`` with the test-split metrics and a model card added."""
