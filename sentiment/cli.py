@@ -37,6 +37,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sep", help="column separator for delimited text (default: ',' for .csv, tab for .tsv/.txt)")
     p.add_argument("--encoding", help="input encoding (default: try utf-8/utf-8-sig, then cp949)")
+    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the first "
+                                   "sheet with a text column (reported)")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -101,7 +103,8 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
             chunksize=args.chunk_size, workers=args.workers, overwrite=args.overwrite, resume=args.resume,
             escape=not args.no_escape_formulas, output_encoding=args.output_encoding,
             column_prefix=args.column_prefix, batch_size=args.batch_size, threshold=args.threshold,
-            show_progress=False if args.quiet else None, log=log)
+            show_progress=False if args.quiet else None, encoding_errors=args.encoding_errors, sheet=args.sheet,
+            log=log)
     for line in summary.lines():
         log(line)
     return 0
@@ -121,7 +124,7 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.data or not args.out:
         raise SentimentError("train: --data FILE and --out DIR are required (or --run-dir RUN for the stage)")
     stages.train_from_file(args.data, args.out, cfg, text_column=args.text_column, label_column=args.label_column,
-                           sep=args.sep, encoding=args.encoding,
+                           sep=args.sep, encoding=args.encoding, sheet=args.sheet,
                            test_data=args.test_data, workers=args.workers, verbose=verbose,
                            overwrite=args.overwrite, use_cache=not args.no_cache, log=log)
     return 0
@@ -143,7 +146,8 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.data:
         raise SentimentError("evaluate: --data FILE is required (or --run-dir RUN)")
     clf = SentimentClassifier.load(args.model)
-    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding, log=log)
+    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
+                        sheet=args.sheet, log=log)
     labels = match_labels(data.labels, clf.classes_, args.data)
     from .token_cache import tokenize_with_cache
 
@@ -209,7 +213,7 @@ def cmd_prepare(args: argparse.Namespace, extra: list[str]) -> int:
     cfg = _load_config(args, extra)
     stages.prepare(args.data, args.run_dir, cfg, text_column=args.text_column, label_column=args.label_column,
                    test_data=args.test_data, test_size=args.test_size, add_train=args.add_train, sep=args.sep,
-                   encoding=args.encoding, force=args.force, log=_quiet_log if args.quiet else _log)
+                   encoding=args.encoding, sheet=args.sheet, force=args.force, log=_quiet_log if args.quiet else _log)
     return 0
 
 
@@ -235,7 +239,8 @@ def cmd_pipeline(args: argparse.Namespace, extra: list[str]) -> int:
     stages.run_pipeline(args.data, args.run_dir, cfg, stages=args.stages or stages.STAGES, workers=args.workers,
                         force=args.force, verbose=0 if args.quiet else 2, log=_quiet_log if args.quiet else _log,
                         text_column=args.text_column, label_column=args.label_column, test_data=args.test_data,
-                        test_size=args.test_size, add_train=args.add_train, sep=args.sep, encoding=args.encoding)
+                        test_size=args.test_size, add_train=args.add_train, sep=args.sep, encoding=args.encoding,
+                        sheet=args.sheet)
     return 0
 
 
@@ -281,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not prefix cells starting with = + - @ with ' (formula-injection guard, on by default)")
     p.add_argument("--output-encoding", default="utf-8", help="utf-8 (default) or utf-8-sig (BOM, for Excel)")
     p.add_argument("--column-prefix", default="", help="prefix for the added columns (status, label, prob_*)")
+    p.add_argument("--encoding-errors", choices=("strict", "replace", "skip-rows"), default="strict",
+                   help="undecodable bytes in the input: strict (default: an error naming the line), replace "
+                        "(keep the row, text with U+FFFD, status bad_encoding, no prediction) or skip-rows "
+                        "(leave the row out; counted and listed in the summary)")
     p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
                                                    "its probability is at least this (default: the likelier class)")
     _add_common(p)

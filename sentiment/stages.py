@@ -97,8 +97,10 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 def prepare(data: str | Path, run_dir: str | Path, cfg: Config, *, text_column: str | None = None,
             label_column: str | None = None, test_data: str | Path | None = None, test_size: float = 0.1,
             add_train: Sequence[str | Path] = (), sep: str | None = None, encoding: str | None = None,
-            force: bool = False, log: Log = _stderr) -> bool:
+            force: bool = False, log: Log = _stderr, sheet: str | int | None = None) -> bool:
     """Read, clean, deduplicate and split labeled data; returns False when skipped.
+
+    ``sheet`` picks the sheet of a workbook ``data`` (a name or a number from 1).
 
     ``add_train`` files are labeled data added to the train split only (after the
     split), minus texts already in either split: more training data that never
@@ -113,11 +115,12 @@ def prepare(data: str | Path, run_dir: str | Path, cfg: Config, *, text_column: 
     key = _key("prepare", {"data": file_digest(data), "test": test_data and file_digest(test_data),
                            "add_train": [file_digest(p) for p in add_train],
                            "columns": [text_column, label_column], "test_size": test_size,
-                           "seed": cfg.train.seed, "sep": sep, "encoding": encoding})
+                           "seed": cfg.train.seed, "sep": sep, "encoding": encoding,
+                           **({"sheet": sheet} if sheet is not None else {})})
     if _up_to_date(run_dir, "prepare", key, [out / "train.parquet", out / "test.parquet"], force):
         log("prepare: up to date, skipped")
         return False
-    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, log=log)
+    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, sheet=sheet, log=log)
     frame, stats = _clean(pd.DataFrame({"text": labeled.texts, "label": labeled.labels}))
     stats = {"read": len(labeled.texts), "dropped": labeled.dropped, **stats}
     check_trainable(_as_labeled(frame), data)
@@ -351,7 +354,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
                     label_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                     extra_texts: Sequence[str | Path] = (), test_data: str | Path | None = None,
                     workers: int = 0, verbose: int = 0, overwrite: bool = False, use_cache: bool = True,
-                    log: Log = _stderr):
+                    log: Log = _stderr, sheet: str | int | None = None):
     """Read a labeled table, train a model and save its bundle (optionally with test metrics).
 
     Tokens are cached (see :mod:`sentiment.token_cache`) unless ``use_cache`` is False.
@@ -366,7 +369,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     output = Path(output)
     if output.exists() and not overwrite:
         raise SentimentError(f"{output} already exists; pass --overwrite to replace it")
-    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, log=log)
+    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, sheet=sheet, log=log)
     check_trainable(labeled, data)
     test = load_labeled(test_data, labeled.text_column if text_column is None else text_column,
                         labeled.label_column if label_column is None else label_column,
