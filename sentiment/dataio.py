@@ -17,9 +17,11 @@ file is refused, naming the first bad line and its bytes. ``encoding_errors=
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -557,6 +559,33 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, escape: bool = True, e
         raise
 
 
+def _has_bare_cr(frame: pd.DataFrame) -> bool:
+    """A text cell with a carriage return, which the csv module leaves unquoted with '\\n' line ends
+    (every reader would split the row there): such frames are written with every cell quoted."""
+    return any(frame[c].map(lambda v: isinstance(v, str) and "\r" in v).any() for c in frame.columns
+               if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype))
+
+
+EXCEL_MAX_CHARS = 32_767  # the most characters an Excel cell holds (openpyxl would cut the rest silently)
+EXCEL_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters an .xlsx cell cannot store
+
+
+def check_excel_cells(frame: pd.DataFrame, path: str | Path) -> None:
+    """Raise :class:`DataError` for a text cell that an .xlsx file cannot hold as it is."""
+    for column in frame.columns:
+        for row, value in enumerate(frame[column].tolist()):
+            if not isinstance(value, str):
+                continue
+            if len(value) > EXCEL_MAX_CHARS:
+                problem = f"has {len(value):,} characters; an Excel cell holds at most {EXCEL_MAX_CHARS:,}"
+            elif (bad := EXCEL_ILLEGAL.search(value)) is not None:
+                problem = f"holds the control character U+{ord(bad.group()):04X}, which Excel cells cannot store"
+            else:
+                continue
+            raise DataError(f"output {path}: the cell in column {column!r} ({value[:30]!r}...) {problem}; write "
+                            f".csv, .jsonl or .parquet instead, which keep every character")
+
+
 def write_frame(frame: pd.DataFrame, path: Path, kind: str, gz: bool, encoding: str, header: bool,
                 append: bool) -> None:
     """Write (or append) one frame in the given output kind, without escaping or atomic rename."""
@@ -565,7 +594,8 @@ def write_frame(frame: pd.DataFrame, path: Path, kind: str, gz: bool, encoding: 
         mode = "ab" if append else "wb"
         opener: Any = gzip.open if gz else open
         with opener(path, mode) as fh:
-            text = frame.to_csv(sep=sep, index=False, header=header, lineterminator="\n")
+            text = frame.to_csv(sep=sep, index=False, header=header, lineterminator="\n",
+                                quoting=csv.QUOTE_ALL if _has_bare_cr(frame) else csv.QUOTE_MINIMAL)
             fh.write(text.encode(encoding))
     elif kind == "jsonl":
         text = frame.to_json(orient="records", lines=True, force_ascii=False) if len(frame) else ""
@@ -574,6 +604,7 @@ def write_frame(frame: pd.DataFrame, path: Path, kind: str, gz: bool, encoding: 
     elif kind == "parquet":
         frame.to_parquet(path, index=False)
     elif kind == "xlsx":
+        check_excel_cells(frame, path)
         frame.to_excel(path, index=False, engine="openpyxl")
     else:
         raise ValueError(kind)

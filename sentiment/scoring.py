@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from .classifier import SentimentClassifier
-from .dataio import (TEXT_COLUMN_NAMES, write_frame, atomic_target, bad_encoding_rows, check_output,
+from .dataio import (TEXT_COLUMN_NAMES, write_frame, atomic_target, bad_encoding_rows, check_excel_cells, check_output,
                      escape_formulas, find_column, iter_table, line_list, output_kind)
-from .errors import DataError
+from .errors import DataError, SentimentError
 from .locks import locked
 from .progress import progress_bar
 
@@ -186,6 +186,10 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
             label_counts.update(chunk_labels)
             summary.rows += len(chunk)
             bar.update(len(chunk))
+    except SentimentError:  # bad input found mid-way: a resume would hit it again, so keep no parts
+        if parts is not None:
+            parts.discard()
+        raise
     finally:
         bar.close()
     if parts is not None:
@@ -237,6 +241,7 @@ class _Parts:
 
     def __init__(self, output: Path, fingerprint: str, resume: bool) -> None:
         self.kind, self.gz = output_kind(output)
+        self.output = output
         self.dir = output.parent / f".{output.name}.parts"
         manifest = self.dir / "manifest.json"
         self.completed = 0
@@ -263,9 +268,14 @@ class _Parts:
         if self.kind in ("csv", "tsv", "jsonl"):
             write_frame(frame, tmp, self.kind, False, "utf-8", header=index == 0, append=False)
         else:  # parquet and xlsx parts keep dtypes as parquet
+            if self.kind == "xlsx":
+                check_excel_cells(frame, self.output)  # fail at the first such cell, not at the end
             frame.to_parquet(tmp, index=False)
         (self.dir / f"part-{index:06d}.json").write_text(json.dumps(summary))
         os.replace(tmp, self.dir / name)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def join(self, output: Path, encoding: str) -> None:
         """Concatenate the parts into a temporary file, rename it to ``output``, drop the parts."""
