@@ -157,6 +157,8 @@ def _mostly_utf8(path: Path, gz: bool) -> bool:
                     good += 1
                 except UnicodeDecodeError:
                     bad += 1
+                    if bad > 1000 and good < bad:  # a file in another encoding: no need to read on
+                        return False
     return good > bad
 
 
@@ -571,9 +573,9 @@ EXCEL_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control character
 
 
 def check_excel_cells(frame: pd.DataFrame, path: str | Path) -> None:
-    """Raise :class:`DataError` for a text cell that an .xlsx file cannot hold as it is."""
+    """Raise :class:`DataError` for a text cell (or column name) that an .xlsx file cannot hold as it is."""
     for column in frame.columns:
-        for row, value in enumerate(frame[column].tolist()):
+        for value in [str(column), *frame[column].tolist()]:
             if not isinstance(value, str):
                 continue
             if len(value) > EXCEL_MAX_CHARS:

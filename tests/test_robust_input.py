@@ -158,3 +158,19 @@ def test_cli_encoding_errors(tiny_model_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "skipped (undecodable bytes): 1 row(s), on line(s) 8" in result.stderr
     assert len(pd.read_csv(out)) == 29
+
+
+def test_xlsx_output_refuses_what_excel_cannot_hold(tiny_model, tmp_path):
+    from sentiment.dataio import write_table
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"document": "좋아"}) + "\n" + json.dumps({"document": "가" * 40_000}) + "\n")
+    out = tmp_path / "out.xlsx"
+    with pytest.raises(DataError, match="has 40,000 characters; an Excel cell holds at most 32,767; write .csv"):
+        score_file(src, out, tiny_model, log=quiet)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # no output, parts or lock left
+    with pytest.raises(DataError, match="control character U\\+001B, which Excel cells cannot store"):
+        write_table(pd.DataFrame({"document": ["ok", "\x1b[31m"]}), tmp_path / "t.xlsx")
+    assert not (tmp_path / "t.xlsx").exists()
+    score_file(src, tmp_path / "out.csv", tiny_model, log=quiet)  # CSV keeps every character
+    assert pd.read_csv(tmp_path / "out.csv")["document"][1] == "가" * 40_000
