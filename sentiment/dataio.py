@@ -45,6 +45,7 @@ ENCODING_ERRORS = ("strict", "replace", "skip-rows")
 BAD_BYTES = "\ufdd0"  # a noncharacter (reserved for internal use) standing for undecodable bytes while reading
 _MARK_HANDLER = "sentiment-mark-bad-bytes"
 BAD_ENCODING_ATTR = "bad_encoding_rows"
+SURROGATES = re.compile("[\ud800-\udfff]")
 MAX_LISTED_LINES = 1000
 
 
@@ -276,6 +277,30 @@ def _handle_bad_bytes(chunk: pd.DataFrame, info: TableInfo) -> pd.DataFrame:
     return chunk
 
 
+def _mark_surrogates(chunk: pd.DataFrame, info: TableInfo, first_row: int) -> pd.DataFrame:
+    """JSON can escape lone surrogates (``"\\udfff"``), which are no characters and cannot be written out:
+    an error naming the line (strict), else treated like undecodable bytes."""
+    chunk.columns = [SURROGATES.sub("\ufffd", str(c)) for c in chunk.columns]
+    for column in chunk.columns:
+        values = chunk[column]
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            continue
+        marked = values.map(lambda v: isinstance(v, str) and SURROGATES.search(v) is not None).to_numpy(dtype=bool)
+        for row in np.flatnonzero(marked):
+            line = first_row + int(row) + 1
+            if info.encoding_errors == "strict":
+                raise DataError(f"{info.path}: line {line:,}: {values.iloc[row][:40]!r} holds a lone surrogate "
+                                f"(an escape such as \\udfff that is no character); fix that line, or use "
+                                f"(sentiment score) --encoding-errors replace or skip-rows")
+            info.bad_line_count += 1
+            if len(info.bad_lines) < MAX_LISTED_LINES:
+                info.bad_lines.append(line)
+        if marked.any():
+            chunk[column] = values.astype(object).map(lambda v: SURROGATES.sub(BAD_BYTES, v) if isinstance(v, str)
+                                                      else v)
+    return chunk
+
+
 def bad_encoding_rows(chunk: pd.DataFrame) -> np.ndarray:
     """Boolean mask of the rows of a chunk read with ``encoding_errors="replace"`` that held undecodable bytes."""
     mask = np.zeros(len(chunk), dtype=bool)
@@ -360,8 +385,10 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
             reader = pd.read_json(source, lines=True, encoding=enc, dtype=False, chunksize=chunksize or 10**12,
                                   compression="gzip" if gz and source is path else None)
             with reader:
+                rows = 0
                 for chunk in reader:
-                    chunk = _handle_bad_bytes(chunk, info)
+                    rows += len(chunk)
+                    chunk = _handle_bad_bytes(_mark_surrogates(chunk, info, rows - len(chunk)), info)
                     if len(chunk):
                         yielded = True
                         yield chunk, info

@@ -58,6 +58,7 @@ def test_second_run_fails_at_once_and_a_killed_holder_does_not_block_resume(tiny
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]  # parts and lock file gone
 
 
+@pytest.mark.slow
 def test_two_real_score_runs_on_one_output(tiny_model_dir, tmp_path):
     """The second `sentiment score` started while the first is writing fails naming it; the first completes."""
     frame = pd.concat([pd.read_csv(SAMPLE)] * 3, ignore_index=True)
