@@ -192,8 +192,9 @@ def _mark_bad_bytes(exc: UnicodeError) -> tuple[str, int]:
     return BAD_BYTES, exc.end
 
 
-class _MarkingReader(io.TextIOBase):
-    """Decode a binary stream, turning undecodable bytes into :data:`BAD_BYTES` and noting their lines."""
+class _MarkingReader(io.RawIOBase):
+    """Re-encode a binary stream as UTF-8, turning undecodable bytes into :data:`BAD_BYTES` and noting their
+    lines. (A binary stream, not a text one: pandas re-encodes text streams with a quadratic overflow buffer.)"""
 
     def __init__(self, raw: IO[bytes], encoding: str, info: TableInfo) -> None:
         try:
@@ -203,57 +204,50 @@ class _MarkingReader(io.TextIOBase):
         self._raw = raw
         self._decoder = codecs.getincrementaldecoder(encoding)(errors=_MARK_HANDLER)
         self._info = info
-        self._buffer = ""
+        self._buffer = memoryview(b"")
         self._lines = 0  # newlines decoded so far
         self._eof = False
 
     def readable(self) -> bool:
         return True
 
-    def _fill(self) -> bool:
-        if self._eof:
-            return False
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def _fill(self) -> None:
         block = self._raw.read(1 << 20)
         if block:
             block += self._raw.readline()  # end at a line break (ASCII-compatible encodings)
         self._eof = not block
         text = self._decoder.decode(block, final=self._eof)
-        if BAD_BYTES in text:
-            last = None
-            position = text.find(BAD_BYTES)
-            while position >= 0:
-                line = self._lines + text.count("\n", 0, position) + 1
-                if line != last:
-                    self._info.bad_line_count += 1
-                    if len(self._info.bad_lines) < MAX_LISTED_LINES:
-                        self._info.bad_lines.append(line)
-                    last = line
-                position = text.find(BAD_BYTES, position + 1)
+        position = text.find(BAD_BYTES)
+        last = None
+        while position >= 0:
+            line = self._lines + text.count("\n", 0, position) + 1
+            if line != last:
+                self._info.bad_line_count += 1
+                if len(self._info.bad_lines) < MAX_LISTED_LINES:
+                    self._info.bad_lines.append(line)
+                last = line
+            position = text.find(BAD_BYTES, position + 1)
         self._lines += text.count("\n")
-        self._buffer += text
-        return True
+        self._buffer = memoryview(text.encode("utf-8"))
 
-    def read(self, size: int | None = -1) -> str:
-        while (size is None or size < 0 or len(self._buffer) < size) and self._fill():
-            pass
-        if size is None or size < 0:
-            size = len(self._buffer)
-        out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
-
-    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
-        while "\n" not in self._buffer and self._fill():
-            pass
-        end = self._buffer.find("\n") + 1 or len(self._buffer)
-        out, self._buffer = self._buffer[:end], self._buffer[end:]
-        return out
+    def readinto(self, target: Any) -> int:
+        while not len(self._buffer) and not self._eof:
+            self._fill()
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
 
 
 def _decoded(path: Path, gz: bool, info: TableInfo) -> Any:
-    """What pandas reads: the path itself (strict), or a stream marking undecodable bytes."""
+    """What pandas reads: the path itself (strict), or a UTF-8 stream marking undecodable bytes."""
     if info.encoding_errors == "strict":
         return path
-    return _MarkingReader(_open_binary(path, gz), info.encoding or "utf-8", info)
+    return io.BufferedReader(_MarkingReader(_open_binary(path, gz), info.encoding or "utf-8", info), 1 << 20)
 
 
 def _handle_bad_bytes(chunk: pd.DataFrame, info: TableInfo) -> pd.DataFrame:
@@ -265,7 +259,10 @@ def _handle_bad_bytes(chunk: pd.DataFrame, info: TableInfo) -> pd.DataFrame:
     for column in chunk.columns:
         values = chunk[column]
         if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
-            marked = values.map(lambda v: isinstance(v, str) and BAD_BYTES in v).to_numpy(dtype=bool)
+            if isinstance(values.dtype, pd.StringDtype):  # vectorized
+                marked = values.str.contains(BAD_BYTES, regex=False).fillna(False).to_numpy(dtype=bool)
+            else:
+                marked = values.map(lambda v: isinstance(v, str) and BAD_BYTES in v).to_numpy(dtype=bool)
             if marked.any():
                 bad |= marked
                 chunk[column] = values.astype(object).where(~marked, values.astype(object).map(
@@ -359,7 +356,7 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         info = TableInfo(str(path), "tsv" if sep == "\t" else "csv", enc, sep, encoding_errors)
         source = _decoded(path, gz, info)
         try:
-            reader = pd.read_csv(source, sep=sep, encoding=enc if source is path else None, dtype=str,
+            reader = pd.read_csv(source, sep=sep, encoding=enc if source is path else "utf-8", dtype=str,
                                  keep_default_na=False, na_values=[""], quoting=3 if sep == "\t" else 0,
                                  chunksize=chunksize, compression="gzip" if gz and source is path else None,
                                  on_bad_lines="error", engine="c")
@@ -382,7 +379,8 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         info = TableInfo(str(path), "jsonl", enc, encoding_errors=encoding_errors)
         source = _decoded(path, gz, info)
         try:
-            reader = pd.read_json(source, lines=True, encoding=enc, dtype=False, chunksize=chunksize or 10**12,
+            reader = pd.read_json(source, lines=True, encoding=enc if source is path else "utf-8", dtype=False,
+                                  chunksize=chunksize or 10**12,
                                   compression="gzip" if gz and source is path else None)
             with reader:
                 rows = 0
