@@ -11,7 +11,7 @@ from sentiment.errors import DataError
 from sentiment.labeled import load_labeled
 from sentiment.scoring import score_file
 
-from conftest import assert_user_error, run_cli
+from sentiment.cli import main
 
 COMMENTS = pd.DataFrame({"id": [1, 2, 3, 4], "document": ["정말 최고예요", "시간 아깝다", "배우 연기 좋았어요", "별로"],
                          "label": [1, 0, 1, 0]})
@@ -68,11 +68,10 @@ def test_sheet_errors_list_every_sheet(book, tmp_path):
         read_table(tmp_path / "c.csv", sheet="2")
 
 
-def test_score_cli_reads_the_comments_sheet(book, tiny_model_dir, tiny_model, tmp_path):
+def test_score_cli_reads_the_comments_sheet(book, tiny_model_dir, tiny_model, tmp_path, capsys):
     out = tmp_path / "scored.csv"
-    result = run_cli("score", str(book), "-o", str(out), "--model", str(tiny_model_dir), "--workers", "1")
-    assert result.returncode == 0, result.stderr
-    assert "sheet: '댓글 목록' (choose another with --sheet)" in result.stderr
+    assert main(["score", str(book), "-o", str(out), "--model", str(tiny_model_dir), "--workers", "1"]) == 0
+    assert "sheet: '댓글 목록' (choose another with --sheet)" in capsys.readouterr().err
     got = pd.read_csv(out)
     assert got["id"].tolist() == [1, 2, 3, 4] and (got["status"] == "ok").all()
     with pytest.raises(DataError, match="no column 'review'; columns found: '보고서', '작성일'"):
@@ -148,13 +147,14 @@ def test_replace_in_json_lines_and_a_quoted_multiline_cell(tmp_path):
     assert frame["document"].tolist() == ["first line\nsecond \ufffd line", "fine"]
 
 
-def test_cli_encoding_errors(tiny_model_dir, tmp_path):
+def test_cli_encoding_errors(tiny_model_dir, tmp_path, capsys):
     path = _mixed_file(tmp_path / "merged.csv", rows=30, bad=(7,))
     out = tmp_path / "o.csv"
     base = ["score", str(path), "-o", str(out), "--model", str(tiny_model_dir), "--workers", "1"]
-    result = run_cli(*base, "--encoding-errors", "skip-rows")  # (the strict error through the CLI: test_fuzz_score)
-    assert result.returncode == 0, result.stderr
-    assert "skipped (undecodable bytes): 1 row(s), on line(s) 8" in result.stderr
+    assert main(base) == 2 and not out.exists()
+    assert capsys.readouterr().err.splitlines()[-1].startswith(f"error: {path}: line 8: bytes b'\\xc1\\xc1")
+    assert main([*base, "--encoding-errors", "skip-rows"]) == 0
+    assert "skipped (undecodable bytes): 1 row(s), on line(s) 8" in capsys.readouterr().err
     assert len(pd.read_csv(out)) == 29
 
 
