@@ -45,7 +45,8 @@ def run(mode: str, path: Path) -> None:
     except DataError as exc:
         note = str(exc)[:90]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{mode:10} {path.name:10} {time.perf_counter() - started:6.1f} s  peak {peak:5.0f} MiB  rows {rows:,}  {note}")
+    seconds = time.perf_counter() - started
+    print(f"{mode:10} {path.name:10} {seconds:6.1f} s  peak {peak:5.0f} MiB  rows {rows:,}  {note}")
 
 
 def main() -> None:

@@ -105,7 +105,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                chunksize: int = 50_000, workers: int = 0, overwrite: bool = False, resume: bool = False,
                escape: bool = True, output_encoding: str = "utf-8", column_prefix: str = "",
                batch_size: int = 1024, threshold: float | None = None, show_progress: bool | None = None,
-               encoding_errors: str = "strict", sheet: str | int | None = None, log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
+               encoding_errors: str = "strict", sheet: str | int | None = None,
+               log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """Score every row of ``input_path`` and write the rows with added columns to ``output``.
 
     The run holds the lock of ``output`` (see :mod:`sentiment.locks`) from start to end.
@@ -150,7 +151,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
             yield chunk
 
     settings = {"text_column": column, "sep": info.sep, "encoding": info.encoding, "chunksize": chunksize,
-                "escape": escape, "prefix": column_prefix, "encoding_errors": encoding_errors, "sheet": info.sheet, "output_encoding": output_encoding, "threshold": threshold,
+                "escape": escape, "prefix": column_prefix, "encoding_errors": encoding_errors, "sheet": info.sheet,
+                "output_encoding": output_encoding, "threshold": threshold,
                 "model": clf.meta_.get("files") if hasattr(clf, "meta_") else id(clf), "output": str(output)}
     parts = None if to_stdout else _Parts(Path(output), _fingerprint(input_path, settings), resume)
     done = parts.completed if parts else 0

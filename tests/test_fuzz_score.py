@@ -101,8 +101,8 @@ def cached_load(tiny_model):
         yield
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(table=tables(), output=st.sampled_from(["scored.csv", "scored.tsv", "scored.jsonl", "scored.xlsx",
                                                 "scored.parquet", "scored.csv.gz"]))
 @example(table=("raw.csv", b"\xff\xfe\x00\x00garbage", None, []), output="scored.csv")
