@@ -270,14 +270,26 @@ def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides:
     """
     from pathlib import Path
 
-    from .classifier import SentimentClassifier, default_model_path
-    from .dataio import TEXT_COLUMN_NAMES, find_column, read_table, read_text_lines
     from .errors import SentimentError
-    from .labeled import load_labeled, match_labels
+    from .locks import exclusive_lock
 
     out = Path(output)
-    if out.exists() and not overwrite:
-        raise SentimentError(f"{out} already exists; pass --overwrite to replace it")
+    with exclusive_lock(out, "model directory", create_folder=True):  # one writer of the output bundle
+        if out.exists() and not overwrite:
+            raise SentimentError(f"{out} already exists; pass --overwrite to replace it")
+        return _adapt_bundle(model, texts_file, out, cfg_overrides, text_column=text_column,
+                             labeled_file=labeled_file, label_column=label_column, eval_file=eval_file, sep=sep,
+                             encoding=encoding, workers=workers, verbose=verbose, log=log)
+
+
+def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequence[str], *, text_column, labeled_file,
+                  label_column, eval_file, sep, encoding, workers, verbose, log):
+    from pathlib import Path
+
+    from .classifier import SentimentClassifier, default_model_path
+    from .dataio import TEXT_COLUMN_NAMES, find_column, read_table, read_text_lines
+    from .labeled import load_labeled, match_labels
+
     source_path = Path(model) if model else default_model_path()
     source = SentimentClassifier.load(source_path, workers=workers)
     cfg = source.config_.with_overrides(list(cfg_overrides))

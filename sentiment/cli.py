@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sep", help="column separator for delimited text (default: ',' for .csv, tab for .tsv/.txt)")
     p.add_argument("--encoding", help="input encoding (default: try utf-8/utf-8-sig, then cp949)")
+    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the first "
+                                   "sheet with a text column (reported)")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -87,6 +90,7 @@ def _no_extra(extra: list[str], command: str) -> None:
 def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
     from .classifier import SentimentClassifier
     from .dataio import check_input, check_output, table_kind
+    from .locks import exclusive_lock
     from .scoring import score_file
 
     _no_extra(extra, "score")
@@ -100,14 +104,16 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
                              f"{'them' if len(ray_only) > 1 else 'it'} out")
     table_kind(check_input(args.input))  # fail fast, before TensorFlow is loaded
     check_output(args.output, args.overwrite or args.resume)
-    clf = SentimentClassifier.load(args.model)
-    log(f"model: {args.model or 'default (packaged)'}")
-    summary = score_file(args.input, args.output, clf, text_column=args.text_column, sep=args.sep,
-                         encoding=args.encoding, chunksize=args.chunk_size, workers=args.workers,
-                         overwrite=args.overwrite, resume=args.resume, escape=not args.no_escape_formulas,
-                         output_encoding=args.output_encoding, column_prefix=args.column_prefix,
-                         batch_size=args.batch_size, threshold=args.threshold,
-                         show_progress=False if args.quiet else None, log=log)
+    with exclusive_lock(args.output, "output") if args.output != "-" else nullcontext():  # fail before TF loads
+        clf = SentimentClassifier.load(args.model)
+        log(f"model: {args.model or 'default (packaged)'}")
+        summary = score_file.__wrapped__(  # score_file itself takes the lock held here
+            args.input, args.output, clf, text_column=args.text_column, sep=args.sep, encoding=args.encoding,
+            chunksize=args.chunk_size, workers=args.workers, overwrite=args.overwrite, resume=args.resume,
+            escape=not args.no_escape_formulas, output_encoding=args.output_encoding,
+            column_prefix=args.column_prefix, batch_size=args.batch_size, threshold=args.threshold,
+            show_progress=False if args.quiet else None, encoding_errors=args.encoding_errors, sheet=args.sheet,
+            log=log)
     for line in summary.lines():
         log(line)
     return 0
@@ -148,7 +154,7 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.data or not args.out:
         raise SentimentError("train: --data FILE and --out DIR are required (or --run-dir RUN for the stage)")
     stages.train_from_file(args.data, args.out, cfg, text_column=args.text_column, label_column=args.label_column,
-                           sep=args.sep, encoding=args.encoding,
+                           sep=args.sep, encoding=args.encoding, sheet=args.sheet,
                            test_data=args.test_data, workers=args.workers, verbose=verbose,
                            overwrite=args.overwrite, use_cache=not args.no_cache, log=log)
     return 0
@@ -170,7 +176,8 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.data:
         raise SentimentError("evaluate: --data FILE is required (or --run-dir RUN)")
     clf = SentimentClassifier.load(args.model)
-    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding, log=log)
+    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
+                        sheet=args.sheet, log=log)
     labels = match_labels(data.labels, clf.classes_, args.data)
     from .token_cache import tokenize_with_cache
 
@@ -254,7 +261,7 @@ def cmd_prepare(args: argparse.Namespace, extra: list[str]) -> int:
     cfg = _load_config(args, extra)
     stages.prepare(args.data, args.run_dir, cfg, text_column=args.text_column, label_column=args.label_column,
                    test_data=args.test_data, test_size=args.test_size or 0.1, add_train=args.add_train, sep=args.sep,
-                   encoding=args.encoding, force=args.force, log=_quiet_log if args.quiet else _log)
+                   encoding=args.encoding, sheet=args.sheet, force=args.force, log=_quiet_log if args.quiet else _log)
     return 0
 
 
@@ -281,7 +288,7 @@ def cmd_pipeline(args: argparse.Namespace, extra: list[str]) -> int:
                         force=args.force, verbose=0 if args.quiet else 2, log=_quiet_log if args.quiet else _log,
                         text_column=args.text_column, label_column=args.label_column, test_data=args.test_data,
                         test_size=args.test_size or 0.1, add_train=args.add_train, sep=args.sep,
-                        encoding=args.encoding)
+                        encoding=args.encoding, sheet=args.sheet)
     return 0
 
 
@@ -453,6 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not prefix cells starting with = + - @ with ' (formula-injection guard, on by default)")
     p.add_argument("--output-encoding", default="utf-8", help="utf-8 (default) or utf-8-sig (BOM, for Excel)")
     p.add_argument("--column-prefix", default="", help="prefix for the added columns (status, label, prob_*)")
+    p.add_argument("--encoding-errors", choices=("strict", "replace", "skip-rows"), default="strict",
+                   help="undecodable bytes in the input: strict (default: an error naming the line), replace "
+                        "(keep the row, text with U+FFFD, status bad_encoding, no prediction) or skip-rows "
+                        "(leave the row out; counted and listed in the summary)")
     p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
                                                    "its probability is at least this (default: the likelier class)")
     _add_common(p)

@@ -29,6 +29,7 @@ import pandas as pd
 from .config import Config
 from .domains import named_files
 from .errors import DataError, SentimentError
+from .locks import exclusive_lock, locked
 
 STAGES = ("prepare", "tokenize", "word2vec", "train", "evaluate")
 Log = Callable[[str], None]
@@ -97,8 +98,11 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: Config, *,
             text_column: str | None = None, label_column: str | None = None, test_data: str | Path | None = None,
             test_size: float | int | Sequence[str] = 0.1, add_train: Sequence[str | Path] = (),
-            sep: str | None = None, encoding: str | None = None, force: bool = False, log: Log = _stderr) -> bool:
+            sep: str | None = None, encoding: str | None = None, force: bool = False, log: Log = _stderr,
+            sheet: str | int | None = None) -> bool:
     """Read, clean, deduplicate and split labeled data; returns False when skipped.
+
+    ``sheet`` picks the sheet of workbook ``data`` files (a name or a number from 1).
 
     ``data`` is one file or several, each optionally named as a domain (``"shopping=reviews.tsv"``; see
     :mod:`sentiment.domains`). Each domain is split on its own (``test_size``: one value for all, or
@@ -136,14 +140,16 @@ def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: C
                            "test": test_data and file_digest(test_data),
                            "add_train": [[n, file_digest(p)] for n, p in extra],
                            "columns": [text_column, label_column], "test_size": {str(k): v for k, v in sizes.items()},
-                           "seed": cfg.train.seed, "sep": sep, "encoding": encoding})
+                           "seed": cfg.train.seed, "sep": sep, "encoding": encoding,
+                           **({"sheet": sheet} if sheet is not None else {})})
     if _up_to_date(run_dir, "prepare", key, [out / "train.parquet", out / "test.parquet"], force):
         log("prepare: up to date, skipped")
         return False
     stats: dict[str, Any] = {}
     trains, tests, classes = [], [], None
     for name, path in files:
-        frame, part_stats = _read_clean(path, text_column, label_column, sep, encoding, classes, log)
+        frame, part_stats = _read_clean(path, text_column, label_column, sep, encoding, classes, log,
+                                        sheet=sheet)
         check_trainable(_as_labeled(frame), path)
         classes = np.unique(frame["label"].to_numpy()) if classes is None else classes
         if test_data is not None:
@@ -196,11 +202,12 @@ def _size_value(text: str) -> float | int:
 
 def _read_clean(path: str | Path, text_column: str | None, label_column: str | None, sep: str | None,
                 encoding: str | None, classes: np.ndarray | None, log: Log,
-                against: str = "the first data file's labels") -> tuple[pd.DataFrame, dict[str, Any]]:
+                against: str = "the first data file's labels", sheet: str | int | None = None
+                ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One labeled file as a cleaned (text, label) frame; labels must match ``classes`` when given."""
     from .labeled import load_labeled, match_labels
 
-    labeled = load_labeled(path, text_column, label_column, sep=sep, encoding=encoding, log=log)
+    labeled = load_labeled(path, text_column, label_column, sep=sep, encoding=encoding, sheet=sheet, log=log)
     labels = labeled.labels
     if classes is not None:
         labels = match_labels(labels, classes, path, against)
@@ -371,35 +378,36 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
 
     run_dir = Path(run_dir)
     out = run_dir / "model"
-    key = _key("train", {"up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
-                         "cfg": _section(cfg, "sequence", "model", "train", "pretrain", "distill")})
-    if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
-        log("train: up to date, skipped")
-        return False
-    if force:
-        shutil.rmtree(run_dir / "teachers", ignore_errors=True)
-    tokens, frame = _tokens(run_dir, "train")
-    labels = frame["label"].to_numpy()
-    extra_tokens, extra_frame = _tokens(run_dir, "extra") if cfg.word2vec.extra_texts else ([], pd.DataFrame())
-    texts = frame["text"].tolist()
-    used = cfg.distill.enabled or cfg.pretrain.epochs
-    domains = frame["domain"].astype(str).tolist() if "domain" in frame else None
-    extra_domains = None
-    if domains is not None and used and len(extra_frame):
-        extra_domains = (extra_frame["domain"].astype(str).tolist() if "domain" in extra_frame
-                         else ["(unlabeled)"] * len(extra_frame))
-    clf = SentimentClassifier(config=cfg, verbose=verbose)
-    clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
-                   extra_tokens=extra_tokens if used else [], texts=texts,
-                   extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
-                   domains=domains, extra_domains=extra_domains,
-                   fingerprint=data_fingerprint(texts, labels), teacher_cache=run_dir / "teachers", log=log)
-    clf.training_["extra_texts"] = len(extra_tokens)
-    clf.save(out)
-    _stamp(run_dir, "train", key, {"history": clf.history_})
-    log(f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
-        f"validation accuracy {clf.training_['metrics'].get('validation', {}).get('accuracy', float('nan')):.4f} -> {out}")
-    return True
+    with exclusive_lock(out, "model directory", create_folder=True):  # one writer of RUN/model
+        key = _key("train", {"up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
+                             "cfg": _section(cfg, "sequence", "model", "train", "pretrain", "distill")})
+        if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
+            log("train: up to date, skipped")
+            return False
+        if force:
+            shutil.rmtree(run_dir / "teachers", ignore_errors=True)
+        tokens, frame = _tokens(run_dir, "train")
+        labels = frame["label"].to_numpy()
+        extra_tokens, extra_frame = _tokens(run_dir, "extra") if cfg.word2vec.extra_texts else ([], pd.DataFrame())
+        texts = frame["text"].tolist()
+        used = cfg.distill.enabled or cfg.pretrain.epochs
+        domains = frame["domain"].astype(str).tolist() if "domain" in frame else None
+        extra_domains = None
+        if domains is not None and used and len(extra_frame):
+            extra_domains = (extra_frame["domain"].astype(str).tolist() if "domain" in extra_frame
+                             else ["(unlabeled)"] * len(extra_frame))
+        clf = SentimentClassifier(config=cfg, verbose=verbose)
+        clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
+                       extra_tokens=extra_tokens if used else [], texts=texts,
+                       extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
+                       domains=domains, extra_domains=extra_domains,
+                       fingerprint=data_fingerprint(texts, labels), teacher_cache=run_dir / "teachers", log=log)
+        clf.training_["extra_texts"] = len(extra_tokens)
+        clf.save(out)
+        _stamp(run_dir, "train", key, {"history": clf.history_})
+        log(f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
+            f"validation accuracy {clf.training_['metrics'].get('validation', {}).get('accuracy', float('nan')):.4f} -> {out}")
+        return True
 
 
 def evaluate(run_dir: str | Path, *, force: bool = False, log: Log = _stderr) -> dict[str, Any] | None:
@@ -455,11 +463,12 @@ def run_pipeline(data: str | Path, run_dir: str | Path, cfg: Config, *, stages: 
             evaluate(run_dir, force=force, log=log)
 
 
+@locked("output", "model directory", create_folder=True)
 def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_column: str | None = None,
                     label_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                     extra_texts: Sequence[str | Path] = (), test_data: str | Path | None = None,
                     workers: int = 0, verbose: int = 0, overwrite: bool = False, use_cache: bool = True,
-                    log: Log = _stderr):
+                    log: Log = _stderr, sheet: str | int | None = None):
     """Read a labeled table, train a model and save its bundle (optionally with test metrics).
 
     Tokens are cached (see :mod:`sentiment.token_cache`) unless ``use_cache`` is False.
@@ -473,7 +482,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     output = Path(output)
     if output.exists() and not overwrite:
         raise SentimentError(f"{output} already exists; pass --overwrite to replace it")
-    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, log=log)
+    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, sheet=sheet, log=log)
     check_trainable(labeled, data)
     test = load_labeled(test_data, labeled.text_column if text_column is None else text_column,
                         labeled.label_column if label_column is None else label_column,
@@ -502,6 +511,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     return clf
 
 
+@locked("output", "model directory", create_folder=True)
 def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = False,
                  command: str | None = None, log: Log = _stderr) -> Path:
     """Copy RUN/model to ``output`` with the test-split metrics and a model card added."""

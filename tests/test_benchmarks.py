@@ -30,3 +30,14 @@ def test_accuracy_benchmark_quick(tmp_path):
     teachers = data["results"]["default"]["distill"]["teachers"]  # the default recipe's teachers
     n_lstm = Config.from_toml(ROOT / "configs" / "default.toml").distill.teachers
     assert [t["kind"] for t in teachers] == ["lstm"] * n_lstm + ["char_ngram_tfidf_lr"]
+
+
+def test_bad_lines_benchmark_runs(tmp_path):
+    """The reader benchmark on a small file: every mode prints its row, the strict one the error's line."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bad_lines.py"), "--rows", "2000"],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "2,000 rows, 0 MiB; line 1,469 is CP949" and len(lines) == 5
+    assert "rows 2,000" in lines[1] and "line 1,469: bytes" in lines[2]
+    assert "rows 2,000  bad lines [1469]" in lines[3] and "rows 1,999  bad lines [1469], skipped 1" in lines[4]
