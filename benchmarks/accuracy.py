@@ -184,7 +184,9 @@ def main() -> None:
                         "texts equal to a test text are left out")
     p.add_argument("--add-train", nargs="+", default=[], metavar="[DOMAIN=]FILE",
                    help="labeled files added to the train split of every model (the test split is unchanged)")
-    p.add_argument("--only", nargs="+", choices=["tfidf", "tutorial", "configs"], default=["tfidf", "tutorial", "configs"])
+    p.add_argument("--only", nargs="+", choices=["tfidf", "tutorial", "configs", "models"],
+                   default=["tfidf", "tutorial", "configs"],
+                   help="what to train and score (--models are always scored; 'models' alone: only them)")
     p.add_argument("--tutorial-epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "accuracy.json")
