@@ -3,28 +3,31 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 NSMC   ?= ../shared/data/nsmc-raw
+DOMAINS ?= ../shared/data/domains
 DATA   ?= $(NSMC)/train.tsv.gz
 CONFIG ?= configs/default.toml
 RUN    ?= runs/$(basename $(notdir $(CONFIG)))
 TEST_SIZE ?= 20000
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-all pipeline default-model extra-labels-model train-only-model bench-accuracy bench-throughput clean
+.PHONY: help install demo test test-all docs pipeline default-model multi-domain-model extra-labels-model train-only-model bench-accuracy bench-throughput clean
 
 help:
 	@echo "make demo            set up .venv, score data/sample with the packaged model, print a summary"
 	@echo "make test            set up .venv and run the default test suite (slow tests excluded)"
 	@echo "make test-all        all tests, slow ones included"
+	@echo "make docs            regenerate the generated parts of docs/ (config tables, model card)"
 	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=, TEST_SIZE=)"
-	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC) (train + extra labels)"
-	@echo "make extra-labels-model  the same without the export (runs/extra-labels)"
+	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC) and DOMAINS=$(DOMAINS) (multi-domain)"
+	@echo "make multi-domain-model  the same without the export (runs/multi-domain)"
+	@echo "make extra-labels-model  the movie-review model it starts from (runs/extra-labels)"
 	@echo "make train-only-model    the recipe with train.tsv.gz's labels only (runs/default)"
 
 # Reinstalled (non-editable) whenever the package's files change.
 $(VENV)/.installed: pyproject.toml $(shell find sentiment -type f -not -path '*/__pycache__/*' 2>/dev/null)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet ".[test]"
+	$(BIN)/python -m pip install --quiet ".[test,ray]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -41,13 +44,17 @@ test: install
 test-all: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# docs/configuration.md's key tables and docs/model-card.md from the code (tests/test_docs.py checks them).
+docs:
+	$(PYTHON) scripts/docs.py
+
 pipeline: install
 	$(BIN)/sentiment pipeline --data $(DATA) --config $(CONFIG) --run-dir $(RUN) --test-size $(TEST_SIZE)
 
-# The packaged bundle: configs/extra-labels.toml (the default recipe of configs/default.toml with balanced class
+# The movie-review model: configs/extra-labels.toml (the default recipe of configs/default.toml with balanced class
 # weights) on train.tsv.gz plus extra.tsv.gz's labels for the train split (the test split stays train.tsv.gz's);
-# neutral.tsv.gz's texts unlabeled.
-DEFAULT_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --add-train $(NSMC)/extra.tsv.gz \
+# neutral.tsv.gz's texts unlabeled. It was the packaged model until the multi-domain one.
+EXTRA_LABELS_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --add-train $(NSMC)/extra.tsv.gz \
 	--extra-texts $(NSMC)/neutral.tsv.gz --config configs/extra-labels.toml --run-dir runs/extra-labels --test-size 20000
 # Labels from train.tsv.gz only; the texts of extra.tsv.gz and neutral.tsv.gz are used unlabeled.
 TRAIN_ONLY_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --extra-texts $(NSMC)/extra.tsv.gz \
@@ -56,12 +63,22 @@ TRAIN_ONLY_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --extra-texts $(NSMC)
 train-only-model: install
 	$(BIN)/sentiment $(TRAIN_ONLY_PIPELINE)
 
+# The packaged bundle (configs/multi-domain.toml, docs/domains.md): the movie-review model above continues training
+# on movie, shopping and Steam reviews, each domain with its own test split.
+DEFAULT_PIPELINE = pipeline --data movie=$(NSMC)/train.tsv.gz --data shopping=$(DOMAINS)/shopping.tsv.gz \
+	--data steam=$(DOMAINS)/steam.tsv.gz --test-size movie=20000 --test-size 0.2 --add-train movie=$(NSMC)/extra.tsv.gz \
+	--extra-texts movie=$(NSMC)/neutral.tsv.gz --extra-texts shopping=$(DOMAINS)/shopping_unlabeled.txt.gz \
+	--config configs/multi-domain.toml --run-dir runs/multi-domain
+
 extra-labels-model: install
+	$(BIN)/sentiment $(EXTRA_LABELS_PIPELINE)
+
+multi-domain-model: extra-labels-model
 	$(BIN)/sentiment $(DEFAULT_PIPELINE)
 
-default-model: extra-labels-model
-	$(BIN)/sentiment export --run-dir runs/extra-labels --out sentiment/default_model --overwrite \
-		--rebuild-command "make default-model NSMC=path/to/nsmc-raw   # = sentiment $(subst $(NSMC),NSMC,$(DEFAULT_PIPELINE)); sentiment export --run-dir runs/extra-labels --out sentiment/default_model --overwrite"
+default-model: multi-domain-model
+	$(BIN)/sentiment export --run-dir runs/multi-domain --out sentiment/default_model --overwrite \
+		--rebuild-command "make default-model NSMC=path/to/nsmc-raw DOMAINS=path/to/domains   # = sentiment $(subst $(DOMAINS),DOMAINS,$(subst $(NSMC),NSMC,$(EXTRA_LABELS_PIPELINE))); sentiment $(subst $(DOMAINS),DOMAINS,$(subst $(NSMC),NSMC,$(DEFAULT_PIPELINE))); sentiment export --run-dir runs/multi-domain --out sentiment/default_model --overwrite"
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports .pytest_cache

@@ -36,6 +36,7 @@ from typing import Any
 
 from .config import Config
 from .errors import BundleError, ConfigError
+from .permissions import usual_mode
 from .vocab import Vocabulary
 
 FORMAT_VERSION = 1
@@ -110,9 +111,7 @@ def _write_meta(directory: Path, meta: dict[str, Any]) -> None:
 def _temporary_sibling(target: Path) -> Path:
     """An empty directory beside ``target`` with the permissions a plain ``mkdir`` would give it."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private (0700); a bundle is for reading by others
+    tmp.chmod(usual_mode(directory=True))  # mkdtemp's 0700 -> what mkdir gives under the user's umask
     return tmp
 
 
@@ -214,7 +213,9 @@ def load_keras_model(path: str | Path, meta: dict[str, Any]):
 
 
 def _load_keras(path: Path):
-    import keras
+    from ._tf import import_keras
+
+    keras = import_keras()
 
     try:
         return keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)

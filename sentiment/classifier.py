@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +24,9 @@ from .config import Config
 from .errors import ConfigError, DataError
 from .estimator import EstimatorAPI
 from .tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    from .explain import Explanation
 
 # Flat hyperparameters and the config keys they set.
 PARAM_KEYS = {
@@ -100,11 +102,13 @@ class SentimentClassifier(EstimatorAPI):
         return base.with_overrides(overrides)
 
     # -- training ------------------------------------------------------------------------
-    def fit(self, X: Iterable[str], y: Iterable[Any], *, extra_texts: Iterable[str] = ()) -> "SentimentClassifier":
+    def fit(self, X: Iterable[str], y: Iterable[Any], *, extra_texts: Iterable[str] = (),
+            domains: Iterable[Any] | None = None) -> "SentimentClassifier":
         """Tokenize, train Word2Vec (on ``X`` plus ``extra_texts``), train the LSTM; returns ``self``.
 
         With distillation on (``teachers`` or ``distill.char_ngram_teacher``), the
         teachers label ``extra_texts`` and the LSTM also learns from those labels.
+        ``domains`` (one name per row of ``X``) weights each domain by ``train.domain_balance``.
         """
         cfg = self.resolved_config()
         texts = check_texts(X)
@@ -115,137 +119,66 @@ class SentimentClassifier(EstimatorAPI):
         extra = check_texts(extra_texts)
         extra_tokens = tokenizer.tokenize_many(extra, workers=self.workers, show_progress=progress) if extra else []
         return self.fit_tokens(tokens, labels, cfg=cfg, extra_tokens=extra_tokens, texts=texts, extra_texts=extra,
+                               domains=None if domains is None else [str(d) for d in domains],
                                fingerprint=data_fingerprint(texts, labels))
 
     def fit_tokens(self, tokens: Sequence[Sequence[str]], labels: np.ndarray, *, cfg: Config | None = None,
                    extra_tokens: Sequence[Sequence[str]] = (), keyed_vectors=None,
                    fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
-                   extra_texts: Sequence[str] | None = None, teacher_cache: str | Path | None = None,
+                   extra_texts: Sequence[str] | None = None, domains: Sequence[str] | None = None,
+                   extra_domains: Sequence[str] | None = None, teacher_cache: str | Path | None = None,
                    log: Callable[[str], None] = lambda msg: None) -> "SentimentClassifier":
         """Train from already tokenized texts (the pipeline stages call this directly).
 
         ``extra_tokens`` are unlabeled: Word2Vec reads them (unless ``keyed_vectors``
         is given) and, with distillation on, the teachers label them for the
         student (:mod:`sentiment.distill`). ``texts``/``extra_texts`` (the raw
-        texts) are needed only by the char-n-gram teacher. ``teacher_cache`` is a
-        directory where trained teachers are kept and reused on a rerun with the
-        same data and teacher settings.
+        texts) are needed only by the char-n-gram teacher. ``domains``/``extra_domains``
+        name each row's domain (per-domain weights, ``train.domain_balance``).
+        ``teacher_cache`` is a directory where trained teachers are kept and reused
+        on a rerun with the same data and teacher settings. The recipe itself lives in
+        :func:`sentiment.training.train_network`.
         """
-        import keras
-        from sklearn.model_selection import train_test_split
-
-        from .distill import check_config, teacher_probabilities
-        from .embeddings import embedding_matrix, train_word2vec, vocabulary_from_vectors
-        from .network import build_model, fit_model, make_predictor, predict_sequences
-        from .pretrain import initialise, pretrain_encoder
+        from .training import train_network
 
         cfg = cfg or self.resolved_config()
-        labels = np.asarray(labels)
-        classes = np.unique(labels)
-        if len(classes) < 2:
-            raise DataError(f"training needs at least two classes; the labels only contain {classes.tolist()}")
-        if len(tokens) != len(labels):
-            raise DataError(f"{len(tokens)} texts but {len(labels)} labels")
-        if cfg.distill.enabled and not len(extra_tokens):
-            raise ConfigError("distillation is on (distill.teachers or distill.char_ngram_teacher) but there are no "
-                              "unlabeled texts to label; set word2vec.extra_texts (or pass --extra-texts), "
-                              "or turn distillation off with distill.teachers=0")
-        y = np.searchsorted(classes, labels)
-        n_classes = len(classes)
-        if cfg.distill.enabled:
-            check_config(cfg, n_classes)
-        seed = cfg.train.seed
-        keras.utils.set_random_seed(seed)
-        started = time.perf_counter()
-        if keyed_vectors is None:
-            keyed_vectors = train_word2vec([*tokens, *extra_tokens], cfg.word2vec, seed=seed)
-        vocab = vocabulary_from_vectors(keyed_vectors, cfg.word2vec.max_vocab)
-        matrix = embedding_matrix(vocab, keyed_vectors, seed)
-        ids = vocab.encode_many(tokens)
+        trained = train_network(cfg, tokens, labels, extra_tokens=extra_tokens, keyed_vectors=keyed_vectors,
+                                fingerprint=fingerprint, texts=texts, extra_texts=extra_texts, domains=domains,
+                                extra_domains=extra_domains, teacher_cache=teacher_cache, verbose=self.verbose,
+                                log=log)
+        return self._set_trained(cfg, trained)
 
-        idx = np.arange(len(ids))
-        valid_idx = np.array([], dtype=int)
-        if cfg.train.validation_split > 0 and len(ids) >= 10:
-            stratify = y if np.bincount(y).min() >= 2 else None
-            idx, valid_idx = train_test_split(idx, test_size=cfg.train.validation_split, random_state=seed,
-                                              stratify=stratify)
-        train_ids, targets = [ids[i] for i in idx], y[idx]
-        valid = ([ids[i] for i in valid_idx], y[valid_idx])
-        transfer_ids = vocab.encode_many(extra_tokens) if cfg.distill.enabled or cfg.pretrain.epochs else []
-        reports: dict[str, Any] = {}
-        encoder = start = None
-        if cfg.pretrain.epochs:  # the validation rows stay unseen
-            encoder, reports["pretrain"] = pretrain_encoder(cfg, matrix, train_ids + transfer_ids, log=log)
-        if cfg.distill.enabled:
-            raw = None
-            if texts is not None and extra_texts is not None:
-                raw = ([texts[i] for i in idx], [texts[i] for i in valid_idx], list(extra_texts))
-            token_parts = ([tokens[i] for i in idx], [tokens[i] for i in valid_idx], extra_tokens)
-            soft, reports["distill"], start = teacher_probabilities(
-                cfg, matrix, (train_ids, targets), valid, transfer_ids, n_classes, texts=raw, tokens=token_parts,
-                encoder=encoder, sample_weight=_class_weights(cfg, targets, n_classes), cache_dir=teacher_cache,
-                verbose=self.verbose, log=log)
-            keras.utils.set_random_seed(seed)
-            train_ids = train_ids + transfer_ids
-            targets = np.vstack([np.eye(n_classes, dtype=np.float32)[targets], soft])
-        student_cfg = cfg
-        if cfg.distill.enabled and cfg.distill.student_epochs:
-            student_cfg = cfg.with_overrides({"train.epochs": cfg.distill.student_epochs})
-        n_students = cfg.distill.students if start is not None else 1
-        row_weights = _class_weights(cfg, targets, n_classes)
-        soup: list[list[np.ndarray]] = []
-        seeds: list[int] = []
-        for k in range(n_students):
-            kcfg = student_cfg
-            if k:  # the next student of a soup: same start, its own seed (data order, dropout)
-                kcfg = student_cfg.with_overrides({"train.seed": seed + 1000 * k})
-                keras.backend.clear_session()
-                keras.utils.set_random_seed(kcfg.train.seed)
-                log(f"distill: student {k + 1}/{n_students}")
-            model = build_model(cfg, matrix, n_classes)
-            if start is not None:
-                model.set_weights(start)
-            elif encoder is not None:
-                initialise(model, encoder)
-            fitted = fit_model(model, kcfg, (train_ids, targets), valid if len(valid_idx) else None, n_classes,
-                               sample_weight=row_weights, verbose=self.verbose)
-            if not k:
-                history = fitted
-            if n_students > 1:
-                soup.append(model.get_weights())
-                seeds.append(kcfg.train.seed)
-        if soup:
-            reports["soup"] = _keep_soup(model, soup, valid, cfg, n_classes, seeds=seeds)
+    def _set_trained(self, cfg: Config, trained) -> "SentimentClassifier":
+        """Store a :class:`sentiment.training.Trained` as the fitted attributes; returns ``self``."""
+        from .network import make_predictor
 
         self.config_ = cfg
-        self.classes_ = classes
-        self.n_classes_ = len(classes)
-        self.vocabulary_ = vocab
-        self.model_ = model
+        self.classes_ = trained.classes
+        self.n_classes_ = len(trained.classes)
+        self.vocabulary_ = trained.vocabulary
+        self.model_ = trained.model
         self.tokenizer_ = Tokenizer(cfg.normalize, cfg.tokenizer)
-        self._predict_fn = make_predictor(model)
+        self._predict_fn = make_predictor(trained.model)
         self.runtime_ = "keras"
-        self.history_ = history
-        metrics: dict[str, Any] = {}
-        if len(valid_idx):
-            proba = predict_sequences(self._predict_fn, valid[0], cfg, n_classes)
-            pred = proba.argmax(axis=1)
-            metrics["validation"] = {"rows": int(len(valid_idx)),
-                                     "accuracy": float((pred == y[valid_idx]).mean())}
-        self.training_ = {
-            "rows": int(len(labels)),
-            "train_rows": int(len(idx)),
-            "validation_rows": int(len(valid_idx)),
-            "extra_texts": int(len(extra_tokens)),
-            **reports,
-            "class_counts": {str(c): int(n) for c, n in zip(classes.tolist(), np.bincount(y))},
-            "epochs_run": len(history.get("loss", [])),
-            **({"averaged": history["averaged"]} if "averaged" in history else {}),
-            "seconds": round(time.perf_counter() - started, 1),
-            "data_fingerprint": fingerprint or {},
-            "metrics": metrics,
-        }
+        self.history_ = trained.history
+        self.training_ = trained.report
         return self
+
+    def adapt(self, texts: Iterable[str], labeled: tuple[Iterable[str], Iterable[Any]] | None = None, *,
+              config: Config | dict | None = None, log: Callable[[str], None] = lambda msg: None
+              ) -> "SentimentClassifier":
+        """A new classifier fitted to ``texts`` (unlabeled comments of a new kind); ``self`` is unchanged.
+
+        ``labeled`` = (texts, labels) adds a few rows labeled by you. ``config`` overrides the ``[adapt]``
+        settings (a Config, or a dict such as ``{"adapt.epochs": 3}``). See :mod:`sentiment.adaptation`.
+        """
+        from .adaptation import adapt_classifier
+
+        self._check_fitted()
+        cfg = config if isinstance(config, Config) else self.config_.with_overrides(config or {})
+        pairs = None if labeled is None else (list(labeled[0]), list(labeled[1]))
+        return adapt_classifier(self, list(texts), labeled=pairs, cfg=cfg, workers=self.workers,
+                                verbose=self.verbose, log=log)
 
     # -- prediction ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -270,6 +203,14 @@ class SentimentClassifier(EstimatorAPI):
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Probabilities ``(n, n_classes)``, columns in ``classes_`` order."""
         return self.predict_ids(self.encode(X))
+
+    def explain(self, texts: Iterable[str], batch_size: int = 1024) -> list["Explanation"]:
+        """Per text: the prediction and each morpheme's span in the text and signed contribution to the
+        predicted class (leave-one-token-out occlusion; see :mod:`sentiment.explain`)."""
+        from .explain import explain
+
+        self._check_fitted()
+        return explain(self, texts, batch_size=batch_size)
 
     def predict(self, X: Iterable[str]) -> np.ndarray:
         """Predicted labels (values from ``classes_``)."""
@@ -360,44 +301,6 @@ class SentimentClassifier(EstimatorAPI):
     @model_.setter
     def model_(self, model) -> None:
         self._keras_model = model
-
-
-def _keep_soup(model, soup: list[list[np.ndarray]], valid: tuple[list[np.ndarray], np.ndarray], cfg: Config,
-               n_classes: int, seeds: list[int]) -> dict[str, Any]:
-    """Set the mean of the students' weights (a uniform model soup), or the best student when it does better.
-
-    The soup is kept when its validation accuracy is at least the best
-    student's; without validation rows it is kept.
-    """
-    from .distill import _accuracy
-    from .network import make_predictor, mean_weights, predict_sequences
-
-    def accuracy(weights: list[np.ndarray]) -> float | None:
-        model.set_weights(weights)
-        return _accuracy(predict_sequences(make_predictor(model), valid[0], cfg, n_classes), valid[1])
-
-    accuracies = [accuracy(weights) for weights in soup]
-    mean = mean_weights(soup)
-    soup_accuracy = accuracy(mean)
-    kept = soup_accuracy is None or soup_accuracy >= max(accuracies)
-    best = int(np.argmax([a or 0.0 for a in accuracies]))
-    model.set_weights(mean if kept else soup[best])
-    return {"students": len(soup), "seeds": seeds, "validation_accuracies": accuracies,
-            "soup_validation_accuracy": soup_accuracy, "kept": bool(kept),
-            **({} if kept else {"kept_student": best + 1})}
-
-
-def _class_weights(cfg: Config, targets: np.ndarray, n_classes: int) -> np.ndarray | None:
-    """Per-row weights for ``train.class_weight = "balanced"`` (soft targets count as their likeliest class)."""
-    if cfg.train.class_weight != "balanced":
-        return None
-    from sklearn.utils.class_weight import compute_class_weight
-
-    hard = targets.argmax(axis=1) if targets.ndim == 2 else targets
-    present = np.unique(hard)
-    weights = np.ones(n_classes)
-    weights[present] = compute_class_weight("balanced", classes=present, y=hard)
-    return weights[hard].astype(np.float32)
 
 
 def check_texts(texts: Iterable[Any]) -> list[str]:

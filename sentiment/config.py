@@ -11,6 +11,7 @@ inside every model bundle.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -112,6 +113,16 @@ class TrainConfig:
     sparse_updates: bool = _spec(True, doc="adam only: update just the embedding rows each batch uses (lazy Adam; "
                                            "faster on CPU)")
     class_weight: str = _spec("none", choices=("none", "balanced"), doc="weight classes by inverse frequency")
+    domain_max_rows: int = _spec(0, min=0, max=1_000_000_000, doc="with several domains: use at most this many "
+                                                                   "labeled rows of each domain, a seeded sample "
+                                                                   "(0: all)")
+    init_from: str = _spec("", doc="start from a trained bundle's network instead of a new one: a bundle directory "
+                                   "or 'default' (the packaged model); its vocabulary grows with the data's frequent "
+                                   "new morphemes as in [adapt] ('': off)")
+    domain_balance: float = _spec(1.0, min=0.0, max=1.0, doc="with several domains (a domain column): each "
+                                                             "domain's total weight is proportional to its rows "
+                                                             "to this power (1: as the rows come, 0.5: square "
+                                                             "root, 0: every domain the same)")
     bucket_by_length: bool = _spec(True, doc="batch similar lengths together and pad per batch (needs mask_padding)")
     seed: int = _spec(42, min=0, max=2**31 - 1, doc="seed for splits, Word2Vec and Keras")
 
@@ -159,6 +170,29 @@ class DistillConfig:
         return self.teachers > 0 or self.char_ngram_teacher
 
 
+@dataclass
+class AdaptConfig:
+    """``sentiment adapt``: fitting a trained model to a new kind of comment from unlabeled texts."""
+
+    min_texts: int = _spec(200, min=10, max=10_000_000, doc="refuse fewer unlabeled texts than this")
+    new_token_min_count: int = _spec(3, min=1, max=10_000, doc="morphemes at least this frequent in the new texts "
+                                                              "and unknown to the model join its vocabulary")
+    max_new_tokens: int = _spec(20_000, min=0, max=1_000_000, doc="at most this many new morphemes (most frequent "
+                                                                 "first)")
+    ngram_teacher: bool = _spec(True, doc="co-training: an n-gram model (char + morpheme TF-IDF, logistic "
+                                          "regression) trained on the model's confident pseudo-labels relabels the "
+                                          "texts together with the model")
+    confidence: float = _spec(0.5, min=0.05, max=1.0, doc="share of each predicted class kept as pseudo-labels, the "
+                                                          "most confident first (classes balanced to the smallest)")
+    epochs: int = _spec(2, min=1, max=50, doc="fine-tuning epochs")
+    learning_rate: float = _spec(3e-4, min=1e-6, max=1.0, doc="fine-tuning learning rate (lower than training: "
+                                                              "keeps what the model knew)")
+    anchor_weight: float = _spec(1.0, min=0.0, max=100.0, doc="weight of the original model's own probabilities "
+                                                              "in the targets (guards against forgetting)")
+    labeled_weight: float = _spec(3.0, min=0.0, max=1000.0, doc="weight of each user-labeled row against a "
+                                                                "pseudo-labeled one")
+
+
 SECTIONS: dict[str, type] = {
     "normalize": NormalizeConfig,
     "tokenizer": TokenizerConfig,
@@ -168,6 +202,7 @@ SECTIONS: dict[str, type] = {
     "train": TrainConfig,
     "pretrain": PretrainConfig,
     "distill": DistillConfig,
+    "adapt": AdaptConfig,
 }
 
 
@@ -183,6 +218,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
 
     # -- construction ---------------------------------------------------------
     @classmethod
@@ -324,11 +360,42 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def describe_keys() -> list[tuple[str, str, str]]:
-    """(key, default, description) for every config key, for docs and ``--help``."""
-    rows = []
+def _key_fields():
+    """(section name, dataclass field, default value) for every config key, in order."""
     for name, section_cls in SECTIONS.items():
         default = section_cls()
         for f in dataclasses.fields(section_cls):
-            rows.append((f"{name}.{f.name}", _toml_value(getattr(default, f.name)), f.metadata.get("doc", "")))
-    return rows
+            yield name, f, getattr(default, f.name)
+
+
+def describe_keys() -> list[tuple[str, str, str]]:
+    """(key, default, description) for every config key, for docs and ``--help``."""
+    return [(f"{name}.{f.name}", _toml_value(value), f.metadata.get("doc", "")) for name, f, value in _key_fields()]
+
+
+def _valid_values(f: dataclasses.Field, value: Any) -> str:
+    meta = f.metadata
+    if meta.get("choices"):
+        return ", ".join(f"`{_toml_value(c)}`" for c in meta["choices"])
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and high is not None:
+        return f"{low!r} to {high!r}"
+    if low is not None or high is not None:
+        return f"≥ {low!r}" if low is not None else f"≤ {high!r}"
+    if isinstance(value, bool):
+        return "`true`, `false`"
+    return "list" if isinstance(value, list) else ""
+
+
+def keys_markdown() -> str:
+    """Every config key as Markdown, one table per section (``sentiment config --keys --markdown``; the table
+    of docs/configuration.md)."""
+    out: list[str] = []
+    for name, fields in itertools.groupby(_key_fields(), key=lambda item: item[0]):
+        doc = " ".join((SECTIONS[name].__doc__ or "").split())
+        out += [f"### `[{name}]`", "", doc, "", "| key | default | valid values | meaning |", "|---|---|---|---|"]
+        for _, f, value in fields:
+            meaning = f.metadata.get("doc", "").replace("|", "\\|")
+            out.append(f"| `{name}.{f.name}` | `{_toml_value(value)}` | {_valid_values(f, value)} | {meaning} |")
+        out.append("")
+    return "\n".join(out)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ._tf import import_keras
 from .config import Config
 from .errors import ConfigError
 from .teacher_cache import Teacher, TeacherCache, digest_arrays, digest_texts, teacher_key
@@ -41,7 +42,7 @@ def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[
     A pretrained ``encoder`` (:mod:`sentiment.pretrain`) initialises the teacher
     when its first layer has the student's size.
     """
-    import keras
+    keras = import_keras()
 
     from .network import build_model, fit_model, make_predictor, predict_sequences
     from .pretrain import initialise
@@ -105,12 +106,14 @@ def _nb_ratios(features: Any, y: np.ndarray) -> np.ndarray:
 
 def char_ngram_teacher(cfg: Config, train_texts: Sequence[str], train_y: np.ndarray, valid_texts: Sequence[str],
                        valid_y: np.ndarray, transfer_texts: Sequence[str], n_classes: int,
-                       tokens: tuple[Sequence[Sequence[str]], ...] | None = None
+                       tokens: tuple[Sequence[Sequence[str]], ...] | None = None,
+                       sample_weight: np.ndarray | None = None
                        ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Char_wb n-gram TF-IDF (+ morpheme n-grams, NB scaling) + logistic regression on normalized texts.
 
     ``tokens`` holds the (train, valid, transfer) token lists; they are needed
-    when ``distill.morpheme_ngrams`` is on.
+    when ``distill.morpheme_ngrams`` is on. ``sample_weight`` (per training row,
+    e.g. domain weights) multiplies the class weights of ``train.class_weight``.
     """
     import scipy.sparse as sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -145,7 +148,7 @@ def char_ngram_teacher(cfg: Config, train_texts: Sequence[str], train_y: np.ndar
         x_train = x_train.multiply(ratios).tocsr()
     weight = "balanced" if cfg.train.class_weight == "balanced" else None
     model = LogisticRegression(C=d.char_ngram_c, max_iter=2000, class_weight=weight)
-    model.fit(x_train, train_y)
+    model.fit(x_train, train_y, sample_weight=sample_weight)
     del x_train
 
     def proba(part: int, n_rows: int) -> np.ndarray:
@@ -179,7 +182,7 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
                           n_classes: int, *, texts: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
                           tokens: tuple[Sequence[Sequence[str]], ...] | None = None,
                           encoder: list[np.ndarray] | None = None, sample_weight: np.ndarray | None = None,
-                          cache_dir: str | Path | None = None, verbose: int = 0, log: Log = lambda msg: None
+                          domain_weight: np.ndarray | None = None, cache_dir: str | Path | None = None, verbose: int = 0, log: Log = lambda msg: None
                           ) -> tuple[np.ndarray, dict[str, Any], list[np.ndarray] | None]:
     """Mean teacher probabilities ``(len(transfer_ids), n_classes)``, a report of each teacher, the student's start.
 
@@ -237,7 +240,8 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
             sha = digest_texts([*train_texts, *valid_texts, *transfer_texts])
             if d.morpheme_ngrams and tokens is not None:
                 sha = digest_texts([toks for part in tokens for toks in part], sha)
-            data = digest_arrays([train[1], valid[1]], sha).hexdigest()
+            data = digest_arrays([train[1], valid[1], *([] if domain_weight is None else [domain_weight])],
+                                 sha).hexdigest()
         sections = cfg.to_dict()
         settings = {"distill": {k: v for k, v in sections["distill"].items()
                                 if k.startswith("char_ngram_") or k in ("morpheme_ngrams", "naive_bayes")},
@@ -246,7 +250,7 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
         results.append(cached(
             "ngram", "the char n-gram teacher", "char_ngram", settings, data,
             lambda: (*char_ngram_teacher(cfg, train_texts, train[1], valid_texts, valid[1], transfer_texts, n_classes,
-                                         tokens=tokens), None)))
+                                         tokens=tokens, sample_weight=domain_weight), None)))
         report = results[-1][2]
         log(f"distill: char n-gram teacher: validation accuracy {report['validation_accuracy']}, "
             f"{report['seconds']} s{' (reused)' if report.get('reused') else ''}")

@@ -98,6 +98,12 @@ def write_report(report_dir: str | Path, metrics: dict[str, Any], texts: list[st
                   "predicted": [names[pred[i]] for i in order],
                   "confidence": np.round(proba[order, pred[order]], 4)}).to_csv(path, index=False)
     written.append(path)
+    for key in ("by_domain", "by_group"):
+        if metrics.get(key):
+            path = report / f"metrics_{key}.csv"
+            pd.DataFrame([{"group": name, **{k: m.get(k) for k in ("rows", "accuracy", "macro_f1", "roc_auc")}}
+                          for name, m in metrics[key].items()]).to_csv(path, index=False)
+            written.append(path)
     written.extend(_plots(report, metrics, true_idx, proba, names, history or {}))
     return written
 
@@ -107,6 +113,14 @@ def _plots(report: Path, metrics: dict[str, Any], true_idx: np.ndarray, proba: n
     import matplotlib
 
     matplotlib.use("Agg")
+    from .plotting import korean_plots
+
+    with korean_plots():  # class names may be Korean
+        return _draw_plots(report, metrics, true_idx, proba, names, history)
+
+
+def _draw_plots(report: Path, metrics: dict[str, Any], true_idx: np.ndarray, proba: np.ndarray, names: list[str],
+                history: dict[str, Any]) -> list[Path]:
     import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve, roc_curve
 

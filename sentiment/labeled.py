@@ -43,10 +43,15 @@ def coerce_labels(values: pd.Series) -> np.ndarray:
 
 
 def load_labeled(path: str | Path, text_column: str | None = None, label_column: str | None = None, *,
-                 sep: str | None = None, encoding: str | None = None, min_rows: int = 1,
-                 log: Callable[[str], None] | None = None) -> LabeledData:
-    """Read a labeled table; rows with a missing label or no text are dropped and counted."""
-    frame, _ = read_table(path, sep=sep, encoding=encoding)
+                 sep: str | None = None, encoding: str | None = None, sheet: str | int | None = None,
+                 min_rows: int = 1, log: Callable[[str], None] | None = None) -> LabeledData:
+    """Read a labeled table; rows with a missing label or no text are dropped and counted.
+
+    ``sheet``: the workbook sheet (name or number from 1); by default the first with a text column.
+    """
+    frame, info = read_table(path, sep=sep, encoding=encoding, sheet=sheet, text_column=text_column)
+    if info.sheet and log:
+        log(f"{path}: sheet {info.sheet!r} (choose another with --sheet)")
     text_col = find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(path), frame)
     label_col = find_column(list(frame.columns), label_column, LABEL_COLUMN_NAMES, "label", str(path))
     if text_col == label_col:

@@ -88,6 +88,25 @@ def _averaging(report: dict[str, Any] | None) -> str:
     return f"; the mean of the last {report['epochs']} epochs' weights did worse on validation, best epoch kept"
 
 
+def _domain_lines(training: dict[str, Any], cfg: Config) -> list[str]:
+    """Where training started, how domains were sampled and weighted."""
+    lines = []
+    start = training.get("init_from")
+    if start:
+        lines.append(f"- Started from the bundle `{start['bundle']}` (id `{start.get('bundle_id', '')[:16]}`): its "
+                     f"network and vocabulary, grown by {start.get('new_tokens', 0):,} morphemes of the new data "
+                     f"(vectors mapped into its embedding space, R² {start.get('mapping_r2')}).")
+    domains = training.get("domains")
+    if domains:
+        rows = ", ".join(f"{name} {n:,}" for name, n in domains["labeled_rows"].items())
+        capped = training.get("domain_max_rows")
+        lines.append(f"- Labeled rows per domain{' after sampling' if capped else ''}: {rows}"
+                     + (f" (at most {capped['limit']:,} per domain, `train.domain_max_rows`)" if capped else "")
+                     + f"; each domain weighs in proportion to its rows to the power {domains['balance']} "
+                       "(`train.domain_balance`).")
+    return lines
+
+
 def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dict[str, Any] | None,
                       stats: dict[str, Any] | None, command: str) -> str:
     """Markdown: data, recipe, figures, known weaknesses, the command that rebuilds it."""
@@ -105,7 +124,15 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
     if training.get("extra_texts"):
         lines.append(f"- Unlabeled texts: {training['extra_texts']:,} (`word2vec.extra_texts`: "
                      f"{', '.join(cfg.word2vec.extra_texts) or 'passed to fit'}; texts equal to a test text left out).")
-    if stats:
+    if stats and stats.get("domains"):
+        lines.append("- Domains (each split on its own; its test split never used for training, Word2Vec or early "
+                     "stopping): " + "; ".join(
+                         f"{name}: `{d.get('file')}`, {_count(d.get('read'))} rows read, {_count(d.get('train'))} "
+                         f"train / {_count(d.get('test'))} test" for name, d in stats["domains"].items()) + ".")
+        for added in stats.get("added_train", []):
+            lines.append(f"- Added to the train split of {added.get('domain', 'the first domain')} (`--add-train`): "
+                         f"{_count(added.get('added'))} labeled rows of `{added.get('file')}`.")
+    elif stats:
         lines.append(f"- Preparation: {_count(stats.get('read'))} rows read, "
                      f"{stats.get('dropped_duplicates', 0):,} duplicates and "
                      f"{stats.get('dropped_conflicting_labels', 0):,} conflicting-label rows dropped, "
@@ -116,6 +143,7 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
                          f"`{added.get('file')}` ({_count(added.get('read'))} read; "
                          f"{_count(added.get('dropped_in_splits'))} already in a split, "
                          f"{_count(added.get('dropped_duplicates'))} duplicates dropped).")
+    lines += _domain_lines(training, cfg)
     epochs = cfg.distill.student_epochs if cfg.distill.enabled and cfg.distill.student_epochs else cfg.train.epochs
     lines += [
         "",
@@ -146,7 +174,17 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         lines.append(f"- Accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"
                      + (f", ROC AUC {metrics['roc_auc']:.4f}" if "roc_auc" in metrics else "")
                      + f" on {metrics['rows']:,} rows.")
+        if metrics.get("by_domain"):
+            lines += ["", "| domain | test rows | accuracy | macro-F1 | ROC AUC |", "|---|---|---|---|---|"]
+            lines += [f"| {name} | {m['rows']:,} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
+                      f"{m.get('roc_auc', float('nan')):.4f} |" for name, m in metrics["by_domain"].items()]
     else:
         lines.append("- Not evaluated on a held-out split.")
-    lines += ["", "## Known weaknesses", WEAKNESSES, "", "## Rebuild", "```", command, "```", ""]
+    weaknesses = WEAKNESSES if not training.get("domains") else WEAKNESSES.replace(
+        "- Trained on movie reviews only: shopping and news comments are a domain shift (different vocabulary and\n"
+        "  topics); expect lower accuracy there",
+        f"- Trained on {', '.join(training['domains']['labeled_rows'])} comments: other kinds (news, apps, ...) are a "
+        "domain shift;\n  expect lower accuracy there (`sentiment adapt` fits the model to your own unlabeled "
+        "comments)")
+    lines += ["", "## Known weaknesses", weaknesses, "", "## Rebuild", "```", command, "```", ""]
     return "\n".join(lines)

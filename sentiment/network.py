@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ._tf import import_keras, import_tensorflow
 from .config import Config
 from .runtime import keras_predictor as make_predictor, predict_sequences  # noqa: F401 (re-exported)
 from .sequences import batch_width, bucketed_batches, count_batches, pad
@@ -26,8 +27,8 @@ def build_model(cfg: Config, embedding: np.ndarray, n_classes: int):
     ``unroll=False``, ``use_bias=True``), so the fused cuDNN kernel stays
     eligible on a GPU with right-padded, masked input.
     """
-    import keras
-    from keras import layers
+    keras = import_keras()
+    layers = keras.layers
 
     m = cfg.model
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -53,7 +54,7 @@ def build_model(cfg: Config, embedding: np.ndarray, n_classes: int):
 
 def _learning_rate(cfg: Config, steps: int):
     """``train.learning_rate``, or a cosine decay from it to 0 over ``steps`` when ``train.lr_schedule = "cosine"``."""
-    import keras
+    keras = import_keras()
 
     if cfg.train.lr_schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(cfg.train.learning_rate, decay_steps=max(1, steps))
@@ -62,7 +63,7 @@ def _learning_rate(cfg: Config, steps: int):
 
 def _optimizer(cfg: Config, steps: int = 1):
     """The configured optimizer; ``steps`` (batches in the whole run) sizes the learning-rate schedule."""
-    import keras
+    keras = import_keras()
 
     learning_rate = _learning_rate(cfg, steps)
     if cfg.train.optimizer == "adam" and cfg.train.sparse_updates:
@@ -82,8 +83,8 @@ def _lazy_adam_class():
     weights and moments, as in TensorFlow Addons' LazyAdam. Dense variables
     get the ordinary Adam update.
     """
-    import keras
-    import tensorflow as tf
+    keras = import_keras()
+    tf = import_tensorflow()
 
     class LazyAdam(keras.optimizers.Adam):
         def update_step(self, gradient, variable, learning_rate):
@@ -109,7 +110,7 @@ def _lazy_adam_class():
 def _dataset(sequences: Sequence[np.ndarray], targets: np.ndarray, cfg: Config, shuffle: bool, seed: int,
              weights: np.ndarray | None = None):
     """A tf.data pipeline of (ids, target[, weight]) batches, length-bucketed when enabled."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     maxlen, seq_cfg = cfg.sequence.maxlen, cfg.sequence
     lengths = np.fromiter((min(len(s), maxlen) for s in sequences), dtype=np.int64, count=len(sequences))
@@ -160,7 +161,7 @@ def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray]
     Targets are class indices or class probabilities (see :func:`training_targets`);
     ``sample_weight`` (one per training row) carries class weights.
     """
-    import keras
+    keras = import_keras()
 
     x, y = train
     y, loss = training_targets(y, n_classes)
@@ -192,7 +193,7 @@ def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray]
 
 def _weight_snapshots(keep: int):
     """A Keras callback keeping the model's weights after each of the last ``keep`` epochs in ``.weights``."""
-    import keras
+    keras = import_keras()
 
     class WeightSnapshots(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -238,7 +239,7 @@ def _accuracy_metric(n_classes: int):
     """Accuracy that also holds for soft targets: the likeliest class of target and prediction agree."""
     if n_classes > 2:
         return "accuracy"  # categorical/sparse accuracy compare argmaxes already
-    from keras import ops
+    ops = import_keras().ops
 
     def accuracy(y_true, y_pred):
         return ops.mean(ops.equal(ops.reshape(y_true, (-1,)) >= 0.5, ops.reshape(y_pred, (-1,)) >= 0.5))
@@ -248,7 +249,7 @@ def _accuracy_metric(n_classes: int):
 
 def _epoch_timer():
     """A Keras callback recording seconds per epoch in ``.seconds``."""
-    import keras
+    keras = import_keras()
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -267,7 +268,7 @@ def _epoch_timer():
 
 def scoring_copy(model):
     """An uncompiled copy with the same weights (no optimizer state: smaller bundle file)."""
-    import keras
+    keras = import_keras()
 
     copy = keras.Model.from_config(model.get_config())
     copy.set_weights(model.get_weights())

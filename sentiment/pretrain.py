@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ._tf import import_keras, import_tensorflow
 from .config import Config
 
 Log = Callable[[str], None]
@@ -26,9 +27,9 @@ Log = Callable[[str], None]
 def _language_model(cfg: Config, embedding: np.ndarray):
     """Embedding + first (Bi)LSTM layer with sampled-softmax heads; built inside a function to keep
     TensorFlow imports lazy."""
-    import keras
-    import tensorflow as tf
-    from keras import layers
+    keras = import_keras()
+    tf = import_tensorflow()
+    layers = keras.layers
 
     m, p = cfg.model, cfg.pretrain
     vocab_size, dim = embedding.shape
@@ -78,8 +79,8 @@ def _language_model(cfg: Config, embedding: np.ndarray):
 def pretrain_encoder(cfg: Config, embedding: np.ndarray, sequences: Sequence[np.ndarray],
                      log: Log = lambda msg: None) -> tuple[list[np.ndarray], dict]:
     """Train the language model on id sequences; returns (embedding + first-layer weights, report)."""
-    import keras
-    import tensorflow as tf
+    keras = import_keras()
+    tf = import_tensorflow()
 
     from .sequences import batch_width, bucketed_batches, pad
 

@@ -123,7 +123,9 @@ def quantize_int8(graph: bytes) -> bytes:
 
 def keras_predictor(model) -> Predictor:
     """A traced-once TensorFlow function over ``(batch, length)`` int32 ids."""
-    import tensorflow as tf
+    from ._tf import import_tensorflow
+
+    tf = import_tensorflow()
 
     @tf.function(input_signature=[tf.TensorSpec(shape=(None, None), dtype=tf.int32)], reduce_retracing=True)
     def forward(ids):

@@ -20,18 +20,20 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .classifier import SentimentClassifier
-from .dataio import (TEXT_COLUMN_NAMES, write_frame, atomic_target, check_output, escape_formulas, find_column,
-                     iter_table, output_kind)
-from .errors import DataError
+from .dataio import (TEXT_COLUMN_NAMES, write_frame, atomic_target, bad_encoding_rows, check_excel_cells, check_output,
+                     escape_formulas, find_column, iter_table, line_list, output_kind)
+from .errors import DataError, SentimentError
+from .locks import locked
 from .progress import progress_bar
 
 STATUS_OK = "ok"
+STATUS_BAD_ENCODING = "bad_encoding"  # the row held undecodable bytes (encoding_errors="replace"); not scored
 PARTS_FORMAT = 1
 OUTPUT_ENCODINGS = ("utf-8", "utf-8-sig")  # utf-8-sig: Excel opens Korean CSV correctly
 
@@ -49,9 +51,13 @@ class ScoreSummary:
     label_counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     resumed_chunks: int = 0
+    skipped_rows: int = 0  # left out for undecodable bytes (encoding_errors="skip-rows")
+    skipped_lines: str = ""  # their line numbers, e.g. "5, 734,219"
 
     def lines(self) -> list[str]:
         out = [f"rows read: {self.rows:,}", f"scored: {self.scored:,}"]
+        if self.skipped_rows:
+            out.append(f"skipped (undecodable bytes): {self.skipped_rows:,} row(s), on line(s) {self.skipped_lines}")
         flagged = {k: v for k, v in self.status_counts.items() if k != STATUS_OK}
         out.append("flagged: " + (", ".join(f"{k} {v:,}" for k, v in sorted(flagged.items())) or "none"))
         if self.scored:
@@ -76,6 +82,12 @@ def row_status(value: Any) -> str:
     return STATUS_OK
 
 
+def chunk_statuses(chunk: pd.DataFrame, column: str) -> pd.Series:
+    """:func:`row_status` of each row, or ``bad_encoding`` for rows read with undecodable bytes replaced."""
+    statuses = chunk[column].map(row_status).astype(object)
+    return statuses.mask(bad_encoding_rows(chunk), STATUS_BAD_ENCODING)
+
+
 def output_columns(classes: np.ndarray, prefix: str) -> list[str]:
     return [f"{prefix}status", f"{prefix}pred_label", *(f"{prefix}prob_{c}" for c in classes.tolist())]
 
@@ -87,14 +99,21 @@ def _fingerprint(path: Path, settings: dict[str, Any]) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+@locked("output", "output")
 def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassifier, *,
                text_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                chunksize: int = 50_000, workers: int = 0, overwrite: bool = False, resume: bool = False,
                escape: bool = True, output_encoding: str = "utf-8", column_prefix: str = "",
                batch_size: int = 1024, threshold: float | None = None, show_progress: bool | None = None,
+               encoding_errors: str = "strict", sheet: str | int | None = None,
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """Score every row of ``input_path`` and write the rows with added columns to ``output``.
 
+    The run holds the lock of ``output`` (see :mod:`sentiment.locks`) from start to end.
+
+    ``encoding_errors``: ``strict`` (undecodable bytes are an error), ``replace`` (their rows are kept, with
+    U+FFFD and status ``bad_encoding``, unscored) or ``skip-rows`` (their rows are left out and counted).
+    ``sheet``: the workbook sheet (name or number from 1); by default the first with the text column.
     ``threshold`` (two-class models only): predict the second class (e.g. 1,
     positive) when its probability is at least this, instead of the likelier class.
     """
@@ -105,13 +124,16 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     to_stdout = str(output) == "-"
     check_output(output, overwrite or resume)
     started = time.perf_counter()
-    chunks = iter_table(input_path, sep=sep, encoding=encoding, chunksize=chunksize)
+    chunks = iter_table(input_path, sep=sep, encoding=encoding, chunksize=chunksize, encoding_errors=encoding_errors,
+                        sheet=sheet, text_column=text_column)
     first, info = next(chunks)
     column = find_column(list(first.columns), text_column, TEXT_COLUMN_NAMES, "text", str(input_path), first)
     if text_column is None:
         log(f"text column: {column!r} (choose another with --text-column)")
     if info.encoding:
         log(f"encoding: {info.encoding}")
+    if info.sheet:
+        log(f"sheet: {info.sheet!r} (choose another with --sheet)")
     new_columns = output_columns(clf.classes_, column_prefix)
     clash = [c for c in new_columns if c in first.columns]
     if clash:
@@ -129,7 +151,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
             yield chunk
 
     settings = {"text_column": column, "sep": info.sep, "encoding": info.encoding, "chunksize": chunksize,
-                "escape": escape, "prefix": column_prefix, "output_encoding": output_encoding, "threshold": threshold,
+                "escape": escape, "prefix": column_prefix, "encoding_errors": encoding_errors, "sheet": info.sheet,
+                "output_encoding": output_encoding, "threshold": threshold,
                 "model": clf.meta_.get("files") if hasattr(clf, "meta_") else id(clf), "output": str(output),
                 "runtime": getattr(clf, "runtime_", None)}  # a resumed run keeps one back end and precision
     parts = None if to_stdout else _Parts(Path(output), _fingerprint(input_path, settings), resume)
@@ -144,20 +167,19 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                 label_counts.update(previous["labels"])
                 summary.rows += len(chunk)
                 continue
-            statuses = chunk[column].map(row_status)
-            ok = (statuses == STATUS_OK).to_numpy()
-            yield (index, chunk, statuses, ok), chunk[column][ok].tolist()
+            statuses = chunk_statuses(chunk, column)
+            yield (index, chunk, statuses), chunk[column][statuses == STATUS_OK].tolist()
 
+    shown_as = label_names(clf.classes_, escape)
     bar = progress_bar(total=None, unit="rows", desc="scoring", enable=show_progress)
     try:
-        for (index, chunk, statuses, ok), ids in clf.tokenizer_.iter_batches(pending(), workers=workers,
-                                                                              vocab=clf.vocabulary_):
-            proba = clf.predict_ids(ids, batch_size=batch_size)
-            out = _scored_frame(chunk, statuses, ok, proba, clf.classes_, column_prefix, threshold)
-            chunk_labels = Counter(str(v) for v in out[f"{column_prefix}pred_label"][ok].tolist())
+        for (index, chunk, statuses), ids in clf.tokenizer_.iter_batches(pending(), workers=workers,
+                                                                          vocab=clf.vocabulary_):
+            out = score_frame(chunk, clf, column, prefix=column_prefix, threshold=threshold, escape=escape,
+                              batch_size=batch_size, ids=ids, statuses=statuses)
+            labels = out[f"{column_prefix}pred_label"][statuses == STATUS_OK]
+            chunk_labels = Counter(shown_as.get(str(v), str(v)) for v in labels.tolist())
             chunk_status = Counter(statuses.tolist())
-            if escape:
-                out = escape_formulas(out)
             if parts is None:
                 out.to_csv(sys.stdout, index=False, header=index == 0)
             else:
@@ -166,10 +188,15 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
             label_counts.update(chunk_labels)
             summary.rows += len(chunk)
             bar.update(len(chunk))
+    except SentimentError:  # bad input found mid-way: a resume would hit it again, so keep no parts
+        if parts is not None:
+            parts.discard()
+        raise
     finally:
         bar.close()
     if parts is not None:
         parts.join(Path(output), output_encoding)
+    summary.skipped_rows, summary.skipped_lines = info.skipped_rows, line_list(info)
     summary.status_counts = dict(status_counts)
     summary.scored = status_counts.get(STATUS_OK, 0)
     summary.label_counts = {label: label_counts[label] for label in map(str, clf.classes_.tolist())}
@@ -177,16 +204,45 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     return summary
 
 
-def check_threshold(threshold: float | None, classes: np.ndarray) -> None:
+def score_frame(frame: pd.DataFrame, clf: SentimentClassifier, column: str, *, prefix: str = "",
+                threshold: float | None = None, escape: bool = True, batch_size: int = 1024,
+                ids: Sequence[np.ndarray] | None = None, statuses: pd.Series | None = None) -> pd.DataFrame:
+    """``frame`` with the added columns (``{prefix}status``, ``{prefix}pred_label``, ``{prefix}prob_*``).
+
+    The one scoring step of every engine (``score_file``'s chunks, the Ray actors of
+    :mod:`sentiment.distributed`): rows whose ``column`` cell is not a non-blank
+    text keep their status and get no prediction; ``escape`` guards every text cell
+    against formula injection. ``ids`` (token ids of the scorable rows, in order)
+    and ``statuses`` (:func:`chunk_statuses`) may be given when computed elsewhere
+    (``score_file`` tokenizes in worker processes); else the texts are tokenized here.
+    """
+    if statuses is None:
+        statuses = chunk_statuses(frame, column)
+    ok = (statuses == STATUS_OK).to_numpy()
+    if ids is None:
+        ids = clf.encode(frame[column][ok].tolist())
+    proba = clf.predict_ids(ids, batch_size=batch_size)
+    out = _scored_frame(frame, statuses, ok, proba, clf.classes_, prefix, threshold)
+    return escape_formulas(out) if escape else out
+
+
+def label_names(classes: np.ndarray, escape: bool) -> dict[str, str]:
+    """Each class name as written in an output (escaped, e.g. ``'-1``) -> the class name."""
+    names = pd.DataFrame({"label": pd.Series([str(c) for c in classes.tolist()], dtype=object)})
+    shown = escape_formulas(names) if escape else names
+    return dict(zip(shown["label"].tolist(), names["label"].tolist()))
+
+
+def check_threshold(threshold: float | None, classes: np.ndarray, option: str = "--threshold") -> None:
     """Raise :class:`DataError` unless ``threshold`` is None or a probability strictly between 0 and 1 for a
-    two-class model."""
+    two-class model (``option``: how the message names the setting, e.g. the JSON field ``threshold``)."""
     if threshold is None:
         return
     if len(classes) != 2:
-        raise DataError(f"--threshold works with two-class models; this model has {len(classes)} classes "
-                        f"({', '.join(map(str, classes.tolist()))}). Leave --threshold out to predict the likeliest class")
+        raise DataError(f"{option} works with two-class models; this model has {len(classes)} classes "
+                        f"({', '.join(map(str, classes.tolist()))}). Leave {option} out to predict the likeliest class")
     if not 0.0 < threshold < 1.0:
-        raise DataError(f"--threshold {threshold} is invalid; expected a probability of class {classes[1]} strictly "
+        raise DataError(f"{option} {threshold} is invalid; expected a probability of class {classes[1]} strictly "
                         f"between 0 and 1, e.g. 0.6 (the default, the likelier class, is 0.5)")
 
 
@@ -216,6 +272,7 @@ class _Parts:
 
     def __init__(self, output: Path, fingerprint: str, resume: bool) -> None:
         self.kind, self.gz = output_kind(output)
+        self.output = output
         self.dir = output.parent / f".{output.name}.parts"
         manifest = self.dir / "manifest.json"
         self.completed = 0
@@ -242,9 +299,14 @@ class _Parts:
         if self.kind in ("csv", "tsv", "jsonl"):
             write_frame(frame, tmp, self.kind, False, "utf-8", header=index == 0, append=False)
         else:  # parquet and xlsx parts keep dtypes as parquet
+            if self.kind == "xlsx":
+                check_excel_cells(frame, self.output)  # fail at the first such cell, not at the end
             frame.to_parquet(tmp, index=False)
         (self.dir / f"part-{index:06d}.json").write_text(json.dumps(summary))
         os.replace(tmp, self.dir / name)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def join(self, output: Path, encoding: str) -> None:
         """Concatenate the parts into a temporary file, rename it to ``output``, drop the parts."""

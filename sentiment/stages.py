@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
+from .domains import named_files
 from .errors import DataError, SentimentError
+from .locks import exclusive_lock, locked
 
 STAGES = ("prepare", "tokenize", "word2vec", "train", "evaluate")
 Log = Callable[[str], None]
@@ -93,54 +95,148 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 # -- stages ------------------------------------------------------------------------------
-def prepare(data: str | Path, run_dir: str | Path, cfg: Config, *, text_column: str | None = None,
-            label_column: str | None = None, test_data: str | Path | None = None, test_size: float = 0.1,
-            add_train: Sequence[str | Path] = (), sep: str | None = None, encoding: str | None = None,
-            force: bool = False, log: Log = _stderr) -> bool:
+def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: Config, *,
+            text_column: str | None = None, label_column: str | None = None, test_data: str | Path | None = None,
+            test_size: float | int | Sequence[str] = 0.1, add_train: Sequence[str | Path] = (),
+            sep: str | None = None, encoding: str | None = None, force: bool = False, log: Log = _stderr,
+            sheet: str | int | None = None) -> bool:
     """Read, clean, deduplicate and split labeled data; returns False when skipped.
 
-    ``add_train`` files are labeled data added to the train split only (after the
-    split), minus texts already in either split: more training data that never
+    ``sheet`` picks the sheet of workbook ``data`` files (a name or a number from 1).
+
+    ``data`` is one file or several, each optionally named as a domain (``"shopping=reviews.tsv"``; see
+    :mod:`sentiment.domains`). Each domain is split on its own (``test_size``: one value for all, or
+    ``"NAME=SIZE"`` entries), and the splits carry a ``domain`` column when domains are named or several.
+    ``add_train`` files (``[NAME=]PATH``, unnamed ones belong to the first domain) are labeled data added to the
+    train split only (after the split), minus texts already in either split: more training data that never
     changes the test split.
     """
-    from sklearn.model_selection import train_test_split
-
-    from .labeled import check_trainable, load_labeled, match_labels
+    from .domains import named_files, parse_sizes
+    from .labeled import check_trainable
 
     run_dir = Path(run_dir)
     out = run_dir / "prepared"
-    key = _key("prepare", {"data": file_digest(data), "test": test_data and file_digest(test_data),
-                           "add_train": [file_digest(p) for p in add_train],
-                           "columns": [text_column, label_column], "test_size": test_size,
-                           "seed": cfg.train.seed, "sep": sep, "encoding": encoding})
+    entries = [data] if isinstance(data, (str, Path)) else list(data)
+    if not entries:
+        raise SentimentError("prepare: no labeled data; pass --data FILE (or several --data NAME=FILE)")
+    files = named_files(entries, None)
+    named = len(files) > 1 or files[0][0] is not None
+    if named:
+        files = [(name or Path(path).name.split(".")[0], path) for name, path in files]
+        dupes = sorted({n for n, _ in files if [m for m, _ in files].count(n) > 1})
+        if dupes:
+            raise SentimentError(f"prepare: domain name(s) {', '.join(dupes)} given twice; name each --data "
+                                 f"file differently (NAME=PATH)")
+        if test_data is not None:
+            raise SentimentError("prepare: --test-data works with one --data file; with several domains each "
+                                 "domain's test split is carved from its own file (--test-size)")
+    sizes = parse_sizes(test_size, _size_value)
+    unknown = sorted(set(sizes) - {None} - {n for n, _ in files})
+    if unknown:
+        raise SentimentError(f"prepare: --test-size names unknown domain(s) {', '.join(unknown)}; domains: "
+                             f"{', '.join(str(n) for n, _ in files)}")
+    extra = named_files(add_train, files[0][0])
+    key = _key("prepare", {"data": [[n, file_digest(p)] for n, p in files],
+                           "test": test_data and file_digest(test_data),
+                           "add_train": [[n, file_digest(p)] for n, p in extra],
+                           "columns": [text_column, label_column], "test_size": {str(k): v for k, v in sizes.items()},
+                           "seed": cfg.train.seed, "sep": sep, "encoding": encoding,
+                           **({"sheet": sheet} if sheet is not None else {})})
     if _up_to_date(run_dir, "prepare", key, [out / "train.parquet", out / "test.parquet"], force):
         log("prepare: up to date, skipped")
         return False
-    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, log=log)
-    frame, stats = _clean(pd.DataFrame({"text": labeled.texts, "label": labeled.labels}))
-    stats = {"read": len(labeled.texts), "dropped": labeled.dropped, **stats}
-    check_trainable(_as_labeled(frame), data)
-    if test_data is not None:
-        test = load_labeled(test_data, text_column, label_column, sep=sep, encoding=encoding, log=log)
-        classes = np.unique(frame["label"].to_numpy())
-        test_labels = match_labels(test.labels, classes, test_data, f"the labels of {data}")
-        test_frame = pd.DataFrame({"text": test.texts, "label": test_labels})
-        train_frame = frame
-    else:
-        counts = frame["label"].value_counts()
-        stratify = frame["label"] if counts.min() >= 2 else None
-        train_frame, test_frame = train_test_split(frame, test_size=test_size, random_state=cfg.train.seed,
-                                                   stratify=stratify)
-    if add_train:
-        train_frame = _add_training_rows(train_frame, test_frame, add_train, text_column, label_column, stats,
-                                         sep=sep, encoding=encoding, log=log)
+    stats: dict[str, Any] = {}
+    trains, tests, classes = [], [], None
+    for name, path in files:
+        frame, part_stats = _read_clean(path, text_column, label_column, sep, encoding, classes, log,
+                                        sheet=sheet)
+        check_trainable(_as_labeled(frame), path)
+        classes = np.unique(frame["label"].to_numpy()) if classes is None else classes
+        if test_data is not None:
+            from .labeled import load_labeled, match_labels
+
+            test = load_labeled(test_data, text_column, label_column, sep=sep, encoding=encoding, log=log)
+            test_labels = match_labels(test.labels, classes, test_data, f"the labels of {path}")
+            train_frame, test_frame = frame, pd.DataFrame({"text": test.texts, "label": test_labels})
+        else:
+            train_frame, test_frame = _split(frame, sizes.get(name, sizes.get(None, 0.1)), cfg.train.seed, path)
+        if named:
+            train_frame, test_frame = train_frame.assign(domain=name), test_frame.assign(domain=name)
+            stats.setdefault("domains", {})[name] = {"file": str(path), **part_stats, "train": len(train_frame),
+                                                     "test": len(test_frame)}
+        else:
+            stats.update(part_stats)
+        trains.append(train_frame)
+        tests.append(test_frame)
+    test_frame = pd.concat(tests, ignore_index=True)
+    train_frame = _without_test_texts(pd.concat(trains, ignore_index=True), test_frame, stats, log)
+    if extra:
+        train_frame = _add_training_rows(train_frame, test_frame, extra, text_column, label_column, stats,
+                                         named=named, sep=sep, encoding=encoding, log=log)
     stats.update(train=len(train_frame), test=len(test_frame))
     _write_parquet(train_frame.reset_index(drop=True), out / "train.parquet")
     _write_parquet(test_frame.reset_index(drop=True), out / "test.parquet")
     (out / "stats.json").write_text(json.dumps(stats, indent=1, default=int))
     _stamp(run_dir, "prepare", key, stats)
-    log(f"prepare: {stats['train']:,} train / {stats['test']:,} test rows -> {out}")
+    by_domain = ""
+    if named:
+        by_domain = " (" + ", ".join(f"{n}: {int((train_frame['domain'] == n).sum()):,} / "
+                                     f"{int((test_frame['domain'] == n).sum()):,}" for n, _ in files) + ")"
+    log(f"prepare: {stats['train']:,} train / {stats['test']:,} test rows{by_domain} -> {out}")
     return True
+
+
+def _size_value(text: str) -> float | int:
+    """A test size: a share in (0, 1) or a whole number of rows."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if 0 < value < 1:
+        return value
+    if value >= 1 and value == int(value):
+        return int(value)
+    raise SentimentError(f"test size {text!r} is neither a share in (0, 1) nor a whole number of rows "
+                         f"(e.g. 0.2 or 20000; per domain: shopping=0.2)")
+
+
+def _read_clean(path: str | Path, text_column: str | None, label_column: str | None, sep: str | None,
+                encoding: str | None, classes: np.ndarray | None, log: Log,
+                against: str = "the first data file's labels", sheet: str | int | None = None
+                ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One labeled file as a cleaned (text, label) frame; labels must match ``classes`` when given."""
+    from .labeled import load_labeled, match_labels
+
+    labeled = load_labeled(path, text_column, label_column, sep=sep, encoding=encoding, sheet=sheet, log=log)
+    labels = labeled.labels
+    if classes is not None:
+        labels = match_labels(labels, classes, path, against)
+    frame, stats = _clean(pd.DataFrame({"text": labeled.texts, "label": labels}))
+    return frame, {"read": len(labeled.texts), "dropped": labeled.dropped, **stats}
+
+
+def _split(frame: pd.DataFrame, size: float | int, seed: int, path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded split, stratified by label when every class has two rows."""
+    from sklearn.model_selection import train_test_split
+
+    if isinstance(size, int) and size >= len(frame):
+        raise SentimentError(f"{path}: test size {size:,} is not below its {len(frame):,} usable rows; give a "
+                             f"smaller count or a share (e.g. 0.2)")
+    counts = frame["label"].value_counts()
+    stratify = frame["label"] if counts.min() >= 2 else None
+    return train_test_split(frame, test_size=size, random_state=seed, stratify=stratify)
+
+
+def _without_test_texts(train_frame: pd.DataFrame, test_frame: pd.DataFrame, stats: dict[str, Any],
+                        log: Log) -> pd.DataFrame:
+    """Training rows minus texts in any test split (domains can share texts) and texts seen twice."""
+    in_test = train_frame["text"].isin(set(test_frame["text"]))
+    twice = train_frame["text"].duplicated() & ~in_test
+    if in_test.any() or twice.any():
+        stats["dropped_across_domains"] = {"in_a_test_split": int(in_test.sum()), "duplicates": int(twice.sum())}
+        log(f"prepare: {int(in_test.sum()):,} training text(s) equal to another domain's test text and "
+            f"{int(twice.sum()):,} repeated across domains left out")
+    return train_frame[~(in_test | twice)]
 
 
 def _clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -153,27 +249,27 @@ def _clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
                           "dropped_duplicates": len(frame) - len(deduplicated)}
 
 
-def _add_training_rows(train_frame: pd.DataFrame, test_frame: pd.DataFrame, paths: Sequence[str | Path],
-                       text_column: str | None, label_column: str | None, stats: dict[str, Any], *,
-                       sep: str | None, encoding: str | None, log: Log) -> pd.DataFrame:
-    """The train split plus the rows of ``paths`` whose texts are in neither split (labels must match)."""
-    from .labeled import load_labeled, match_labels
-
+def _add_training_rows(train_frame: pd.DataFrame, test_frame: pd.DataFrame,
+                       files: Sequence[tuple[str | None, str | Path]], text_column: str | None,
+                       label_column: str | None, stats: dict[str, Any], *, named: bool, sep: str | None,
+                       encoding: str | None, log: Log) -> pd.DataFrame:
+    """The train split plus the rows of ``files`` ((domain, path) pairs) whose texts are in neither split."""
     classes = np.unique(train_frame["label"].to_numpy())
     seen = set(train_frame["text"]) | set(test_frame["text"].str.strip())
     added = []
-    for path in paths:
-        more = load_labeled(path, text_column, label_column, sep=sep, encoding=encoding, log=log)
-        labels = match_labels(more.labels, classes, path, "the training data's labels")
-        part, part_stats = _clean(pd.DataFrame({"text": more.texts, "label": labels}))
+    for name, path in files:
+        part, part_stats = _read_clean(path, text_column, label_column, sep, encoding, classes, log,
+                                       "the training data's labels")
         in_splits = part["text"].isin(seen)
-        added.append(part[~in_splits])
+        part = part[~in_splits]
+        added.append(part.assign(domain=name) if named else part)
         seen.update(part["text"])
-        stats.setdefault("added_train", []).append({"file": str(path), "read": len(more.texts), **part_stats,
+        stats.setdefault("added_train", []).append({"file": str(path), **({"domain": name} if named else {}),
+                                                    **{k: v for k, v in part_stats.items() if k != "dropped"},
                                                     "dropped_in_splits": int(in_splits.sum()),
                                                     "added": int((~in_splits).sum())})
         log(f"prepare: {path}: {int((~in_splits).sum()):,} rows added to the train split "
-            f"({int(in_splits.sum()):,} already in a split)")
+            f"{f'of domain {name!r} ' if named else ''}({int(in_splits.sum()):,} already in a split)")
     return pd.concat([train_frame, *added], ignore_index=True)
 
 
@@ -185,14 +281,13 @@ def _as_labeled(frame: pd.DataFrame):
 
 def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool = False, log: Log = _stderr) -> bool:
     """Tokenize the prepared splits and the config's extra texts into RUN/tokens/."""
-    from .dataio import read_text_lines
     from .tokenizers import Tokenizer, join_tokens
 
     run_dir = Path(run_dir)
     out = run_dir / "tokens"
     extra_files = list(cfg.word2vec.extra_texts)
     key = _key("tokenize", {"up": _read_key(run_dir, "prepare"), "cfg": _section(cfg, "normalize", "tokenizer"),
-                            "extra": [file_digest(p) for p in extra_files]})
+                            "extra": [[n, file_digest(p)] for n, p in named_files(extra_files, None)]})
     names = ["train", "test"] + (["extra"] if extra_files else [])
     if _up_to_date(run_dir, "tokenize", key, [out / f"{n}.parquet" for n in names], force):
         log("tokenize: up to date, skipped")
@@ -201,8 +296,7 @@ def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool 
     for name in names:
         if name == "extra":
             test_texts = pd.read_parquet(run_dir / "prepared" / "test.parquet")["text"]
-            texts = [t for path in extra_files for t in read_text_lines(path)]
-            frame = pd.DataFrame({"text": without_texts(texts, test_texts, "extra texts", log)})
+            frame = unlabeled_frame(extra_files, test_texts, log)
         else:
             frame = pd.read_parquet(run_dir / "prepared" / f"{name}.parquet")
         tokens = tokenizer.tokenize_many(frame["text"].tolist(), workers=workers, show_progress=None)
@@ -213,13 +307,24 @@ def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool 
     return True
 
 
-def without_texts(texts: Sequence[str], held_out: Sequence[str], what: str, log: Log) -> list[str]:
-    """``texts`` minus those equal (after stripping) to a held-out text, so test texts never reach training."""
+def unlabeled_frame(files: Sequence[str | Path], held_out: Sequence[str], log: Log) -> pd.DataFrame:
+    """The texts of ``files`` (``[NAME=]PATH``) minus held-out texts; a ``domain`` column when any file is named."""
+    from .dataio import read_text_lines
+
+    named = named_files(files, None)
+    texts, domains = [], []
+    for name, path in named:
+        part = read_text_lines(path)
+        texts += part
+        domains += [name or "(unlabeled)"] * len(part)
     held = {t.strip() for t in held_out}
-    kept = [t for t in texts if t.strip() not in held]
-    if len(kept) < len(texts):
-        log(f"{what}: {len(texts) - len(kept):,} text(s) equal to a test text left out")
-    return kept
+    keep = [i for i, t in enumerate(texts) if t.strip() not in held]
+    if len(keep) < len(texts):
+        log(f"extra texts: {len(texts) - len(keep):,} text(s) equal to a test text left out")
+    frame = pd.DataFrame({"text": [texts[i] for i in keep]})
+    if any(name for name, _ in named):
+        frame["domain"] = [domains[i] for i in keep]
+    return frame
 
 
 def _tokens(run_dir: Path, name: str) -> tuple[list[list[str]], pd.DataFrame]:
@@ -273,28 +378,36 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
 
     run_dir = Path(run_dir)
     out = run_dir / "model"
-    key = _key("train", {"up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
-                         "cfg": _section(cfg, "sequence", "model", "train", "pretrain", "distill")})
-    if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
-        log("train: up to date, skipped")
-        return False
-    if force:
-        shutil.rmtree(run_dir / "teachers", ignore_errors=True)
-    tokens, frame = _tokens(run_dir, "train")
-    labels = frame["label"].to_numpy()
-    extra_tokens, extra_frame = _tokens(run_dir, "extra") if cfg.word2vec.extra_texts else ([], pd.DataFrame())
-    texts = frame["text"].tolist()
-    clf = SentimentClassifier(config=cfg, verbose=verbose)
-    clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
-                   extra_tokens=extra_tokens if cfg.distill.enabled or cfg.pretrain.epochs else [], texts=texts,
-                   extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
-                   fingerprint=data_fingerprint(texts, labels), teacher_cache=run_dir / "teachers", log=log)
-    clf.training_["extra_texts"] = len(extra_tokens)
-    clf.save(out)
-    _stamp(run_dir, "train", key, {"history": clf.history_})
-    log(f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
-        f"validation accuracy {clf.training_['metrics'].get('validation', {}).get('accuracy', float('nan')):.4f} -> {out}")
-    return True
+    with exclusive_lock(out, "model directory", create_folder=True):  # one writer of RUN/model
+        key = _key("train", {"up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
+                             "cfg": _section(cfg, "sequence", "model", "train", "pretrain", "distill")})
+        if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
+            log("train: up to date, skipped")
+            return False
+        if force:
+            shutil.rmtree(run_dir / "teachers", ignore_errors=True)
+        tokens, frame = _tokens(run_dir, "train")
+        labels = frame["label"].to_numpy()
+        extra_tokens, extra_frame = _tokens(run_dir, "extra") if cfg.word2vec.extra_texts else ([], pd.DataFrame())
+        texts = frame["text"].tolist()
+        used = cfg.distill.enabled or cfg.pretrain.epochs
+        domains = frame["domain"].astype(str).tolist() if "domain" in frame else None
+        extra_domains = None
+        if domains is not None and used and len(extra_frame):
+            extra_domains = (extra_frame["domain"].astype(str).tolist() if "domain" in extra_frame
+                             else ["(unlabeled)"] * len(extra_frame))
+        clf = SentimentClassifier(config=cfg, verbose=verbose)
+        clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
+                       extra_tokens=extra_tokens if used else [], texts=texts,
+                       extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
+                       domains=domains, extra_domains=extra_domains,
+                       fingerprint=data_fingerprint(texts, labels), teacher_cache=run_dir / "teachers", log=log)
+        clf.training_["extra_texts"] = len(extra_tokens)
+        clf.save(out)
+        _stamp(run_dir, "train", key, {"history": clf.history_})
+        log(f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
+            f"validation accuracy {clf.training_['metrics'].get('validation', {}).get('accuracy', float('nan')):.4f} -> {out}")
+        return True
 
 
 def evaluate(run_dir: str | Path, *, force: bool = False, log: Log = _stderr) -> dict[str, Any] | None:
@@ -312,9 +425,15 @@ def evaluate(run_dir: str | Path, *, force: bool = False, log: Log = _stderr) ->
     test = pd.read_parquet(run_dir / "prepared" / "test.parquet")
     texts, labels = test["text"].tolist(), test["label"].to_numpy()
     metrics, proba = evaluate_texts(clf, texts, labels)
+    if "domain" in test:
+        from .domains import format_groups, metrics_by_group
+
+        metrics["by_domain"] = metrics_by_group(labels, proba, clf.classes_, test["domain"].tolist())
     write_report(out, metrics, texts, labels, proba, clf.classes_, clf.history_)
     _stamp(run_dir, "evaluate", key, {"accuracy": metrics["accuracy"]})
     log(format_metrics(metrics))
+    if "by_domain" in metrics:
+        log(format_groups(metrics["by_domain"], "domain"))
     log(f"evaluate: report -> {out}")
     return metrics
 
@@ -344,17 +463,17 @@ def run_pipeline(data: str | Path, run_dir: str | Path, cfg: Config, *, stages: 
             evaluate(run_dir, force=force, log=log)
 
 
+@locked("output", "model directory", create_folder=True)
 def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_column: str | None = None,
                     label_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                     extra_texts: Sequence[str | Path] = (), test_data: str | Path | None = None,
                     workers: int = 0, verbose: int = 0, overwrite: bool = False, use_cache: bool = True,
-                    log: Log = _stderr):
+                    log: Log = _stderr, sheet: str | int | None = None):
     """Read a labeled table, train a model and save its bundle (optionally with test metrics).
 
     Tokens are cached (see :mod:`sentiment.token_cache`) unless ``use_cache`` is False.
     """
     from .classifier import SentimentClassifier, data_fingerprint
-    from .dataio import read_text_lines
     from .evaluation import evaluate_texts
     from .labeled import check_trainable, load_labeled, match_labels
     from .token_cache import tokenize_with_cache
@@ -363,15 +482,13 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     output = Path(output)
     if output.exists() and not overwrite:
         raise SentimentError(f"{output} already exists; pass --overwrite to replace it")
-    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, log=log)
+    labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, sheet=sheet, log=log)
     check_trainable(labeled, data)
     test = load_labeled(test_data, labeled.text_column if text_column is None else text_column,
                         labeled.label_column if label_column is None else label_column,
                         sep=sep, encoding=encoding, log=log) if test_data else None
     files = [*cfg.word2vec.extra_texts, *map(str, extra_texts)]
-    extra = [t for path in files for t in read_text_lines(path)]
-    if test is not None:
-        extra = without_texts(extra, test.texts, "extra texts", log)
+    extra = unlabeled_frame(files, test.texts if test is not None else [], log)["text"].tolist()
     if extra:
         log(f"word2vec: {len(extra):,} extra unlabeled texts from {len(files)} file(s)")
     tokenizer = Tokenizer(cfg.normalize, cfg.tokenizer)
@@ -394,6 +511,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     return clf
 
 
+@locked("output", "model directory", create_folder=True)
 def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = False,
                  command: str | None = None, log: Log = _stderr) -> Path:
     """Copy RUN/model to ``output`` with the test-split metrics and a model card added."""
@@ -409,6 +527,9 @@ def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = F
     stats_path = run_dir / "prepared" / "stats.json"
     stats = json.loads(stats_path.read_text()) if stats_path.is_file() else None
     test = {k: metrics[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc") if k in metrics} if metrics else {}
+    if metrics and "by_domain" in metrics:
+        test["by_domain"] = {name: {k: m[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc") if k in m}
+                             for name, m in metrics["by_domain"].items()}
     card = render_model_card(output.name, clf.config_, clf.meta_, metrics, stats,
                              command or f"sentiment export --run-dir {run_dir} --out {output}")
     clf.save(output, metrics={"test": test} if test else None, model_card=card)

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import NormalizeConfig, TokenizerConfig
 from .errors import TaggerError
@@ -24,6 +24,14 @@ from .normalize import Normalizer
 from .vocab import Vocabulary
 
 JAVA_TAGGERS = ("okt", "komoran", "hannanum", "kkma")
+
+
+class TokenSpan(NamedTuple):
+    """A token and the ``[start, end)`` of the original text it came from."""
+
+    token: str
+    start: int
+    end: int
 
 
 def find_jvm() -> str:
@@ -116,13 +124,43 @@ class Tokenizer:
         return self.tagger.pos(text)
 
     def __call__(self, text: str) -> list[str]:
-        text = self.normalize(text)
+        return self._tokens(self._tag(self.normalize(text)))
+
+    def spans(self, text: str) -> list[TokenSpan]:
+        """The tokens of ``text`` (exactly ``self(text)``) with their ``[start, end)`` in the ORIGINAL text.
+
+        Each morpheme's surface form is aligned with the normalized text (see
+        :func:`align_surfaces`) and the normalized offsets are mapped back through
+        :meth:`Normalizer.with_offsets`. Approximations: a token from a shortened
+        run (ㅋㅋ of ㅋㅋㅋㅋㅋ) spans the whole run; a morpheme whose form is not in
+        the text (a tagger's stem or normalized form, e.g. 재밌다 for 재밌었다, or
+        하 + 았 for 했) spans the stretch of text between its aligned neighbours,
+        shared by all morphemes produced from that stretch.
+        """
+        normalized = self.normalize.with_offsets(text)
+        pairs = self._tag(normalized.text)
+        bounds = align_surfaces(normalized.text, [morph for morph, _ in pairs])
+        out = []
+        for pair, (a, b) in zip(pairs, bounds):
+            for token in self._tokens([pair]):
+                out.append(TokenSpan(token, *normalized.original_span(a, b)))
+        return out
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """``(token, tag)`` for each token of ``text`` (the tokens are exactly ``self(text)``)."""
+        return [(token, tag) for morph, tag in self._tag(self.normalize(text)) for token in self._tokens([(morph, tag)])]
+
+    def _tag(self, text: str) -> list[tuple[str, str]]:
+        """(morpheme, tag) pairs of a normalized text."""
         if not text:
             return []
         try:
-            pairs = self._pos(text)
+            return self._pos(text)
         except Exception:  # a tagger failing on one odd text must not stop a batch
-            pairs = [(word, "UNK") for word in text.split()]
+            return [(word, "UNK") for word in text.split()]
+
+    def _tokens(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """Tokens from tagged pairs: filtered, POS-suffixed and whitespace-free as configured (one per pair at most)."""
         if not (self._stopwords or self._pos_filter or self.tokenizer_config.with_pos):  # the common, fast path
             return [morph if " " not in morph and morph.isprintable() else "_".join(morph.split())
                     for morph, _ in pairs if morph.strip()]
@@ -187,6 +225,46 @@ class Tokenizer:
                     yield _collect(*pending.popleft())
             while pending:
                 yield _collect(*pending.popleft())
+
+
+def align_surfaces(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
+    """``[start, end)`` in ``text`` for each morpheme surface form, in order (greedy, left to right).
+
+    A surface is matched at its next occurrence when only whitespace lies
+    before it (or when earlier surfaces are still unmatched: the skipped
+    stretch is then theirs). Surfaces that are not found (stems, normalized or
+    decomposed forms) share the stretch between their matched neighbours; if
+    that stretch is empty they share the previous match (else the next one).
+    """
+    bounds: list[tuple[int, int] | None] = [None] * len(surfaces)
+    cursor = 0
+    pending: list[int] = []
+    previous: tuple[int, int] | None = None
+
+    def settle(gap_start: int, gap_end: int, following: tuple[int, int] | None) -> None:
+        while gap_start < gap_end and text[gap_start].isspace():
+            gap_start += 1
+        while gap_end > gap_start and text[gap_end - 1].isspace():
+            gap_end -= 1
+        span = (gap_start, gap_end) if gap_end > gap_start else previous or following or (gap_start, gap_start)
+        for i in pending:
+            bounds[i] = span
+        pending.clear()
+
+    for i, surface in enumerate(surfaces):
+        surface = surface.strip()
+        pos = text.find(surface, cursor) if surface else -1
+        if pos >= 0 and (pending or not text[cursor:pos].strip()):
+            span = (pos, pos + len(surface))
+            if pending:
+                settle(cursor, pos, span)
+            bounds[i] = previous = span
+            cursor = span[1]
+        else:
+            pending.append(i)
+    if pending:
+        settle(cursor, len(text), None)
+    return [b if b is not None else (0, 0) for b in bounds]
 
 
 def join_tokens(tokens: Sequence[str]) -> str:

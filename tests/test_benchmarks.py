@@ -46,3 +46,14 @@ def test_precision_benchmark_on_sample(tiny_model_dir, tmp_path):
     assert row["accuracy_change_points"] == pytest.approx(100 * (row["int8"]["accuracy"] - row["fp32"]["accuracy"]),
                                                           abs=1e-3)
     assert "| sample | 200 |" in result.stdout and "int8 may be the default" in result.stdout
+
+
+def test_bad_lines_benchmark_runs(tmp_path):
+    """The reader benchmark on a small file: every mode prints its row, the strict one the error's line."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bad_lines.py"), "--rows", "2000"],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "2,000 rows, 0 MiB; line 1,469 is CP949" and len(lines) == 5
+    assert "rows 2,000" in lines[1] and "line 1,469: bytes" in lines[2]
+    assert "rows 2,000  bad lines [1469]" in lines[3] and "rows 1,999  bad lines [1469], skipped 1" in lines[4]

@@ -7,7 +7,7 @@ from sentiment import SentimentClassifier
 from sentiment.config import Config
 from sentiment.classifier import default_model_path
 
-PACKAGED_RECIPE = ROOT / "configs" / "extra-labels.toml"
+PACKAGED_RECIPE = ROOT / "configs" / "multi-domain.toml"
 
 
 def test_default_model_loads_and_scores(sample_frame):
@@ -23,27 +23,41 @@ def test_default_model_card_and_metrics():
     path = default_model_path()
     meta = json.loads((path / "meta.json").read_text())
     test = meta["training"]["metrics"]["test"]
-    assert test["rows"] == 20_000 and 0.85 < test["accuracy"] < 1.0
+    assert 0.8 < test["accuracy"] < 1.0
+    by_domain = test["by_domain"]
+    assert set(by_domain) == {"movie", "shopping", "steam"} and by_domain["movie"]["rows"] == 20_000
+    assert test["rows"] == sum(m["rows"] for m in by_domain.values())
     card = (path / "MODEL_CARD.md").read_text()
     assert f"Accuracy {test['accuracy']:.4f}" in card and "Known weaknesses" in card
+    for name, m in by_domain.items():  # the card's per-domain table holds the recorded figures
+        assert f"| {name} | {m['rows']:,} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |" in card
     size = sum(p.stat().st_size for p in path.iterdir())
     assert size < 40 * 2**20  # model.keras and model.onnx hold the same weights (about 16 MB each)
-    # train.tsv.gz's 130,000 rows outside the test split + the rows of extra.tsv.gz in neither split.
-    assert meta["training"]["rows"] > 400_000
-    # The recipe of configs/extra-labels.toml: LSTM teachers and an n-gram teacher label the unlabeled NSMC texts.
-    recipe = Config.from_toml(PACKAGED_RECIPE).distill
-    distill = meta["training"]["distill"]
-    assert [t["kind"] for t in distill["teachers"]] == ["lstm"] * recipe.teachers + ["char_ngram_tfidf_lr"]
-    assert distill["teachers"][-1]["naive_bayes"] == recipe.naive_bayes
-    assert distill["transfer_rows"] == meta["training"]["extra_texts"] > 200_000
-    assert f"Distillation: {recipe.teachers + 1} teachers" in card
+    # the recipe of configs/multi-domain.toml: a movie model continued on three domains, small ones weighted up
+    recipe = Config.from_toml(PACKAGED_RECIPE).train
+    domains = meta["training"]["domains"]
+    assert domains["balance"] == recipe.domain_balance < 1
+    assert set(domains["labeled_rows"]) == set(by_domain)
+    assert max(domains["labeled_rows"].values()) <= recipe.domain_max_rows
+    start = meta["training"]["init_from"]
+    assert len(start["bundle_id"]) == 64 and start["new_tokens"] > 0
+    assert "Started from the bundle" in card and "Labeled rows per domain" in card
+    assert "model.onnx" in meta["files"]  # scoring runs in ONNX Runtime
 
 
 def test_default_model_was_built_from_its_recipe():
-    """The shipped bundle and configs/extra-labels.toml (what `make default-model` runs) describe the same recipe."""
-    assert "--config configs/extra-labels.toml" in (ROOT / "Makefile").read_text()
+    """The shipped bundle and configs/multi-domain.toml (what `make default-model` runs) describe the same recipe.
+
+    Two settings name the machine that built it: the unlabeled files' paths, and the bundle training started from
+    (the recipe names the movie model that `make extra-labels-model` builds, runs/extra-labels/model; the shipped
+    run named the packaged bundle of the time, that model's export, recorded by its id in meta.json).
+    """
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--config configs/multi-domain.toml" in makefile and "multi-domain-model: extra-labels-model" in makefile
     bundle = Config.from_toml(default_model_path() / "config.toml").to_dict()
     recipe = Config.from_toml(PACKAGED_RECIPE).to_dict()
+    assert recipe["train"]["init_from"] == "runs/extra-labels/model"
     for config in (bundle, recipe):
-        config["word2vec"].pop("extra_texts")  # the data paths of the machine that built it
+        config["word2vec"].pop("extra_texts")
+        config["train"].pop("init_from")
     assert bundle == recipe

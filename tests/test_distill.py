@@ -141,7 +141,7 @@ def test_student_soup(distill_config):
 
 
 def test_soup_keeps_the_mean_only_when_it_does_as_well(tiny_config):
-    from sentiment.classifier import _keep_soup
+    from sentiment.training import keep_soup
     from sentiment.network import build_model
 
     rng = np.random.default_rng(0)
@@ -150,7 +150,7 @@ def test_soup_keeps_the_mean_only_when_it_does_as_well(tiny_config):
     valid = ([rng.integers(2, 20, size=6) for _ in range(30)], rng.integers(0, 2, size=30))
     # A student whose output flips the good one's: the mean (output weights ~0) cannot beat the better of them.
     flipped = [*good[:-2], -good[-2], -good[-1]]
-    report = _keep_soup(model, [good, flipped], valid, tiny_config, 2, seeds=[1, 2])
+    report = keep_soup(model, [good, flipped], valid, tiny_config, 2, seeds=[1, 2])
     accuracies = report["validation_accuracies"]
     assert accuracies[0] + accuracies[1] == pytest.approx(1.0)
     if not report["kept"]:
@@ -159,7 +159,7 @@ def test_soup_keeps_the_mean_only_when_it_does_as_well(tiny_config):
         for got, want in zip(model.get_weights(), [good, flipped][best]):
             np.testing.assert_array_equal(got, want)
     # Two identical students: the mean is the same network, so it is kept.
-    same = _keep_soup(model, [good, good], valid, tiny_config, 2, seeds=[1, 2])
+    same = keep_soup(model, [good, good], valid, tiny_config, 2, seeds=[1, 2])
     assert same["kept"] and same["soup_validation_accuracy"] == same["validation_accuracies"][0]
 
 
