@@ -74,6 +74,9 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
     p.add_argument("--max-loss", type=float, default=0.1, help="points int8 may lose on every file to be the default")
     p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "precision.json")
+    p.add_argument("--record", action="store_true",
+                   help="write the verdict into the bundle: int8 becomes its default precision (and the figures go "
+                        "into meta.json and the model card) when allowed, else fp32")
     args = p.parse_args()
 
     results = {}
@@ -96,6 +99,13 @@ def main() -> None:
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(report, indent=2))
     print(f"written {args.json_out}")
+    if args.record:
+        from sentiment.bundle import set_default_precision
+        from sentiment.classifier import default_model_path
+
+        bundle = Path(args.model) if args.model else default_model_path()
+        set_default_precision(bundle, "int8" if ok else "fp32", report)
+        print(f"recorded default precision {'int8' if ok else 'fp32'} in {bundle}")
 
 
 if __name__ == "__main__":

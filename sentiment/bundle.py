@@ -233,6 +233,43 @@ def write_onnx(directory: Path, model, config: Config) -> dict[str, Any]:
     return info
 
 
+def set_default_precision(path: str | Path, precision: str, evaluation: dict[str, Any]) -> Path:
+    """Record in the bundle at ``path`` (in place, atomically) the precision ``load(precision="auto")`` uses.
+
+    ``evaluation`` (what justified it, e.g. the per-domain figures of benchmarks/precision.py) goes into
+    ``meta.json`` under ``onnx.precision_evaluation`` and, as a table, into the model card.
+    """
+    path = Path(path)
+    _, _, _, meta = read_bundle(path)
+    if ONNX_FILE not in meta.get("files", {}):
+        raise BundleError(f"{path} has no {ONNX_FILE}; add it first with `sentiment export --model {path} --in-place`")
+    with _staging(path) as tmp:
+        for name in meta["files"]:
+            shutil.copy2(path / name, tmp / name)
+        meta["onnx"] = {**meta.get("onnx", {}), "default_precision": precision, "precision_evaluation": evaluation}
+        card = tmp / "MODEL_CARD.md"
+        if card.is_file():
+            text = card.read_text(encoding="utf-8").split("\n## Precision\n")[0].rstrip()
+            card.write_text(text + "\n\n" + _precision_card(precision, evaluation) + "\n", encoding="utf-8")
+        _write_meta(tmp, meta)
+    return path
+
+
+def _precision_card(precision: str, evaluation: dict[str, Any]) -> str:
+    """The model card section on int8 against fp32."""
+    lines = ["## Precision",
+             f"- Scoring uses the ONNX graph in **{precision}** by default (`--precision fp32` or "
+             f"`SentimentClassifier.load(precision=\"fp32\")` for full precision): int8 lost at most "
+             f"{evaluation.get('max_loss_points', 0.1)} points of accuracy and of macro-F1 on every domain's test "
+             "split (recorded by benchmarks/precision.py --record).",
+             "", "| data | rows | accuracy fp32 | accuracy int8 | macro-F1 fp32 | macro-F1 int8 | labels changed |",
+             "|---|---|---|---|---|---|---|"]
+    for name, r in evaluation.get("results", {}).items():
+        lines.append(f"| {name} | {r['rows']:,} | {r['fp32']['accuracy']:.4f} | {r['int8']['accuracy']:.4f} | "
+                     f"{r['fp32']['macro_f1']:.4f} | {r['int8']['macro_f1']:.4f} | {r['label_changes']:,} |")
+    return "\n".join(lines)
+
+
 def add_onnx(path: str | Path, output: str | Path | None = None, overwrite: bool = False) -> Path:
     """Copy the bundle at ``path`` to ``output`` (default: replace it in place) with ``model.onnx`` added.
 

@@ -26,7 +26,7 @@ from .errors import SentimentError
 from .sequences import batch_width, length_sorted_batches, pad
 
 RUNTIMES = ("auto", "onnx", "keras")
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("auto", "fp32", "int8")
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 

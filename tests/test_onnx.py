@@ -161,7 +161,7 @@ def test_int8_stays_close(tiny_model, sample_texts, tiny_model_dir):
 
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"runtime": "tensorrt"}, "runtime 'tensorrt' is not supported; use one of auto, onnx, keras"),
-    ({"precision": "fp16"}, "precision 'fp16' is not supported; use one of fp32, int8"),
+    ({"precision": "fp16"}, "precision 'fp16' is not supported; use one of auto, fp32, int8"),
     ({"runtime": "keras", "precision": "int8"}, "needs the ONNX runtime"),
 ])
 def test_bad_runtime_options_are_refused(tiny_model_dir, kwargs, fragment):
@@ -216,3 +216,25 @@ def test_cli_export_adds_onnx_to_old_bundle(tiny_model_dir, tmp_path):
     assert ONNX_FILE not in {p.name for p in old.iterdir()}  # the source is left alone
     assert read_meta(tmp_path / "new")["files"][ONNX_FILE] == sha256_file(tiny_model_dir / ONNX_FILE)
     assert_user_error(run_cli("export", "--model", str(old)), "--in-place")
+
+
+def test_recorded_default_precision_is_what_auto_loads(tiny_model_dir, tmp_path):
+    """A bundle can record int8 as its default (benchmarks/precision.py --record); precision='auto' follows it."""
+    import shutil
+
+    from sentiment import SentimentClassifier
+    from sentiment.bundle import read_meta, set_default_precision
+
+    path = tmp_path / "bundle"
+    shutil.copytree(tiny_model_dir, path)
+    assert SentimentClassifier.load(path).runtime_ == "onnx"  # nothing recorded: fp32
+    figures = {"max_loss_points": 0.1, "results": {"sample": {
+        "rows": 10, "fp32": {"accuracy": 0.9, "macro_f1": 0.9}, "int8": {"accuracy": 0.9, "macro_f1": 0.9},
+        "label_changes": 0}}}
+    set_default_precision(path, "int8", figures)
+    meta = read_meta(path)  # checksums still hold
+    assert meta["onnx"]["default_precision"] == "int8" and meta["onnx"]["precision_evaluation"] == figures
+    assert "## Precision" in (path / "MODEL_CARD.md").read_text() if (path / "MODEL_CARD.md").is_file() else True
+    assert SentimentClassifier.load(path).runtime_ == "onnx-int8"
+    assert SentimentClassifier.load(path, precision="fp32").runtime_ == "onnx"
+    assert SentimentClassifier.load(path, runtime="keras").runtime_ == "keras"  # auto: fp32 on Keras
