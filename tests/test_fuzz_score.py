@@ -97,7 +97,7 @@ def _check_run(rc, err, out, rows, options):
 def cached_load(tiny_model):
     """Every ``main`` call gets the one loaded tiny model (loading it again per example costs ~1 s of tracing)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SentimentClassifier, "load", classmethod(lambda cls, path=None: tiny_model))
+        patch.setattr(SentimentClassifier, "load", classmethod(lambda cls, path=None, **options: tiny_model))
         yield
 
 
