@@ -10,7 +10,8 @@ Both score every batch with :func:`sentiment.scoring.score_frame`, the step that
 the model bundle once (checksums verified) and starts its tagger once. Actors
 are restarted and their batches retried when a worker dies, and each output file
 has a name fixed by its write task, so a retried task replaces its own file:
-no row is lost or written twice. Ray is imported lazily; without it,
+no row is lost or written twice. Parquet parts are written by
+:func:`parquet_parts_sink`, which keeps the rows of a part in order. Ray is imported lazily; without it,
 ``require_ray`` says how to install it.
 """
 
@@ -334,8 +335,8 @@ def read_inputs(files: InputFiles, *, encoding: str | None = None) -> "ray.data.
 
 
 class _PartNames:
-    """``part-000000.parquet``, ...: one name per write task, in task order (so sorted names = input order
-    when the order is kept), the same name when a task is retried."""
+    """``part-000000.parquet``, ...: one file and one name per write task, in task order (so sorted names =
+    input order when the order is kept), the same name when a task is retried."""
 
     def __init__(self, ext: str) -> None:
         self.ext = ext
@@ -345,6 +346,29 @@ class _PartNames:
 
     def get_filename_for_block(self, block: Any, write_uuid: str, task_index: int, block_index: int) -> str:
         return self.get_filename_for_task(write_uuid, task_index)
+
+
+def parquet_parts_sink(path: str, filesystem: "pyarrow.fs.FileSystem | None" = None) -> Any:
+    """A Ray Data datasink (for ``Dataset.write_datasink``) writing a new directory ``path`` of one Parquet
+    file per write task, ``part-000000.parquet``, ... (:class:`_PartNames`), with
+    ``pyarrow.parquet.write_table``, which writes the task's blocks and their rows in order.
+
+    Not ``Dataset.write_parquet``: Ray 2.60 writes each task's blocks with ``pyarrow.dataset.write_dataset(...,
+    use_threads=True)`` without ``preserve_order``, and pyarrow's threads may then write a block's record
+    batches (one per ``map_batches`` call) in any order (apache/arrow#26818), so the rows inside a part file
+    can come out shuffled by whole batches although Ray kept the order of the blocks."""
+    import pyarrow.parquet as pq
+    import ray.data
+    from ray.data.datasource import BlockBasedFileDatasink
+
+    class ParquetParts(BlockBasedFileDatasink):
+        def write_block_to_file(self, block: Any, file: Any) -> None:
+            pq.write_table(block.to_arrow(), file)  # one thread, rows in order
+
+    # ERROR: the directory must not exist (nothing of another job is mixed in or deleted); a retried write
+    # task still replaces its own part file, whose name is its task index
+    return ParquetParts(path, filesystem=filesystem, filename_provider=_PartNames("parquet"),
+                        mode=ray.data.SaveMode.ERROR)
 
 
 def _check_output_dir(fs: "pyarrow.fs.FileSystem", path: str, display: str, overwrite: bool) -> None:
@@ -464,10 +488,12 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
                 threshold=threshold, column_prefix=column_prefix, escape=escape, concurrency=concurrency,
                 batch_size=batch_size, model_batch_size=model_batch_size, log=log)
             try:
-                write = scored.write_parquet if output_format == "parquet" else scored.write_csv
-                # a fresh directory: OVERWRITE only lets a retried task replace its own part file
-                write(tmp, filesystem=out_fs, filename_provider=_PartNames(output_format),
-                      mode=ray.data.SaveMode.OVERWRITE, ray_remote_args={"num_cpus": 0})  # no CPU slot, as reading
+                no_cpu = {"num_cpus": 0}  # writes take no CPU slot, as reads
+                if output_format == "parquet":
+                    scored.write_datasink(parquet_parts_sink(tmp, out_fs), ray_remote_args=no_cpu)
+                else:  # Ray's CSV datasink writes each task's rows in order with pyarrow.csv
+                    scored.write_csv(tmp, filesystem=out_fs, filename_provider=_PartNames(output_format),
+                                     mode=ray.data.SaveMode.OVERWRITE, ray_remote_args=no_cpu)
                 statuses, labels = _count(out_fs, tmp, output_format, column_prefix)
             except BaseException as exc:
                 if out_fs.get_file_info(tmp).type == pafs.FileType.Directory:

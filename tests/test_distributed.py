@@ -135,6 +135,21 @@ def _actors() -> set[int]:
     return found
 
 
+def _parts_report(path: Path) -> str:
+    """Which ids each part file holds, batch by batch (runs of consecutive ids), to tell a lost, a doubled and
+    a misplaced batch apart when the test fails."""
+    lines = []
+    for name in sorted(p.name for p in path.iterdir()):
+        ids = pd.read_parquet(path / name, columns=["id"])["id"].astype(int).tolist()
+        runs, start = [], 0
+        for i in range(1, len(ids) + 1):
+            if i == len(ids) or ids[i] != ids[i - 1] + 1:
+                runs.append(f"{ids[start]}-{ids[i - 1]}")
+                start = i
+        lines.append(f"{name}: {len(ids)} rows, ids {', '.join(runs)}")
+    return "\n".join(lines)
+
+
 def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(ray_session, tiny_model_dir, tmp_path, sample_frame):
     from sentiment.distributed import score_path
 
@@ -173,9 +188,27 @@ def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(ray_session, tiny_
     assert killed is not None, "the job ended before a worker could be killed"
     assert len(seen) >= 2, seen  # the killed actor was replaced: the kill happened mid-job
     got = read_parts(out)
-    assert got["id"].astype(int).tolist() == list(range(n))  # every row exactly once, in order
+    ids = got["id"].astype(int).tolist()
+    assert sorted(ids) == list(range(n)), _parts_report(out)  # every row exactly once
+    assert ids == list(range(n)), _parts_report(out)  # in input order
     assert (got["status"] == "ok").all() and got["prob_1"].notna().all()
     assert result["summary"].rows == n
+
+
+def test_part_files_keep_the_rows_of_each_block_in_order(ray_session, tmp_path):
+    """Each part holds its task's blocks row for row in order, even when a block is many small record batches
+    (one per map_batches call), which Ray's own write_parquet (pyarrow threads) sometimes writes shuffled."""
+    import ray.data
+
+    from sentiment.distributed import _ordered, parquet_parts_sink
+
+    n = 40_000
+    with _ordered():
+        ds = ray.data.range(n, override_num_blocks=8).map_batches(lambda b: b, batch_size=20, batch_format="pyarrow")
+        ds.write_datasink(parquet_parts_sink(str(tmp_path / "parts")), ray_remote_args={"num_cpus": 0})
+    names = sorted(p.name for p in (tmp_path / "parts").iterdir())
+    assert names == [f"part-{i:06d}.parquet" for i in range(len(names))]
+    assert read_parts(tmp_path / "parts")["id"].tolist() == list(range(n))
 
 
 def test_cli_engine_ray_errors(tmp_path, capsys):
