@@ -174,16 +174,16 @@ def tfidf_scorer(src: str, dst: str, train_src: str) -> None:
     print(f"SCORE_SECONDS {time.perf_counter() - start:.3f} {time.process_time() - cpu:.3f}", file=sys.stderr)
 
 
-RUNTIME_OPTIONS = {"onnx": ["--runtime", "onnx"], "keras": ["--runtime", "keras"],
+RUNTIME_OPTIONS = {"onnx": ["--runtime", "onnx", "--precision", "fp32"], "keras": ["--runtime", "keras"],
                    "onnx-int8": ["--runtime", "onnx", "--precision", "int8"],
-                   "onnx-1thread": ["--runtime", "onnx", "--threads", "1"]}
+                   "onnx-1thread": ["--runtime", "onnx", "--precision", "fp32", "--threads", "1"]}
 
 
 def load_options(variant: str) -> dict:
     """SentimentClassifier.load keyword arguments of a --runtimes entry."""
-    return {"onnx": {"runtime": "onnx"}, "keras": {"runtime": "keras"},
+    return {"onnx": {"runtime": "onnx", "precision": "fp32"}, "keras": {"runtime": "keras"},
             "onnx-int8": {"runtime": "onnx", "precision": "int8"},
-            "onnx-1thread": {"runtime": "onnx", "threads": 1}}[variant]
+            "onnx-1thread": {"runtime": "onnx", "precision": "fp32", "threads": 1}}[variant]
 
 
 COLD_START = """
