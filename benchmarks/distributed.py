@@ -19,14 +19,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import ROOT, load_comments, run_measured  # noqa: E402
+from throughput import ROOT, comments_file, run_measured  # noqa: E402
 
 
 def main() -> None:
@@ -39,16 +38,14 @@ def main() -> None:
     p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "distributed.json")
     args = p.parse_args()
 
-    texts = load_comments(args.data, args.rows)
-    tmp = Path(tempfile.mkdtemp(prefix="sentiment-dist-bench-"))
-    src = tmp / "comments.csv"
-    pd.DataFrame({"id": range(len(texts)), "document": texts}).to_csv(src, index=False)
+    texts, src = comments_file(args.data, args.rows, "sentiment-dist-bench-")
+    tmp = src.parent
     n = len(texts)
     print(f"{n:,} comments, {os.cpu_count()} cores, {tmp}")
     base = [sys.executable, "-m", "sentiment", "score", str(src), "-q"] + (["--model", args.model] if args.model else [])
     result: dict = {"rows": n, "cpus": os.cpu_count(), "ray_address": args.ray_address or "local"}
 
-    seconds, rss, _ = run_measured(base + ["-o", str(tmp / "single.parquet")])
+    seconds, rss, _, _ = run_measured(base + ["-o", str(tmp / "single.parquet")])
     result["single_process"] = {"seconds": round(seconds, 1), "rows_per_s": round(n / seconds),
                                 "peak_rss_mb": round(rss / 2**20)}
     print(f"  single process: {n / seconds:,.0f} rows/s, {seconds:.1f} s, peak RSS {rss / 2**20:,.0f} MB", flush=True)
@@ -58,7 +55,7 @@ def main() -> None:
         ray_cmd += ["--ray-address", args.ray_address]
     if args.concurrency:
         ray_cmd += ["--concurrency", str(args.concurrency)]
-    seconds, rss, _ = run_measured(ray_cmd)
+    seconds, rss, _, _ = run_measured(ray_cmd)
     actors = args.concurrency or _cluster_cpus(args.ray_address)
     result["ray"] = {"seconds": round(seconds, 1), "rows_per_s": round(n / seconds), "peak_rss_mb": round(rss / 2**20),
                      "actors": actors, "rows_per_s_per_actor_cpu": round(n / seconds / actors),

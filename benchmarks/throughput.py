@@ -53,6 +53,14 @@ def load_comments(data_dir: Path, rows: int) -> list[str]:
     return (texts * reps)[:rows]
 
 
+def comments_file(data_dir: Path, rows: int, prefix: str) -> tuple[list[str], Path]:
+    """:func:`load_comments` written to ``comments.csv`` (columns id, document) in a new temporary folder."""
+    texts = load_comments(data_dir, rows)
+    src = Path(tempfile.mkdtemp(prefix=prefix)) / "comments.csv"
+    pd.DataFrame({"id": range(len(texts)), "document": texts}).to_csv(src, index=False)
+    return texts, src
+
+
 class RssSampler:
     """Peak summed RSS of a process tree, sampled every 50 ms from /proc."""
 
@@ -314,10 +322,8 @@ def main() -> None:
     p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "throughput.json")
     args = p.parse_args()
 
-    texts = load_comments(args.data, args.rows)
-    tmp = Path(tempfile.mkdtemp(prefix="sentiment-bench-"))
-    src = tmp / "comments.csv"
-    pd.DataFrame({"id": range(len(texts)), "document": texts}).to_csv(src, index=False)
+    texts, src = comments_file(args.data, args.rows, "sentiment-bench-")
+    tmp = src.parent
     result: dict = {"rows": len(texts), "cpus": os.cpu_count()}
     print(f"{len(texts):,} comments, {os.cpu_count()} cores")
 
