@@ -22,8 +22,6 @@ bundle, the texts' fingerprint and what each step did.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -43,8 +41,9 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
                      log: Log = lambda msg: None):
     """A new fitted :class:`SentimentClassifier` adapted to ``texts``; see the module docstring."""
     from ._tf import import_keras
-
+    from .bundle import bundle_id
     from .classifier import check_labels, check_texts, data_fingerprint
+    from .labeled import match_labels
     from .network import fit_model
     from .training import Trained
 
@@ -61,13 +60,8 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
     label_texts, label_y = [], np.array([], dtype=int)
     if labeled is not None:
         label_texts = check_texts(labeled[0])
-        values = check_labels(labeled[1], len(label_texts))
-        unknown = sorted({str(v) for v in values.tolist()} - {str(c) for c in source.classes_.tolist()})
-        if unknown:
-            raise DataError(f"labeled rows: label value(s) {', '.join(map(repr, unknown))} are not among the model's "
-                            f"labels {source.classes_.tolist()}")
-        lookup = {str(c): i for i, c in enumerate(source.classes_.tolist())}
-        label_y = np.asarray([lookup[str(v)] for v in values.tolist()], dtype=int)
+        values = match_labels(check_labels(labeled[1], len(label_texts)), source.classes_, "labeled rows")
+        label_y = np.searchsorted(source.classes_, values)  # classes_ are sorted (np.unique)
     label_tokens = source.tokenizer_.tokenize_many(label_texts, workers=workers) if label_texts else []
     n_classes = source.n_classes_
     keras = import_keras()
@@ -128,7 +122,7 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
         "predicted_shares_after": _shares(after, source.classes_),
         "changed_predictions": int((after.argmax(axis=1) != src_proba.argmax(axis=1)).sum()),
         "epochs_run": len(history.get("loss", [])),
-        "settings": {k: v for k, v in cfg.to_dict()["adapt"].items()},
+        "settings": cfg.to_dict()["adapt"],
         "seconds": round(time.perf_counter() - started, 1),
     }
     adapted.training_ = {**getattr(source, "training_", {}), "adaptation": report}
@@ -152,14 +146,6 @@ def network_from(source, cfg: Config, matrix: np.ndarray):
         if layer.weights and layer.name != "embedding":
             model.get_layer(layer.name).set_weights(layer.get_weights())
     return model
-
-
-def bundle_id(meta: dict[str, Any]) -> str:
-    """sha256 of a bundle's file checksums (identifies its content), or '' when unknown."""
-    files = meta.get("files")
-    if not files:
-        return ""
-    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
 def confident_balanced(proba: np.ndarray, share: float) -> np.ndarray:
@@ -312,13 +298,13 @@ def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequen
                   **({"labeled_file": str(labeled_file)} if labeled_file else {}))
     metrics = {}
     if eval_file:
-        from .evaluation import compute_metrics
+        from .evaluation import compute_metrics, headline
 
         test = load_labeled(eval_file, text_column, label_column, sep=sep, encoding=encoding, log=log)
         y = match_labels(test.labels, source.classes_, eval_file)
         for name, clf in (("source", source), ("adapted", adapted)):
             m = compute_metrics(y, clf.predict_proba(test.texts), source.classes_)
-            metrics[name] = {k: m[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc") if k in m}
+            metrics[name] = headline(m)
             log(f"{eval_file}: {name} accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
                 + (f", ROC AUC {m['roc_auc']:.4f}" if "roc_auc" in m else ""))
         report["evaluation"] = {"file": str(eval_file), **metrics}

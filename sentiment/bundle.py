@@ -53,6 +53,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def bundle_id(meta: dict[str, Any]) -> str:
+    """sha256 of a bundle's file checksums (identifies its content), or '' when unknown."""
+    files = meta.get("files")
+    if not files:
+        return ""
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
 def package_versions() -> dict[str, str]:
     """Versions of the packages that shape a model's behaviour."""
     names = ["sentiment", "tensorflow", "tensorflow-cpu", "keras", "gensim", "konlpy", "numpy",

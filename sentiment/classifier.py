@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import Config
-from .errors import ConfigError, DataError
+from .errors import DataError
 from .estimator import EstimatorAPI
 from .tokenizers import Tokenizer
 
@@ -244,8 +244,10 @@ class SentimentClassifier(EstimatorAPI):
 
         ``runtime``: "auto" runs the bundle's ONNX graph in ONNX Runtime when it
         has one (``model.onnx``) and Keras otherwise; "onnx" requires the graph;
-        "keras" runs the Keras model (imports TensorFlow). ``precision``: "auto" (default) is what the bundle recorded as its default (``int8`` when it was measured to lose at most 0.1 point on every domain, else ``fp32``); ``"int8"``
-        (ONNX only) quantizes the weights dynamically at load time. ``threads``:
+        "keras" runs the Keras model (imports TensorFlow). ``precision``: "auto"
+        (default) is what the bundle recorded as its default (``int8`` when
+        measured to lose at most 0.1 point on every domain, else ``fp32``);
+        "int8" (ONNX only) quantizes the weights dynamically at load time. ``threads``:
         ONNX Runtime's intra-op threads (default: the cores available).
         Without Keras in use, TensorFlow is never imported; ``model_`` (the
         Keras model) is still available and is loaded on first access.

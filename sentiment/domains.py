@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import ConfigError
 
+UNLABELED = "(unlabeled)"  # the domain of unlabeled texts from an unnamed file
 NAME = re.compile(r"^[A-Za-z0-9_\-가-힣]{1,40}$")
 
 
@@ -43,7 +44,7 @@ def named_files(entries: Sequence[str | Path], default: str | None) -> list[tupl
     return out
 
 
-def parse_sizes(values: Sequence[str | float | int] | float | int | None, parse) -> dict[str | None, Any]:
+def parse_sizes(values: Sequence[str | float | int] | float | int | None) -> dict[str | None, Any]:
     """``--test-size`` values (``0.1``, ``20000``, ``movie=20000``) as ``{domain or None: size}``."""
     if values is None:
         return {}
@@ -55,8 +56,22 @@ def parse_sizes(values: Sequence[str | float | int] | float | int | None, parse)
             out[None] = value
             continue
         name, size = split_named(value) if "=" in str(value) else (None, str(value))
-        out[name] = parse(size)
+        out[name] = parse_test_size(size)
     return out
+
+
+def parse_test_size(text: str) -> float | int:
+    """A test size: a share in (0, 1) or a whole number of rows."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if 0 < value < 1:
+        return value
+    if value >= 1 and value == int(value):
+        return int(value)
+    raise ConfigError(f"test size {text!r} is neither a share in (0, 1) nor a whole number of rows "
+                      f"(e.g. 0.2 or 20000; per domain: shopping=0.2)")
 
 
 def domain_weights(domains: Sequence[Any], balance: float) -> np.ndarray | None:

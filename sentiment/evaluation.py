@@ -38,6 +38,14 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) 
     return metrics
 
 
+HEADLINE = ("rows", "accuracy", "macro_f1", "roc_auc")
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of :func:`compute_metrics` output (rows, accuracy, macro-F1, ROC AUC when present)."""
+    return {k: metrics[k] for k in HEADLINE if k in metrics}
+
+
 def evaluate_texts(clf: SentimentClassifier, texts: list[str], labels: np.ndarray,
                    tokens: list[list[str]] | None = None) -> tuple[dict[str, Any], np.ndarray]:
     """Metrics for ``texts`` (labels already in the model's classes) and the probabilities.
@@ -101,7 +109,7 @@ def write_report(report_dir: str | Path, metrics: dict[str, Any], texts: list[st
     for key in ("by_domain", "by_group"):
         if metrics.get(key):
             path = report / f"metrics_{key}.csv"
-            pd.DataFrame([{"group": name, **{k: m.get(k) for k in ("rows", "accuracy", "macro_f1", "roc_auc")}}
+            pd.DataFrame([{"group": name, **{k: m.get(k) for k in HEADLINE}}
                           for name, m in metrics[key].items()]).to_csv(path, index=False)
             written.append(path)
     written.extend(_plots(report, metrics, true_idx, proba, names, history or {}))

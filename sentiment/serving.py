@@ -37,6 +37,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .bundle import bundle_id
 from .classifier import SentimentClassifier
 from .errors import DataError, SentimentError
 from .scoring import STATUS_OK, check_threshold, predicted_classes, row_status
@@ -216,14 +217,13 @@ class MicroBatcher:
 def model_id(clf: SentimentClassifier) -> str:
     """A stable id of the loaded bundle: the first 12 hex digits of the sha256 of its files' checksums
     (meta.json's ``files``); for an unsaved model, of its weights."""
-    digest = hashlib.sha256()
-    files = getattr(clf, "meta_", {}).get("files")
-    if files:
-        digest.update(json.dumps(files, sort_keys=True).encode())
-    else:
+    identifier = bundle_id(getattr(clf, "meta_", {}))
+    if not identifier:
+        digest = hashlib.sha256()
         for weights in clf.model_.get_weights():
             digest.update(np.ascontiguousarray(weights).tobytes())
-    return digest.hexdigest()[:12]
+        identifier = digest.hexdigest()
+    return identifier[:12]
 
 
 def model_summary(clf: SentimentClassifier, identifier: str) -> dict[str, Any]:

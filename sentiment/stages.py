@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
-from .domains import named_files
+from .domains import UNLABELED, named_files
 from .errors import DataError, SentimentError
 from .locks import exclusive_lock, locked
 
@@ -111,7 +111,7 @@ def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: C
     train split only (after the split), minus texts already in either split: more training data that never
     changes the test split.
     """
-    from .domains import named_files, parse_sizes
+    from .domains import parse_sizes
     from .labeled import check_trainable
 
     run_dir = Path(run_dir)
@@ -130,7 +130,7 @@ def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: C
         if test_data is not None:
             raise SentimentError("prepare: --test-data works with one --data file; with several domains each "
                                  "domain's test split is carved from its own file (--test-size)")
-    sizes = parse_sizes(test_size, _size_value)
+    sizes = parse_sizes(test_size)
     unknown = sorted(set(sizes) - {None} - {n for n, _ in files})
     if unknown:
         raise SentimentError(f"prepare: --test-size names unknown domain(s) {', '.join(unknown)}; domains: "
@@ -184,20 +184,6 @@ def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: C
                                      f"{int((test_frame['domain'] == n).sum()):,}" for n, _ in files) + ")"
     log(f"prepare: {stats['train']:,} train / {stats['test']:,} test rows{by_domain} -> {out}")
     return True
-
-
-def _size_value(text: str) -> float | int:
-    """A test size: a share in (0, 1) or a whole number of rows."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if 0 < value < 1:
-        return value
-    if value >= 1 and value == int(value):
-        return int(value)
-    raise SentimentError(f"test size {text!r} is neither a share in (0, 1) nor a whole number of rows "
-                         f"(e.g. 0.2 or 20000; per domain: shopping=0.2)")
 
 
 def _read_clean(path: str | Path, text_column: str | None, label_column: str | None, sep: str | None,
@@ -316,7 +302,7 @@ def unlabeled_frame(files: Sequence[str | Path], held_out: Sequence[str], log: L
     for name, path in named:
         part = read_text_lines(path)
         texts += part
-        domains += [name or "(unlabeled)"] * len(part)
+        domains += [name or UNLABELED] * len(part)
     held = {t.strip() for t in held_out}
     keep = [i for i, t in enumerate(texts) if t.strip() not in held]
     if len(keep) < len(texts):
@@ -392,10 +378,7 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
         texts = frame["text"].tolist()
         used = cfg.distill.enabled or cfg.pretrain.epochs
         domains = frame["domain"].astype(str).tolist() if "domain" in frame else None
-        extra_domains = None
-        if domains is not None and used and len(extra_frame):
-            extra_domains = (extra_frame["domain"].astype(str).tolist() if "domain" in extra_frame
-                             else ["(unlabeled)"] * len(extra_frame))
+        extra_domains = extra_frame["domain"].astype(str).tolist() if "domain" in extra_frame else None
         clf = SentimentClassifier(config=cfg, verbose=verbose)
         clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
                        extra_tokens=extra_tokens if used else [], texts=texts,
@@ -474,7 +457,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     Tokens are cached (see :mod:`sentiment.token_cache`) unless ``use_cache`` is False.
     """
     from .classifier import SentimentClassifier, data_fingerprint
-    from .evaluation import evaluate_texts
+    from .evaluation import evaluate_texts, headline
     from .labeled import check_trainable, load_labeled, match_labels
     from .token_cache import tokenize_with_cache
     from .tokenizers import Tokenizer
@@ -504,7 +487,7 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     if test is not None:
         test_metrics, _ = evaluate_texts(clf, test.texts, match_labels(test.labels, clf.classes_, test_data),
                                          tokens=tokenize(test.texts, "test"))
-        metrics["test"] = {k: test_metrics[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc") if k in test_metrics}
+        metrics["test"] = headline(test_metrics)
         log(f"test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}")
     clf.save(output, metrics=metrics)
     log(f"saved model bundle -> {output}")
@@ -516,6 +499,7 @@ def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = F
                  command: str | None = None, log: Log = _stderr) -> Path:
     """Copy RUN/model to ``output`` with the test-split metrics and a model card added."""
     from .classifier import SentimentClassifier
+    from .evaluation import headline
     from .modelcard import render_model_card
 
     run_dir, output = Path(run_dir), Path(output)
@@ -526,10 +510,9 @@ def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = F
     metrics = json.loads(report.read_text()) if report.is_file() else None
     stats_path = run_dir / "prepared" / "stats.json"
     stats = json.loads(stats_path.read_text()) if stats_path.is_file() else None
-    test = {k: metrics[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc") if k in metrics} if metrics else {}
+    test = headline(metrics) if metrics else {}
     if metrics and "by_domain" in metrics:
-        test["by_domain"] = {name: {k: m[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc") if k in m}
-                             for name, m in metrics["by_domain"].items()}
+        test["by_domain"] = {name: headline(m) for name, m in metrics["by_domain"].items()}
     card = render_model_card(output.name, clf.config_, clf.meta_, metrics, stats,
                              command or f"sentiment export --run-dir {run_dir} --out {output}")
     clf.save(output, metrics={"test": test} if test else None, model_card=card)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config
-from .domains import combine_weights, domain_weights
+from .domains import UNLABELED, combine_weights, domain_weights
 from .errors import ConfigError, DataError
 from .vocab import Vocabulary
 
@@ -45,13 +45,13 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
     (``train.domain_balance``), a validation split stratified by domain and class, and per-domain
     validation figures.
     """
-    from ._tf import import_keras
     from sklearn.model_selection import train_test_split
 
+    from ._tf import import_keras
+    from .adaptation import network_from
     from .distill import check_config, teacher_probabilities
     from .embeddings import embedding_matrix, train_word2vec, vocabulary_from_vectors
     from .network import build_model, fit_model, make_predictor, predict_sequences
-    from .adaptation import network_from
     from .pretrain import initialise, pretrain_encoder
 
     labels = np.asarray(labels)
@@ -125,7 +125,7 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
         train_ids = train_ids + transfer_ids
         targets = np.vstack([np.eye(n_classes, dtype=np.float32)[targets], soft])
         if train_domains is not None:
-            extra = extra_domains if extra_domains is not None else ["(unlabeled)"] * len(transfer_ids)
+            extra = extra_domains if extra_domains is not None else [UNLABELED] * len(transfer_ids)
             train_domains = np.concatenate([train_domains, np.asarray([str(d) for d in extra], dtype=object)])
     student_cfg = cfg
     if cfg.distill.enabled and cfg.distill.student_epochs:
@@ -197,7 +197,8 @@ def _capped(domains: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 def _start_from(cfg: Config, classes: np.ndarray, token_lists: Sequence[Sequence[str]], keyed_vectors, log):
     """``train.init_from``: the source classifier, its vocabulary grown with ``token_lists``, the embedding."""
-    from .adaptation import bundle_id, grown_vocabulary
+    from .adaptation import grown_vocabulary
+    from .bundle import bundle_id
     from .classifier import SentimentClassifier
 
     path = None if cfg.train.init_from == "default" else cfg.train.init_from
