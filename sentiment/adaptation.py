@@ -43,7 +43,7 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
     from ._tf import import_keras
     from .bundle import bundle_id
     from .classifier import check_labels, check_texts, data_fingerprint
-    from .labeled import match_labels
+    from .labeled import class_indices, match_labels
     from .network import fit_model
     from .training import Trained
 
@@ -61,7 +61,7 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
     if labeled is not None:
         label_texts = check_texts(labeled[0])
         values = match_labels(check_labels(labeled[1], len(label_texts)), source.classes_, "labeled rows")
-        label_y = np.searchsorted(source.classes_, values)  # classes_ are sorted (np.unique)
+        label_y = class_indices(values, source.classes_)
     label_tokens = source.tokenizer_.tokenize_many(label_texts, workers=workers) if label_texts else []
     n_classes = source.n_classes_
     keras = import_keras()
@@ -248,11 +248,14 @@ def _co_teacher(cfg: Config, texts: Sequence[str], tokens: Sequence[Sequence[str
 def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides: Sequence[str] = (), *,
                  text_column: str | None = None, labeled_file: str | None = None, label_column: str | None = None,
                  eval_file: str | None = None, sep: str | None = None, encoding: str | None = None,
-                 workers: int = 0, overwrite: bool = False, verbose: int = 0, log: Log = lambda msg: None):
+                 workers: int = 0, overwrite: bool = False, verbose: int = 0, labeled_text_column: str | None = None,
+                 positive_label: Any = None, positive_from: float | None = None, log: Log = lambda msg: None):
     """``sentiment adapt``: read the files, adapt the bundle ``model`` (None: the packaged one), save to ``output``.
 
     With ``eval_file`` (labeled), the source and the adapted model are both evaluated on it and the figures
-    are stored in the new bundle and printed.
+    are stored in the new bundle and printed. The labeled files' columns are found on their own
+    (``labeled_text_column``/``label_column`` name them), independently of ``text_column`` of ``texts_file``;
+    their label names map onto the model's as in :func:`sentiment.labeled.match_labels`.
     """
     from pathlib import Path
 
@@ -265,11 +268,14 @@ def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides:
             raise SentimentError(f"{out} already exists; pass --overwrite to replace it")
         return _adapt_bundle(model, texts_file, out, cfg_overrides, text_column=text_column,
                              labeled_file=labeled_file, label_column=label_column, eval_file=eval_file, sep=sep,
-                             encoding=encoding, workers=workers, verbose=verbose, log=log)
+                             encoding=encoding, workers=workers, verbose=verbose,
+                             labeled_text_column=labeled_text_column, positive_label=positive_label,
+                             positive_from=positive_from, log=log)
 
 
 def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequence[str], *, text_column, labeled_file,
-                  label_column, eval_file, sep, encoding, workers, verbose, log):
+                  label_column, eval_file, sep, encoding, workers, verbose, labeled_text_column, positive_label,
+                  positive_from, log):
     from pathlib import Path
 
     from .classifier import SentimentClassifier, default_model_path
@@ -289,8 +295,10 @@ def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequen
         texts = [t for t in frame[column].tolist() if isinstance(t, str) and t.strip()]
     labeled = None
     if labeled_file:
-        data = load_labeled(labeled_file, text_column, label_column, sep=sep, encoding=encoding, log=log)
-        labeled = (data.texts, match_labels(data.labels, source.classes_, labeled_file))
+        data = load_labeled(labeled_file, labeled_text_column, label_column, sep=sep, encoding=encoding, log=log,
+                            text_option="--labeled-text-column", label_option="--labeled-label-column")
+        labeled = (data.texts, match_labels(data.labels, source.classes_, labeled_file, positive_label=positive_label,
+                                            positive_from=positive_from))
     adapted = adapt_classifier(source, texts, labeled=labeled, cfg=cfg, workers=workers, verbose=verbose,
                                what=f"{texts_file} column {column!r}", log=log)
     report = adapted.training_["adaptation"]
@@ -300,8 +308,10 @@ def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequen
     if eval_file:
         from .evaluation import compute_metrics, headline
 
-        test = load_labeled(eval_file, text_column, label_column, sep=sep, encoding=encoding, log=log)
-        y = match_labels(test.labels, source.classes_, eval_file)
+        test = load_labeled(eval_file, labeled_text_column, label_column, sep=sep, encoding=encoding, log=log,
+                            text_option="--labeled-text-column", label_option="--labeled-label-column")
+        y = match_labels(test.labels, source.classes_, eval_file, positive_label=positive_label,
+                         positive_from=positive_from)
         for name, clf in (("source", source), ("adapted", adapted)):
             m = compute_metrics(y, clf.predict_proba(test.texts), source.classes_)
             metrics[name] = headline(m)

@@ -103,12 +103,16 @@ class SentimentClassifier(EstimatorAPI):
 
     # -- training ------------------------------------------------------------------------
     def fit(self, X: Iterable[str], y: Iterable[Any], *, extra_texts: Iterable[str] = (),
-            domains: Iterable[Any] | None = None) -> "SentimentClassifier":
+            domains: Iterable[Any] | None = None, positive_label: Any = None,
+            positive_from: float | None = None) -> "SentimentClassifier":
         """Tokenize, train Word2Vec (on ``X`` plus ``extra_texts``), train the LSTM; returns ``self``.
 
         With distillation on (``teachers`` or ``distill.char_ngram_teacher``), the
         teachers label ``extra_texts`` and the LSTM also learns from those labels.
         ``domains`` (one name per row of ``X``) weights each domain by ``train.domain_balance``.
+        Two label values read as negative/positive (긍정/부정, 1/0, ...; ``positive_label`` names the positive one,
+        ``positive_from`` reads star ratings) keep their names and, with ``train.init_from = "auto"`` (the
+        default), training starts from the packaged model.
         """
         cfg = self.resolved_config()
         texts = check_texts(X)
@@ -120,13 +124,15 @@ class SentimentClassifier(EstimatorAPI):
         extra_tokens = tokenizer.tokenize_many(extra, workers=self.workers, show_progress=progress) if extra else []
         return self.fit_tokens(tokens, labels, cfg=cfg, extra_tokens=extra_tokens, texts=texts, extra_texts=extra,
                                domains=None if domains is None else [str(d) for d in domains],
-                               fingerprint=data_fingerprint(texts, labels))
+                               fingerprint=data_fingerprint(texts, labels), positive_label=positive_label,
+                               positive_from=positive_from)
 
     def fit_tokens(self, tokens: Sequence[Sequence[str]], labels: np.ndarray, *, cfg: Config | None = None,
                    extra_tokens: Sequence[Sequence[str]] = (), keyed_vectors=None,
                    fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
                    extra_texts: Sequence[str] | None = None, domains: Sequence[str] | None = None,
                    extra_domains: Sequence[str] | None = None, teacher_cache: str | Path | None = None,
+                   positive_label: Any = None, positive_from: float | None = None,
                    log: Callable[[str], None] = lambda msg: None) -> "SentimentClassifier":
         """Train from already tokenized texts (the pipeline stages call this directly).
 
@@ -144,7 +150,8 @@ class SentimentClassifier(EstimatorAPI):
         cfg = cfg or self.resolved_config()
         trained = train_network(cfg, tokens, labels, extra_tokens=extra_tokens, keyed_vectors=keyed_vectors,
                                 fingerprint=fingerprint, texts=texts, extra_texts=extra_texts, domains=domains,
-                                extra_domains=extra_domains, teacher_cache=teacher_cache, verbose=self.verbose,
+                                extra_domains=extra_domains, teacher_cache=teacher_cache,
+                                positive_label=positive_label, positive_from=positive_from, verbose=self.verbose,
                                 log=log)
         return self._set_trained(cfg, trained)
 

@@ -160,10 +160,24 @@ def _score_on_ray(args: argparse.Namespace, log) -> int:
     return 0
 
 
+def _add_label_options(p: argparse.ArgumentParser, train: bool = False) -> None:
+    p.add_argument("--positive-label", metavar="VALUE",
+                   help="the label value meaning positive, when the two values are not names the tool knows "
+                        "(known: 1/0, True/False, 긍정/부정, pos/neg, positive/negative, 좋음/나쁨, 추천/비추천, ...)")
+    p.add_argument("--positive-from", type=float, metavar="N",
+                   help="numeric ratings (stars): N and above are positive, below N negative (e.g. 4)")
+    if train:
+        p.add_argument("--from-scratch", action="store_true",
+                       help="train a new network instead of starting from the packaged model "
+                            "(same as --set train.init_from=none)")
+
+
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     from . import stages
 
     cfg = _load_config(args, extra)
+    if args.from_scratch:
+        cfg = cfg.with_overrides({"train.init_from": "none"})
     log = _quiet_log if args.quiet else _log
     verbose = 0 if args.quiet else (2 if not sys.stderr.isatty() else 1)
     if args.run_dir:
@@ -176,7 +190,9 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     stages.train_from_file(args.data, args.out, cfg, text_column=args.text_column, label_column=args.label_column,
                            sep=args.sep, encoding=args.encoding, sheet=args.sheet,
                            test_data=args.test_data, workers=args.workers, verbose=verbose,
-                           overwrite=args.overwrite, use_cache=not args.no_cache, log=log)
+                           overwrite=args.overwrite, use_cache=not args.no_cache, log=log,
+                           positive_label=args.positive_label, positive_from=args.positive_from,
+                           command="sentiment " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None)
     return 0
 
 
@@ -197,7 +213,8 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     clf = _load_classifier(args)
     data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
                         sheet=args.sheet, log=log)
-    labels = match_labels(data.labels, clf.classes_, args.data)
+    labels = match_labels(data.labels, clf.classes_, args.data, positive_label=args.positive_label,
+                          positive_from=args.positive_from)
     from .token_cache import tokenize_with_cache
 
     tokens = tokenize_with_cache(clf.tokenizer_, data.texts, "evaluate", workers=args.workers,
@@ -340,7 +357,10 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
 
     log = _quiet_log if args.quiet else _log
     _, report = adapt_bundle(args.model, args.texts, args.out, list(args.overrides) + _extra_overrides(extra),
-                             text_column=args.text_column, labeled_file=args.labeled, label_column=args.label_column,
+                             text_column=args.text_column, labeled_file=args.labeled,
+                             labeled_text_column=args.labeled_text_column,
+                             label_column=args.labeled_label_column,
+                             positive_label=args.positive_label, positive_from=args.positive_from,
                              eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, workers=args.workers,
                              overwrite=args.overwrite,
                              verbose=0 if args.quiet or args.json else 2 if not sys.stderr.isatty() else 1,
@@ -511,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     p.add_argument("--test-data", help="labeled table to evaluate on; metrics are stored in the bundle")
+    _add_label_options(p, train=True)
     _add_extra_texts(p)
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
     p.add_argument("--overwrite", action="store_true")
@@ -532,6 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-by", metavar="COLUMN", help="also report accuracy, macro-F1 and ROC AUC for each value "
                                                         "of this column (domain, product, source, ...)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_label_options(p)
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
     _add_read_options(p)
@@ -597,8 +619,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--texts", required=True, help="unlabeled comments of the new kind: a table or one comment a line")
     p.add_argument("--out", "-o", required=True, help="the adapted bundle's directory")
     p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
-    p.add_argument("--labeled", help="optional: a few labeled comments of the new kind (table with text and label)")
-    p.add_argument("--label-column")
+    p.add_argument("--labeled", help="optional: a few labeled comments of the new kind (table with text and label; "
+                                     "its columns are detected on their own, or named with --labeled-text-column "
+                                     "and --labeled-label-column)")
+    p.add_argument("--labeled-text-column", metavar="COL", help="the --labeled file's text column (default: guessed)")
+    p.add_argument("--labeled-label-column", "--label-column", dest="labeled_label_column", metavar="COL",
+                   help="the --labeled (and --eval-data) file's label column (default: guessed)")
+    _add_label_options(p)
     p.add_argument("--eval-data", help="optional labeled table: evaluate the source and the adapted model on it")
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
     p.add_argument("--overwrite", action="store_true")

@@ -116,9 +116,12 @@ class TrainConfig:
     domain_max_rows: int = _spec(0, min=0, max=1_000_000_000, doc="with several domains: use at most this many "
                                                                    "labeled rows of each domain, a seeded sample "
                                                                    "(0: all)")
-    init_from: str = _spec("", doc="start from a trained bundle's network instead of a new one: a bundle directory "
-                                   "or 'default' (the packaged model); its vocabulary grows with the data's frequent "
-                                   "new morphemes as in [adapt] ('': off)")
+    init_from: str = _spec("auto", doc="start from a trained bundle's network instead of a new one: a bundle "
+                                       "directory or 'default' (the packaged model); its vocabulary grows with the "
+                                       "data's frequent new morphemes as in [adapt]. 'auto': the packaged model when "
+                                       "the task is the same (two classes read as negative/positive) and the "
+                                       "config's tokenizer and network match it, else a new network; 'none' (or "
+                                       "''): always a new network (--from-scratch)")
     domain_balance: float = _spec(1.0, min=0.0, max=1.0, doc="with several domains (a domain column): each "
                                                              "domain's total weight is proportional to its rows "
                                                              "to this power (1: as the rows come, 0.5: square "
@@ -193,6 +196,26 @@ class AdaptConfig:
                                                                 "pseudo-labeled one")
 
 
+@dataclass
+class FinetuneConfig:
+    """Training that starts from a trained model (``train.init_from``): the small-data schedule."""
+
+    learning_rate: float = _spec(3e-4, min=1e-6, max=1.0, doc="learning rate (lower than a new network's: keeps what "
+                                                              "the model knew)")
+    epochs: int = _spec(6, min=1, max=1000, doc="maximum epochs (early stopping on the validation rows picks the "
+                                                "best)")
+    patience: int = _spec(2, min=0, max=100, doc="epochs without a lower validation loss before stopping")
+    freeze: str = _spec("none", choices=("none", "embedding", "encoder"),
+                        doc="layers kept as they are: none, embedding (the old rows; new morphemes still learn "
+                            "through the rest), or encoder (embedding and (Bi)LSTM: only the output layer learns)")
+    anchor_weight: float = _spec(0.5, min=0.0, max=100.0, doc="weight of the starting model's own probabilities "
+                                                              "mixed into each row's target (a soft anchor against "
+                                                              "forgetting; 0: the labels alone)")
+    fit_threshold: bool = _spec(True, doc="two classes whose mix is off 50/50 (minority share below 40%): fit the "
+                                          "decision threshold on the validation rows (macro-F1) and record it in "
+                                          "the bundle")
+
+
 SECTIONS: dict[str, type] = {
     "normalize": NormalizeConfig,
     "tokenizer": TokenizerConfig,
@@ -203,6 +226,7 @@ SECTIONS: dict[str, type] = {
     "pretrain": PretrainConfig,
     "distill": DistillConfig,
     "adapt": AdaptConfig,
+    "finetune": FinetuneConfig,
 }
 
 
@@ -219,6 +243,7 @@ class Config:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     # -- construction ---------------------------------------------------------
     @classmethod

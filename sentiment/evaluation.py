@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .classifier import SentimentClassifier
+from .labeled import class_indices
 
 
 def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) 
     from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support,
                                  roc_auc_score)
 
-    idx = np.searchsorted(classes, y_true)  # classes_ are sorted (np.unique)
+    idx = class_indices(np.asarray(y_true), np.asarray(classes))  # classes_ in any order
     pred = proba.argmax(axis=1)
     labels = np.arange(len(classes))
     precision, recall, f1, support = precision_recall_fscore_support(idx, pred, labels=labels, zero_division=0)

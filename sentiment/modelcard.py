@@ -91,11 +91,38 @@ def _averaging(report: dict[str, Any] | None) -> str:
 def _domain_lines(training: dict[str, Any], cfg: Config) -> list[str]:
     """Where training started, how domains were sampled and weighted."""
     lines = []
+    data = training.get("data")
+    if data:
+        dropped = ", ".join(f"{k} {v:,}" for k, v in data.get("dropped", {}).items() if v)
+        lines.append(f"- Labeled file: `{data['file']}` (text column `{data['text_column']}`, label column "
+                     f"`{data['label_column']}`), {_count(data.get('rows_read'))} rows read"
+                     + (f" ({dropped} dropped)" if dropped else "") + ".")
+    mapping = training.get("label_mapping")
+    if mapping:
+        lines.append(f"- Labels: {'/'.join(map(str, mapping['negative']))} → negative, "
+                     f"{'/'.join(map(str, mapping['positive']))} → positive ({mapping['how']}); the model predicts "
+                     f"{mapping['classes'][0]!r} / {mapping['classes'][1]!r}.")
     start = training.get("init_from")
     if start:
-        lines.append(f"- Started from the bundle `{start['bundle']}` (id `{start.get('bundle_id', '')[:16]}`): its "
+        f = type(cfg.finetune)(**start["schedule"]) if start.get("schedule") else None
+        lines.append(f"- Started from the bundle `{start['bundle']}` (id `{start.get('bundle_id', '')[:16]}`"
+                     + (f", labels {start['labels']}" if start.get("labels") is not None else "") + "): its "
                      f"network and vocabulary, grown by {start.get('new_tokens', 0):,} morphemes of the new data "
-                     f"(vectors mapped into its embedding space, R² {start.get('mapping_r2')}).")
+                     f"(vectors mapped into its embedding space, R² {start.get('mapping_r2')})"
+                     + (f"; why: {start['reason']}" if start.get("reason") else "") + ".")
+        if f is not None:
+            lines.append(f"- Fine-tuning (`[finetune]`): learning rate {f.learning_rate}, up to {f.epochs} epochs "
+                         f"(ran {training.get('epochs_run', '?')}; early stopping on the validation rows, patience "
+                         f"{f.patience}), frozen: {f.freeze}, targets mixed with the starting model's probabilities "
+                         f"(weight {f.anchor_weight}).")
+    elif training.get("from_scratch"):
+        lines.append(f"- New network: {training['from_scratch']}.")
+    decision = training.get("decision")
+    if decision:
+        lines.append(f"- Decision threshold {decision['threshold']:.2f} (P(positive)), fitted on "
+                     f"{decision['rows']:,} validation rows because the class mix is "
+                     f"{decision['minority_share']:.0%} / {1 - decision['minority_share']:.0%} (validation macro-F1 "
+                     f"{decision['macro_f1_at_0.5']:.4f} at 0.5, {decision['macro_f1']:.4f} at the threshold).")
     domains = training.get("domains")
     if domains:
         rows = ", ".join(f"{name} {n:,}" for name, n in domains["labeled_rows"].items())
@@ -145,6 +172,10 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
                          f"{_count(added.get('dropped_duplicates'))} duplicates dropped).")
     lines += _domain_lines(training, cfg)
     epochs = cfg.distill.student_epochs if cfg.distill.enabled and cfg.distill.student_epochs else cfg.train.epochs
+    schedule = (training.get("init_from") or {}).get("schedule")
+    train = cfg.train if not schedule else cfg.with_overrides(
+        {"train.learning_rate": schedule["learning_rate"], "train.patience": schedule["patience"]}).train
+    epochs = schedule["epochs"] if schedule else epochs
     lines += [
         "",
         "## Recipe",
@@ -160,12 +191,12 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         f"{m.embedding_dropout}) → {layers} → dropout {m.dropout} → output.",
         *_distill_lines(training.get("distill")),
         *_soup_lines(training.get("soup")),
-        f"- Training: {cfg.train.optimizer} lr {cfg.train.learning_rate}"
-        f"{' (cosine decay)' if cfg.train.lr_schedule == 'cosine' else ''}, batch {cfg.train.batch_size}, "
-        f"{'balanced class weights, ' if cfg.train.class_weight == 'balanced' else ''}"
+        f"- Training: {train.optimizer} lr {train.learning_rate}"
+        f"{' (cosine decay)' if train.lr_schedule == 'cosine' else ''}, batch {train.batch_size}, "
+        f"{'balanced class weights, ' if train.class_weight == 'balanced' else ''}"
         f"up to {epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
-        f"validation {cfg.train.monitor} (patience {cfg.train.patience}){_averaging(training.get('averaged'))}, "
-        f"seed {cfg.train.seed}; "
+        f"validation {train.monitor} (patience {train.patience}){_averaging(training.get('averaged'))}, "
+        f"seed {train.seed}; "
         f"{training.get('seconds', '?')} s on the machine that built it.",
         "",
         "## Figures (held-out test split)",

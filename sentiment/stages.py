@@ -451,14 +451,18 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
                     label_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                     extra_texts: Sequence[str | Path] = (), test_data: str | Path | None = None,
                     workers: int = 0, verbose: int = 0, overwrite: bool = False, use_cache: bool = True,
-                    log: Log = _stderr, sheet: str | int | None = None):
-    """Read a labeled table, train a model and save its bundle (optionally with test metrics).
+                    log: Log = _stderr, sheet: str | int | None = None, positive_label: Any = None,
+                    positive_from: float | None = None, command: str | None = None):
+    """Read a labeled table, train a model and save its bundle (optionally with test metrics) and model card.
 
-    Tokens are cached (see :mod:`sentiment.token_cache`) unless ``use_cache`` is False.
+    Tokens are cached (see :mod:`sentiment.token_cache`) unless ``use_cache`` is False. Two label values read as
+    negative/positive (``positive_label``/``positive_from`` when their names are not known ones) start from the
+    packaged model unless ``train.init_from`` says otherwise; predictions keep the file's label names.
     """
     from .classifier import SentimentClassifier, data_fingerprint
     from .evaluation import evaluate_texts, headline
-    from .labeled import check_trainable, load_labeled, match_labels
+    from .modelcard import render_model_card
+    from .labeled import binary_mapping, check_trainable, load_labeled, match_labels
     from .token_cache import tokenize_with_cache
     from .tokenizers import Tokenizer
 
@@ -467,6 +471,9 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
         raise SentimentError(f"{output} already exists; pass --overwrite to replace it")
     labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, sheet=sheet, log=log)
     check_trainable(labeled, data)
+    if cfg.train.init_from == "auto" or positive_label is not None or positive_from is not None:
+        binary_mapping(labeled.labels, positive_label=positive_label, positive_from=positive_from,
+                       where=str(data))  # unknown names fail here, naming the file, before tokenizing
     test = load_labeled(test_data, labeled.text_column if text_column is None else text_column,
                         labeled.label_column if label_column is None else label_column,
                         sep=sep, encoding=encoding, log=log) if test_data else None
@@ -482,14 +489,22 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     clf = SentimentClassifier(config=cfg, workers=workers, verbose=verbose)
     clf.fit_tokens(tokenize(labeled.texts, "train"), labeled.labels, cfg=cfg,
                    extra_tokens=tokenize(extra, "extra texts") if extra else [], texts=labeled.texts,
-                   extra_texts=extra, fingerprint=data_fingerprint(labeled.texts, labeled.labels), log=log)
-    metrics = {}
+                   extra_texts=extra, fingerprint=data_fingerprint(labeled.texts, labeled.labels),
+                   positive_label=positive_label, positive_from=positive_from, log=log)
+    clf.training_["data"] = {"file": str(data), "text_column": labeled.text_column,
+                             "label_column": labeled.label_column, "rows_read": len(labeled.texts) + sum(
+                                 labeled.dropped.values()), "dropped": labeled.dropped}
+    metrics, test_metrics = {}, None
     if test is not None:
-        test_metrics, _ = evaluate_texts(clf, test.texts, match_labels(test.labels, clf.classes_, test_data),
-                                         tokens=tokenize(test.texts, "test"))
+        test_labels = match_labels(test.labels, clf.classes_, test_data, positive_label=positive_label,
+                                   positive_from=positive_from)
+        test_metrics, _ = evaluate_texts(clf, test.texts, test_labels, tokens=tokenize(test.texts, "test"))
         metrics["test"] = headline(test_metrics)
         log(f"test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}")
-    clf.save(output, metrics=metrics)
+    card = render_model_card(output.name, clf.config_, {"training": {**clf.training_, "metrics": metrics},
+                                                        "vocab_size": len(clf.vocabulary_)},
+                             test_metrics, None, command or f"sentiment train --data {data} --out {output}")
+    clf.save(output, metrics=metrics, model_card=card)
     log(f"saved model bundle -> {output}")
     return clf
 

@@ -19,6 +19,7 @@ import numpy as np
 from .config import Config
 from .domains import UNLABELED, combine_weights, domain_weights
 from .errors import ConfigError, DataError
+from .labeled import LabelMapping, binary_mapping, class_indices, class_polarity
 from .vocab import Vocabulary
 
 
@@ -38,8 +39,14 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
                   fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
                   extra_texts: Sequence[str] | None = None, domains: Sequence[str] | None = None,
                   extra_domains: Sequence[str] | None = None, teacher_cache: str | Path | None = None,
+                  positive_label: Any = None, positive_from: float | None = None,
                   verbose: int = 0, log: Callable[[str], None] = lambda msg: None) -> Trained:
     """Train from tokenized texts; see :meth:`SentimentClassifier.fit_tokens`.
+
+    Two label values read as negative/positive (:func:`sentiment.labeled.binary_mapping`: known names,
+    ``positive_label`` or ``positive_from``) give the classes in the order (negative, positive), the user's own
+    names kept; with ``train.init_from = "auto"`` such a task starts from the packaged model
+    (:func:`choose_start`), fine-tuned with the ``[finetune]`` schedule.
 
     ``domains``/``extra_domains`` (one name per labeled/unlabeled row) switch on per-domain weights
     (``train.domain_balance``), a validation split stratified by domain and class, and per-domain
@@ -55,9 +62,17 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
     from .pretrain import initialise, pretrain_encoder
 
     labels = np.asarray(labels)
-    classes = np.unique(labels)
-    if len(classes) < 2:
-        raise DataError(f"training needs at least two classes; the labels only contain {classes.tolist()}")
+    if len(np.unique(labels)) < 2:
+        raise DataError(f"training needs at least two classes; the labels only contain {np.unique(labels).tolist()}")
+    init_from, start_reason, mapping = choose_start(cfg, labels, positive_label, positive_from)
+    log(f"train: {start_reason}")
+    if mapping is not None:
+        log(f"train: labels {mapping.describe()}")
+        labels = mapping.apply(labels)
+        classes = np.asarray(mapping.classes)
+        classes = classes.astype(np.int64) if classes.dtype.kind in "iu" else classes.astype(str)
+    else:
+        classes = np.unique(labels)
     if len(tokens) != len(labels):
         raise DataError(f"{len(tokens)} texts but {len(labels)} labels")
     if domains is not None and len(domains) != len(labels):
@@ -83,16 +98,22 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
                                           "of": int(len(labels))}
             tokens, labels, domain_arr = [tokens[i] for i in keep], labels[keep], domain_arr[keep]
             texts = None if texts is None else [texts[i] for i in keep]
-    y = np.searchsorted(classes, labels)
+    y = class_indices(labels, classes)
     source = None
-    if cfg.train.init_from:
-        source, vocab, matrix, reports["init_from"] = _start_from(cfg, classes, [*tokens, *extra_tokens],
+    if init_from:
+        source, vocab, matrix, reports["init_from"] = _start_from(cfg, init_from, classes, [*tokens, *extra_tokens],
                                                                   keyed_vectors, log)
+        reports["init_from"]["reason"] = start_reason
+        reports["init_from"]["schedule"] = cfg.to_dict()["finetune"]
+        cfg = finetune_config(cfg)
     else:
+        reports["from_scratch"] = start_reason
         if keyed_vectors is None:
             keyed_vectors = train_word2vec([*tokens, *extra_tokens], cfg.word2vec, seed=seed)
         vocab = vocabulary_from_vectors(keyed_vectors, cfg.word2vec.max_vocab)
         matrix = embedding_matrix(vocab, keyed_vectors, seed)
+    if mapping is not None:
+        reports["label_mapping"] = mapping.to_dict()
     ids = vocab.encode_many(tokens)
 
     idx = np.arange(len(ids))
@@ -127,6 +148,8 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
         if train_domains is not None:
             extra = extra_domains if extra_domains is not None else [UNLABELED] * len(transfer_ids)
             train_domains = np.concatenate([train_domains, np.asarray([str(d) for d in extra], dtype=object)])
+    if source is not None and cfg.finetune.anchor_weight > 0:
+        targets = _anchored(source, tokens, idx, targets, classes, cfg.finetune.anchor_weight, n_classes)
     student_cfg = cfg
     if cfg.distill.enabled and cfg.distill.student_epochs:
         student_cfg = cfg.with_overrides({"train.epochs": cfg.distill.student_epochs})
@@ -147,6 +170,8 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
             model.set_weights(start)
         elif encoder is not None:
             initialise(model, encoder)
+        if source is not None:
+            _freeze(model, cfg.finetune.freeze)
         fitted = fit_model(model, kcfg, (train_ids, targets), valid if len(valid_idx) else None, n_classes,
                            sample_weight=row_weights, verbose=verbose)
         if not k:
@@ -162,6 +187,14 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
         proba = predict_sequences(make_predictor(model), valid[0], cfg, n_classes)
         pred = proba.argmax(axis=1)
         metrics["validation"] = {"rows": int(len(valid_idx)), "accuracy": float((pred == y[valid_idx]).mean())}
+        if n_classes == 2 and cfg.finetune.fit_threshold:
+            decision = fit_threshold(proba[:, 1], y[valid_idx], np.bincount(y, minlength=2))
+            if decision:
+                reports["decision"] = decision
+                log(f"train: decision threshold {decision['threshold']:.2f} fitted on {decision['rows']} "
+                    f"validation rows (class mix {decision['minority_share']:.0%} / "
+                    f"{1 - decision['minority_share']:.0%}; validation macro-F1 {decision['macro_f1_at_0.5']:.4f} "
+                    f"at 0.5, {decision['macro_f1']:.4f} at the threshold)")
         if multi_domain:
             from .domains import metrics_by_group
 
@@ -195,21 +228,139 @@ def _capped(domains: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(keep))
 
 
-def _start_from(cfg: Config, classes: np.ndarray, token_lists: Sequence[Sequence[str]], keyed_vectors, log):
-    """``train.init_from``: the source classifier, its vocabulary grown with ``token_lists``, the embedding."""
+NO_START = ("", "none")
+
+
+def choose_start(cfg: Config, labels: np.ndarray, positive_label: Any = None, positive_from: float | None = None
+                 ) -> tuple[str | None, str, LabelMapping | None]:
+    """Where training starts (a bundle to fine-tune, or None for a new network), why (for the log and the bundle),
+    and how the labels read as negative/positive (None for other tasks).
+
+    ``train.init_from = "auto"`` starts from the packaged model when the labels are two classes read as
+    negative/positive and the config's text processing and network match the packaged model's.
+    """
+    wanted = cfg.train.init_from
+    scratch = wanted in NO_START
+    try:
+        mapping = binary_mapping(labels, positive_label=positive_label, positive_from=positive_from)
+    except DataError:
+        if not scratch or positive_label is not None or positive_from is not None:
+            raise
+        mapping = None  # a new network learns any two names
+    if scratch:
+        return None, "training a new network (train.init_from = 'none', --from-scratch)", mapping
+    if wanted != "auto":
+        return wanted, f"starting from {wanted} (train.init_from)", mapping
+    if mapping is None:
+        values = list(dict.fromkeys(labels.tolist()))
+        shown = ", ".join(map(repr, values[:8])) + (", ..." if len(values) > 8 else "")
+        hint = ("; star ratings? --positive-from 4 reads them as negative/positive" if _numeric(values) else "")
+        return None, (f"training a new network: the labels have {len(values)} classes ({shown}), the packaged "
+                      f"model knows two (negative/positive){hint}"), None
+    differs = _differs_from_packaged(cfg)
+    if differs:
+        return None, (f"training a new network: the config's {', '.join(differs)} differ(s) from the packaged "
+                      f"model's, so its network cannot be reused (train.init_from = 'auto')"), mapping
+    return "default", ("starting from the packaged model: the labels are two classes read as negative/positive "
+                       "(train.init_from = 'auto'; --from-scratch trains a new network)"), mapping
+
+
+def _numeric(values: list[Any]) -> bool:
+    import pandas as pd
+
+    return bool(values) and bool(pd.to_numeric(pd.Series([str(v) for v in values]), errors="coerce").notna().all())
+
+
+def _differs_from_packaged(cfg: Config) -> list[str]:
+    """The config keys that keep the packaged model's network from being reused (text processing, shapes)."""
+    from importlib import resources
+
+    base = Config.from_toml(Path(str(resources.files("sentiment") / "default_model")) / "config.toml")
+    ours, theirs = cfg.to_dict(), base.to_dict()
+    keys = [("normalize", None), ("tokenizer", None), ("sequence", "maxlen"), ("model", "lstm_units"),
+            ("model", "bidirectional"), ("word2vec", "vector_size")]
+    return [f"[{section}]" if key is None else f"{section}.{key}" for section, key in keys
+            if (ours[section] if key is None else ours[section][key])
+            != (theirs[section] if key is None else theirs[section][key])]
+
+
+def finetune_config(cfg: Config) -> Config:
+    """The config with the ``[finetune]`` schedule as its training schedule."""
+    f = cfg.finetune
+    return cfg.with_overrides({"train.learning_rate": f.learning_rate, "train.epochs": f.epochs,
+                               "train.patience": f.patience})
+
+
+def _anchored(source, tokens: Sequence[Sequence[str]], idx: np.ndarray, targets: np.ndarray, classes: np.ndarray,
+              weight: float, n_classes: int) -> np.ndarray:
+    """The labeled rows' targets mixed with the starting model's probabilities (weight ``weight`` against 1)."""
+    proba = source.predict_ids(source.vocabulary_.encode_many([tokens[i] for i in idx]))
+    if n_classes == 2:
+        proba = proba[:, list(class_polarity(source.classes_))]  # (negative, positive), as ``classes``
+    else:
+        proba = proba[:, class_indices(classes, source.classes_)]
+    n = len(idx)
+    hard = targets[:n] if targets.ndim == 2 else np.eye(n_classes, dtype=np.float32)[targets[:n]]
+    mixed = ((hard + weight * proba) / (1.0 + weight)).astype(np.float32)
+    if targets.ndim == 2:
+        return np.vstack([mixed, targets[n:]])
+    return mixed
+
+
+def _freeze(model, what: str) -> None:
+    """``finetune.freeze``: keep the embedding (and the (Bi)LSTM layers) as they are."""
+    if what == "none":
+        return
+    for layer in model.layers:
+        if layer.name == "embedding" or (what == "encoder" and layer.name.startswith(("bilstm_", "lstm_"))):
+            layer.trainable = False
+
+
+def fit_threshold(p_positive: np.ndarray, y: np.ndarray, class_counts: np.ndarray, *, min_rows: int = 40,
+                  skewed_below: float = 0.4) -> dict[str, Any] | None:
+    """The decision threshold with the best macro-F1 on held-out rows, when the class mix is off 50/50.
+
+    None when the mix is balanced (minority share at least ``skewed_below``), the held-out rows are fewer than
+    ``min_rows`` or hold one class, or no threshold beats 0.5.
+    """
+    from sklearn.metrics import f1_score
+
+    minority = float(class_counts.min() / max(class_counts.sum(), 1))
+    if minority >= skewed_below or len(y) < min_rows or len(np.unique(y)) < 2:
+        return None
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    scores = np.asarray([f1_score(y, (p_positive >= t).astype(int), average="macro") for t in grid])
+    at_half = float(f1_score(y, (p_positive >= 0.5).astype(int), average="macro"))
+    best = float(scores.max())
+    if best <= at_half:
+        return None
+    # the middle of the best plateau: less tied to one validation row than its first point
+    threshold = float(np.median(grid[scores >= best - 1e-12]))
+    return {"threshold": round(threshold, 2), "rows": int(len(y)), "minority_share": round(minority, 4),
+            "macro_f1_at_0.5": round(at_half, 4), "macro_f1": round(best, 4), "fitted_on": "validation rows"}
+
+
+def _start_from(cfg: Config, init_from: str, classes: np.ndarray, token_lists: Sequence[Sequence[str]],
+                keyed_vectors, log):
+    """The source classifier, its vocabulary grown with ``token_lists``, the embedding."""
     from .adaptation import grown_vocabulary
     from .bundle import bundle_id
     from .classifier import SentimentClassifier
 
-    path = None if cfg.train.init_from == "default" else cfg.train.init_from
+    path = None if init_from == "default" else init_from
     source = SentimentClassifier.load(path)
-    if [str(c) for c in source.classes_.tolist()] != [str(c) for c in classes.tolist()]:
+    same = [str(c) for c in source.classes_.tolist()] == [str(c) for c in classes.tolist()]
+    polar = len(classes) == 2 and class_polarity(source.classes_) == (0, 1)  # its output: P(second = positive)
+    if not same and not polar:
         raise DataError(f"train.init_from: the bundle's labels {source.classes_.tolist()} differ from the data's "
-                        f"{classes.tolist()}; start from a bundle with the same labels")
+                        f"{classes.tolist()}; start from a bundle with the same labels, or train a new network "
+                        f"with --from-scratch")
     vocab, matrix, report = grown_vocabulary(source, token_lists, cfg, log, keyed_vectors=keyed_vectors)
-    log(f"train: starting from {cfg.train.init_from} ({len(source.vocabulary_):,} tokens, "
+    log(f"train: starting from {init_from} ({len(source.vocabulary_):,} tokens, "
         f"{report['new_tokens']:,} new)")
-    return source, vocab, matrix, {"bundle": cfg.train.init_from, "bundle_id": bundle_id(source.meta_), **report}
+    return source, vocab, matrix, {"bundle": init_from, "bundle_id": bundle_id(source.meta_),
+                                   "labels": [c.item() if hasattr(c, "item") else c for c in source.classes_.tolist()],
+                                   **report}
 
 
 def _domain_summary(domains: np.ndarray, extra_domains: Sequence[str] | None, cfg: Config) -> dict[str, Any]:
