@@ -204,10 +204,11 @@ class FinetuneConfig:
                                                               "the model knew)")
     epochs: int = _spec(6, min=1, max=1000, doc="maximum epochs (early stopping on the validation rows picks the "
                                                 "best)")
-    patience: int = _spec(2, min=0, max=100, doc="epochs without a lower validation loss before stopping")
+    patience: int = _spec(2, min=0, max=100, doc="epochs without a better validation train.monitor before "
+                                                  "stopping (the best epoch's weights are kept)")
     freeze: str = _spec("none", choices=("none", "embedding", "encoder"),
-                        doc="layers kept as they are: none, embedding (the old rows; new morphemes still learn "
-                            "through the rest), or encoder (embedding and (Bi)LSTM: only the output layer learns)")
+                        doc="layers kept as they are: none, embedding (new morphemes keep their mapped vectors), "
+                            "or encoder (embedding and (Bi)LSTM: only the output layer learns)")
     anchor_weight: float = _spec(0.5, min=0.0, max=100.0, doc="weight of the starting model's own probabilities "
                                                               "mixed into each row's target (a soft anchor against "
                                                               "forgetting; 0: the labels alone)")

@@ -119,8 +119,13 @@ def test_train_evaluate_info(tmp_path):
                  "precision_recall_curve.png", "training_curves.png", "most_confident_mistakes.csv"):
         assert (report / name).is_file(), name
 
-    result = run_cli("evaluate", "--model", str(model), "--data", str(SAMPLE))
-    assert_user_error(result, "label value(s) '0', '1' are not among the model's labels")
+    result = run_cli("evaluate", "--model", str(model), "--data", str(SAMPLE), "--json")  # 1/0 read as positive/negative
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx(metrics["accuracy"], abs=0.01)
+    odd = tmp_path / "odd.csv"
+    frame.assign(label=frame["label"].map({1.0: "A", 0.0: "B"})).to_csv(odd, index=False)
+    result = run_cli("evaluate", "--model", str(model), "--data", str(odd))
+    assert_user_error(result, "label value(s) 'A', 'B' are not among the model's labels", "--positive-label")
 
     result = run_cli("train", "--data", str(data), "--label-column", "sentiment", "--config", str(TINY_CONFIG),
                      "--out", str(model), "--overwrite", "--set", "train.epochs=1")

@@ -86,7 +86,7 @@ def test_prepare_adds_training_rows_outside_both_splits(tmp_path):
     assert (stats["added"], stats["dropped_in_splits"], stats["dropped_duplicates"]) == (2, 30, 1)
 
     bad = tmp_path / "bad.csv"
-    pd.DataFrame({"document": ["전혀 다른 라벨"], "label": ["positive"]}).to_csv(bad, index=False)
+    pd.DataFrame({"document": ["전혀 다른 라벨"], "label": ["neutral"]}).to_csv(bad, index=False)
     result = script("prepare", "--data", str(SAMPLE), "--run-dir", str(tmp_path / "bad"), "--add-train", str(bad))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "'positive' are not among the training data's labels ['0', '1']" in result.stderr
+    assert "'neutral' are not among the training data's labels ['0', '1']" in result.stderr
