@@ -224,8 +224,8 @@ class LabelMapping:
         return _typed(classes[self.polarity(labels)])
 
     def describe(self) -> str:
-        shown = lambda vals: "/".join(map(str, vals))  # noqa: E731
-        return f"negative = {shown(self.negative)}, positive = {shown(self.positive)} ({self.how})"
+        return (f"negative = {'/'.join(map(str, self.negative))}, positive = {'/'.join(map(str, self.positive))} "
+                f"({self.how})")
 
 
 def _plain(value: Any) -> Any:

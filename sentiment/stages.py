@@ -461,8 +461,8 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     """
     from .classifier import SentimentClassifier, data_fingerprint
     from .evaluation import evaluate_texts, headline
-    from .modelcard import render_model_card
     from .labeled import binary_mapping, check_trainable, load_labeled, match_labels
+    from .modelcard import render_model_card
     from .token_cache import tokenize_with_cache
     from .tokenizers import Tokenizer
 
