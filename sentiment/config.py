@@ -209,12 +209,12 @@ class FinetuneConfig:
     freeze: str = _spec("none", choices=("none", "embedding", "encoder"),
                         doc="layers kept as they are: none, embedding (new morphemes keep their mapped vectors), "
                             "or encoder (embedding and (Bi)LSTM: only the output layer learns)")
-    anchor_weight: float = _spec(0.5, min=0.0, max=100.0, doc="weight of the starting model's own probabilities "
+    anchor_weight: float = _spec(0.0, min=0.0, max=100.0, doc="weight of the starting model's own probabilities "
                                                               "mixed into each row's target (a soft anchor against "
                                                               "forgetting; 0: the labels alone)")
     fit_threshold: bool = _spec(True, doc="two classes whose mix is off 50/50 (minority share below 40%): fit the "
                                           "decision threshold on the validation rows (macro-F1) and record it in "
-                                          "the bundle")
+                                          "the bundle (new networks too)")
 
 
 SECTIONS: dict[str, type] = {
