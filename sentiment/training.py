@@ -102,7 +102,7 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
     source = None
     if init_from:
         source, vocab, matrix, reports["init_from"] = _start_from(cfg, init_from, classes, [*tokens, *extra_tokens],
-                                                                  keyed_vectors, log)
+                                                                  keyed_vectors, log, polar=mapping is not None)
         reports["init_from"]["reason"] = start_reason
         reports["init_from"]["schedule"] = cfg.to_dict()["finetune"]
         cfg = finetune_config(cfg)
@@ -244,9 +244,9 @@ def choose_start(cfg: Config, labels: np.ndarray, positive_label: Any = None, po
     try:
         mapping = binary_mapping(labels, positive_label=positive_label, positive_from=positive_from)
     except DataError:
-        if not scratch or positive_label is not None or positive_from is not None:
+        if wanted == "auto" or positive_label is not None or positive_from is not None:
             raise
-        mapping = None  # a new network learns any two names
+        mapping = None  # a new network learns any two names; a named bundle must have the same ones
     if scratch:
         return None, "training a new network (train.init_from = 'none', --from-scratch)", mapping
     if wanted != "auto":
@@ -341,8 +341,11 @@ def fit_threshold(p_positive: np.ndarray, y: np.ndarray, class_counts: np.ndarra
 
 
 def _start_from(cfg: Config, init_from: str, classes: np.ndarray, token_lists: Sequence[Sequence[str]],
-                keyed_vectors, log):
-    """The source classifier, its vocabulary grown with ``token_lists``, the embedding."""
+                keyed_vectors, log, polar: bool = False):
+    """The source classifier, its vocabulary grown with ``token_lists``, the embedding.
+
+    ``polar``: ``classes`` are (negative, positive), so any two-class source whose second class is the positive
+    one fits, whatever its label names."""
     from .adaptation import grown_vocabulary
     from .bundle import bundle_id
     from .classifier import SentimentClassifier
@@ -350,7 +353,7 @@ def _start_from(cfg: Config, init_from: str, classes: np.ndarray, token_lists: S
     path = None if init_from == "default" else init_from
     source = SentimentClassifier.load(path)
     same = [str(c) for c in source.classes_.tolist()] == [str(c) for c in classes.tolist()]
-    polar = len(classes) == 2 and class_polarity(source.classes_) == (0, 1)  # its output: P(second = positive)
+    polar = polar and class_polarity(source.classes_) == (0, 1)  # its output: P(second class = positive)
     if not same and not polar:
         raise DataError(f"train.init_from: the bundle's labels {source.classes_.tolist()} differ from the data's "
                         f"{classes.tolist()}; start from a bundle with the same labels, or train a new network "
