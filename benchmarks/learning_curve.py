@@ -95,8 +95,8 @@ def main() -> None:
 
     from sentiment import SentimentClassifier
     from sentiment.config import Config
-    from sentiment.labeled import load_labeled
-    from sentiment.tokenizers import Tokenizer
+    from sentiment.io.labeled import load_labeled
+    from sentiment.text.tokenizers import Tokenizer
 
     data = load_labeled(args.data)
     frame = pd.DataFrame({"text": data.texts, "label": data.labels.astype(int)}).drop_duplicates("text")
