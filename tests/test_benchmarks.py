@@ -57,3 +57,20 @@ def test_bad_lines_benchmark_runs(tmp_path):
     assert lines[0] == "2,000 rows, 0 MiB; line 1,469 is CP949" and len(lines) == 5
     assert "rows 2,000" in lines[1] and "line 1,469: bytes" in lines[2]
     assert "rows 2,000  bad lines [1469]" in lines[3] and "rows 1,999  bad lines [1469], skipped 1" in lines[4]
+
+
+@pytest.mark.slow
+def test_learning_curve_benchmark_on_sample(tmp_path):
+    out = tmp_path / "lc.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "learning_curve.py"), "--data", str(SAMPLE),
+                             "--base", "default", "--sizes", "100", "250", "--test-rows", "100", "--methods", "tfidf",
+                             "scratch", "--set", "model.lstm_units=[8]", "--set", "train.epochs=1",
+                             "--json-out", str(out)], env=env, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["test_rows"] == 100 and set(data["results"]) == {"base (no training)", "tfidf", "scratch"}
+    for method in ("tfidf", "scratch"):
+        assert set(data["results"][method]) == {"100", "250"}
+        assert all(0.0 <= row["macro_f1"] <= 1.0 for row in data["results"][method].values())
+    assert "| 250 |" in result.stdout
