@@ -113,8 +113,9 @@ def _domain_lines(training: dict[str, Any], cfg: Config) -> list[str]:
         if f is not None:
             lines.append(f"- Fine-tuning (`[finetune]`): learning rate {f.learning_rate}, up to {f.epochs} epochs "
                          f"(ran {training.get('epochs_run', '?')}; early stopping on the validation rows, patience "
-                         f"{f.patience}), frozen: {f.freeze}, targets mixed with the starting model's probabilities "
-                         f"(weight {f.anchor_weight}).")
+                         f"{f.patience}), frozen: {f.freeze}, "
+                         + (f"targets mixed with the starting model's probabilities (weight {f.anchor_weight})."
+                            if f.anchor_weight else "the labels as targets (no soft anchor)."))
     elif training.get("from_scratch"):
         lines.append(f"- New network: {training['from_scratch']}.")
     decision = training.get("decision")
