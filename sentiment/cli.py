@@ -37,8 +37,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sep", help="column separator for delimited text (default: ',' for .csv, tab for .tsv/.txt)")
     p.add_argument("--encoding", help="input encoding (default: try utf-8/utf-8-sig, then cp949)")
-    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the first "
-                                   "sheet with a text column (reported)")
+    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the sheet "
+                                   "whose column looks most like comments (reported, with the runner-up)")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -341,7 +341,8 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
     log = _quiet_log if args.quiet else _log
     _, report = adapt_bundle(args.model, args.texts, args.out, list(args.overrides) + _extra_overrides(extra),
                              text_column=args.text_column, labeled_file=args.labeled, label_column=args.label_column,
-                             eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, workers=args.workers,
+                             eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, sheet=args.sheet,
+                             workers=args.workers,
                              overwrite=args.overwrite,
                              verbose=0 if args.quiet or args.json else 2 if not sys.stderr.isatty() else 1,
                              log=log)
@@ -377,7 +378,8 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     check_report_options(Path(args.output), args.overwrite, args.top, args.sample)
     data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
                        time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
-                       sep=args.sep, encoding=args.encoding)  # checks the columns before TensorFlow is loaded
+                       sep=args.sep, encoding=args.encoding, time_reference=args.time_reference, log=log)
+    # (the columns are checked before TensorFlow is loaded)
     from .classifier import SentimentClassifier
 
     clf = SentimentClassifier.load(args.model)
@@ -403,7 +405,11 @@ def _add_report_parser(sub: Any) -> None:
     p.add_argument("scored", help="output of `sentiment score` (CSV/TSV/.gz, Parquet, JSONL, .xlsx)")
     p.add_argument("-o", "--output", required=True, help="HTML file to write, e.g. report.html")
     p.add_argument("--group-by", metavar="COL", help="compare groups of this column (product, app, channel...)")
-    p.add_argument("--time-column", metavar="COL", help="dates/times: sentiment per day, week or month")
+    p.add_argument("--time-column", metavar="COL", help="dates/times (2019-12-21, 2019.12.21, 2019년 12월 21일 오후 "
+                                                        "3:05, 3일 전, Excel serial, epoch...): sentiment per day, "
+                                                        "week or month")
+    p.add_argument("--time-reference", metavar="TIME", help="the time relative dates (3일 전, 어제) count back from "
+                                                            "(default: the file's modification time)")
     p.add_argument("--text-column", metavar="COL", help="column with the comments (default: guessed)")
     p.add_argument("--top", type=int, default=15, metavar="N", help="rows per ranking (groups, morphemes, "
                                                                     "comments; default 15)")

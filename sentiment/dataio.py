@@ -31,6 +31,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from .columns import TextChoice, choose_text_column
 from .errors import DataError, OutputExistsError
 
 ENCODINGS = ("utf-8-sig", "cp949")
@@ -62,6 +63,7 @@ class TableInfo:
     bad_line_count: int = 0
     skipped_rows: int = 0  # rows left out for undecodable bytes (encoding_errors="skip-rows")
     sheet: str | None = None  # the workbook sheet read (xlsx)
+    text_choice: TextChoice | None = None  # how the sheet was chosen (xlsx without --sheet)
 
 
 def table_kind(path: str | Path) -> tuple[str, bool]:
@@ -408,8 +410,8 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     else:  # xlsx
-        frame, name = _read_sheet(path, sheet, text_column)
-        info = TableInfo(str(path), "xlsx", sheet=name)
+        frame, name, choice = _read_sheet(path, sheet, text_column)
+        info = TableInfo(str(path), "xlsx", sheet=name, text_choice=choice)
         step = chunksize or max(len(frame), 1)
         for start in range(0, len(frame), step):
             yielded = True
@@ -421,8 +423,10 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         raise DataError(f"{path} has a header but no data rows")
 
 
-def _read_sheet(path: Path, sheet: str | int | None, text_column: str | None) -> tuple[pd.DataFrame, str]:
-    """The sheet named or numbered (from 1), else the first with the text column; the error lists every sheet."""
+def _read_sheet(path: Path, sheet: str | int | None, text_column: str | None
+                ) -> tuple[pd.DataFrame, str, TextChoice | None]:
+    """The sheet named or numbered (from 1), else the one whose column looks most like comments (see
+    :func:`sentiment.columns.choose_text_column`; with ``text_column``, among the sheets that have it)."""
     try:
         book = pd.ExcelFile(path, engine="openpyxl")
     except Exception as exc:  # zipfile.BadZipFile, openpyxl errors
@@ -433,25 +437,25 @@ def _read_sheet(path: Path, sheet: str | int | None, text_column: str | None) ->
         if sheet is not None:
             text = str(sheet)
             if text in names:
-                return _parse_sheet(book, path, text), text
+                return _parse_sheet(book, path, text), text, None
             if text.strip().isdigit() and 1 <= int(text) <= len(names):
-                return _parse_sheet(book, path, names[int(text) - 1]), names[int(text) - 1]
+                return _parse_sheet(book, path, names[int(text) - 1]), names[int(text) - 1], None
             raise DataError(f"{path}: no sheet {text!r}; sheets: {listing} (--sheet takes a name or a number "
                             f"counting from 1)")
-        columns = []
-        for name in names:
-            frame = _parse_sheet(book, path, name)
-            if len(names) == 1:
-                return frame, name  # its columns are checked (and listed) by the caller
-            try:
-                find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(path), frame)
-                return frame, name
-            except DataError:
-                found = ", ".join(map(repr, frame.columns)) or "none"
-                columns.append(f"{len(columns) + 1} {name!r} (columns: {found})")
-    wanted = f"a column {text_column!r}" if text_column else "a recognizable text column"
-    raise DataError(f"{path}: no sheet has {wanted}; sheets: {'; '.join(columns)}. Choose the sheet with --sheet "
-                    f"NAME or NUMBER (1 = first) and the column with --text-column")
+        frames = {name: _parse_sheet(book, path, name) for name in names}
+    if len(names) == 1:
+        return frames[names[0]], names[0], None  # its columns are checked (and listed) by the caller
+    choice = choose_text_column(frames, str(path), text_column, TEXT_COLUMN_NAMES)
+    return frames[choice.sheet], str(choice.sheet), choice
+
+
+def text_column_of(frame: pd.DataFrame, info: TableInfo, wanted: str | None = None) -> TextChoice:
+    """The text column of a table read by :func:`read_table` or :func:`iter_table` (its first chunk), chosen
+    as :func:`sentiment.columns.choose_text_column` does; the one place every command picks it. For a
+    workbook, the choice made across its sheets (log :meth:`TextChoice.message`)."""
+    if info.text_choice is not None and (wanted is None or info.text_choice.column == wanted):
+        return info.text_choice
+    return choose_text_column({info.sheet: frame}, info.path, wanted, TEXT_COLUMN_NAMES)
 
 
 def _parse_sheet(book: pd.ExcelFile, path: Path, name: str) -> pd.DataFrame:
@@ -472,35 +476,23 @@ def line_list(info: TableInfo, limit: int = 20) -> str:
 
 def find_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str,
                 path: str, frame: pd.DataFrame | None = None) -> str:
-    """Resolve the text/label column: the one named, else a known name, else the only text column."""
+    """Resolve a column: the one named, else (text with ``frame``) the most comment-like one (see
+    :func:`sentiment.columns.choose_text_column`), else a known name, else the only text column."""
     names = [str(c) for c in columns]
     if wanted is not None:
         if wanted in names:
             return wanted
         raise DataError(f"{path}: no column {wanted!r}; columns found: {', '.join(map(repr, names))}")
+    if frame is not None and what == "text":
+        table = frame.set_axis([str(c) for c in frame.columns], axis=1)
+        return choose_text_column({None: table}, path, None, candidates).column
     lowered = {n.lower().strip(): n for n in names}
     for candidate in candidates:
         if candidate in lowered:
             return lowered[candidate]
-    if frame is not None and what == "text":
-        text_like = [c for c in names if _is_text_column(frame[c])]
-        if len(text_like) == 1:
-            return text_like[0]
     option = "--text-column" if what == "text" else "--label-column"
     raise DataError(f"{path}: cannot tell which column holds the {what}; columns found: "
                     f"{', '.join(map(repr, names))}. Name it with {option}.")
-
-
-def _is_text_column(series: pd.Series) -> bool:
-    values = series.dropna()
-    if values.empty:
-        return False
-    sample = values.iloc[:200]
-    strings = [v for v in sample if isinstance(v, str)]
-    if len(strings) < 0.9 * len(sample):
-        return False
-    numeric = pd.to_numeric(pd.Series(strings), errors="coerce").notna().mean()
-    return numeric < 0.5
 
 
 def read_text_lines(path: str | Path, encoding: str | None = None) -> list[str]:

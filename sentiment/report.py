@@ -36,10 +36,12 @@ import numpy as np
 import pandas as pd
 
 from . import report_html as markup
-from .dataio import (TEXT_COLUMN_NAMES, atomic_target, check_input, check_output_file, detect_encoding, find_column,
-                     read_table, table_kind)
+from .columns import choose_text_column
+from .dataio import (TEXT_COLUMN_NAMES, atomic_target, check_input, check_output_file, detect_encoding, read_table,
+                     table_kind)
 from .errors import DataError
-from .report_stats import PERIODS, group_table, log_odds_z, parse_times, period_of, wilson
+from .report_stats import PERIODS, group_table, log_odds_z, period_of, wilson
+from .times import describe, file_reference, parse_reference, parse_times
 
 if TYPE_CHECKING:
     from .classifier import SentimentClassifier
@@ -64,6 +66,8 @@ class ScoredData:
     positive: str
     columns: dict[str, str]  # role -> column name in the file
     read_seconds: float = 0.0
+    time_reference: pd.Timestamp | None = None  # what relative times (3일 전, 어제) count back from
+    time_reference_source: str = ""  # where it came from, for the page
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -110,10 +114,19 @@ def scored_columns(columns: list[str], path: str, prefix: str | None = None) -> 
 
 def read_scored(path: str | Path, *, text_column: str | None = None, group_by: str | None = None,
                 time_column: str | None = None, column_prefix: str | None = None, positive: str | None = None,
-                sep: str | None = None, encoding: str | None = None) -> ScoredData:
-    """Read only the columns the report needs (fast: pyarrow for CSV/TSV and Parquet), checking each one."""
+                sep: str | None = None, encoding: str | None = None, time_reference: str | None = None,
+                log: Callable[[str], None] = lambda msg: None) -> ScoredData:
+    """Read only the columns the report needs (fast: pyarrow for CSV/TSV and Parquet), checking each one.
+
+    ``time_reference``: the time relative values of the time column (``3일 전``, ``어제``) count back from;
+    by default the file's modification time.
+    """
     started = time.perf_counter()
     path = check_input(path)
+    if time_reference is not None:
+        reference, source = parse_reference(time_reference), "--time-reference"
+    else:
+        reference, source = file_reference(path), f"the modification time of {path.name}"
     kind, gz = table_kind(path)
     if kind == "delimited":  # decode-check the file once; both reads below use the encoding found
         encoding = detect_encoding(path, gz, encoding)
@@ -124,7 +137,10 @@ def read_scored(path: str | Path, *, text_column: str | None = None, group_by: s
     elif str(positive) not in labels:
         raise DataError(f"--positive {positive!r} is not a label of {path}; its labels (prob_* columns) are "
                         f"{', '.join(map(repr, labels))}")
-    text = find_column(header, text_column, TEXT_COLUMN_NAMES, "text", str(path), head)
+    choice = choose_text_column({None: head.set_axis(header, axis=1)}, str(path), text_column, TEXT_COLUMN_NAMES)
+    text = choice.column
+    if text_column is None:
+        log(choice.message())
     roles = {"status": f"{prefix}status", "pred": f"{prefix}pred_label", "p": f"{prefix}prob_{positive}",
              "text": text}
     for role, column, option in (("group", group_by, "--group-by"), ("time", time_column, "--time-column")):
@@ -141,7 +157,7 @@ def read_scored(path: str | Path, *, text_column: str | None = None, group_by: s
     frame["p"] = pd.to_numeric(frame["p"], errors="coerce")
     if "group" in frame:
         frame["group"] = _as_labels(frame["group"]).replace("", "(missing)")
-    return ScoredData(str(path), frame, labels, str(positive), roles, time.perf_counter() - started)
+    return ScoredData(str(path), frame, labels, str(positive), roles, time.perf_counter() - started, reference, source)
 
 
 def _peek(path: Path, sep: str | None, encoding: str | None) -> tuple[list[str], pd.DataFrame]:
@@ -212,7 +228,7 @@ def write_report(data: ScoredData, clf: "SentimentClassifier", output: str | Pat
         sections += [markup.section(key, none) for key in ("groups", "time", "drivers", "read-first")]
     else:
         sections.append(_groups(data, top))
-        sections.append(_time(data))
+        sections.append(_time(data, log))
         timings["aggregates"] = time.perf_counter() - step
         step = time.perf_counter()
         drivers_html, sample_size = _drivers(data, clf, top, sample, seed, log)
@@ -327,19 +343,27 @@ def _groups(data: ScoredData, top: int) -> str:
     return markup.section("groups", body)
 
 
-def _time(data: ScoredData) -> str:
+def _time(data: ScoredData, log: Callable[[str], None] = lambda msg: None) -> str:
     from .plotting import korean_plots, new_figure, png_data_uri
 
     if "time" not in data.frame:
         return markup.section("time", '<p class="note">Pass <code>--time-column COLUMN</code> (a date or time) to see '
                                 'sentiment over time.</p>')
     ok = data.ok
-    times = parse_times(ok["time"])
+    column = f'<code>{markup.esc(data.columns["time"])}</code>'
+    parsed = parse_times(ok["time"], reference=data.time_reference)
+    times = parsed.times
     readable = times.notna()
     n_bad = int((~readable).sum())
+    problem = f" {markup.esc(parsed.problem())}." if parsed.unreadable else ""
+    log(f"time column {data.columns['time']!r}: {parsed.readable:,} values read ({describe(parsed) or 'none'})"
+        + (f"; {parsed.problem()}" if parsed.unreadable else "")
+        + (f"; relative times counted back from {parsed.reference:%Y-%m-%d %H:%M} ({data.time_reference_source})"
+           if parsed.relative else ""))
     if not readable.any():
-        return markup.section("time", f'<p class="note">No value of column <code>{markup.esc(data.columns["time"])}</code> '
-                                f'could be read as a date or time (e.g. 2024-05-01 or 2024-05-01 13:45).</p>')
+        return markup.section("time", f'<p class="note">No value of column {column} could be read as a date or time '
+                              f'(forms read: 2019-12-21, 2019.12.21, 2019년 12월 21일 오후 3:05, 3일 전, Excel serial '
+                              f'dates, epoch seconds; see docs/report.md).{problem}</p>')
     times = times[readable]
     unit = period_of(times.max() - times.min())
     while True:  # coarser periods while the typical one holds too few comments to say anything
@@ -386,8 +410,13 @@ def _time(data: ScoredData) -> str:
     fmt = "%Y-%m" if unit == "month" else "%Y-%m-%d"
     rows = [[f"{p:{fmt}}" + (" (week)" if unit == "week" else ""), f"{int(r.n):,}", f"{r.share:.1%}",
              f"{r.lo:.1%} – {r.hi:.1%}"] for p, r in table.iterrows()]
-    note = (f" {n_bad:,} rows without a readable time are left out of this section." if n_bad else "")
-    body = (f'<p>Column <code>{markup.esc(data.columns["time"])}</code>, from {times.min():%Y-%m-%d} to '
+    note = (f" {n_bad:,} rows without a readable time are left out of this section"
+            f"{' (' + markup.esc(parsed.problem()) + ')' if parsed.unreadable else ''}." if n_bad else "")
+    if parsed.relative:
+        note += (f" {parsed.relative:,} relative times (such as 3일 전, 어제, or a date without a year) were "
+                 f"counted back from {parsed.reference:%Y-%m-%d %H:%M}, {markup.esc(data.time_reference_source)} "
+                 f"(set it with <code>--time-reference</code>).")
+    body = (f'<p>Column {column}, from {times.min():%Y-%m-%d} to '
             f'{times.max():%Y-%m-%d}: one point per {unit}.{note}</p>' + charts
             + '<details><summary>Table per ' + unit + '</summary>'
             + markup.table([unit, "comments", "share positive", "95% interval"], rows) + "</details>")

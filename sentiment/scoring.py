@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from .classifier import SentimentClassifier
-from .dataio import (TEXT_COLUMN_NAMES, write_frame, atomic_target, bad_encoding_rows, check_excel_cells, check_output,
-                     escape_formulas, find_column, iter_table, line_list, output_kind)
+from .dataio import (write_frame, atomic_target, bad_encoding_rows, check_excel_cells, check_output, escape_formulas,
+                     iter_table, line_list, output_kind, text_column_of)
 from .errors import DataError, SentimentError
 from .locks import locked
 from .progress import progress_bar
@@ -113,7 +113,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
 
     ``encoding_errors``: ``strict`` (undecodable bytes are an error), ``replace`` (their rows are kept, with
     U+FFFD and status ``bad_encoding``, unscored) or ``skip-rows`` (their rows are left out and counted).
-    ``sheet``: the workbook sheet (name or number from 1); by default the first with the text column.
+    ``sheet``: the workbook sheet (name or number from 1); by default the one whose column looks most like
+    comments (:func:`sentiment.dataio.text_column_of`, logged with the runner-up).
     ``threshold`` (two-class models only): predict the second class (e.g. 1,
     positive) when its probability is at least this, instead of the likelier class.
     """
@@ -127,13 +128,12 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     chunks = iter_table(input_path, sep=sep, encoding=encoding, chunksize=chunksize, encoding_errors=encoding_errors,
                         sheet=sheet, text_column=text_column)
     first, info = next(chunks)
-    column = find_column(list(first.columns), text_column, TEXT_COLUMN_NAMES, "text", str(input_path), first)
-    if text_column is None:
-        log(f"text column: {column!r} (choose another with --text-column)")
+    choice = text_column_of(first, info, text_column)
+    column = choice.column
+    if text_column is None or info.sheet:
+        log(choice.message())
     if info.encoding:
         log(f"encoding: {info.encoding}")
-    if info.sheet:
-        log(f"sheet: {info.sheet!r} (choose another with --sheet)")
     new_columns = output_columns(clf.classes_, column_prefix)
     clash = [c for c in new_columns if c in first.columns]
     if clash:
