@@ -48,8 +48,10 @@ code,pre,kbd,samp,tt{font-family:%(mono)s;font-size:.92em}
 """
 FONT_STACK = ('"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR","Noto Sans CJK KR","NanumGothic",'
               '"Segoe UI",Roboto,Helvetica,Arial,sans-serif')
-MONO_STACK = '"DejaVu Sans Mono",Menlo,Consolas,"Liberation Mono"'  # Latin in code; the rest from the page fonts
+MONO_STACK = 'Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono"'  # without the inline fonts
 FAMILIES = ("ReportNanumGothic", "ReportDejaVuSans")  # the inline subsets, in this order
+MONO_FAMILY = "ReportDejaVuSansMono"  # the inline ASCII of code elements
+ASCII = set(range(0x20, 0x7F))
 
 
 def render_page(title: str, sections: list[str], subtitle: str = "") -> str:
@@ -57,9 +59,10 @@ def render_page(title: str, sections: list[str], subtitle: str = "") -> str:
     nav = "".join(f'<a href="#{key}">{name}</a>' for key, name in SECTIONS.items())
     body = (f'<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p><nav>{nav}</nav></header>'
             f'<main>{"".join(sections)}</main>')
-    font_face, families = embedded_fonts(html.unescape(body))
+    font_face, families, mono = embedded_fonts(html.unescape(body))
     inline = "".join(f'"{f}",' for f in families)
-    css = CSS % {"family": inline + FONT_STACK, "mono": f"{MONO_STACK},{inline}{FONT_STACK},monospace",
+    code = f'"{mono}",{inline}{FONT_STACK}' if mono else f"{MONO_STACK},{inline}{FONT_STACK},monospace"
+    css = CSS % {"family": inline + FONT_STACK, "mono": code,
                  "pos": POSITIVE, "neg": NEGATIVE}
     return (f'<!DOCTYPE html>\n<html lang="ko"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -110,39 +113,49 @@ def displayable(text: str) -> str:
     return "".join(out)
 
 
-def embedded_fonts(text: str) -> tuple[str, list[str]]:
+def embedded_fonts(text: str) -> tuple[str, list[str], str | None]:
     """``@font-face`` rules with each font of :func:`font_paths` cut down to the characters of ``text`` that it
-    draws and no earlier font does (WOFF, base64; a few hundred KB at most), and their family names."""
+    draws and no earlier font does (WOFF, base64; a few hundred KB at most), their family names, and the family
+    of a monospaced face for the ASCII of code elements (DejaVu Sans Mono, also inline: a local font first in
+    a list would let the browser draw Hangul with its own fallback before the inline fonts load)."""
     paths = font_paths()
     if not paths:
-        return "", []
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    wanted = {ord(ch) for ch in set(text)} | set(range(0x20, 0x7F))
+        return "", [], None
+    wanted = {ord(ch) for ch in set(text)} | ASCII
     faces, families = [], []
     for path, charmap, family in zip(paths, _charmaps(), FAMILIES):
         mine = wanted & charmap
-        if not mine:
-            continue
-        wanted -= mine
-        options = subset.Options()
-        options.flavor = "woff"
-        options.name_IDs = []
-        options.hinting = False
-        options.notdef_outline = True
-        options.drop_tables += ["TSI0", "TSI1", "TSI2", "TSI3", "TSI5", "FFTM"]  # not subsettable (VTT sources)
-        font = TTFont(str(path), lazy=True)
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=mine)
-        subsetter.subset(font)
-        buf = io.BytesIO()
-        font.flavor = "woff"
-        font.save(buf)
-        data = base64.b64encode(buf.getvalue()).decode("ascii")
-        faces.append(f'@font-face{{font-family:"{family}";src:url(data:font/woff;base64,{data}) format("woff")}}')
-        families.append(family)
-    return "".join(faces), families
+        if mine:
+            wanted -= mine
+            faces.append(_font_face(path, family, mine))
+            families.append(family)
+    mono = paths[-1].with_name("DejaVuSansMono.ttf") if len(paths) > 1 else None
+    if mono is None or not mono.is_file():
+        return "".join(faces), families, None
+    faces.append(_font_face(mono, MONO_FAMILY, ASCII))
+    return "".join(faces), families, MONO_FAMILY
+
+
+def _font_face(path: Path, family: str, unicodes: set[int]) -> str:
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    options = subset.Options()
+    options.flavor = "woff"
+    options.name_IDs = []
+    options.hinting = False
+    options.notdef_outline = True
+    options.drop_tables += ["TSI0", "TSI1", "TSI2", "TSI3", "TSI5", "FFTM"]  # not subsettable (VTT sources)
+    font = TTFont(str(path), lazy=True)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=unicodes)
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.flavor = "woff"
+    font.save(buf)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f'@font-face{{font-family:"{family}";font-display:block;'
+            f'src:url(data:font/woff;base64,{data}) format("woff")}}')
 
 
 def section(key: str, body: str) -> str:
