@@ -146,21 +146,21 @@ def _candidate(sheet: str | None, frame: pd.DataFrame, column: str, known_names:
 
 
 def _listing(tables: dict[str | None, pd.DataFrame]) -> str:
-    if list(tables) == [None]:
+    if len(tables) == 1:
         return ", ".join(repr(str(c)) for c in next(iter(tables.values())).columns)
     return "; ".join(f"{i} {sheet!r} (columns: {', '.join(repr(str(c)) for c in frame.columns) or 'none'})"
                      for i, (sheet, frame) in enumerate(tables.items(), 1))
 
 
 def _missing(tables: dict[str | None, pd.DataFrame], path: str, wanted: str) -> str:
-    if list(tables) == [None]:
+    if len(tables) == 1:
         return f"{path}: no column {wanted!r}; columns found: {_listing(tables)}"
     return (f"{path}: no sheet has a column {wanted!r}; sheets: {_listing(tables)}. Choose the sheet with --sheet "
             f"NAME or NUMBER (1 = first) and the column with --text-column")
 
 
 def _none(tables: dict[str | None, pd.DataFrame], path: str) -> str:
-    if list(tables) == [None]:
+    if len(tables) == 1:
         return (f"{path}: cannot tell which column holds the text (no column is mostly text); columns found: "
                 f"{_listing(tables)}. Name it with --text-column.")
     return (f"{path}: no sheet has a recognizable text column; sheets: {_listing(tables)}. Choose the sheet with "

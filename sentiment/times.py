@@ -40,7 +40,7 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 DAY_NS = 86_400 * 10**9
 
 _TIME = (r"(?:(?:\s*[T ,]\s*|\s+)(?:(?P<ap1>오전|오후|새벽|밤|[AaPp]\.?[Mm]\.?)\s*)?(?P<H>\d{1,2})\s*(?::|시)\s*"
-         r"(?:(?P<M>\d{1,2})\s*분?)?(?:\s*(?::)\s*(?P<S>\d{1,2})(?:[.,](?P<F>\d{1,9}))?|\s*(?P<S2>\d{1,2})\s*초)?"
+         r"(?:(?P<M>\d{1,2})\s*분?)?(?:\s*:\s*(?P<S>\d{1,2})(?:[.,](?P<F>\d{1,9}))?|\s*(?P<S2>\d{1,2})\s*초)?"
          r"\s*(?P<ap2>[AaPp]\.?[Mm]\.?|오전|오후)?\s*(?P<tz>Z|UTC|GMT|KST|JST|[+-]\d{2}:?\d{2})?)?")
 _WEEKDAY = r"(?:\s*\(?\s*(?:[월화수목금토일](?:요일)?|Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?\s*\)?)?"
 _END = r"\.?\s*$"
@@ -117,7 +117,8 @@ def parse_times(values: pd.Series | list | np.ndarray, reference: Any = None) ->
     ref = None if reference is None else _naive(pd.Timestamp(reference))
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         times = _naive_series(series)
-        return ParsedTimes(times, empty=int(times.isna().sum()), reference=ref, forms={"datetime": int(times.notna().sum())})
+        return ParsedTimes(times, empty=int(times.isna().sum()), reference=ref,
+                           forms={"datetime": int(times.notna().sum())})
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     parsed, form, relative = _parse_unique(np.asarray(uniques, dtype=object), ref)
     ns = parsed.view("int64")
@@ -125,13 +126,12 @@ def parse_times(values: pd.Series | list | np.ndarray, reference: Any = None) ->
     out = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[ns]")
     out[valid] = parsed[codes[valid]]
     times = pd.Series(out, index=series.index, name=series.name)
-    # blank strings count as empty, not unreadable
-    blank_unique = np.zeros(len(uniques), dtype=bool)
-    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
-        blank_unique = _stripped(np.asarray(uniques, dtype=object)).eq("").to_numpy(dtype=bool)
-    elif not pd.api.types.is_numeric_dtype(uniques.dtype):
-        blank = pd.Series(np.asarray(uniques, dtype=object), dtype=object).map(lambda v: isinstance(v, str))
-        blank_unique[blank.to_numpy(dtype=bool)] = pd.Series(uniques[blank.to_numpy(dtype=bool)]).str.strip().eq("")
+    blank_unique = np.zeros(len(uniques), dtype=bool)  # blank strings count as empty, not unreadable
+    if not pd.api.types.is_numeric_dtype(uniques.dtype):
+        objects = np.asarray(uniques, dtype=object)
+        is_str = np.array([isinstance(v, str) for v in objects], dtype=bool) if (
+            pd.api.types.infer_dtype(objects, skipna=False) != "string") else np.ones(len(objects), dtype=bool)
+        blank_unique[is_str] = _stripped(objects[is_str]).eq("").to_numpy(dtype=bool)
     counts = np.bincount(codes[valid], minlength=len(uniques))
     empty = int((~valid).sum() + counts[blank_unique].sum())
     bad_unique = (ns == np.iinfo(np.int64).min) & ~blank_unique
@@ -260,7 +260,8 @@ def _from_numbers(x: np.ndarray, digits: np.ndarray | None) -> tuple[np.ndarray,
             parts.update(hour=hm // 100, minute=hm % 100, second=sec)
         stamps = _assemble(parts)
         out[mask], form[mask] = stamps, np.where(np.isnat(stamps), "", name)
-    todo = np.isnat(out) & ~(whole & ((ndigits == 8) | (ndigits == 14) | ((ndigits == 12) & (x >= 1.9e11) & (x < 2.2e11))))
+    stamp_like = (ndigits == 8) | (ndigits == 14) | ((ndigits == 12) & (x >= 1.9e11) & (x < 2.2e11))
+    todo = np.isnat(out) & ~(whole & stamp_like)  # an impossible YYYYMMDD is no epoch time either
     ranges = (("Excel serial date", 2e4, 1e5, None), ("epoch seconds", 1e8, 1e10, 10**9),
               ("epoch milliseconds", 1e11, 1e13, 10**6), ("epoch microseconds", 1e14, 1e16, 10**3),
               ("epoch nanoseconds", 1e17, 1e19, 1))
@@ -440,18 +441,8 @@ def _relative(text: pd.Series, ref: pd.Timestamp) -> np.ndarray:
 
 
 def describe(parsed: ParsedTimes) -> str:
-    """The forms read, most common first, e.g. 'Korean (2019년 12월 21일): 58,000; relative: 878'."""
+    """The forms read, most common first, e.g. 'Korean (2019년 12월 21일): 53; relative: 4'."""
     return "; ".join(f"{name}: {count:,}" for name, count in sorted(parsed.forms.items(), key=lambda kv: -kv[1]))
 
 
-def is_date_like(values: pd.Series, sample: int = 200) -> float:
-    """The share of a sample of non-empty values that read as absolute dates (no reference): for telling a
-    date column from a comment column."""
-    head = values.dropna().iloc[:sample]
-    if head.empty:
-        return 0.0
-    return float(parse_times(head).times.notna().mean())
-
-
-__all__ = ["ParsedTimes", "parse_times", "parse_reference", "file_reference", "describe", "is_date_like",
-           "PATTERNS"]
+__all__ = ["ParsedTimes", "parse_times", "parse_reference", "file_reference", "describe", "PATTERNS"]

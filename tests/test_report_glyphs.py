@@ -145,6 +145,6 @@ def test_no_missing_glyph_in_chromium(tmp_path):
     assert reference.shape[1] > 200 and reference.mean() > 0.05  # the text was drawn
     for name, ink in inks.items():
         assert ink.shape == reference.shape and (ink != reference).mean() < 0.01, name
-    has_korean_font = subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True).stdout.strip()
+    has_korean_font = subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True, check=False).stdout.strip()
     if not has_korean_font:  # the check above would catch tofu: here is what tofu looks like to it
         assert system.shape != reference.shape or (system != reference).mean() > 0.05
