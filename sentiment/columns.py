@@ -47,8 +47,9 @@ class Candidate:
         return f"column {self.column!r}" + (f" of sheet {self.sheet!r}" if self.sheet is not None else "")
 
     def figures(self) -> str:
-        return (f"{self.rows:,} row{'s' if self.rows != 1 else ''}, median {self.median_length:.0f} characters, "
-                f"{self.hangul:.0%} Hangul")
+        """Its median length and Hangul share, and for a sheet (read whole) its rows with a value."""
+        rows = f"{self.rows:,} row{'s' if self.rows != 1 else ''}, " if self.sheet is not None else ""
+        return f"{rows}median {self.median_length:.0f} characters, {self.hangul:.0%} Hangul"
 
 
 @dataclass

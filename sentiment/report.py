@@ -413,9 +413,11 @@ def _time(data: ScoredData, log: Callable[[str], None] = lambda msg: None) -> st
     note = (f" {n_bad:,} rows without a readable time are left out of this section"
             f"{' (' + markup.esc(parsed.problem()) + ')' if parsed.unreadable else ''}." if n_bad else "")
     if parsed.relative:
+        given = data.time_reference_source == "--time-reference"
+        source = ("the time given with <code>--time-reference</code>" if given else
+                  f"{markup.esc(data.time_reference_source)} (give another with <code>--time-reference</code>)")
         note += (f" {parsed.relative:,} relative times (such as 3일 전, 어제, or a date without a year) were "
-                 f"counted back from {parsed.reference:%Y-%m-%d %H:%M}, {markup.esc(data.time_reference_source)} "
-                 f"(set it with <code>--time-reference</code>).")
+                 f"counted back from {parsed.reference:%Y-%m-%d %H:%M}, {source}.")
     body = (f'<p>Column {column}, from {times.min():%Y-%m-%d} to '
             f'{times.max():%Y-%m-%d}: one point per {unit}.{note}</p>' + charts
             + '<details><summary>Table per ' + unit + '</summary>'

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ def report(google_play, tiny_model):
 
 def test_time_section_reads_korean_and_relative_dates(report, google_play):
     page, logged = report
-    assert "text column '리뷰' (60 rows" in logged[0]
+    assert "text column '리뷰' (median " in logged[0] and "runner-up: column '앱'" in logged[0]
     time_log = next(line for line in logged if line.startswith("time column '작성일'"))
     assert "57 values read" in time_log and "Korean (2019년 12월 21일): 53; relative: 4" in time_log  # 12월 30일
     assert "3 values could not be read as a date or time (e.g. '알 수 없음')" in time_log
@@ -60,11 +61,13 @@ def test_time_section_reads_korean_and_relative_dates(report, google_play):
     assert "Column <code>작성일</code>, from 2019-12-01 to 2020-01-10: one point per month" in section
     assert "3 rows without a readable time are left out" in section and "e.g. &#x27;알 수 없음&#x27;" in section
     assert ("5 relative times (such as 3일 전, 어제, or a date without a year) were counted back from "
-            "2020-01-10 09:00, --time-reference") in section
+            "2020-01-10 09:00, the time given with <code>--time-reference</code>.") in section
     # without --time-reference: the file's modification time, stated on the page
     data = read_scored(google_play, time_column="작성일")
     assert data.time_reference_source == "the modification time of scored.csv"
-    assert "the modification time of scored.csv" in _time(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no pandas "Could not infer format" on the way
+        assert "the modification time of scored.csv (give another with <code>--time-reference</code>)" in _time(data)
 
 
 def _inline_fonts(page: str) -> list[dict[int, str]]:
