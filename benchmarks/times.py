@@ -1,4 +1,4 @@
-"""Speed of reading time columns (``sentiment.times.parse_times``) on 1,000,000 values of each common form.
+"""Speed of reading time columns (``sentiment.io.times.parse_times``) on 1,000,000 values of each common form.
 
     python benchmarks/times.py [--rows 1000000]
 
@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from sentiment.times import parse_times
+from sentiment.io.times import parse_times
 
 
 def columns(n: int) -> dict[str, pd.Series]:
