@@ -30,7 +30,7 @@ def read_sheet(path: Path, sheet: str | int | None, text_column: str | None
                 return _parse_sheet(book, path, names[int(text) - 1]), names[int(text) - 1], None
             raise DataError(f"{path}: no sheet {text!r}; sheets: {listing} (--sheet takes a name or a number "
                             f"counting from 1)")
-        frames = {name: _parse_sheet(book, path, name) for name in names}
+        frames: dict[str | None, pd.DataFrame] = {name: _parse_sheet(book, path, name) for name in names}
     if len(names) == 1:
         return frames[names[0]], names[0], None  # its columns are checked (and listed) by the caller
     choice = choose_text_column(frames, str(path), text_column, TEXT_COLUMN_NAMES)
