@@ -374,17 +374,30 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
 
     _no_extra(extra, "report")
     log = _quiet_log if args.quiet else _log
-    check_report_options(Path(args.output), args.overwrite, args.top, args.sample)
+    check_report_options(Path(args.output), args.overwrite, args.top, args.sample, args.min_labels)
     data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
                        time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
                        sep=args.sep, encoding=args.encoding)  # checks the columns before TensorFlow is loaded
+    audit = None
+    if args.labeled:
+        import numpy as np
+
+        from .audit import read_audit_labels
+
+        audit = read_audit_labels(args.labeled, data.frame, np.asarray(data.labels), data.positive,
+                                  text_column=args.labeled_text_column, label_column=args.label_column,
+                                  scored_text_column=data.columns["text"])
+        log(f"labels: {audit.describe()}")
     from .classifier import SentimentClassifier
 
     clf = SentimentClassifier.load(args.model)
     summary = write_report(data, clf, args.output, top=args.top, sample=args.sample, overwrite=args.overwrite,
-                           title=args.title, model_name=args.model or "default (packaged)", log=log)
+                           title=args.title, model_name=args.model or "default (packaged)", audit=audit,
+                           min_labels=args.min_labels, log=log)
     for line in summary.lines():
         log(line)
+    if args.json:
+        print(json.dumps(summary.shares.as_json(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -414,6 +427,15 @@ def _add_report_parser(sub: Any) -> None:
                    help="comments tokenized for the morpheme statistics and examples (default 20000)")
     p.add_argument("--title", help="page title (default: from the file name)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("--labeled", metavar="LABELS", help="labeled comments (the file of `sentiment label`): its audit "
+                                                       "rows correct the share positive, overall and per group")
+    p.add_argument("--labeled-text-column", metavar="COL", help="text column of LABELS (default: the scored "
+                                                                "file's text column if LABELS has it, else guessed)")
+    p.add_argument("--label-column", metavar="COL", help="label column of LABELS (default: guessed, e.g. label)")
+    p.add_argument("--min-labels", type=int, default=30, metavar="N",
+                   help="audit labels a share (overall or a group's) needs to be corrected (default 30)")
+    p.add_argument("--json", action="store_true", help="also print the share positive, overall and per group, as "
+                                                       "JSON on stdout (fractions)")
     _add_read_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_report)
