@@ -18,7 +18,7 @@ import pandas as pd
 
 from .dataio import FORMULA_PREFIXES, read_table
 from .errors import DataError
-from .labeled import load_labeled, match_labels
+from .labeled import LabeledData, load_labeled, match_labels
 
 AUDIT = "audit"
 
@@ -137,3 +137,28 @@ def _row_join(rows: pd.Series | None, texts: list[str], scored_texts: pd.Series)
     if any(normal_text(a) != b for a, b in zip(there, texts)):
         return None
     return positions
+
+
+def audit_rows(data: LabeledData, all_rows: bool = False) -> tuple[LabeledData, str | None]:
+    """The rows of a labeled table to evaluate on, and a sentence saying which (None: a plain labeled table).
+
+    With a ``sample`` column (the file of ``sentiment label``), only the audit rows by default: they were drawn
+    uniformly at random, so figures on them estimate the model's figures on all the comments; the
+    informative rows were chosen because the model was unsure and make it look worse than it is.
+    """
+    frame = data.frame
+    if frame is None or "sample" not in frame.columns:
+        return data, None
+    is_audit = frame["sample"].map(lambda v: str(v).strip().lower() == AUDIT).to_numpy()
+    n_audit, n = int(is_audit.sum()), len(frame)
+    if all_rows or n_audit == 0:
+        why = ("--all-rows" if all_rows else f"none of the {n:,} labeled rows is an audit row (sample == {AUDIT!r})")
+        return data, (f"all {n:,} labeled rows ({why}); {n - n_audit:,} of them were chosen by the model (sample "
+                      "== 'informative'), not drawn at random, so these figures are not those of the model on "
+                      "all your comments (usually lower)")
+    kept = frame[is_audit].reset_index(drop=True)
+    subset = LabeledData([t for t, a in zip(data.texts, is_audit) if a], np.asarray(data.labels)[is_audit],
+                         data.text_column, data.label_column, dict(data.dropped), kept)
+    return subset, (f"the audit sample: {n_audit:,} of {n:,} labeled rows (sample == {AUDIT!r}, drawn uniformly at "
+                    f"random, so the figures estimate the model's on all the comments); {n - n_audit:,} informative "
+                    "rows (chosen by the model) left out; --all-rows evaluates every row")

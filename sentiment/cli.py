@@ -181,6 +181,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
+    import numpy as np
+
     from .evaluation import evaluate_texts, format_metrics, write_report
     from .labeled import load_labeled, match_labels
     from . import stages
@@ -197,12 +199,26 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     clf = _load_classifier(args)
     data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
                         sheet=args.sheet, log=log)
+    from .audit import audit_rows
+
+    data, evaluated_on = audit_rows(data, args.all_rows)
+    if evaluated_on:
+        log(f"evaluating on {evaluated_on}")
     labels = match_labels(data.labels, clf.classes_, args.data)
     from .token_cache import tokenize_with_cache
 
     tokens = tokenize_with_cache(clf.tokenizer_, data.texts, "evaluate", workers=args.workers,
                                  use_cache=not args.no_cache, show_progress=False if args.quiet else None, log=log)
     metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
+    if args.bootstrap < 100:
+        raise SentimentError(f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; give at least "
+                             "100 (default 1000)")
+    from .intervals import metric_intervals
+
+    metrics["intervals"] = metric_intervals(np.searchsorted(clf.classes_, labels), proba, n_boot=args.bootstrap,
+                                            seed=args.seed)
+    if evaluated_on:
+        metrics["evaluated_on"] = evaluated_on
     if args.group_by:
         from .dataio import find_column
         from .domains import metrics_by_group
@@ -554,6 +570,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-by", metavar="COLUMN", help="also report accuracy, macro-F1 and ROC AUC for each value "
                                                         "of this column (domain, product, source, ...)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--all-rows", action="store_true", help="a LABELS file of `sentiment label`: evaluate every "
+                   "labeled row, not only its audit sample (the informative rows are not a random sample)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="resamples for the 95%% intervals of macro-F1 and ROC AUC (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
     _add_read_options(p)
