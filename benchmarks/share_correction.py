@@ -16,6 +16,8 @@ error, the share of seeds within 3 points, the coverage of the 95% interval and 
 on the same labels: the difference estimator on 0/1 decisions, adjusted classify-and-count (Forman 2008), and
 the audit labels alone (Wilson interval). Errors and widths in points. Finally, for the first seed, the real command
 `sentiment report SCORED --labeled LABELS --json` is run and must print the same estimate (--no-cli skips it).
+With several scenarios, they are also put side by side as groups of one file, and each group's share is
+corrected with the audit labels that fall into it (as `report --group-by` does).
 Scored files are kept in --work-dir and reused.
 """
 
@@ -139,6 +141,32 @@ def simulate(p: np.ndarray, decided: np.ndarray, truth: np.ndarray, labels: int,
     }
 
 
+def simulate_groups(p: np.ndarray, decided: np.ndarray, truth: np.ndarray, groups: np.ndarray, labels: int,
+                    seeds: int) -> dict:
+    """The scenarios side by side as groups of one file: each group's corrected share from the audit labels that
+    fall into it (the calibration fitted on all of them), as `report --group-by` computes it."""
+    from sentiment.shares import METHOD_PPI, group_shares
+
+    out: dict[str, dict] = {}
+    per: dict[str, list] = {str(g): [] for g in pd.unique(groups)}
+    for seed in range(seeds):
+        audit = np.random.default_rng(1000 + seed).choice(len(truth), labels, replace=False)
+        table = group_shares(p, decided, groups, audit, truth[audit])
+        for g, row in table.iterrows():
+            per[str(g)].append((row["estimate"], row["low"], row["high"], row["labels"], row["method"] == METHOD_PPI))
+    for g, values in per.items():
+        true_share = float(truth[groups == g].mean())
+        v = np.array([x[:4] for x in values], dtype=float)
+        err = np.abs(v[:, 0] - true_share)
+        out[g] = {"comments": int((groups == g).sum()), "true_share": true_share,
+                  "model_share": float(decided[groups == g].mean()), "mean_labels": float(v[:, 3].mean()),
+                  "corrected_share_of_draws": float(np.mean([x[4] for x in values])),
+                  "mae_points": 100 * float(err.mean()), "within_3_points": float((err <= 0.03).mean()),
+                  "coverage": float(((v[:, 1] <= true_share) & (true_share <= v[:, 2])).mean()),
+                  "mean_width_points": 100 * float((v[:, 2] - v[:, 1]).mean())}
+    return out
+
+
 def cli_check(name: str, scored: Path, truth: pd.DataFrame, labels: int, work: Path, model: str | None) -> dict:
     """Run the real `sentiment report --labeled --json` for the first seed's audit sample."""
     audit = np.sort(np.random.default_rng(1000).choice(len(truth), labels, replace=False))
@@ -155,6 +183,14 @@ def cli_check(name: str, scored: Path, truth: pd.DataFrame, labels: int, work: P
     if result.returncode != 0:
         raise SystemExit(f"{name}: sentiment report failed:\n{result.stderr[-3000:]}")
     out = json.loads(result.stdout)
+    s = pd.read_csv(scored, usecols=["prob_1", "pred_label"], dtype={"pred_label": str})
+    from sentiment.shares import corrected_share
+
+    direct = corrected_share(s["prob_1"].to_numpy(), (s["pred_label"] == "1").to_numpy(), audit,
+                             truth["label"].to_numpy()[audit] == 1)
+    if abs(direct.estimate - out["share_positive"]["estimate"]) > 1e-9:
+        raise SystemExit(f"{name}: the command printed {out['share_positive']['estimate']}, the estimator gives "
+                         f"{direct.estimate}")
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
 
@@ -173,7 +209,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    results = {}
+    results, pooled = {}, []
     for spec in args.data:
         name, path, share = parse_scenario(spec)
         scored, truth = scored_scenario(name, path, share, args.rows, args.seed, work, args.model)
@@ -182,6 +218,7 @@ def main() -> None:
             raise SystemExit(f"{name}: {int((frame['status'] != 'ok').sum())} rows were not scored")
         decided = (frame["pred_label"] == "1").to_numpy()
         row = simulate(frame["prob_1"].to_numpy(), decided, truth["label"].to_numpy() == 1, args.labels, args.seeds)
+        pooled.append((name, frame["prob_1"].to_numpy(), decided, truth["label"].to_numpy() == 1))
         if not args.no_cli:
             row["cli"] = cli_check(name, scored, truth, args.labels, work, args.model)
         results[name] = row
@@ -197,6 +234,21 @@ def main() -> None:
               f"| {100 * r['within_3_points']:.0f}% | {100 * r['coverage']:.1f}% | {r['mean_width_points']:.1f} | "
               f"{r['decisions_mae_points']:.2f} / {r['decisions_width_points']:.1f} | "
               f"{r['acc_mae_points']:.2f} | {r['audit_only_mae_points']:.2f} / {r['audit_only_width_points']:.1f} |")
+    groups = None
+    if len(pooled) > 1:
+        groups = simulate_groups(np.concatenate([x[1] for x in pooled]), np.concatenate([x[2] for x in pooled]),
+                                 np.concatenate([x[3] for x in pooled]),
+                                 np.concatenate([np.full(len(x[1]), x[0], dtype=object) for x in pooled]),
+                                 args.labels, args.seeds)
+        print(f"\nThe scenarios as groups of one file ({sum(len(x[1]) for x in pooled):,} comments), {args.labels} audit "
+              "labels drawn from all of them, each group corrected with its own (`report --group-by`):\n")
+        print("| group | comments | true share | model's count | labels (mean) | mean abs. error | within 3 points | "
+              "95% interval covers | mean width |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for g, r in groups.items():
+            print(f"| {g} | {r['comments']:,} | {100 * r['true_share']:.1f}% | {100 * r['model_share']:.1f}% | "
+                  f"{r['mean_labels']:.0f} | {r['mae_points']:.2f} | {100 * r['within_3_points']:.0f}% | "
+                  f"{100 * r['coverage']:.1f}% | {r['mean_width_points']:.1f} |")
     for name, r in results.items():
         if "cli" in r:
             s = r["cli"]["share_positive"]
@@ -204,7 +256,8 @@ def main() -> None:
                   f"estimate {100 * s['estimate']:.1f}% ({100 * s['low']:.1f}% - {100 * s['high']:.1f}%), "
                   f"uncorrected {100 * s['uncorrected']:.1f}%, {s['labels']} labels, {s['method']}")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, indent=2), encoding="utf-8")
+        Path(args.json_out).write_text(json.dumps({"scenarios": results, "groups": groups}, indent=2),
+                                       encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -415,8 +415,9 @@ def _groups(data: ScoredData, top: int, shares: ShareFigures) -> str:
     if labeled:
         n_corrected = int((table["method"] != METHOD_MODEL).sum())
         note += (f" {n_corrected:,} of {len(table):,} groups had at least {shares.min_labels} audit labels and are "
-                 "corrected (interval including the model's errors); the others show the model's count, marked "
-                 "<i>uncorrected</i>.")
+                 "corrected (interval including the model's errors)"
+                 + ("." if n_corrected == len(table) else "; the others show the model's count, marked "
+                    "<i>uncorrected</i>."))
         rows = [[markup.esc(g), f"{int(r.comments):,}", f"{int(r.labels):,}", f"{r.uncorrected:.1%}",
                  f"{r.estimate:.1%}", f"{r.low:.1%} – {r.high:.1%}",
                  "corrected" if r.method != METHOD_MODEL else

@@ -153,16 +153,17 @@ def test_bad_labels_files_are_clear_errors(scored, tiny_model_dir, tmp_path):
             assert fragment in str(caught.value), (fragment, str(caught.value))
 
 
-def test_evaluate_on_a_labels_file_uses_the_audit_rows_and_gives_intervals(scored, tiny_model_dir, tmp_path):
+def test_evaluate_on_a_labels_file_uses_the_audit_rows_and_gives_intervals(scored, tiny_model_dir, tmp_path, capsys):
+    from sentiment.cli import main
+
     labels = labels_file(scored, tmp_path / "eval.csv", np.arange(394))
-    result = run_cli("evaluate", "--model", str(tiny_model_dir), "--data", str(labels), "--report-dir",
-                     str(tmp_path / "rep"), "--no-cache", "--bootstrap", "200")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "evaluated on: the audit sample" in result.stdout
-    assert "accuracy: " in result.stdout and "(95% interval" in result.stdout and "bootstrap" in result.stdout
-    result = run_cli("evaluate", "--model", str(tiny_model_dir), "--data", str(labels), "--report-dir",
-                     str(tmp_path / "rep2"), "--no-cache", "--bootstrap", "200", "--json", "--all-rows")
-    metrics = json.loads(result.stdout)
+    common = ["evaluate", "--model", str(tiny_model_dir), "--data", str(labels), "--no-cache", "--bootstrap", "200"]
+    assert main(common + ["--report-dir", str(tmp_path / "rep"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluated on: the audit sample: 295 of 394 labeled rows" in out
+    assert "rows: 295" in out and "accuracy: " in out and "(95% interval" in out and "bootstrap" in out
+    assert main(common + ["--report-dir", str(tmp_path / "rep2"), "--json", "--all-rows"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
     assert metrics["rows"] == 394 and "not drawn at random" in metrics["evaluated_on"]
     lo, hi = metrics["intervals"]["accuracy"]
     assert lo < metrics["accuracy"] < hi
