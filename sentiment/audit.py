@@ -40,7 +40,7 @@ class AuditLabels:
 
     @property
     def used(self) -> int:
-        return int(len(self.positions))
+        return len(self.positions)
 
     def describe(self) -> str:
         """One sentence for the page and the log."""

@@ -153,8 +153,7 @@ def corrected_share(p: np.ndarray, decided: np.ndarray, audit_index: np.ndarray,
     variance = float(g.var()) / n_all + residual_variance / n
     estimate = float(g.mean()) + float(residual.mean())
     half = z * np.sqrt(variance)
-    clip = lambda v: float(min(max(v, 0.0), 1.0))  # noqa: E731
-    return ShareEstimate(clip(estimate), clip(estimate - half), clip(estimate + half),
+    return ShareEstimate(_clip(estimate), _clip(estimate - half), _clip(estimate + half),
                          float(np.asarray(decided, dtype=bool).mean()), METHOD_PPI, n, n_all)
 
 
@@ -182,6 +181,10 @@ def group_shares(p: np.ndarray, decided: np.ndarray, groups: np.ndarray, audit_i
                                   audit_true[mine], calibration, min_labels)
         rows[g] = est.as_dict()
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(ShareEstimate.__dataclass_fields__))
+
+
+def _clip(value: float) -> float:
+    return float(min(max(value, 0.0), 1.0))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ def audit_for(scored, path, **kwargs):
 
 def test_labels_join_on_row_when_consistent_else_on_text(scored, tmp_path):
     rows = np.arange(0, 394, 2)[:150]
-    data, audit = audit_for(scored, labels_file(scored, tmp_path / "a.csv", rows))
+    _, audit = audit_for(scored, labels_file(scored, tmp_path / "a.csv", rows))
     frame = pd.read_csv(scored)
     assert audit.join == "row" and audit.sample_column
     expected = [r for i, r in enumerate(rows) if i % 4]  # the audit rows only
