@@ -9,7 +9,7 @@ Each scenario NAME=FILE[@SHARE] takes --rows labeled comments from FILE (seeded;
 that share of them is positive: an unfamiliar class mix), writes them as an unlabeled table and scores it with
 the real `score_file` (the packaged model unless --model). Then, for each of --seeds seeds, --labels comments
 are drawn uniformly at random as the audit sample, their true labels playing the annotator, and the share
-positive is estimated from the scored file and those labels with `sentiment.shares.corrected_share` (what
+positive is estimated from the scored file and those labels with `sentiment.analysis.shares.corrected_share` (what
 the report uses: P(positive) recalibrated on the audit labels plus their rectifier). Printed per scenario:
 the true share, the model's count, the corrected estimate (mean over seeds), mean and 95th-percentile absolute
 error, the share of seeds within 3 points, the coverage of the 95% interval and its mean width; beside them,
@@ -49,24 +49,25 @@ def parse_scenario(spec: str) -> tuple[str, Path, float | None]:
 
 def draw_rows(path: Path, rows: int, share: float | None, seed: int) -> pd.DataFrame:
     """``rows`` labeled comments of ``path`` (text, label as 0/1), with ``share`` positive when given."""
-    from sentiment.labeled import load_labeled
+    from sentiment.io.labeled import load_labeled
 
     data = load_labeled(path)
     frame = pd.DataFrame({"document": data.texts, "label": np.asarray(data.labels).astype(int)})
     rng = np.random.default_rng(seed)
     if share is None:
         return frame.iloc[np.sort(rng.choice(len(frame), min(rows, len(frame)), replace=False))].reset_index(drop=True)
-    n_pos = int(round(rows * share))
+    n_pos = round(rows * share)
     pos = rng.choice(np.flatnonzero(frame["label"] == 1), n_pos, replace=False)
     neg = rng.choice(np.flatnonzero(frame["label"] == 0), rows - n_pos, replace=False)
     return frame.iloc[rng.permutation(np.concatenate([pos, neg]))].reset_index(drop=True)
 
 
-def scored_scenario(name: str, path: Path, share: float | None, rows: int, seed: int, work: Path,
-                    model: str | None) -> tuple[Path, pd.DataFrame]:
+def scored_scenario(
+    name: str, path: Path, share: float | None, rows: int, seed: int, work: Path, model: str | None
+) -> tuple[Path, pd.DataFrame]:
     """The scored file of the scenario (made once) and the true labels in row order."""
+    from sentiment.apps.scoring import score_file
     from sentiment.classifier import SentimentClassifier
-    from sentiment.scoring import score_file
 
     scored = work / f"{name}.scored.csv"
     truth = work / f"{name}.truth.csv"
@@ -99,8 +100,8 @@ def decisions_difference(decided: np.ndarray, audit: np.ndarray, truth: np.ndarr
 
 
 def simulate(p: np.ndarray, decided: np.ndarray, truth: np.ndarray, labels: int, seeds: int) -> dict:
-    from sentiment.report_stats import wilson
-    from sentiment.shares import corrected_share
+    from sentiment.analysis.report_stats import wilson
+    from sentiment.analysis.shares import corrected_share
 
     true_share = float(truth.mean())
     est, low, high, acc, dec, dec_width, audit_only, audit_cover = [], [], [], [], [], [], [], []
@@ -122,7 +123,10 @@ def simulate(p: np.ndarray, decided: np.ndarray, truth: np.ndarray, labels: int,
     err = np.abs(est - true_share)
     audit_share = np.array([a for a, _ in audit_only])
     return {
-        "comments": len(truth), "labels": labels, "seeds": seeds, "true_share": true_share,
+        "comments": len(truth),
+        "labels": labels,
+        "seeds": seeds,
+        "true_share": true_share,
         "model_share": float(decided.mean()),
         "corrected_mean": float(est.mean()),
         "corrected_bias_points": 100 * float(est.mean() - true_share),
@@ -141,11 +145,12 @@ def simulate(p: np.ndarray, decided: np.ndarray, truth: np.ndarray, labels: int,
     }
 
 
-def simulate_groups(p: np.ndarray, decided: np.ndarray, truth: np.ndarray, groups: np.ndarray, labels: int,
-                    seeds: int) -> dict:
+def simulate_groups(
+    p: np.ndarray, decided: np.ndarray, truth: np.ndarray, groups: np.ndarray, labels: int, seeds: int
+) -> dict:
     """The scenarios side by side as groups of one file: each group's corrected share from the audit labels that
     fall into it (the calibration fitted on all of them), as `report --group-by` computes it."""
-    from sentiment.shares import METHOD_PPI, group_shares
+    from sentiment.analysis.shares import METHOD_PPI, group_shares
 
     out: dict[str, dict] = {}
     per: dict[str, list] = {str(g): [] for g in pd.unique(groups)}
@@ -158,12 +163,17 @@ def simulate_groups(p: np.ndarray, decided: np.ndarray, truth: np.ndarray, group
         true_share = float(truth[groups == g].mean())
         v = np.array([x[:4] for x in values], dtype=float)
         err = np.abs(v[:, 0] - true_share)
-        out[g] = {"comments": int((groups == g).sum()), "true_share": true_share,
-                  "model_share": float(decided[groups == g].mean()), "mean_labels": float(v[:, 3].mean()),
-                  "corrected_share_of_draws": float(np.mean([x[4] for x in values])),
-                  "mae_points": 100 * float(err.mean()), "within_3_points": float((err <= 0.03).mean()),
-                  "coverage": float(((v[:, 1] <= true_share) & (true_share <= v[:, 2])).mean()),
-                  "mean_width_points": 100 * float((v[:, 2] - v[:, 1]).mean())}
+        out[g] = {
+            "comments": int((groups == g).sum()),
+            "true_share": true_share,
+            "model_share": float(decided[groups == g].mean()),
+            "mean_labels": float(v[:, 3].mean()),
+            "corrected_share_of_draws": float(np.mean([x[4] for x in values])),
+            "mae_points": 100 * float(err.mean()),
+            "within_3_points": float((err <= 0.03).mean()),
+            "coverage": float(((v[:, 1] <= true_share) & (true_share <= v[:, 2])).mean()),
+            "mean_width_points": 100 * float((v[:, 2] - v[:, 1]).mean()),
+        }
     return out
 
 
@@ -171,26 +181,49 @@ def cli_check(name: str, scored: Path, truth: pd.DataFrame, labels: int, work: P
     """Run the real `sentiment report --labeled --json` for the first seed's audit sample."""
     audit = np.sort(np.random.default_rng(1000).choice(len(truth), labels, replace=False))
     labels_file = work / f"{name}.labels.csv"
-    pd.DataFrame({"document": truth["document"].to_numpy()[audit], "row": audit, "sample": "audit",
-                  "label": truth["label"].to_numpy()[audit]}).to_csv(labels_file, index=False)
-    command = [sys.executable, "-m", "sentiment", "report", str(scored), "-o", str(work / f"{name}.report.html"),
-               "--labeled", str(labels_file), "--json", "--overwrite", "--sample", "2000", "--quiet"]
+    pd.DataFrame(
+        {
+            "document": truth["document"].to_numpy()[audit],
+            "row": audit,
+            "sample": "audit",
+            "label": truth["label"].to_numpy()[audit],
+        }
+    ).to_csv(labels_file, index=False)
+    command = [
+        sys.executable,
+        "-m",
+        "sentiment",
+        "report",
+        str(scored),
+        "-o",
+        str(work / f"{name}.report.html"),
+        "--labeled",
+        str(labels_file),
+        "--json",
+        "--overwrite",
+        "--sample",
+        "2000",
+        "--quiet",
+    ]
     if model:
         command += ["--model", model]
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     if result.returncode != 0:
         raise SystemExit(f"{name}: sentiment report failed:\n{result.stderr[-3000:]}")
     out = json.loads(result.stdout)
     s = pd.read_csv(scored, usecols=["prob_1", "pred_label"], dtype={"pred_label": str})
-    from sentiment.shares import corrected_share
+    from sentiment.analysis.shares import corrected_share
 
-    direct = corrected_share(s["prob_1"].to_numpy(), (s["pred_label"] == "1").to_numpy(), audit,
-                             truth["label"].to_numpy()[audit] == 1)
+    direct = corrected_share(
+        s["prob_1"].to_numpy(), (s["pred_label"] == "1").to_numpy(), audit, truth["label"].to_numpy()[audit] == 1
+    )
     if abs(direct.estimate - out["share_positive"]["estimate"]) > 1e-9:
-        raise SystemExit(f"{name}: the command printed {out['share_positive']['estimate']}, the estimator gives "
-                         f"{direct.estimate}")
+        raise SystemExit(
+            f"{name}: the command printed {out['share_positive']['estimate']}, the estimator gives {direct.estimate}"
+        )
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
 
@@ -213,7 +246,9 @@ def main() -> None:
     for spec in args.data:
         name, path, share = parse_scenario(spec)
         scored, truth = scored_scenario(name, path, share, args.rows, args.seed, work, args.model)
-        frame = pd.read_csv(scored, usecols=["status", "pred_label", "prob_1"], dtype={"status": str, "pred_label": str})
+        frame = pd.read_csv(
+            scored, usecols=["status", "pred_label", "prob_1"], dtype={"status": str, "pred_label": str}
+        )
         if (frame["status"] != "ok").any():
             raise SystemExit(f"{name}: {int((frame['status'] != 'ok').sum())} rows were not scored")
         decided = (frame["pred_label"] == "1").to_numpy()
@@ -222,42 +257,60 @@ def main() -> None:
         if not args.no_cli:
             row["cli"] = cli_check(name, scored, truth, args.labels, work, args.model)
         results[name] = row
-    print(f"{args.labels} audit labels drawn uniformly at random, {args.seeds} draws per scenario; figures in points "
-          "of share positive\n")
-    print("| scenario | comments | true share | model's count | corrected (mean) | mean abs. error | 95th pct. error "
-          "| within 3 points | 95% interval covers | mean width | on decisions: error / width | ACC error "
-          "| labels alone: error / width |")
+    print(
+        f"{args.labels} audit labels drawn uniformly at random, {args.seeds} draws per scenario; figures in points "
+        "of share positive\n"
+    )
+    print(
+        "| scenario | comments | true share | model's count | corrected (mean) | mean abs. error | 95th pct. error "
+        "| within 3 points | 95% interval covers | mean width | on decisions: error / width | ACC error "
+        "| labels alone: error / width |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['comments']:,} | {100 * r['true_share']:.1f}% | {100 * r['model_share']:.1f}% | "
-              f"{100 * r['corrected_mean']:.1f}% | {r['corrected_mae_points']:.2f} | {r['corrected_p95_error_points']:.2f} "
-              f"| {100 * r['within_3_points']:.0f}% | {100 * r['coverage']:.1f}% | {r['mean_width_points']:.1f} | "
-              f"{r['decisions_mae_points']:.2f} / {r['decisions_width_points']:.1f} | "
-              f"{r['acc_mae_points']:.2f} | {r['audit_only_mae_points']:.2f} / {r['audit_only_width_points']:.1f} |")
+        print(
+            f"| {name} | {r['comments']:,} | {100 * r['true_share']:.1f}% | {100 * r['model_share']:.1f}% | "
+            f"{100 * r['corrected_mean']:.1f}% | {r['corrected_mae_points']:.2f} | "
+            f"{r['corrected_p95_error_points']:.2f} "
+            f"| {100 * r['within_3_points']:.0f}% | {100 * r['coverage']:.1f}% | {r['mean_width_points']:.1f} | "
+            f"{r['decisions_mae_points']:.2f} / {r['decisions_width_points']:.1f} | "
+            f"{r['acc_mae_points']:.2f} | {r['audit_only_mae_points']:.2f} / {r['audit_only_width_points']:.1f} |"
+        )
     groups = None
     if len(pooled) > 1:
-        groups = simulate_groups(np.concatenate([x[1] for x in pooled]), np.concatenate([x[2] for x in pooled]),
-                                 np.concatenate([x[3] for x in pooled]),
-                                 np.concatenate([np.full(len(x[1]), x[0], dtype=object) for x in pooled]),
-                                 args.labels, args.seeds)
-        print(f"\nThe scenarios as groups of one file ({sum(len(x[1]) for x in pooled):,} comments), {args.labels} audit "
-              "labels drawn from all of them, each group corrected with its own (`report --group-by`):\n")
-        print("| group | comments | true share | model's count | labels (mean) | mean abs. error | within 3 points | "
-              "95% interval covers | mean width |")
+        groups = simulate_groups(
+            np.concatenate([x[1] for x in pooled]),
+            np.concatenate([x[2] for x in pooled]),
+            np.concatenate([x[3] for x in pooled]),
+            np.concatenate([np.full(len(x[1]), x[0], dtype=object) for x in pooled]),
+            args.labels,
+            args.seeds,
+        )
+        print(
+            f"\nThe scenarios as groups of one file ({sum(len(x[1]) for x in pooled):,} comments), {args.labels} audit "
+            "labels drawn from all of them, each group corrected with its own (`report --group-by`):\n"
+        )
+        print(
+            "| group | comments | true share | model's count | labels (mean) | mean abs. error | within 3 points | "
+            "95% interval covers | mean width |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for g, r in groups.items():
-            print(f"| {g} | {r['comments']:,} | {100 * r['true_share']:.1f}% | {100 * r['model_share']:.1f}% | "
-                  f"{r['mean_labels']:.0f} | {r['mae_points']:.2f} | {100 * r['within_3_points']:.0f}% | "
-                  f"{100 * r['coverage']:.1f}% | {r['mean_width_points']:.1f} |")
+            print(
+                f"| {g} | {r['comments']:,} | {100 * r['true_share']:.1f}% | {100 * r['model_share']:.1f}% | "
+                f"{r['mean_labels']:.0f} | {r['mae_points']:.2f} | {100 * r['within_3_points']:.0f}% | "
+                f"{100 * r['coverage']:.1f}% | {r['mean_width_points']:.1f} |"
+            )
     for name, r in results.items():
         if "cli" in r:
             s = r["cli"]["share_positive"]
-            print(f"\n{name}, first draw through `sentiment report --labeled --json` ({r['cli']['seconds']} s): "
-                  f"estimate {100 * s['estimate']:.1f}% ({100 * s['low']:.1f}% - {100 * s['high']:.1f}%), "
-                  f"uncorrected {100 * s['uncorrected']:.1f}%, {s['labels']} labels, {s['method']}")
+            print(
+                f"\n{name}, first draw through `sentiment report --labeled --json` ({r['cli']['seconds']} s): "
+                f"estimate {100 * s['estimate']:.1f}% ({100 * s['low']:.1f}% - {100 * s['high']:.1f}%), "
+                f"uncorrected {100 * s['uncorrected']:.1f}%, {s['labels']} labels, {s['method']}"
+            )
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({"scenarios": results, "groups": groups}, indent=2),
-                                       encoding="utf-8")
+        Path(args.json_out).write_text(json.dumps({"scenarios": results, "groups": groups}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
