@@ -16,7 +16,7 @@ import pytest
 
 from conftest import SAMPLE
 from sentiment.analysis import report_html as markup
-from sentiment.analysis.report import _time, read_scored, write_report
+from sentiment.analysis.report import _time, read_scored, share_figures, write_report
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(name)), None)
@@ -67,7 +67,8 @@ def test_time_section_reads_korean_and_relative_dates(report, google_play):
     assert data.time_reference_source == "the modification time of scored.csv"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no pandas "Could not infer format" on the way
-        assert "the modification time of scored.csv (give another with <code>--time-reference</code>)" in _time(data)
+        section = _time(data, share_figures(data))
+    assert "the modification time of scored.csv (give another with <code>--time-reference</code>)" in section
 
 
 def _inline_fonts(page: str) -> list[dict[int, str]]:
