@@ -193,7 +193,7 @@ class SentimentClassifier(EstimatorAPI):
         tokens = self.tokenizer_.tokenize_many(check_texts(texts), workers=self.workers)
         return self.vocabulary_.encode_many(tokens)
 
-    def predict_ids(self, ids: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
+    def predict_ids(self, ids: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
         """Probabilities for encoded texts, ``(n, n_classes)`` in ``classes_`` order."""
         from .runtime import predict_sequences
 

@@ -495,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores; default 0)")
     p.add_argument("--chunk-size", type=int, default=50_000,
                    help="rows read, scored and written per chunk (--engine ray: rows per actor call)")
-    p.add_argument("--batch-size", type=int, default=1024, help="rows per model batch")
+    p.add_argument("--batch-size", type=int, default=256, help="rows per model batch (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished chunk")
     p.add_argument("--no-escape-formulas", action="store_true",

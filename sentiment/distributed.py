@@ -103,7 +103,7 @@ def _label_dtype(labels: list[Any]) -> str | None:
 
 def score_dataset(ds: "ray.data.Dataset", model: str | Path | None = None, text_column: str | None = None, *,
                   threshold: float | None = None, column_prefix: str = "", escape: bool = True,
-                  concurrency: int | None = None, batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 1024,
+                  concurrency: int | None = None, batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256,
                   runtime: str = "auto", precision: str = "auto",
                   log: Callable[[str], None] = lambda msg: None) -> "ray.data.Dataset":
     """``ds`` with the scoring columns added (lazily, like every Ray Data transform).
@@ -455,7 +455,7 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
                column_prefix: str = "",
                escape: bool = True, overwrite: bool = False, output_format: str = "parquet",
                ray_address: str | None = None, concurrency: int | None = None, num_cpus: int | None = None,
-               batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 1024, runtime: str = "auto",
+               batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256, runtime: str = "auto",
                precision: str = "auto",
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """``sentiment score INPUT -o OUTDIR --engine ray``: score every row of the input files on Ray and write
