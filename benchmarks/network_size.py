@@ -34,7 +34,7 @@ def cpu_seconds() -> float:
 
 
 def random_graph(vocab: int, dims: int, units: int, seed: int) -> bytes:
-    from sentiment.onnx_export import LstmWeights, NetworkWeights, build_onnx_model
+    from sentiment.model.onnx_export import LstmWeights, NetworkWeights, build_onnx_model
 
     rng = np.random.default_rng(seed)
 
@@ -49,7 +49,7 @@ def random_graph(vocab: int, dims: int, units: int, seed: int) -> bytes:
 
 def time_inference(clf, predictor, ids: list[np.ndarray], repeats: int) -> tuple[float, float]:
     """(best CPU seconds, best wall seconds) of predicting ``ids`` with ``predictor`` in place of the model's."""
-    from sentiment.runtime import predict_sequences
+    from sentiment.model.runtime import predict_sequences
 
     predict_sequences(predictor, ids[:512], clf.config_, 2)  # warm-up
     best_cpu = best_wall = float("inf")
@@ -72,7 +72,7 @@ def main() -> None:
     args = p.parse_args()
 
     from sentiment import SentimentClassifier
-    from sentiment.runtime import OnnxPredictor
+    from sentiment.model.runtime import OnnxPredictor
 
     sep = "\t" if ".tsv" in args.data.name else ","
     texts = pd.read_csv(args.data, sep=sep, nrows=args.rows, quoting=3, dtype=str,
