@@ -42,8 +42,14 @@ def random_graph(vocab: int, dims: int, units: int, seed: int) -> bytes:
         return (rng.standard_normal(shape) * 0.1).astype(np.float32)
 
     directions = [(w(dims, 4 * units), w(units, 4 * units), w(4 * units)) for _ in range(2)]
-    weights = NetworkWeights(embedding=w(vocab, dims), lstms=[LstmWeights(directions, units)],
-                             dense_kernel=w(2 * units, 1), dense_bias=w(1), masked=True, activation="sigmoid")
+    weights = NetworkWeights(
+        embedding=w(vocab, dims),
+        lstms=[LstmWeights(directions, units)],
+        dense_kernel=w(2 * units, 1),
+        dense_bias=w(1),
+        masked=True,
+        activation="sigmoid",
+    )
     return build_onnx_model(weights).SerializeToString()
 
 
@@ -62,8 +68,12 @@ def time_inference(clf, predictor, ids: list[np.ndarray], repeats: int) -> tuple
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "nsmc-raw" / "train.tsv.gz",
-                   help="a table with a 'document' column (TSV or CSV)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "nsmc-raw" / "train.tsv.gz",
+        help="a table with a 'document' column (TSV or CSV)",
+    )
     p.add_argument("--rows", type=int, default=20_000)
     p.add_argument("--units", type=int, nargs="+", default=[128, 64, 32])
     p.add_argument("--threads", type=int, default=1)
@@ -75,30 +85,37 @@ def main() -> None:
     from sentiment.model.runtime import OnnxPredictor
 
     sep = "\t" if ".tsv" in args.data.name else ","
-    texts = pd.read_csv(args.data, sep=sep, nrows=args.rows, quoting=3, dtype=str,
-                        keep_default_na=False)["document"].tolist()
+    texts = pd.read_csv(args.data, sep=sep, nrows=args.rows, quoting=3, dtype=str, keep_default_na=False)[
+        "document"
+    ].tolist()
     clf = SentimentClassifier.load(precision="fp32", threads=args.threads)
     ids = clf.encode(texts)
     tokens = sum(min(len(i), clf.config_.sequence.maxlen) for i in ids)
     vocab, dims = len(clf.vocabulary_), clf.config_.word2vec.vector_size
     rows = {}
     cpu, wall = time_inference(clf, clf._predict_fn, ids, args.repeats)
-    rows["packaged model (BiLSTM(128), trained)"] = {"units": clf.config_.model.lstm_units[0], "cpu_s": cpu,
-                                                     "wall_s": wall}
+    rows["packaged model (BiLSTM(128), trained)"] = {
+        "units": clf.config_.model.lstm_units[0],
+        "cpu_s": cpu,
+        "wall_s": wall,
+    }
     for units in args.units:
         predictor = OnnxPredictor(random_graph(vocab, dims, units, seed=units), threads=args.threads)
         cpu, wall = time_inference(clf, predictor, ids, args.repeats)
         rows[f"BiLSTM({units}), random weights"] = {"units": units, "cpu_s": cpu, "wall_s": wall}
     base = next(iter(rows.values()))["cpu_s"]
-    print(f"{len(ids):,} comments ({tokens:,} tokens), ONNX Runtime fp32, {args.threads} thread(s), best of "
-          f"{args.repeats}\n\n| network | CPU s | µs per comment | x packaged |\n|---|---|---|---|")
+    print(
+        f"{len(ids):,} comments ({tokens:,} tokens), ONNX Runtime fp32, {args.threads} thread(s), best of "
+        f"{args.repeats}\n\n| network | CPU s | µs per comment | x packaged |\n|---|---|---|---|"
+    )
     for name, r in rows.items():
         r["us_per_row"] = 1e6 * r["cpu_s"] / len(ids)
         r["speedup"] = base / r["cpu_s"]
         print(f"| {name} | {r['cpu_s']:.2f} | {r['us_per_row']:.0f} | {r['speedup']:.2f} |")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
-    args.json_out.write_text(json.dumps({"rows": len(ids), "tokens": tokens, "threads": args.threads,
-                                         "results": rows}, indent=2))
+    args.json_out.write_text(
+        json.dumps({"rows": len(ids), "tokens": tokens, "threads": args.threads, "results": rows}, indent=2)
+    )
     print(f"written {args.json_out}")
 
 

@@ -17,15 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE, run_cli
+
 from sentiment import SentimentClassifier
 from sentiment.apps.scoring import score_file
 
 ATOL = 1e-6
-RUNTIMES = {"onnx-fp32-1thread": {"runtime": "onnx", "precision": "fp32", "threads": 1},
-            "onnx-fp32-2threads": {"runtime": "onnx", "precision": "fp32", "threads": 2},
-            "keras": {"runtime": "keras"}}
+RUNTIMES = {
+    "onnx-fp32-1thread": {"runtime": "onnx", "precision": "fp32", "threads": 1},
+    "onnx-fp32-2threads": {"runtime": "onnx", "precision": "fp32", "threads": 2},
+    "keras": {"runtime": "keras"},
+}
 
 
 def quiet(msg):
@@ -36,7 +38,7 @@ def quiet(msg):
 def texts(sample_frame) -> list[str]:
     docs = sample_frame["document"].tolist()
     long = " ".join(docs[:30])  # longer than maxlen: truncated, in batches with short rows
-    return docs + [long, docs[0], "ㅋ", docs[5]]  # duplicates land in different batches
+    return [*docs, long, docs[0], "ㅋ", docs[5]]  # duplicates land in different batches
 
 
 @pytest.fixture(scope="module", params=list(RUNTIMES))
@@ -136,8 +138,11 @@ def test_http_service_micro_batches(tiny_model_dir, texts):
                 for rows, got in pool.map(ask, requests):
                     np.testing.assert_allclose(np.array(got), alone[rows], atol=ATOL, rtol=0)
             metrics = client.get("/metrics").text
-        value = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
-                 if line.startswith("sentiment_batch_requests_")}
+        value = {
+            line.split()[0]: float(line.split()[1])
+            for line in metrics.splitlines()
+            if line.startswith("sentiment_batch_requests_")
+        }
         assert value["sentiment_batch_requests_sum"] > value["sentiment_batch_requests_count"]  # shared batches
     finally:
         server.should_exit = True
@@ -164,12 +169,14 @@ def test_ray_engine(tiny_model_dir, tmp_path):
 
 def test_int8_is_named_batch_dependent_on_the_command_line(tiny_model_dir, tmp_path):
     out = tmp_path / "int8.csv"
-    result = run_cli("score", str(SAMPLE), "-o", str(out), "--model", str(tiny_model_dir), "--precision", "int8",
-                     "--workers", "1")
+    result = run_cli(
+        "score", str(SAMPLE), "-o", str(out), "--model", str(tiny_model_dir), "--precision", "int8", "--workers", "1"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "note: precision int8 is batch-dependent" in result.stderr and "(onnx-int8)" in result.stderr
-    plain = run_cli("score", str(SAMPLE), "-o", str(tmp_path / "auto.csv"), "--model", str(tiny_model_dir),
-                    "--workers", "1")
+    plain = run_cli(
+        "score", str(SAMPLE), "-o", str(tmp_path / "auto.csv"), "--model", str(tiny_model_dir), "--workers", "1"
+    )
     assert "batch-dependent" not in plain.stderr and "(onnx)" in plain.stderr
 
 
