@@ -32,7 +32,8 @@ table.comments td:first-child{white-space:nowrap;text-align:right}
 img{max-width:100%%;height:auto;display:block;margin:10px 0}
 mark{border-radius:3px;padding:0 1px;color:inherit}.key{padding:0 4px;border-radius:3px}
 .key.pos{background:rgba(26,152,80,.45)}.key.neg{background:rgba(215,48,39,.45)}
-.note{color:#555;font-style:italic}.muted{color:#777;font-weight:normal;font-size:.85em}
+.note{color:#555;font-style:italic}.warn{color:#8a4b00}p.warn{background:#fff4e0;border-left:4px solid #e69500;
+padding:6px 10px}p.ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:6px 10px}.muted{color:#777;font-weight:normal;font-size:.85em}
 code{background:#f1f3f4;padding:0 3px;border-radius:3px}details{margin:8px 0}.nowrap{white-space:nowrap}
 """
 FONT_STACK = ('"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR","Noto Sans CJK KR","NanumGothic",'

@@ -190,6 +190,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
+    import numpy as np
+
     from ..analysis.evaluation import evaluate_texts, format_metrics, write_report
     from ..io.labeled import load_labeled, match_labels
     from . import stages
@@ -206,12 +208,26 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     clf = _load_classifier(args)
     data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
                         sheet=args.sheet, log=log)
+    from ..analysis.audit import audit_rows
+
+    data, evaluated_on = audit_rows(data, args.all_rows)
+    if evaluated_on:
+        log(f"evaluating on {evaluated_on}")
     labels = match_labels(data.labels, clf.classes_, args.data)
     from ..text.token_cache import tokenize_with_cache
 
     tokens = tokenize_with_cache(clf.tokenizer_, data.texts, "evaluate", workers=args.workers,
                                  use_cache=not args.no_cache, show_progress=False if args.quiet else None, log=log)
     metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
+    if args.bootstrap < 100:
+        raise SentimentError(f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; give at least "
+                             "100 (default 1000)")
+    from ..analysis.intervals import metric_intervals
+
+    metrics["intervals"] = metric_intervals(np.searchsorted(clf.classes_, labels), proba, n_boot=args.bootstrap,
+                                            seed=args.seed)
+    if evaluated_on:
+        metrics["evaluated_on"] = evaluated_on
     if args.group_by:
         from ..io.columns import find_column
         from ..training.domains import metrics_by_group
@@ -383,17 +399,30 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
 
     _no_extra(extra, "report")
     log = _quiet_log if args.quiet else _log
-    check_report_options(Path(args.output), args.overwrite, args.top, args.sample)
+    check_report_options(Path(args.output), args.overwrite, args.top, args.sample, args.min_labels)
     data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
                        time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
                        sep=args.sep, encoding=args.encoding)  # checks the columns before TensorFlow is loaded
+    audit = None
+    if args.labeled:
+        import numpy as np
+
+        from ..analysis.audit import read_audit_labels
+
+        audit = read_audit_labels(args.labeled, data.frame, np.asarray(data.labels), data.positive,
+                                  text_column=args.labeled_text_column, label_column=args.label_column,
+                                  scored_text_column=data.columns["text"])
+        log(f"labels: {audit.describe()}")
     from ..classifier import SentimentClassifier
 
     clf = SentimentClassifier.load(args.model)
     summary = write_report(data, clf, args.output, top=args.top, sample=args.sample, overwrite=args.overwrite,
-                           title=args.title, model_name=args.model or "default (packaged)", log=log)
+                           title=args.title, model_name=args.model or "default (packaged)", audit=audit,
+                           min_labels=args.min_labels, log=log)
     for line in summary.lines():
         log(line)
+    if args.json:
+        print(json.dumps(summary.shares.as_json(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -423,6 +452,15 @@ def _add_report_parser(sub: Any) -> None:
                    help="comments tokenized for the morpheme statistics and examples (default 20000)")
     p.add_argument("--title", help="page title (default: from the file name)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("--labeled", metavar="LABELS", help="labeled comments (the file of `sentiment label`): its audit "
+                                                       "rows correct the share positive, overall and per group")
+    p.add_argument("--labeled-text-column", metavar="COL", help="text column of LABELS (default: the scored "
+                                                                "file's text column if LABELS has it, else guessed)")
+    p.add_argument("--label-column", metavar="COL", help="label column of LABELS (default: guessed, e.g. label)")
+    p.add_argument("--min-labels", type=int, default=30, metavar="N",
+                   help="audit labels a share (overall or a group's) needs to be corrected (default 30)")
+    p.add_argument("--json", action="store_true", help="also print the share positive, overall and per group, as "
+                                                       "JSON on stdout (fractions)")
     _add_read_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_report)
@@ -541,6 +579,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-by", metavar="COLUMN", help="also report accuracy, macro-F1 and ROC AUC for each value "
                                                         "of this column (domain, product, source, ...)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--all-rows", action="store_true", help="a LABELS file of `sentiment label`: evaluate every "
+                   "labeled row, not only its audit sample (the informative rows are not a random sample)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="resamples for the 95%% intervals of macro-F1 and ROC AUC (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
     _add_read_options(p)
