@@ -45,7 +45,8 @@ def test_precision_benchmark_on_sample(tiny_model_dir, tmp_path):
     assert row["rows"] == 200 and 0.5 <= row["fp32"]["accuracy"] <= 1.0
     assert row["accuracy_change_points"] == pytest.approx(100 * (row["int8"]["accuracy"] - row["fp32"]["accuracy"]),
                                                           abs=1e-3)
-    assert "| sample | 200 |" in result.stdout and "int8 may be the default" in result.stdout
+    assert "| sample | 200 |" in result.stdout and "never the default: batch-dependent" in result.stdout
+    assert row["fp32"]["max_abs_change_reversed_order"] == 0.0
 
 
 def test_bad_lines_benchmark_runs(tmp_path):

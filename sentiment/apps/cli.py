@@ -52,9 +52,9 @@ def _add_runtime_options(p: argparse.ArgumentParser) -> None:
                    help="inference back end: auto (default) = ONNX Runtime when the model has model.onnx, else "
                         "Keras; keras = TensorFlow (slower start-up, for comparison)")
     p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                   help="auto (default): the model's recorded default (int8 for the packaged model, measured to "
-                        "lose at most 0.1 point per domain; else fp32); int8: dynamically quantized weights (ONNX "
-                        "only; faster, probabilities move slightly); fp32: full precision. See docs/runtime.md")
+                   help="auto (default) = fp32: full precision, the same probability for a comment on every path "
+                        "(alone, in any batch, chunk size, engine); int8: dynamically quantized (ONNX only; faster, "
+                        "but a comment's probability then depends on the rows scored with it). See docs/runtime.md")
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all available cores)")
 
 
@@ -64,8 +64,12 @@ def _load_classifier(args: argparse.Namespace):
     if args.threads is not None and args.threads < 1:
         raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads, or leave it "
                              "out to use all available cores")
-    return SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision,
-                                    threads=args.threads)
+    clf = SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision, threads=args.threads)
+    if args.precision == "int8" and not args.quiet:
+        from ..model.runtime import INT8_NOTE
+
+        _log(f"note: {INT8_NOTE}")
+    return clf
 
 
 def _add_extra_texts(p: argparse.ArgumentParser) -> None:
@@ -150,12 +154,16 @@ def _score_on_ray(args: argparse.Namespace, log) -> int:
         raise SentimentError(f"{', '.join(unsupported)} cannot be used with --engine ray; it writes a directory "
                              f"of UTF-8 part files (rerun a failed job with --overwrite)")
     require_ray()
+    if args.precision == "int8":
+        from ..model.runtime import INT8_NOTE
+
+        log(f"note: {INT8_NOTE}")
     summary = score_path(args.input, args.output, model=args.model, text_column=args.text_column, sep=args.sep,
                          encoding=args.encoding, threshold=args.threshold, column_prefix=args.column_prefix,
                          escape=not args.no_escape_formulas, overwrite=args.overwrite,
                          output_format=args.output_format or "parquet", ray_address=args.ray_address,
                          concurrency=args.concurrency, batch_size=args.chunk_size, model_batch_size=args.batch_size,
-                         log=log)
+                         runtime=args.runtime, precision=args.precision, log=log)
     for line in summary.lines():
         log(line)
     return 0
@@ -532,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores; default 0)")
     p.add_argument("--chunk-size", type=int, default=50_000,
                    help="rows read, scored and written per chunk (--engine ray: rows per actor call)")
-    p.add_argument("--batch-size", type=int, default=1024, help="rows per model batch")
+    p.add_argument("--batch-size", type=int, default=256, help="rows per model batch (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished chunk")
     p.add_argument("--no-escape-formulas", action="store_true",

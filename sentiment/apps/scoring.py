@@ -106,7 +106,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                text_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                chunksize: int = 50_000, workers: int = 0, overwrite: bool = False, resume: bool = False,
                escape: bool = True, output_encoding: str = "utf-8", column_prefix: str = "",
-               batch_size: int = 1024, threshold: float | None = None, show_progress: bool | None = None,
+               batch_size: int = 256, threshold: float | None = None, show_progress: bool | None = None,
                encoding_errors: str = "strict", sheet: str | int | None = None,
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """Score every row of ``input_path`` and write the rows with added columns to ``output``.
@@ -207,7 +207,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
 
 
 def score_frame(frame: pd.DataFrame, clf: SentimentClassifier, column: str, *, prefix: str = "",
-                threshold: float | None = None, escape: bool = True, batch_size: int = 1024,
+                threshold: float | None = None, escape: bool = True, batch_size: int = 256,
                 ids: Sequence[np.ndarray] | None = None, statuses: pd.Series | None = None) -> pd.DataFrame:
     """``frame`` with the added columns (``{prefix}status``, ``{prefix}pred_label``, ``{prefix}prob_*``).
 
