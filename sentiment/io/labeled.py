@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .columns import LABEL_COLUMN_NAMES, TEXT_COLUMN_NAMES, find_column
-from .readers import read_table
+from .columns import LABEL_COLUMN_NAMES, find_column
+from .readers import read_table, text_column_of
 
 # Label names this tool reads as negative / positive (compared lowercased, stripped). The first pair whose two
 # names are both in a file decides; one file's two values must come from the same pair.
@@ -63,18 +63,19 @@ def load_labeled(path: str | Path, text_column: str | None = None, label_column:
                  label_option: str = "--label-column") -> LabeledData:
     """Read a labeled table; rows with a missing label or no text are dropped and counted.
 
-    ``sheet``: the workbook sheet (name or number from 1); by default the first with a text column.
-    The text and label columns are the ones named, else detected (known names such as document/리뷰 and
-    label/평가, else the only text-like column and the only column of known label values); errors name the
-    options ``text_option``/``label_option`` that set them.
+    ``sheet``: the workbook sheet (name or number from 1); by default the one whose column looks most like
+    comments (:func:`sentiment.io.readers.text_column_of`, logged with the runner-up).
+    The label column is the one named, else detected (known names such as label/평가/rating, else the only column
+    of known label values); errors name the options ``text_option``/``label_option`` that set the columns.
     """
     frame, info = read_table(path, sep=sep, encoding=encoding, sheet=sheet, text_column=text_column)
-    if info.sheet and log:
-        log(f"{path}: sheet {info.sheet!r} (choose another with --sheet)")
     try:
-        text_col = find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(path), frame)
+        choice = text_column_of(frame, info, text_column)
     except DataError as exc:
         raise DataError(_with_option(str(exc), "--text-column", text_option, text_column)) from None
+    if log:
+        log(f"{path}: {choice.message().replace('--text-column', text_option)}")
+    text_col = choice.column
     label_col = find_label_column(frame, label_column, str(path), exclude=text_col, option=label_option)
     if text_col == label_col:
         raise DataError(f"{path}: the text and label columns are both {text_col!r}")
