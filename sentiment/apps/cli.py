@@ -206,10 +206,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
-    import numpy as np
-
     from ..analysis.evaluation import evaluate_texts, format_metrics, write_report
-    from ..io.labeled import load_labeled, match_labels
+    from ..io.labeled import class_indices, load_labeled, match_labels
     from . import stages
 
     _no_extra(extra, "evaluate")
@@ -241,7 +239,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
                              "100 (default 1000)")
     from ..analysis.intervals import metric_intervals
 
-    metrics["intervals"] = metric_intervals(np.searchsorted(clf.classes_, labels), proba, n_boot=args.bootstrap,
+    metrics["intervals"] = metric_intervals(class_indices(labels, clf.classes_), proba, n_boot=args.bootstrap,
                                             seed=args.seed)
     if evaluated_on:
         metrics["evaluated_on"] = evaluated_on
