@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Config", "SentimentClassifier", "SentimentError", "__version__"]
+__all__ = ["Config", "SentimentClassifier", "SentimentError", "__version__", "audit_labels"]
 
 if TYPE_CHECKING:
-    from .classifier import SentimentClassifier
+    from .classifier import SentimentClassifier, audit_labels
     from .config import Config
     from .errors import SentimentError
 
@@ -24,6 +24,10 @@ def __getattr__(name: str) -> Any:
         from .classifier import SentimentClassifier
 
         return SentimentClassifier
+    if name == "audit_labels":
+        from .classifier import audit_labels
+
+        return audit_labels
     if name == "Config":
         from .config import Config
 

@@ -63,17 +63,19 @@ def check_audit_input(texts: Sequence[str], labels: np.ndarray, folds: int, wher
                       ) -> tuple[np.ndarray, np.ndarray]:
     """The sorted classes and each row's class index; errors for data the audit cannot judge."""
     if not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or not 2 <= folds <= 20:
-        raise SentimentError(f"folds = {folds!r} is invalid; give a whole number from 2 to 20 (default 5)")
+        raise SentimentError(f"folds (--folds) = {folds!r} is invalid; give a whole number from 2 to 20 (default 5)")
     if len(texts) != len(labels):
         raise DataError(f"{where}: {len(texts)} texts but {len(labels)} labels")
-    if len(texts) < MIN_ROWS:
-        raise DataError(f"{where}: only {len(texts)} labeled rows; the audit needs at least {MIN_ROWS} (it fits "
-                        f"a model on the other folds of every row)")
+    if not len(texts):
+        raise DataError(f"{where}: no labeled rows; give a table with a text and a label column")
     values = np.asarray([str(v) for v in labels.tolist()]) if labels.dtype == object else labels
     classes, y, counts = np.unique(values, return_inverse=True, return_counts=True)
     if len(classes) < 2:
         raise DataError(f"{where}: every row has label {classes.tolist()[0]!r}; the audit compares classes and "
                         f"needs at least two (check --label-column)")
+    if len(texts) < MIN_ROWS:
+        raise DataError(f"{where}: only {len(texts)} labeled rows; the audit needs at least {MIN_ROWS} (it fits "
+                        f"a model on the other folds of every row)")
     rare = [f"{c!r} ({n} rows)" for c, n in zip(classes.tolist(), counts.tolist()) if n < folds]
     if rare:
         raise DataError(f"{where}: label(s) {', '.join(rare)} have fewer rows than folds ({folds}); each class "
@@ -170,7 +172,7 @@ def audit_labels(texts: Sequence[str], labels: Sequence[Any] | np.ndarray, predi
 def issue_table(texts: Sequence[str], y: np.ndarray, classes: np.ndarray, proba: np.ndarray, flagged: np.ndarray
                 ) -> pd.DataFrame:
     """The flagged rows in the given order, with the given and suggested labels and their probabilities."""
-    p = proba[flagged]
+    p = proba[flagged].astype(np.float64)
     given = y[flagged]
     others = p.copy()
     others[np.arange(len(flagged)), given] = -1.0
@@ -209,5 +211,5 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     lines = [f"audit: {summary['flagged']:,} of {summary['rows']:,} rows ({summary['flagged_share']:.1%}) flagged "
              f"as likely mislabeled ({summary['seconds']} s)"]
     for pair in summary["label_pairs"]:
-        lines.append(f"  labeled {pair['given']!s}, likely {pair['suggested']!s}: {pair['rows']:,} rows")
+        lines.append(f"  labeled {pair['given']!s}, likely {pair['suggested']!s}: {pair['rows']:,} row{'s' if pair['rows'] != 1 else ''}")
     return lines

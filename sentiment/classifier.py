@@ -343,8 +343,9 @@ def data_fingerprint(texts: Sequence[str], labels: np.ndarray) -> dict[str, Any]
     return {"sha256": digest.hexdigest(), "rows": len(texts)}
 
 
-def audit_labels(texts: Iterable[str], labels: Iterable[Any], model: "str | Path | SentimentClassifier | None | bool"
-                 = None, *, folds: int = 5, seed: int = 0, log: Callable[[str], None] | None = None) -> Any:
+def audit_labels(texts: Iterable[str], labels: Iterable[Any],
+                 model: "str | Path | SentimentClassifier | None | bool" = None, *, folds: int = 5, seed: int = 0,
+                 where: str = "the data", log: Callable[[str], None] | None = None) -> Any:
     """The rows whose label is likely wrong, most suspicious first, as a pandas DataFrame.
 
     Columns: ``row`` (0-based position in ``texts``), ``text``, ``given_label``,
@@ -353,21 +354,21 @@ def audit_labels(texts: Iterable[str], labels: Iterable[Any], model: "str | Path
     and label pairs. ``model``: a bundle directory or a loaded classifier whose
     probabilities are mixed with per-fold char n-gram models (None: the packaged
     model; False: the n-gram models alone, for labels the model does not know
-    or its own training data). Needs cleanlab (``pip install "sentiment[audit]"``).
+    or its own training data). ``where`` names the data in error messages.
+    Needs cleanlab (``pip install "sentiment[audit]"``).
     See :mod:`sentiment.audit`.
     """
-    from .audit import Predictor, require_cleanlab
+    from .audit import Predictor, check_audit_input, require_cleanlab
     from .audit import audit_labels as run_audit
 
-    require_cleanlab()  # before a model loads
+    require_cleanlab()  # these checks before a model loads
     texts = check_texts(texts)
     labels = check_labels(labels, len(texts))
+    check_audit_input(texts, labels, folds, where)
     predictor = None
     if model is not False:
-        if model is True:
-            model = None
         clf = model if isinstance(model, SentimentClassifier) else SentimentClassifier.load(model)
         name = str(model) if isinstance(model, (str, Path)) else ("default (packaged)" if model is None
                                                                  else "passed in")
         predictor = Predictor(clf.predict_proba, clf.classes_, name)
-    return run_audit(texts, labels, predictor, folds=folds, seed=seed, log=log or (lambda msg: None))
+    return run_audit(texts, labels, predictor, folds=folds, seed=seed, where=where, log=log or (lambda msg: None))

@@ -388,6 +388,42 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
+    from .audit import require_cleanlab, summary_lines
+    from .dataio import check_input, check_output, table_kind, write_table
+    from .labeled import load_labeled
+
+    _no_extra(extra, "audit")
+    log = _quiet_log if (args.quiet or args.json) else _log
+    if args.no_model and args.model:
+        raise SentimentError("audit: give --model DIR or --no-model, not both")
+    require_cleanlab()  # fail fast, before the data is read and the model loads
+    table_kind(check_input(args.data))
+    check_output(args.output, args.overwrite)
+    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
+                        sheet=args.sheet, log=log)
+    from .classifier import audit_labels
+
+    model = False if args.no_model else args.model
+    table = audit_labels(data.texts, data.labels, model, folds=args.folds, seed=args.seed,
+                         where=str(args.data), log=log)
+    summary = table.attrs["summary"]
+    table["row"] = data.rows[table["row"].to_numpy()]  # positions in the file, rows without text or label included
+    write_table(table, args.output)
+    summary.update(data=str(args.data), text_column=data.text_column, label_column=data.label_column,
+                   dropped=data.dropped, output=str(args.output),
+                   model=summary["model"] if not args.no_model else None)
+    if args.json:
+        top = table.head(args.top)
+        summary["top"] = json.loads(top.to_json(orient="records", force_ascii=False))
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        for line in summary_lines(summary):
+            print(line)
+        log(f"audit: the flagged rows, most suspicious first, written to {args.output}")
+    return 0
+
+
 def _add_explain_parser(sub: Any) -> None:
     p = sub.add_parser("explain", help="which morphemes made the model predict what it did (per text)")
     p.add_argument("texts", nargs="*", help="texts to explain (- reads one text per line from stdin)")
@@ -608,6 +644,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_adapt)
+
+    p = sub.add_parser("audit", help="find the rows whose label is likely wrong (out-of-fold probabilities + "
+                                     "confident learning; pip install \"sentiment[audit]\")",
+                       description="Ranks the rows of a labeled table whose given label is most likely wrong: a "
+                                   "char n-gram model fitted on the other folds of every row, mixed with a trained "
+                                   "model's probabilities, and cleanlab's confident learning. See docs/audit.md.")
+    p.add_argument("--data", required=True, help="labeled table (CSV/TSV/.gz, .xlsx, .parquet, .jsonl)")
+    p.add_argument("-o", "--output", required=True,
+                   help="file for the flagged rows, most suspicious first (.csv, .tsv, .xlsx, .parquet, .jsonl): "
+                        "row, text, given_label, suggested_label, score, p_given, p_suggested")
+    p.add_argument("--text-column", help="column with the texts (default: guessed, and reported)")
+    p.add_argument("--label-column", help="column with the labels (default: guessed)")
+    p.add_argument("--model", "-m", help="model whose probabilities join the n-gram models' (default: the packaged "
+                                         "model; its labels must include the data's)")
+    p.add_argument("--no-model", action="store_true",
+                   help="the per-fold n-gram models alone: for labels no model knows, or a model's own training data")
+    p.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold n-gram models (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
+    p.add_argument("--json", action="store_true", help="print the summary (and the --top rows) as JSON")
+    p.add_argument("--top", type=int, default=10, help="with --json: the most suspicious rows included (default 10)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_audit)
 
     _add_explain_parser(sub)
     _add_report_parser(sub)
