@@ -57,3 +57,22 @@ def test_bad_lines_benchmark_runs(tmp_path):
     assert lines[0] == "2,000 rows, 0 MiB; line 1,469 is CP949" and len(lines) == 5
     assert "rows 2,000" in lines[1] and "line 1,469: bytes" in lines[2]
     assert "rows 2,000  bad lines [1469]" in lines[3] and "rows 1,999  bad lines [1469], skipped 1" in lines[4]
+
+
+@pytest.mark.slow
+def test_label_audit_benchmark_on_sample(tmp_path):
+    out, noisy = tmp_path / "audit.json", tmp_path / "noisy.csv"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "label_audit.py"), "--data", str(SAMPLE),
+                             "--rows", "0", "--flip-share", "0.05", "--json-out", str(out), "--save-noisy", str(noisy)],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["rows"] == 394 and data["flips"] == 20 and len(data["results"]) == 3
+    audit, _, baseline = data["results"].values()
+    assert audit["recall"] >= 0.75 and audit["flagged"] == baseline["flagged"]  # the baseline gets the same budget
+    assert sum(pair["rows"] for pair in audit["label_pairs"]) == audit["flagged"]
+    import pandas as pd
+
+    assert pd.read_csv(noisy)["flipped"].sum() == 20
+    assert "| audit (model + n-gram, cleanlab) |" in result.stdout
