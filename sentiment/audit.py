@@ -19,6 +19,7 @@ trained on: auditing a model's own training data with it finds fewer issues
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from .distill import SHARES, char_ngram_teacher
 Log = Callable[[str], None]
 
 AUDIT_EXTRA = 'pip install "sentiment[audit]"'
+PARALLEL_ROWS = 5_000  # fewer rows: the folds are fitted in this process
 MIN_ROWS = 50  # below this the per-fold n-gram models and the per-class thresholds are noise
 COLUMNS = ("row", "text", "given_label", "suggested_label", "score", "p_given", "p_suggested")
 
@@ -59,9 +61,11 @@ def require_cleanlab() -> Any:
     return cleanlab_filter
 
 
-def check_audit_input(texts: Sequence[str], labels: np.ndarray, folds: int, where: str = "the data"
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted classes and each row's class index; errors for data the audit cannot judge."""
+def check_audit_input(texts: Sequence[str], labels: np.ndarray, folds: int, where: str = "the data",
+                      workers: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted classes and each row's class index; errors for data (and settings) the audit cannot use."""
+    if not isinstance(workers, (int, np.integer)) or workers < 0:
+        raise SentimentError(f"workers (--workers) = {workers!r} is invalid; give 0 (one per core) or more")
     if not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or not 2 <= folds <= 20:
         raise SentimentError(f"folds (--folds) = {folds!r} is invalid; give a whole number from 2 to 20 (default 5)")
     if len(texts) != len(labels):
@@ -102,17 +106,31 @@ def ngram_config(n_classes: int) -> Config:
 
 
 def out_of_fold_ngram(texts: Sequence[str], y: np.ndarray, n_classes: int, folds: int, seed: int = 0,
-                      log: Log = lambda msg: None) -> np.ndarray:
-    """Each row's probabilities from the n-gram model fitted on the other ``folds - 1`` folds."""
+                      workers: int = 0, log: Log = lambda msg: None) -> np.ndarray:
+    """Each row's probabilities from the n-gram model fitted on the other ``folds - 1`` folds.
+
+    The folds are fitted in ``workers`` processes at once (0: one per core, at most ``folds``; 1: in this
+    process); below :data:`PARALLEL_ROWS` rows always in this process (starting workers costs more).
+    """
+    from joblib import Parallel, delayed
     from sklearn.model_selection import StratifiedKFold
 
     cfg = ngram_config(n_classes)
     texts = list(texts)
+    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    workers = min(folds, workers or len(os.sched_getaffinity(0)))
+
+    def fit(train: np.ndarray, held_out: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        _, proba, report = char_ngram_teacher(cfg, [texts[i] for i in train], y[train],
+                                              [texts[i] for i in held_out], y[held_out], [], n_classes)
+        return proba, report
+
+    if workers > 1 and len(texts) >= PARALLEL_ROWS:
+        results = Parallel(n_jobs=workers)(delayed(fit)(train, held_out) for train, held_out in splits)
+    else:
+        results = [fit(train, held_out) for train, held_out in splits]
     proba = np.zeros((len(texts), n_classes), dtype=np.float32)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for fold, (train, held_out) in enumerate(splitter.split(np.zeros(len(y)), y), 1):
-        _, fold_proba, report = char_ngram_teacher(
-            cfg, [texts[i] for i in train], y[train], [texts[i] for i in held_out], y[held_out], [], n_classes)
+    for fold, ((_, held_out), (fold_proba, report)) in enumerate(zip(splits, results), 1):
         proba[held_out] = fold_proba
         log(f"audit: n-gram model, fold {fold}/{folds}: accuracy on its held-out rows "
             f"{report['validation_accuracy']:.4f}, {report['seconds']} s")
@@ -132,8 +150,8 @@ def mix(model_proba: np.ndarray, ngram_proba: np.ndarray, y: np.ndarray) -> tupl
 
 
 def audit_labels(texts: Sequence[str], labels: Sequence[Any] | np.ndarray, predictor: Predictor | None = None, *,
-                 folds: int = 5, seed: int = 0, where: str = "the data", log: Log = lambda msg: None
-                 ) -> pd.DataFrame:
+                 folds: int = 5, seed: int = 0, workers: int = 0, where: str = "the data",
+                 log: Log = lambda msg: None) -> pd.DataFrame:
     """The rows whose given label is likely wrong, most suspicious first.
 
     Columns: ``row`` (the row's 0-based position in ``texts``), ``text``,
@@ -141,17 +159,18 @@ def audit_labels(texts: Sequence[str], labels: Sequence[Any] | np.ndarray, predi
     (1 - the out-of-fold probability of the given label: how likely it is
     wrong), ``p_given`` and ``p_suggested``. ``table.attrs["summary"]`` holds
     :func:`summarize`'s figures. ``predictor``: a trained model mixed with the
-    per-fold n-gram models (None: the n-gram models alone).
+    per-fold n-gram models (None: the n-gram models alone); ``workers``: processes fitting the folds (0: one
+    per core).
     """
     cleanlab_filter = require_cleanlab()
     started = time.perf_counter()
     labels = np.asarray(list(labels) if not isinstance(labels, np.ndarray) else labels)
     texts = list(texts)
-    classes, y = check_audit_input(texts, labels, folds, where)
+    classes, y = check_audit_input(texts, labels, folds, where, workers)
     columns = align_classes(predictor, classes, where) if predictor is not None else None
     n_classes = len(classes)
     log(f"audit: {len(texts):,} rows, labels {classes.tolist()}; n-gram model on {folds} folds")
-    ngram = out_of_fold_ngram(texts, y, n_classes, folds, seed, log)
+    ngram = out_of_fold_ngram(texts, y, n_classes, folds, seed, workers, log)
     share = 1.0
     proba = ngram
     if predictor is not None:
@@ -161,7 +180,7 @@ def audit_labels(texts: Sequence[str], labels: Sequence[Any] | np.ndarray, predi
         proba, share = mix(model, ngram, y)
         log(f"audit: n-gram share of the mix {share} (lowest log-loss on the given labels)")
     flagged = cleanlab_filter.find_label_issues(y, proba, return_indices_ranked_by="self_confidence",
-                                                filter_by="prune_by_noise_rate")
+                                                filter_by="prune_by_noise_rate", n_jobs=1)
     table = issue_table(texts, y, classes, proba, np.asarray(flagged, dtype=np.int64))
     table.attrs["summary"] = summarize(table, len(texts), classes, folds=folds, model=(
         predictor.name if predictor is not None else None), ngram_share=share,

@@ -345,7 +345,7 @@ def data_fingerprint(texts: Sequence[str], labels: np.ndarray) -> dict[str, Any]
 
 def audit_labels(texts: Iterable[str], labels: Iterable[Any],
                  model: "str | Path | SentimentClassifier | None | bool" = None, *, folds: int = 5, seed: int = 0,
-                 where: str = "the data", log: Callable[[str], None] | None = None) -> Any:
+                 workers: int = 0, where: str = "the data", log: Callable[[str], None] | None = None) -> Any:
     """The rows whose label is likely wrong, most suspicious first, as a pandas DataFrame.
 
     Columns: ``row`` (0-based position in ``texts``), ``text``, ``given_label``,
@@ -354,7 +354,8 @@ def audit_labels(texts: Iterable[str], labels: Iterable[Any],
     and label pairs. ``model``: a bundle directory or a loaded classifier whose
     probabilities are mixed with per-fold char n-gram models (None: the packaged
     model; False: the n-gram models alone, for labels the model does not know
-    or its own training data). ``where`` names the data in error messages.
+    or its own training data). ``workers``: processes fitting the folds (0: one
+    per core). ``where`` names the data in error messages.
     Needs cleanlab (``pip install "sentiment[audit]"``).
     See :mod:`sentiment.audit`.
     """
@@ -364,11 +365,12 @@ def audit_labels(texts: Iterable[str], labels: Iterable[Any],
     require_cleanlab()  # these checks before a model loads
     texts = check_texts(texts)
     labels = check_labels(labels, len(texts))
-    check_audit_input(texts, labels, folds, where)
+    check_audit_input(texts, labels, folds, where, workers)
     predictor = None
     if model is not False:
         clf = model if isinstance(model, SentimentClassifier) else SentimentClassifier.load(model)
         name = str(model) if isinstance(model, (str, Path)) else ("default (packaged)" if model is None
                                                                  else "passed in")
         predictor = Predictor(clf.predict_proba, clf.classes_, name)
-    return run_audit(texts, labels, predictor, folds=folds, seed=seed, where=where, log=log or (lambda msg: None))
+    return run_audit(texts, labels, predictor, folds=folds, seed=seed, workers=workers, where=where,
+                     log=log or (lambda msg: None))

@@ -406,7 +406,7 @@ def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
 
     model = False if args.no_model else args.model
     table = audit_labels(data.texts, data.labels, model, folds=args.folds, seed=args.seed,
-                         where=str(args.data), log=log)
+                         workers=args.workers, where=str(args.data), log=log)
     summary = table.attrs["summary"]
     table["row"] = data.rows[table["row"].to_numpy()]  # positions in the file, rows without text or label included
     write_table(table, args.output)
@@ -662,6 +662,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the per-fold n-gram models alone: for labels no model knows, or a model's own training data")
     p.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold n-gram models (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
+    p.add_argument("--workers", type=int, default=0, help="processes fitting the folds at once (0 = one per core, "
+                                                          "at most --folds; default 0)")
     p.add_argument("--json", action="store_true", help="print the summary (and the --top rows) as JSON")
     p.add_argument("--top", type=int, default=10, help="with --json: the most suspicious rows included (default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -99,6 +99,7 @@ def _table(path, labels, texts=None):
     ("unknown labels", ["pos", "neg"] * 30, [], ["'neg'", "'pos'", "not among the labels", "--no-model"]),
     ("rare class", [0] * 58 + [1] * 2, ["--no-model"], ["1 (2 rows)", "--folds"]),
     ("bad folds", [0, 1] * 30, ["--folds", "1", "--no-model"], ["--folds", "= 1", "from 2 to 20"]),
+    ("bad workers", [0, 1] * 30, ["--workers", "-1", "--no-model"], ["--workers", "= -1", "0 (one per core)"]),
     ("model and no-model", [0, 1] * 30, ["--no-model", "--model", "x"], ["--model DIR or --no-model"]),
 ])
 def test_bad_inputs_are_clear_cli_errors(tmp_path, case, labels, extra, fragments, capsys):
