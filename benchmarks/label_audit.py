@@ -63,7 +63,7 @@ def clock() -> tuple[float, float]:
 
 def run(args: argparse.Namespace) -> dict:
     from sentiment.classifier import SentimentClassifier, audit_labels
-    from sentiment.labeled import load_labeled
+    from sentiment.io.labeled import load_labeled
 
     data = load_labeled(args.data)
     index = np.arange(len(data.texts))
