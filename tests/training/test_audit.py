@@ -11,7 +11,7 @@ import pytest
 
 from conftest import SAMPLE, assert_user_error, run_cli
 from sentiment import audit_labels
-from sentiment.cli import main
+from sentiment.apps.cli import main
 
 FLIPS = 20  # of the sample's 394 rows (5%)
 COLUMNS = ["row", "text", "given_label", "suggested_label", "score", "p_given", "p_suggested"]
