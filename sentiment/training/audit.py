@@ -232,3 +232,16 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     for pair in summary["label_pairs"]:
         lines.append(f"  labeled {pair['given']!s}, likely {pair['suggested']!s}: {pair['rows']:,} row{'s' if pair['rows'] != 1 else ''}")
     return lines
+
+
+def card_section(summaries: dict[str, dict[str, Any]]) -> str:
+    """A model card section from audits of the training files (name -> the summary of ``sentiment audit --json``)."""
+    lines = ["- `sentiment audit --no-model` on the labeled files the model was trained on (out-of-fold char "
+             "n-gram models and confident learning, docs/audit.md): the rows flagged as likely mislabeled. The "
+             "model was trained on the labels as they are, flagged rows included.", "",
+             "| data | rows | flagged | share | labeled → likely (rows) | folds |", "|---|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        pairs = ", ".join(f"{p['given']} → {p['suggested']} ({p['rows']:,})" for p in s["label_pairs"])
+        lines.append(f"| {name} | {s['rows']:,} | {s['flagged']:,} | {s['flagged_share']:.1%} | {pairs} | "
+                     f"{s['folds']} |")
+    return "\n".join(lines)

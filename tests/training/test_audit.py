@@ -120,3 +120,27 @@ def test_missing_cleanlab_names_the_extra(tmp_path, monkeypatch, capsys):
     code = main(["audit", "--data", _table(tmp_path / "d.csv", [0, 1] * 30), "-o", str(tmp_path / "i.csv")])
     assert code == 2
     assert 'pip install "sentiment[audit]"' in capsys.readouterr().err
+
+
+def test_audit_card_script_writes_the_summary_into_a_bundle_card(api_table, tmp_path):
+    import os
+    import shutil
+    import subprocess
+
+    from conftest import ROOT
+    from sentiment import SentimentClassifier
+    from sentiment.model.bundle import default_model_path
+
+    model = tmp_path / "model"
+    shutil.copytree(default_model_path(), model)
+    summary = tmp_path / "sample.json"
+    summary.write_text(json.dumps(api_table.attrs["summary"]))
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "audit_card.py"), "--model", str(model),
+                             f"hand-written sample={summary}"], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    card = (model / "MODEL_CARD.md").read_text(encoding="utf-8")
+    s = api_table.attrs["summary"]
+    assert f"| hand-written sample | 394 | {s['flagged']} | {s['flagged_share']:.1%} |" in card
+    assert "## Label audit of the training data" in card
+    SentimentClassifier.load(model)  # the card's new checksum is recorded
