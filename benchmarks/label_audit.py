@@ -40,7 +40,7 @@ def inject_flips(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarra
     """Labels with ``share`` of the rows moved to another class (chosen at random), and those rows' positions."""
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
-    flips = np.sort(rng.choice(len(labels), int(round(share * len(labels))), replace=False))
+    flips = np.sort(rng.choice(len(labels), round(share * len(labels)), replace=False))
     noisy = labels.copy()
     for i in flips.tolist():
         others = classes[classes != labels[i]]
@@ -51,8 +51,8 @@ def inject_flips(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarra
 def scores(flagged: np.ndarray, flips: np.ndarray, rows: int, started: tuple[float, float]) -> dict:
     """Rows flagged, their share, the flips among them, and the wall and CPU seconds since ``started``."""
     found = np.intersect1d(flagged, flips)
-    return {"flagged": int(len(flagged)), "flagged_share": round(len(flagged) / rows, 4),
-            "flips_found": int(len(found)), "recall": round(len(found) / max(len(flips), 1), 4),
+    return {"flagged": len(flagged), "flagged_share": round(len(flagged) / rows, 4),
+            "flips_found": len(found), "recall": round(len(found) / max(len(flips), 1), 4),
             "seconds": round(time.perf_counter() - started[0], 1),
             "cpu_seconds": round(time.process_time() - started[1], 1)}
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> dict:
     texts = [data.texts[i] for i in index]
     labels, flips = inject_flips(data.labels[index], args.flip_share, args.seed)
     out = {"data": str(args.data), "domain": args.domain, "rows": len(texts), "flip_share": args.flip_share,
-           "flips": int(len(flips)), "seed": args.seed, "folds": args.folds, "workers": args.workers,
+           "flips": len(flips), "seed": args.seed, "folds": args.folds, "workers": args.workers,
            "model": args.model or "default (packaged)", "results": {}}
 
     if args.save_noisy:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentiment.model.bundle import set_card_section  # noqa: E402
-from sentiment.training.audit import card_section  # noqa: E402
+from sentiment.model.bundle import set_card_section
+from sentiment.training.audit import card_section
 
 
 def main() -> int:

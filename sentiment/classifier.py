@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -316,8 +316,9 @@ class SentimentClassifier(EstimatorAPI):
 
 
 def audit_labels(texts: Iterable[str], labels: Iterable[Any],
-                 model: "str | Path | SentimentClassifier | None | bool" = None, *, folds: int = 5, seed: int = 0,
-                 workers: int = 0, where: str = "the data", log: Callable[[str], None] | None = None) -> Any:
+                 model: str | Path | SentimentClassifier | Literal[False] | None = None, *, folds: int = 5,
+                 seed: int = 0, workers: int = 0, where: str = "the data",
+                 log: Callable[[str], None] | None = None) -> Any:
     """The rows whose label is likely wrong, most suspicious first, as a pandas DataFrame.
 
     Columns: ``row`` (0-based position in ``texts``), ``text``, ``given_label``,

@@ -45,7 +45,7 @@ class Predictor:
     """A trained model's probabilities: ``proba(texts)`` is ``(n, len(classes))`` in ``classes`` order."""
 
     proba: Callable[[list[str]], np.ndarray]
-    classes: Sequence[Any]
+    classes: Sequence[Any] | np.ndarray
     name: str
 
 
@@ -80,7 +80,8 @@ def check_audit_input(texts: Sequence[str], labels: np.ndarray, folds: int, wher
     if len(texts) < MIN_ROWS:
         raise DataError(f"{where}: only {len(texts)} labeled rows; the audit needs at least {MIN_ROWS} (it fits "
                         f"a model on the other folds of every row)")
-    rare = [f"{c!r} ({n} rows)" for c, n in zip(classes.tolist(), counts.tolist()) if n < folds]
+    rare = [f"{c!r} ({n} rows)" for c, n in zip(classes.tolist(), counts.tolist(), strict=True)
+            if n < folds]
     if rare:
         raise DataError(f"{where}: label(s) {', '.join(rare)} have fewer rows than folds ({folds}); each class "
                         f"needs at least {folds} rows: relabel or drop them, or lower --folds")
@@ -130,7 +131,7 @@ def out_of_fold_ngram(texts: Sequence[str], y: np.ndarray, n_classes: int, folds
     else:
         results = [fit(train, held_out) for train, held_out in splits]
     proba = np.zeros((len(texts), n_classes), dtype=np.float32)
-    for fold, ((_, held_out), (fold_proba, report)) in enumerate(zip(splits, results), 1):
+    for fold, ((_, held_out), (fold_proba, report)) in enumerate(zip(splits, results, strict=True), 1):
         proba[held_out] = fold_proba
         log(f"audit: n-gram model, fold {fold}/{folds}: accuracy on its held-out rows "
             f"{report['validation_accuracy']:.4f}, {report['seconds']} s")
@@ -230,12 +231,13 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     lines = [f"audit: {summary['flagged']:,} of {summary['rows']:,} rows ({summary['flagged_share']:.1%}) flagged "
              f"as likely mislabeled ({summary['seconds']} s)"]
     for pair in summary["label_pairs"]:
-        lines.append(f"  labeled {pair['given']!s}, likely {pair['suggested']!s}: {pair['rows']:,} row{'s' if pair['rows'] != 1 else ''}")
+        plural = "s" if pair["rows"] != 1 else ""
+        lines.append(f"  labeled {pair['given']!s}, likely {pair['suggested']!s}: {pair['rows']:,} row{plural}")
     return lines
 
 
 def card_section(summaries: dict[str, dict[str, Any]]) -> str:
-    """A model card section from audits of the training files (name -> the summary of ``sentiment audit --json``)."""
+    """A model card section from audits of the training files (name -> ``sentiment audit --json``'s summary)."""
     lines = ["- `sentiment audit --no-model` on the labeled files the model was trained on (out-of-fold char "
              "n-gram models and confident learning, docs/audit.md): the rows flagged as likely mislabeled. The "
              "model was trained on the labels as they are, flagged rows included.", "",

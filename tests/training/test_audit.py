@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE, assert_user_error, run_cli
+
 from sentiment import audit_labels
 from sentiment.apps.cli import main
 
@@ -128,6 +128,7 @@ def test_audit_card_script_writes_the_summary_into_a_bundle_card(api_table, tmp_
     import subprocess
 
     from conftest import ROOT
+
     from sentiment import SentimentClassifier
     from sentiment.model.bundle import default_model_path
 
