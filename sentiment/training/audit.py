@@ -240,7 +240,8 @@ def card_section(summaries: dict[str, dict[str, Any]]) -> str:
     """A model card section from audits of the training files (name -> ``sentiment audit --json``'s summary)."""
     lines = ["- `sentiment audit --no-model` on the labeled files the model was trained on (out-of-fold char "
              "n-gram models and confident learning, docs/audit.md): the rows flagged as likely mislabeled. The "
-             "model was trained on the labels as they are, flagged rows included.", "",
+             "model was trained on the labels as they are, flagged rows included; examples, and how many flagged rows "
+             "are really mislabeled: docs/results.md (Label audit).", "",
              "| data | rows | flagged | share | labeled → likely (rows) | folds |", "|---|---|---|---|---|---|"]
     for name, s in summaries.items():
         pairs = ", ".join(f"{p['given']} → {p['suggested']} ({p['rows']:,})" for p in s["label_pairs"])
