@@ -114,10 +114,10 @@ def test_card_section_is_written_replaced_and_checksummed(tmp_path):
     path = tmp_path / "model"
     shutil.copytree(default_model_path(), path)
     before = (path / "MODEL_CARD.md").read_text(encoding="utf-8")
-    set_card_section(path, "Label audit", "- first")
-    set_card_section(path, "Label audit", "- second\n\n| a |\n|---|")  # replaces the first
+    set_card_section(path, "Notes", "- first")
+    set_card_section(path, "Notes", "- second\n\n| a |\n|---|")  # replaces the first
     card = (path / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert card.count("## Label audit") == 1 and "- first" not in card
-    assert card.index("## Label audit") < card.index("## Precision")  # set_default_precision rewrites from there
-    assert card.replace("## Label audit\n- second\n\n| a |\n|---|\n\n", "") == before
+    assert card.count("## Notes\n") == 1 and "- first" not in card
+    assert card.index("## Notes\n") < card.index("## Precision")  # set_default_precision rewrites from there
+    assert card.replace("## Notes\n- second\n\n| a |\n|---|\n\n", "") == before
     assert SentimentClassifier.load(path).predict(["정말 최고"]).tolist() == [1]  # checksums still match
