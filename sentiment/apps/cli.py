@@ -438,6 +438,8 @@ def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     log = _quiet_log if (args.quiet or args.json) else _log
     if args.no_model and args.model:
         raise SentimentError("audit: give --model DIR or --no-model, not both")
+    if args.top < 0:
+        raise SentimentError(f"audit: --top {args.top} is invalid; give how many rows --json shows (0 or more)")
     require_cleanlab()  # fail fast, before the data is read and the model loads
     table_kind(check_input(args.data))
     check_output(args.output, args.overwrite)
