@@ -162,23 +162,29 @@ class SentimentClassifier(EstimatorAPI):
         self.runtime_ = "keras"
         self.history_ = trained.history
         self.training_ = trained.report
+        self.decision_ = None
         return self
 
     def adapt(self, texts: Iterable[str], labeled: tuple[Iterable[str], Iterable[Any]] | None = None, *,
-              config: Config | dict | None = None, log: Callable[[str], None] = lambda msg: None
-              ) -> "SentimentClassifier":
+              sample: Iterable[Any] | None = None, config: Config | dict | None = None,
+              log: Callable[[str], None] = lambda msg: None) -> "SentimentClassifier":
         """A new classifier fitted to ``texts`` (unlabeled comments of a new kind); ``self`` is unchanged.
 
-        ``labeled`` = (texts, labels) adds a few rows labeled by you. ``config`` overrides the ``[adapt]``
-        settings (a Config, or a dict such as ``{"adapt.epochs": 3}``). See :mod:`sentiment.adaptation`.
+        ``labeled`` = (texts, labels) adds a few rows labeled by you: the model learns from most of them, and a
+        held-out part (``adapt.holdout_share``) fits its decision threshold (``decision_``) and measures it
+        (``training_["adaptation"]["decision"]``). ``sample`` says per labeled row how it was chosen ("audit":
+        at random; :meth:`select_for_labeling`'s ``sample`` column); audit rows give the class mix. Without
+        labels the class mix is estimated from ``texts``. ``config`` overrides the ``[adapt]`` settings (a
+        Config, or a dict such as ``{"adapt.epochs": 3}``). See :mod:`sentiment.adaptation`.
         """
         from .adaptation import adapt_classifier
 
         self._check_fitted()
         cfg = config if isinstance(config, Config) else self.config_.with_overrides(config or {})
         pairs = None if labeled is None else (list(labeled[0]), list(labeled[1]))
-        return adapt_classifier(self, list(texts), labeled=pairs, cfg=cfg, workers=self.workers,
-                                verbose=self.verbose, log=log)
+        return adapt_classifier(self, list(texts), labeled=pairs,
+                                labeled_sample=None if sample is None else list(sample),
+                                cfg=cfg, workers=self.workers, verbose=self.verbose, log=log)
 
     # -- prediction ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -212,10 +218,19 @@ class SentimentClassifier(EstimatorAPI):
         self._check_fitted()
         return explain(self, texts, batch_size=batch_size)
 
-    def predict(self, X: Iterable[str]) -> np.ndarray:
-        """Predicted labels (values from ``classes_``)."""
-        proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)]
+    def predict(self, X: Iterable[str], threshold: float | None = None) -> np.ndarray:
+        """Predicted labels (values from ``classes_``): by the bundle's fitted decision rule (``decision_``, e.g.
+        a threshold fitted by ``adapt``) when it has one, else the likeliest class. ``threshold`` (two-class
+        models): predict the second class when its probability is at least this, whatever the rule."""
+        return self.decide(self.predict_proba(X), threshold)
+
+    def decide(self, proba: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """The labels for probabilities ``proba`` (n, n_classes): ``threshold`` when given, else ``decision_``,
+        else the likeliest class (see :mod:`sentiment.decision`)."""
+        from .decision import decide
+
+        self._check_fitted()
+        return decide(proba, self.classes_, threshold, getattr(self, "decision_", None))
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, metrics: dict[str, Any] | None = None, model_card: str | None = None) -> Path:
@@ -233,6 +248,8 @@ class SentimentClassifier(EstimatorAPI):
             "maxlen": self.config_.sequence.maxlen,
             "training": training,
         }
+        if getattr(self, "decision_", None) is not None:
+            meta["decision"] = self.decision_.to_dict(self.classes_.tolist())
         extra = {"MODEL_CARD.md": model_card} if model_card else None
         return write_bundle(path, self.config_, self.vocabulary_, scoring_copy(self.model_), meta,
                             history=self.history_, extra_files=extra)
@@ -253,6 +270,7 @@ class SentimentClassifier(EstimatorAPI):
         Keras model) is still available and is loaded on first access.
         """
         from .bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
+        from .decision import DecisionRule
         from .errors import BundleError
         from .runtime import check_runtime, keras_predictor, onnx_predictor
 
@@ -285,6 +303,8 @@ class SentimentClassifier(EstimatorAPI):
             clf.runtime_ = "onnx" if precision == "fp32" else f"onnx-{precision}"
         clf.history_ = json.loads((path / "history.json").read_text()) if (path / "history.json").is_file() else {}
         clf.training_ = meta.get("training", {})
+        clf.decision_ = (DecisionRule.from_dict(meta["decision"], clf.classes_.tolist(), f"{path / 'meta.json'}")
+                         if meta.get("decision") is not None else None)
         clf.meta_ = meta
         return clf
 

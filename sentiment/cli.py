@@ -204,12 +204,15 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
                                  use_cache=not args.no_cache, show_progress=False if args.quiet else None, log=log)
     metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
     if args.group_by:
+        import numpy as np
+
         from .dataio import find_column
         from .domains import metrics_by_group
 
         column = find_column(list(data.frame.columns), args.group_by, (), "group", str(args.data))
         metrics["group_by"] = column
-        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist())
+        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist(),
+                                               pred=np.searchsorted(clf.classes_, clf.decide(proba)))
     metrics["data"] = str(args.data)
     metrics["model"] = str(args.model or "default")
     metrics["runtime"] = clf.runtime_
@@ -336,7 +339,7 @@ def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
-    from .adaptation import adapt_bundle
+    from .adaptation import adapt_bundle, adaptation_summary
 
     log = _quiet_log if args.quiet else _log
     _, report = adapt_bundle(args.model, args.texts, args.out, list(args.overrides) + _extra_overrides(extra),
@@ -347,6 +350,8 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
                              log=log)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(adaptation_summary(report))
     return 0
 
 
@@ -499,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(keep the row, text with U+FFFD, status bad_encoding, no prediction) or skip-rows "
                         "(leave the row out; counted and listed in the summary)")
     p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
-                                                   "its probability is at least this (default: the likelier class)")
+                                                   "its probability is at least this (default: the model's fitted decision rule, "
+                                                   "e.g. from `adapt --labeled`, else the likelier class)")
     _add_runtime_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_score)

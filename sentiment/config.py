@@ -183,7 +183,19 @@ class AdaptConfig:
                                           "regression) trained on the model's confident pseudo-labels relabels the "
                                           "texts together with the model")
     confidence: float = _spec(0.5, min=0.05, max=1.0, doc="share of each predicted class kept as pseudo-labels, the "
-                                                          "most confident first (classes balanced to the smallest)")
+                                                          "most confident first (classes kept in adapt.class_mix)")
+    class_mix: str = _spec("estimate", choices=("estimate", "balanced"),
+                           doc="class mix of the pseudo-labels: 'estimate' (from the labeled rows' audit sample when "
+                               "given, else EM on the model's probabilities of the texts, Saerens et al. 2002; the "
+                               "probabilities are reweighted to it) or 'balanced' (equal classes)")
+    decision: str = _spec("labels", choices=("labels", "estimate", "none"),
+                          doc="the decision rule recorded in the adapted bundle (two classes): 'labels' (a threshold "
+                              "fitted on held-out labeled rows, when --labeled is given), 'estimate' (also without "
+                              "labels: the threshold at which the predicted share matches the estimated class mix) "
+                              "or 'none' (the likelier class)")
+    holdout_share: float = _spec(0.3, min=0.0, max=0.9, doc="share of the labeled rows (audit rows first) held out "
+                                                           "of training to fit the decision threshold and measure "
+                                                           "before/after figures")
     epochs: int = _spec(2, min=1, max=50, doc="fine-tuning epochs")
     learning_rate: float = _spec(3e-4, min=1e-6, max=1.0, doc="fine-tuning learning rate (lower than training: "
                                                               "keeps what the model knew)")

@@ -7,16 +7,31 @@ import pandas as pd
 import pytest
 
 from conftest import SAMPLE, TINY_CONFIG, assert_user_error, run_cli
-from sentiment.adaptation import confident_balanced
+from sentiment.adaptation import confident_in_mix, split_labeled
 
 
-def test_confident_balanced_takes_the_most_confident_of_each_class_equally():
+def test_confident_in_mix_takes_the_most_confident_of_each_class_in_the_mix():
     p1 = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.2, 0.1])  # 6 predicted positive, 2 negative
     proba = np.stack([1 - p1, p1], axis=1)
-    chosen = confident_balanced(proba, 1.0)
-    assert chosen.tolist() == [0, 1, 6, 7]  # two of each class, the most confident positives
-    assert confident_balanced(proba, 0.5).tolist() == [0, 7]
-    assert len(confident_balanced(np.stack([1 - p1 * 0 - 0.1, p1 * 0 + 0.1], axis=1), 1.0)) == 0  # one class
+    chosen = confident_in_mix(proba, 1.0)
+    assert chosen.tolist() == [0, 1, 6, 7]  # equal mix: two of each class, the most confident positives
+    assert confident_in_mix(proba, 0.5).tolist() == [0, 7]
+    assert len(confident_in_mix(np.stack([1 - p1 * 0 - 0.1, p1 * 0 + 0.1], axis=1), 1.0)) == 0  # one class
+    # a 75% positive mix: three positives per negative, bounded by the share of each class
+    assert confident_in_mix(proba, 1.0, np.array([0.25, 0.75])).tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert confident_in_mix(proba, 0.5, np.array([0.25, 0.75])).tolist() == [0, 1, 2, 7]
+
+
+def test_split_labeled_holds_out_audit_rows_stratified():
+    y = np.array([1] * 70 + [0] * 30)
+    audit = np.zeros(100, dtype=bool)
+    audit[::2] = True  # 50 audit rows
+    train, held = split_labeled(y, audit, 0.3, seed=0)
+    assert len(held) == 30 and set(held.tolist()) <= set(np.flatnonzero(audit).tolist())
+    assert sorted([*train.tolist(), *held.tolist()]) == list(range(100))
+    assert abs(y[held].mean() - y[audit].mean()) < 0.05  # the audit rows' class mix
+    train, held = split_labeled(y[:40], audit[:40], 0.3, seed=0)  # 12 would be held out: too few
+    assert len(held) == 0 and len(train) == 40
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +70,11 @@ def test_adapt_grows_the_vocabulary_and_returns_a_new_classifier(movie_model, tm
     new_token = adapted.vocabulary_.tokens[len(source.vocabulary_)]
     assert source.vocabulary_.encode([new_token]).tolist() == [1]  # unknown before, known after
     assert report["pseudo_labeled"] > 0 and sum(report["pseudo_label_classes"].values()) == report["pseudo_labeled"]
-    assert len(set(report["pseudo_label_classes"].values())) == 1  # classes balanced
+    mix = report["class_mix"]["mix"]  # estimated by EM from the texts: the pseudo-labels follow it
+    assert "EM" in report["class_mix"]["method"] and abs(sum(mix) - 1) < 1e-3
+    shares = np.array(list(report["pseudo_label_classes"].values())) / report["pseudo_labeled"]
+    np.testing.assert_allclose(shares, mix, atol=0.05)
+    assert adapted.decision_ is None  # no labels: the likelier class (adapt.decision = "labels")
     np.testing.assert_array_equal(source.predict_proba(texts), before)  # the source is unchanged
     after = adapted.predict_proba(texts)
     assert after.shape == before.shape and not np.allclose(after, before)
