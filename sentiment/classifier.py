@@ -186,6 +186,24 @@ class SentimentClassifier(EstimatorAPI):
                                 labeled_sample=None if sample is None else list(sample),
                                 cfg=cfg, workers=self.workers, verbose=self.verbose, log=log)
 
+    def select_for_labeling(self, texts: Iterable[Any], n: int = 300, *, audit_share: float = 0.3, seed: int = 0,
+                            log: Callable[[str], None] = lambda msg: None):
+        """Which ``n`` of ``texts`` to label: a DataFrame in labeling order with ``row`` (position in ``texts``),
+        ``sample`` (``"audit"``: a uniform random sample, ``round(n * audit_share)`` rows, for unbiased figures;
+        ``"informative"``: uncertain under this model, diverse, no near-duplicates), ``prob_1`` (this model's
+        P(positive)) and ``text``. Missing or blank texts are never chosen. See :mod:`sentiment.selection`.
+        """
+        from .selection import check_selection_args, select_rows
+
+        self._check_fitted()
+        texts = list(texts)
+        usable = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+        check_selection_args(len(usable), n, audit_share)  # before the (slow) scoring
+        proba = np.full((len(texts), self.n_classes_), 1.0 / self.n_classes_)
+        if usable:
+            proba[usable] = self.predict_proba([texts[i] for i in usable])
+        return select_rows(texts, proba, n, audit_share=audit_share, seed=seed, log=log)
+
     # -- prediction ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "_predict_fn"):
