@@ -179,17 +179,17 @@ def fit_threshold(p1: np.ndarray, y: np.ndarray, *, lo: float = 0.02, hi: float 
     if len(p1) == 0 or len(np.unique(y)) < 2:
         return 0.5
     values = np.unique(np.clip(p1, lo, hi))
-    candidates = np.unique(np.concatenate([[0.5], (values[:-1] + values[1:]) / 2.0 if len(values) > 1 else []]))
+    if len(values) < 2:
+        return 0.5
+    candidates = (values[:-1] + values[1:]) / 2.0  # threshold k separates values[k] from values[k + 1]
     scores = np.array([macro_f1_at(p1, y, t) for t in candidates])
-    best = np.flatnonzero(scores >= scores.max() - 1e-12)
-    # the run of best candidates that holds the one nearest 0.5; its centre
-    nearest = best[np.argmin(np.abs(candidates[best] - 0.5))]
-    run = [nearest]
-    while run[0] - 1 in best:
-        run.insert(0, run[0] - 1)
-    while run[-1] + 1 in best:
-        run.append(run[-1] + 1)
-    return float(np.clip((candidates[run[0]] + candidates[run[-1]]) / 2.0, lo, hi))
+    best = set(np.flatnonzero(scores >= scores.max() - 1e-12).tolist())
+    first = last = min(best, key=lambda k: abs(candidates[k] - 0.5))  # the best one nearest 0.5, then its plateau
+    while first - 1 in best:
+        first -= 1
+    while last + 1 in best:
+        last += 1
+    return float(np.clip((values[first] + values[last + 1]) / 2.0, lo, hi))
 
 
 def share_threshold(p1: np.ndarray, share: float, *, lo: float = 0.02, hi: float = 0.98) -> float:

@@ -90,8 +90,9 @@ def test_adapt_cli_with_labels_and_evaluation(movie_model, tmp_path):
     texts, labels = shopping_texts()
     unlabeled = tmp_path / "shop.txt"
     unlabeled.write_text("\n".join(texts * 2), encoding="utf-8")
-    labeled = tmp_path / "labeled.csv"
-    pd.DataFrame({"document": texts[:20], "label": labels[:20]}).to_csv(labeled, index=False)
+    labeled = tmp_path / "labeled.csv"  # a LABELS file of `sentiment label`: audit rows first, then informative
+    pd.DataFrame({"row": range(len(texts)), "document": texts, "label": labels,
+                  "sample": ["audit"] * 80 + ["informative"] * (len(texts) - 80)}).to_csv(labeled, index=False)
     test = tmp_path / "test.csv"
     pd.DataFrame({"document": texts, "label": labels}).to_csv(test, index=False)
     out = tmp_path / "adapted"
@@ -99,11 +100,28 @@ def test_adapt_cli_with_labels_and_evaluation(movie_model, tmp_path):
                      "--eval-data", str(test), "--out", str(out), "--set", "adapt.min_texts=50", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
-    assert report["labeled_rows"] == 20 and set(report["evaluation"]) == {"file", "source", "adapted"}
+    assert report["labeled_rows"] == len(texts) and set(report["evaluation"]) == {"file", "source", "adapted"}
     assert "adapted accuracy" in result.stderr
+    # held out: 30% of the labeled rows, all from the audit part, never trained on
+    held = report["decision"]["held_out"]
+    assert held["rows"] == report["labeled_held_out_rows"] == round(0.3 * len(texts))
+    assert report["labeled_training_rows"] + held["rows"] == len(texts)
+    for figures in held["figures"].values():
+        lo, hi = figures["macro_f1_95"]
+        assert lo <= figures["macro_f1"] <= hi and figures["accuracy_95"][0] <= figures["accuracy"]
+    assert "audit labels" in report["class_mix"]["method"]
+    meta = json.loads((out / "meta.json").read_text())
+    rule = meta["decision"]
+    assert 0 < rule["threshold"] < 1 and "held-out" in rule["method"] and rule == report["decision"]["rule"]
     card = (out / "MODEL_CARD.md").read_text()
-    assert "## Adaptation" in card and "20 labeled rows" in card
-    assert json.loads((out / "meta.json").read_text())["training"]["adaptation"]["evaluation"]["adapted"]["rows"] == len(texts)
+    assert "## Adaptation" in card and f"{len(texts)} labeled rows" in card and "Decision rule: predict" in card
+    assert "held-out labeled rows" in card
+    assert meta["training"]["adaptation"]["evaluation"]["adapted"]["rows"] == len(texts)
+    summary = run_cli("adapt", "--model", str(movie_model), "--texts", str(unlabeled), "--out", str(tmp_path / "u"),
+                      "--set", "adapt.min_texts=50", "--set", "adapt.epochs=1", "-q")
+    assert summary.returncode == 0, summary.stderr[-3000:]
+    assert "class mix of the texts" in summary.stdout and "EM on the model's probabilities" in summary.stdout
+    assert "no labeled rows" in summary.stdout
 
     assert_user_error(run_cli("adapt", "--model", str(movie_model), "--texts", str(unlabeled), "--out", str(out)),
                       "already exists")
