@@ -70,7 +70,7 @@ def test_adapt_grows_the_vocabulary_and_returns_a_new_classifier(movie_model, tm
     new_token = adapted.vocabulary_.tokens[len(source.vocabulary_)]
     assert source.vocabulary_.encode([new_token]).tolist() == [1]  # unknown before, known after
     assert report["pseudo_labeled"] > 0 and sum(report["pseudo_label_classes"].values()) == report["pseudo_labeled"]
-    mix = report["class_mix"]["mix"]  # estimated by EM from the texts: the pseudo-labels follow it
+    mix = list(report["class_mix"]["mix"].values())  # estimated by EM from the texts: the pseudo-labels follow it
     assert "EM" in report["class_mix"]["method"] and abs(sum(mix) - 1) < 1e-3
     shares = np.array(list(report["pseudo_label_classes"].values())) / report["pseudo_labeled"]
     np.testing.assert_allclose(shares, mix, atol=0.05)
