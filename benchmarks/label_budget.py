@@ -21,8 +21,9 @@ the chosen texts get their true labels, and each method is scored on the test pa
   adapt, labels only      the same with only the labeled texts as texts (no unlabeled comments);
   char TF-IDF + LR        char_wb (2-4)-grams, logistic regression, C chosen by 3-fold CV on the n labels.
 
-With 0 labels: the base model, ``adapt`` on the unlabeled texts (likelier class), and the same adapted model
-deciding by the class mix it estimated from the texts (``adapt.decision = "estimate"``). Figures: macro-F1 and the
+With 0 labels: the base model, ``adapt`` on the unlabeled texts (the default: equal classes), and ``adapt`` with
+the class mix estimated by EM (``adapt.class_mix = "estimate"``), deciding by the likelier class or by the
+threshold that matches that mix (``adapt.decision = "estimate"``). Figures: macro-F1 and the
 share error (predicted share positive minus the true share on the test part, in points). ``--positive-share``
 resamples the domain to another class mix first (e.g. 0.7, like the issue's 68%-positive game reviews).
 """
@@ -160,12 +161,13 @@ def run(args: argparse.Namespace) -> dict:
     for budget in args.budgets:
         if budget == 0:
             record(0, "-", "base model", (base_test[:, 1] >= 0.5).astype(int), 0.0)
-            adapted, seconds = adapt(user_texts, **{"adapt.decision": "estimate"})
+            adapted, seconds = adapt(user_texts)
+            record(0, "-", "adapt (default: equal classes)", adapted.predict(test_texts).astype(int), seconds,
+                   class_mix=adapted.training_["adaptation"]["class_mix"])
+            adapted, seconds = adapt(user_texts, **{"adapt.class_mix": "estimate", "adapt.decision": "estimate"})
             p_test = adapted.predict_proba(test_texts)
-            record(0, "-", "adapt (likelier class)", p_test.argmax(axis=1), seconds)
-            rule = adapted.decision_
-            record(0, "-", "adapt, estimated class mix", (p_test[:, 1] >= rule.threshold).astype(int), seconds,
-                   class_mix=adapted.training_["adaptation"]["class_mix"]["mix"])
+            record(0, "-", "adapt, EM class mix", p_test.argmax(axis=1), seconds)
+            record(0, "-", "adapt, EM class mix + its threshold", adapted.predict(test_texts).astype(int), seconds)
             continue
         for strategy in args.strategies:
             t0 = time.perf_counter()

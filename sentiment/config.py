@@ -184,10 +184,12 @@ class AdaptConfig:
                                           "texts together with the model")
     confidence: float = _spec(0.5, min=0.05, max=1.0, doc="share of each predicted class kept as pseudo-labels, the "
                                                           "most confident first (classes kept in adapt.class_mix)")
-    class_mix: str = _spec("estimate", choices=("estimate", "balanced"),
-                           doc="class mix of the pseudo-labels: 'estimate' (from the labeled rows' audit sample when "
-                               "given, else EM on the model's probabilities of the texts, Saerens et al. 2002; the "
-                               "probabilities are reweighted to it) or 'balanced' (equal classes)")
+    class_mix: str = _spec("labels", choices=("labels", "estimate", "balanced"),
+                           doc="class mix of the pseudo-labels (the model's probabilities are reweighted to it): "
+                               "'labels' (the share among 30+ audit labels, else equal classes; the EM estimate "
+                               "from the texts is reported but not used), 'estimate' (the same, but without "
+                               "enough labels the EM estimate on the model's probabilities, Saerens et al. 2002) "
+                               "or 'balanced' (always equal classes)")
     decision: str = _spec("labels", choices=("labels", "estimate", "none"),
                           doc="the decision rule recorded in the adapted bundle (two classes): 'labels' (a threshold "
                               "fitted on held-out labeled rows, when --labeled is given), 'estimate' (also without "

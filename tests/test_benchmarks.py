@@ -73,7 +73,8 @@ def test_label_budget_benchmark_smoke(tiny_model_dir, tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["test_rows"] == 150 and data["unlabeled_texts"] == 220
     methods = [(r["labels"], r["method"]) for r in data["results"]]
-    assert methods == [(0, "base model"), (0, "adapt (likelier class)"), (0, "adapt, estimated class mix"),
+    assert methods == [(0, "base model"), (0, "adapt (default: equal classes)"), (0, "adapt, EM class mix"),
+                       (0, "adapt, EM class mix + its threshold"),
                        (40, "threshold alone"), (40, "adapt --labeled"), (40, "char TF-IDF + LR on the labels")]
     for row in data["results"]:
         assert 0.0 <= row["macro_f1"] <= 1.0 and -100 <= row["share_error_points"] <= 100
