@@ -232,6 +232,16 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _decision_line(meta: dict, path: Path) -> str:
+    """The bundle's fitted decision rule in words (``sentiment info``)."""
+    from .decision import DecisionRule
+
+    if meta.get("decision") is None:
+        return "the likelier class (no fitted rule)"
+    labels = meta.get("labels") or []
+    return DecisionRule.from_dict(meta["decision"], labels, str(path / "meta.json")).describe(labels)
+
+
 def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
     from .bundle import read_meta
     from .classifier import default_model_path
@@ -257,6 +267,7 @@ def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
                               if "onnx" in meta else "Keras only (add model.onnx with `sentiment export --model "
                                                      f"{path} --in-place`)"),
              "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+             "decision: " + _decision_line(meta, path),
              "", "config:", (path / "config.toml").read_text(encoding="utf-8")]
     by_domain = training.get("metrics", {}).get("test", {}).get("by_domain")
     if by_domain:
