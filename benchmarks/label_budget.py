@@ -15,7 +15,9 @@ are drawn from the pool: the comments a user has. For each budget n (labels) and
 
 the chosen texts get their true labels, and each method is scored on the test part:
 
-  threshold alone         the base model, its threshold fitted on the n labels (sentiment.decision.fit_threshold);
+  threshold alone         the base model with a threshold chosen from the n labels as adapt chooses it
+                          (sentiment.decision.threshold_from_labels: the predicted share on the texts matched
+                          to the audit labels' share when 30+ were drawn at random, else macro-F1 on the labels);
   adapt --labeled         ``base.adapt(texts, labeled=...)`` with the unlabeled texts (the default recipe: the
                           labels train the model and a held-out part fits its decision rule);
   adapt, labels only      the same with only the labeled texts as texts (no unlabeled comments);
@@ -130,7 +132,7 @@ def choose(base, strategy: str, texts: list[str], n: int, seed: int) -> tuple[np
 
 def run(args: argparse.Namespace) -> dict:
     from sentiment import SentimentClassifier
-    from sentiment.decision import fit_threshold
+    from sentiment.decision import threshold_from_labels
 
     started = time.perf_counter()
     name, texts, y = load_domain(args.data, args.text_column, args.label_column, args.positive_share, args.seed)
@@ -174,7 +176,8 @@ def run(args: argparse.Namespace) -> dict:
             rows, sample = choose(base, strategy, user_texts, budget, args.seed)
             select_seconds = time.perf_counter() - t0
             lab_texts, lab_y = [user_texts[i] for i in rows], y_user[rows]
-            threshold = fit_threshold(base_user[rows, 1], lab_y)
+            audit_y = lab_y[np.asarray(sample) == "audit"]
+            threshold, _ = threshold_from_labels(base_user[:, 1], audit_y, base_user[rows, 1], lab_y)
             record(budget, strategy, "threshold alone", (base_test[:, 1] >= threshold).astype(int), select_seconds,
                    threshold=round(threshold, 3))
             adapted, seconds = adapt(user_texts, (lab_texts, lab_y.tolist()), sample)

@@ -131,10 +131,12 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
     decision_report: dict[str, Any] = {}
     held = None
     if len(held_rows):
-        held = {"y": label_y[held_rows],
+        held = {"y": label_y[held_rows], "all_audit": bool(audit[held_rows].all()),
                 "before": source.predict_ids(source.vocabulary_.encode_many([label_tokens[i] for i in held_rows])),
                 "after": adapted.predict_ids([label_ids[i] for i in held_rows])}
-    rule, decision_report = fit_decision(a.decision, n_classes, held, after, mix, base, source, cfg.train.seed)
+    audit_y = label_y[audit] if a.class_mix != "balanced" else np.array([], dtype=int)
+    rule, decision_report = fit_decision(a.decision, n_classes, held, after, mix, base, source, cfg.train.seed,
+                                         src_proba, audit_y)
     adapted.decision_ = rule
     if rule is not None:
         log(f"adapt: decision rule: {rule.describe(source.classes_.tolist())}")
@@ -242,43 +244,56 @@ def reweight(proba: np.ndarray, mix: np.ndarray, base: np.ndarray) -> np.ndarray
 
 
 def fit_decision(how: str, n_classes: int, held: dict[str, np.ndarray] | None, after: np.ndarray, mix: np.ndarray,
-                 base: np.ndarray, source, seed: int):
-    """(the adapted model's :class:`DecisionRule` or None, its report with held-out figures)."""
-    from .decision import DecisionRule, fit_threshold, share_threshold
+                 base: np.ndarray, source, seed: int, src_proba: np.ndarray | None = None,
+                 audit_y: np.ndarray | None = None):
+    """(the adapted model's :class:`DecisionRule` or None, its report with held-out figures).
+
+    With labels: the threshold from :func:`sentiment.decision.threshold_from_labels` (the predicted share on the
+    texts matched to the audit labels' share, or macro-F1 on the held-out rows when audit labels are few).
+    Held-out figures of a fitted threshold are cross-fitted: each half of the held-out rows is scored with
+    the threshold chosen from the other half's labels.
+    """
+    from .decision import DecisionRule, share_threshold, threshold_from_labels
 
     report: dict[str, Any] = {}
     rule = None
     classes = source.classes_.tolist()
     binary = n_classes == 2
+    audit_y = np.array([], dtype=int) if audit_y is None else audit_y
     if held is not None:
         y, before, after_held = held["y"], held["before"], held["after"]
+        by_share = held["all_audit"]  # held-out rows drawn at random: their share may choose the threshold
         figures = {"source": held_out_figures(y, np.searchsorted(source.classes_, source.decide(before)), seed),
                    "adapted (likelier class)": held_out_figures(y, after_held.argmax(axis=1), seed)}
         if binary:
-            figures["source, fitted threshold"] = held_out_figures(y, cross_fitted(before[:, 1], y, seed), seed)
-            figures["adapted, fitted threshold"] = held_out_figures(y, cross_fitted(after_held[:, 1], y, seed), seed)
+            figures["source, fitted threshold"] = held_out_figures(
+                y, cross_fitted(before[:, 1], y, seed, src_proba[:, 1] if by_share else None), seed)
+            figures["adapted, fitted threshold"] = held_out_figures(
+                y, cross_fitted(after_held[:, 1], y, seed, after[:, 1] if by_share else None), seed)
         report["held_out"] = {"rows": int(len(y)), "figures": figures,
                               "note": "rows not used to train the adapted model; fitted thresholds are "
-                                      "cross-fitted (each half scored with the threshold fitted on the other)"}
+                                      "cross-fitted (each half scored with the threshold chosen from the other "
+                                      "half's labels)"}
     if not binary or how == "none":
         return None, {**report, "rule": "likelier class"}
-    if held is not None and how in ("labels", "estimate"):
-        threshold = fit_threshold(held["after"][:, 1], held["y"])
-        rule = DecisionRule(threshold, tuple(float(m) for m in mix), tuple(float(b) for b in mix),
-                            "threshold maximizing macro-F1 on held-out labeled rows",
-                            {"labels": int(len(held["y"]))})
+    if how in ("labels", "estimate") and (held is not None or len(audit_y) >= 30):
+        threshold, method = threshold_from_labels(after[:, 1], audit_y, *((held["after"][:, 1], held["y"])
+                                                                          if held is not None else (None, None)))
+        rule = DecisionRule(threshold, tuple(float(m) for m in mix), tuple(float(m) for m in mix), method,
+                            {"labels": int(len(audit_y) if len(audit_y) >= 30 else len(held["y"]))})
     elif how == "estimate":
         threshold = share_threshold(after[:, 1], float(mix[1]))
-        rule = DecisionRule(threshold, tuple(float(m) for m in mix), tuple(float(b) for b in mix),
+        rule = DecisionRule(threshold, tuple(float(m) for m in mix), tuple(float(m) for m in mix),
                             "threshold at which the predicted share matches the estimated class mix", {})
     if rule is None:
         return None, {**report, "rule": "likelier class"}
     return rule, {**report, "rule": rule.to_dict(classes)}
 
 
-def cross_fitted(p1: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """Predictions (0/1) of each half of the rows with the threshold fitted on the other half (stratified)."""
-    from .decision import fit_threshold
+def cross_fitted(p1: np.ndarray, y: np.ndarray, seed: int, p1_texts: np.ndarray | None = None) -> np.ndarray:
+    """Predictions (0/1) of each half of the labeled rows with the threshold chosen from the other half's labels
+    (stratified halves): by share on ``p1_texts`` when given (the rows are audit rows), else by macro-F1."""
+    from .decision import threshold_from_labels
 
     rng = np.random.default_rng(seed + 1)
     half = np.zeros(len(y), dtype=bool)
@@ -287,7 +302,11 @@ def cross_fitted(p1: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
         half[rows[: len(rows) // 2]] = True
     pred = np.zeros(len(y), dtype=int)
     for part in (half, ~half):
-        threshold = fit_threshold(p1[~part], y[~part])
+        other = ~part
+        if p1_texts is not None:
+            threshold, _ = threshold_from_labels(p1_texts, y[other], min_audit=1)
+        else:
+            threshold, _ = threshold_from_labels(p1[other], np.array([]), p1[other], y[other])
         pred[part] = (p1[part] >= threshold).astype(int)
     return pred
 

@@ -192,6 +192,27 @@ def fit_threshold(p1: np.ndarray, y: np.ndarray, *, lo: float = 0.02, hi: float 
     return float(np.clip((values[first] + values[last + 1]) / 2.0, lo, hi))
 
 
+def threshold_from_labels(p1_texts: np.ndarray, audit_y: np.ndarray, p1_labeled: np.ndarray | None = None,
+                          y_labeled: np.ndarray | None = None, min_audit: int = 30) -> tuple[float, str]:
+    """A threshold on P(class 1) from a few labels, and how it was chosen.
+
+    With at least ``min_audit`` audit labels (drawn at random from the texts): the threshold at which the share
+    of ``p1_texts`` (the model's probabilities of all the texts) predicted 1 equals the audit labels' share of
+    1 (a half-count added to each class). Otherwise the threshold that maximizes macro-F1 on the labeled rows.
+    The first is steadier: on Steam reviews with a movie + shopping model, over 100 draws of 90 labels its
+    test macro-F1 was 0.745 ± 0.008 against 0.738 ± 0.015 for the macro-F1 fit (0.730 ± 0.004 against
+    0.718 ± 0.021 on a 70%-positive resample; docs/domains.md).
+    """
+    audit_y = np.asarray(audit_y).astype(int)
+    if len(audit_y) >= min_audit:
+        share = (audit_y.sum() + 0.5) / (len(audit_y) + 1.0)
+        return share_threshold(p1_texts, share), (f"threshold at which the predicted share positive on the texts "
+                                                  f"matches {len(audit_y):,} audit labels ({share:.1%})")
+    if p1_labeled is None or y_labeled is None or len(np.unique(y_labeled)) < 2:
+        return 0.5, "too few labels to fit a threshold"
+    return fit_threshold(p1_labeled, y_labeled), f"threshold maximizing macro-F1 on {len(y_labeled):,} labeled rows"
+
+
 def share_threshold(p1: np.ndarray, share: float, *, lo: float = 0.02, hi: float = 0.98) -> float:
     """The threshold on P(class 1) at which a ``share`` of the rows of ``p1`` are predicted class 1."""
     p1 = np.asarray(p1, dtype=float)

@@ -96,7 +96,7 @@ def test_score_cli_and_ray_scorer_use_the_rule(ruled, tmp_path):
         result = run_cli("score", str(data), "-o", str(out), "--model", str(path), "-q", *extra)
         assert result.returncode == 0, result.stderr[-2000:]
         np.testing.assert_array_equal(pd.read_csv(out)["pred_label"].to_numpy(), want)
-    info = run_cli("info", "--model", str(path))
+    info = run_cli("info", str(path))
     assert info.returncode == 0 and "decision: predict 1 when P(1) >= " in info.stdout, info.stderr[-2000:]
     scorer = BatchScorer(str(path), "document", "", None, True, 256, None)  # what each Ray actor runs
     np.testing.assert_array_equal(scorer(pd.DataFrame({"document": texts}))["pred_label"].astype(int), expected)
