@@ -39,7 +39,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -141,7 +140,6 @@ def run(args: argparse.Namespace) -> dict:
     user_texts, y_user = [texts[i] for i in users], y[users]
     base = SentimentClassifier.load(args.base)
     tuned = base.config_.with_overrides(["adapt.min_texts=10", *args.overrides])
-    log = lambda msg: print(f"  {msg}", file=sys.stderr)  # noqa: E731
     print(f"{name}: {len(texts):,} rows ({y.mean():.1%} positive); test {len(test):,}, the user's texts "
           f"{len(users):,}", file=sys.stderr)
     base_test = base.predict_proba(test_texts)

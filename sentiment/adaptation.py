@@ -49,7 +49,7 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
     from ._tf import import_keras
     from .bundle import bundle_id
     from .classifier import check_labels, check_texts, data_fingerprint
-    from .decision import DecisionRule, base_prior_of
+    from .decision import base_prior_of
     from .labeled import match_labels
     from .network import fit_model
     from .training import Trained
