@@ -16,7 +16,7 @@ are drawn from the pool: the comments a user has. For each budget n (labels) and
 the chosen texts get their true labels, and each method is scored on the test part:
 
   threshold alone         the base model with a threshold chosen from the n labels as adapt chooses it
-                          (sentiment.decision.threshold_from_labels: the predicted share on the texts matched
+                          (sentiment.model.decision.threshold_from_labels: the predicted share on the texts matched
                           to the audit labels' share when 30+ were drawn at random, else macro-F1 on the labels);
   adapt --labeled         ``base.adapt(texts, labeled=...)`` with the unlabeled texts (the default recipe: the
                           labels train the model and a held-out part fits its decision rule);
@@ -131,7 +131,7 @@ def choose(base, strategy: str, texts: list[str], n: int, seed: int) -> tuple[np
 
 def run(args: argparse.Namespace) -> dict:
     from sentiment import SentimentClassifier
-    from sentiment.decision import threshold_from_labels
+    from sentiment.model.decision import threshold_from_labels
 
     started = time.perf_counter()
     name, texts, y = load_domain(args.data, args.text_column, args.label_column, args.positive_share, args.seed)
