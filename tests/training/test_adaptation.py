@@ -112,7 +112,7 @@ def test_adapt_cli_with_labels_and_evaluation(movie_model, tmp_path):
     assert "audit labels" in report["class_mix"]["method"]
     meta = json.loads((out / "meta.json").read_text())
     rule = meta["decision"]
-    assert 0 < rule["threshold"] < 1 and "held-out" in rule["method"] and rule == report["decision"]["rule"]
+    assert 0 < rule["threshold"] < 1 and "80 audit labels" in rule["method"] and rule == report["decision"]["rule"]
     card = (out / "MODEL_CARD.md").read_text()
     assert "## Adaptation" in card and f"{len(texts)} labeled rows" in card and "Decision rule: predict" in card
     assert "held-out labeled rows" in card
