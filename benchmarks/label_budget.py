@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_domain(spec: str, text_column: str | None, label_column: str | None, positive_share: float | None,
                 seed: int) -> tuple[str, list[str], np.ndarray]:
-    from sentiment.labeled import load_labeled
+    from sentiment.io.labeled import load_labeled
 
     name, _, path = spec.rpartition("=")
     name = name or Path(path).name.split(".")[0]
