@@ -5,16 +5,23 @@ The recipe (settings in the config's ``[adapt]`` section):
 1. **Vocabulary.** Morphemes frequent in the new texts but unknown to the model join its vocabulary. Their
    vectors come from a Word2Vec trained on the new texts, mapped into the model's own (fine-tuned) embedding
    space by a linear map fitted on the morphemes both know (least squares with a small ridge).
-2. **Pseudo-labels.** The model scores the new texts. With ``adapt.ngram_teacher`` (co-training), an n-gram
+2. **Class mix.** With 30+ audit labels (rows drawn at random, ``sample == "audit"``) their share; otherwise
+   equal classes (``adapt.class_mix``; the EM estimate of Saerens et al. 2002 is reported, and used only with
+   ``"estimate"``: it trusts the model's calibration on texts it does not know). The model's probabilities are
+   reweighted to the mix.
+3. **Pseudo-labels.** The model scores the new texts. With ``adapt.ngram_teacher`` (co-training), an n-gram
    model (char 1-5-grams + morpheme 1-3-grams, TF-IDF, naive-Bayes scaled, logistic regression) learns from the
    model's most confident labels: it sees the new domain's own words and spellings; the two models' mean
-   relabels the texts. The most confident ``adapt.confidence`` share of each predicted class is kept, the
-   classes balanced to the smallest (the new domain's class mix is unknown; a confident majority class
-   would otherwise take over).
-3. **Fine-tuning.** The network (new embedding rows included) trains on those texts for ``adapt.epochs`` at
-   ``adapt.learning_rate``. Each target mixes the pseudo-label with the original model's own probabilities
-   (``adapt.anchor_weight``), which, with the low learning rate, keeps what the model knew. Rows labeled by the
-   user (``labeled=``) train with their labels and ``adapt.labeled_weight``.
+   relabels the texts. The most confident rows of each predicted class are kept in the class mix (at most
+   ``adapt.confidence`` of any class; a confident majority class would otherwise take over).
+4. **Fine-tuning.** The network (new embedding rows included) trains on those texts for ``adapt.epochs`` at
+   ``adapt.learning_rate``. Each target mixes the pseudo-label with the original model's (reweighted)
+   probabilities (``adapt.anchor_weight``), which, with the low learning rate, keeps what the model knew. Rows
+   labeled by the user (``labeled=``) train with their labels and ``adapt.labeled_weight``, except a held-out
+   part (``adapt.holdout_share``, audit rows first).
+5. **Decision rule and figures.** With labels, a threshold (:mod:`sentiment.model.decision`) is chosen and
+   stored as the adapted classifier's ``decision_``; the source and adapted models are measured on the
+   held-out rows with 95% intervals (cross-fitted where a threshold is chosen from labels).
 
 The result is a new classifier; the source is unchanged. Its ``training_["adaptation"]`` records the source
 bundle, the texts' fingerprint and what each step did.
