@@ -225,12 +225,10 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     from ..analysis.intervals import metric_intervals
 
     metrics["intervals"] = metric_intervals(np.searchsorted(clf.classes_, labels), proba, n_boot=args.bootstrap,
-                                            seed=args.seed)
+                                            seed=args.seed, pred=np.searchsorted(clf.classes_, clf.decide(proba)))
     if evaluated_on:
         metrics["evaluated_on"] = evaluated_on
     if args.group_by:
-        import numpy as np
-
         from ..io.columns import find_column
         from ..training.domains import metrics_by_group
 
