@@ -96,6 +96,12 @@ def test_score_cli_and_ray_scorer_use_the_rule(ruled, tmp_path):
         result = run_cli("score", str(data), "-o", str(out), "--model", str(path), "-q", *extra)
         assert result.returncode == 0, result.stderr[-2000:]
         np.testing.assert_array_equal(pd.read_csv(out)["pred_label"].to_numpy(), want)
+    labeled = tmp_path / "labeled.csv"
+    pd.DataFrame({"document": texts, "label": expected}).to_csv(labeled, index=False)
+    result = run_cli("evaluate", "--model", str(path), "--data", str(labeled), "--json", "--no-cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads(result.stdout)
+    assert metrics["accuracy"] == 1.0 and metrics["intervals"]["accuracy"][1] == pytest.approx(1.0)
     info = run_cli("info", str(path))
     assert info.returncode == 0 and "decision: predict 1 when P(1) >= " in info.stdout, info.stderr[-2000:]
     scorer = BatchScorer(str(path), "document", "", None, True, 256, None)  # what each Ray actor runs
