@@ -169,23 +169,47 @@ class SentimentClassifier(EstimatorAPI):
         self.runtime_ = "keras"
         self.history_ = trained.history
         self.training_ = trained.report
+        self.decision_ = None
         return self
 
     def adapt(self, texts: Iterable[str], labeled: tuple[Iterable[str], Iterable[Any]] | None = None, *,
-              config: Config | dict | None = None, log: Callable[[str], None] = lambda msg: None
-              ) -> "SentimentClassifier":
+              sample: Iterable[Any] | None = None, config: Config | dict | None = None,
+              log: Callable[[str], None] = lambda msg: None) -> "SentimentClassifier":
         """A new classifier fitted to ``texts`` (unlabeled comments of a new kind); ``self`` is unchanged.
 
-        ``labeled`` = (texts, labels) adds a few rows labeled by you. ``config`` overrides the ``[adapt]``
-        settings (a Config, or a dict such as ``{"adapt.epochs": 3}``). See :mod:`sentiment.training.adaptation`.
+        ``labeled`` = (texts, labels) adds a few rows labeled by you: the model learns from most of them, and a
+        held-out part (``adapt.holdout_share``) measures the source and adapted models; a decision threshold is
+        chosen from the labels (``decision_``, ``training_["adaptation"]["decision"]``). ``sample`` says per
+        labeled row how it was chosen ("audit": at random; :meth:`select_for_labeling`'s ``sample`` column);
+        30+ audit rows give the class mix. ``config`` overrides the ``[adapt]`` settings (a Config, or a dict
+        such as ``{"adapt.epochs": 3}``). See :mod:`sentiment.training.adaptation`.
         """
         from .training.adaptation import adapt_classifier
 
         self._check_fitted()
         cfg = config if isinstance(config, Config) else self.config_.with_overrides(config or {})
         pairs = None if labeled is None else (list(labeled[0]), list(labeled[1]))
-        return adapt_classifier(self, list(texts), labeled=pairs, cfg=cfg, workers=self.workers,
-                                verbose=self.verbose, log=log)
+        return adapt_classifier(self, list(texts), labeled=pairs,
+                                labeled_sample=None if sample is None else list(sample),
+                                cfg=cfg, workers=self.workers, verbose=self.verbose, log=log)
+
+    def select_for_labeling(self, texts: Iterable[Any], n: int = 300, *, audit_share: float = 0.3, seed: int = 0,
+                            log: Callable[[str], None] = lambda msg: None):
+        """Which ``n`` of ``texts`` to label: a DataFrame in labeling order with ``row`` (position in ``texts``),
+        ``sample`` (``"audit"``: a uniform random sample, ``round(n * audit_share)`` rows, for unbiased figures;
+        ``"informative"``: uncertain under this model, diverse, no near-duplicates), ``prob_1`` (this model's
+        P(positive)) and ``text``. Missing or blank texts are never chosen. See :mod:`sentiment.selection`.
+        """
+        from .training.selection import check_selection_args, select_rows
+
+        self._check_fitted()
+        texts = list(texts)
+        usable = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+        check_selection_args(len(usable), n, audit_share)  # before the (slow) scoring
+        proba = np.full((len(texts), self.n_classes_), 1.0 / self.n_classes_)
+        if usable:
+            proba[usable] = self.predict_proba([texts[i] for i in usable])
+        return select_rows(texts, proba, n, audit_share=audit_share, seed=seed, log=log)
 
     # -- prediction ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -219,10 +243,19 @@ class SentimentClassifier(EstimatorAPI):
         self._check_fitted()
         return explain(self, texts, batch_size=batch_size)
 
-    def predict(self, X: Iterable[str]) -> np.ndarray:
-        """Predicted labels (values from ``classes_``)."""
-        proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)]
+    def predict(self, X: Iterable[str], threshold: float | None = None) -> np.ndarray:
+        """Predicted labels (values from ``classes_``): by the bundle's fitted decision rule (``decision_``, e.g.
+        a threshold fitted by ``adapt``) when it has one, else the likeliest class. ``threshold`` (two-class
+        models): predict the second class when its probability is at least this, whatever the rule."""
+        return self.decide(self.predict_proba(X), threshold)
+
+    def decide(self, proba: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """The labels for probabilities ``proba`` (n, n_classes): ``threshold`` when given, else ``decision_``,
+        else the likeliest class (see :mod:`sentiment.model.decision`)."""
+        from .model.decision import decide
+
+        self._check_fitted()
+        return decide(proba, self.classes_, threshold, getattr(self, "decision_", None))
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, metrics: dict[str, Any] | None = None, model_card: str | None = None) -> Path:
@@ -240,6 +273,8 @@ class SentimentClassifier(EstimatorAPI):
             "maxlen": self.config_.sequence.maxlen,
             "training": training,
         }
+        if getattr(self, "decision_", None) is not None:
+            meta["decision"] = self.decision_.to_dict(self.classes_.tolist())
         extra = {"MODEL_CARD.md": model_card} if model_card else None
         return write_bundle(path, self.config_, self.vocabulary_, scoring_copy(self.model_), meta,
                             history=self.history_, extra_files=extra)
@@ -263,6 +298,7 @@ class SentimentClassifier(EstimatorAPI):
         Keras model) is still available and is loaded on first access.
         """
         from .model.bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
+        from .model.decision import DecisionRule
         from .errors import BundleError
         from .model.network import keras_predictor
         from .model.runtime import check_runtime, onnx_predictor, resolve_precision
@@ -295,6 +331,8 @@ class SentimentClassifier(EstimatorAPI):
             clf.runtime_ = "onnx" if precision == "fp32" else f"onnx-{precision}"
         clf.history_ = json.loads((path / "history.json").read_text()) if (path / "history.json").is_file() else {}
         clf.training_ = meta.get("training", {})
+        clf.decision_ = (DecisionRule.from_dict(meta["decision"], clf.classes_.tolist(), f"{path / 'meta.json'}")
+                         if meta.get("decision") is not None else None)
         clf.meta_ = meta
         return clf
 

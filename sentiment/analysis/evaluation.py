@@ -13,13 +13,16 @@ import pandas as pd
 from ..model.fitted import FittedClassifier
 
 
-def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, ROC AUC (binary)."""
+def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray,
+                    pred: np.ndarray | None = None) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, ROC AUC (binary).
+
+    ``pred``: the predicted class indices (default: the likeliest class), e.g. by a bundle's decision rule."""
     from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support,
                                  roc_auc_score)
 
     idx = np.searchsorted(classes, y_true)  # classes_ are sorted (np.unique)
-    pred = proba.argmax(axis=1)
+    pred = proba.argmax(axis=1) if pred is None else np.asarray(pred)
     labels = np.arange(len(classes))
     precision, recall, f1, support = precision_recall_fscore_support(idx, pred, labels=labels, zero_division=0)
     metrics: dict[str, Any] = {
@@ -55,7 +58,8 @@ def evaluate_texts(clf: FittedClassifier, texts: list[str], labels: np.ndarray,
     started = time.perf_counter()
     proba = clf.predict_proba(texts) if tokens is None else clf.predict_ids(clf.vocabulary_.encode_many(tokens))
     seconds = time.perf_counter() - started
-    metrics = compute_metrics(labels, proba, clf.classes_)
+    pred = np.searchsorted(clf.classes_, clf.decide(proba))  # the bundle's decision rule, when it has one
+    metrics = compute_metrics(labels, proba, clf.classes_, pred)
     metrics["seconds"] = round(seconds, 2)
     metrics["rows_per_second"] = round(len(texts) / seconds, 1) if seconds else None
     return metrics, proba

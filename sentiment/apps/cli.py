@@ -225,7 +225,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     from ..analysis.intervals import metric_intervals
 
     metrics["intervals"] = metric_intervals(np.searchsorted(clf.classes_, labels), proba, n_boot=args.bootstrap,
-                                            seed=args.seed)
+                                            seed=args.seed, pred=np.searchsorted(clf.classes_, clf.decide(proba)))
     if evaluated_on:
         metrics["evaluated_on"] = evaluated_on
     if args.group_by:
@@ -234,7 +234,8 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
 
         column = find_column(list(data.frame.columns), args.group_by, (), "group", str(args.data))
         metrics["group_by"] = column
-        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist())
+        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist(),
+                                               pred=np.searchsorted(clf.classes_, clf.decide(proba)))
     metrics["data"] = str(args.data)
     metrics["model"] = str(args.model or "default")
     metrics["runtime"] = clf.runtime_
@@ -252,6 +253,16 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
             print(f"\nby {metrics['group_by']}:\n" + format_groups(metrics["by_group"], metrics["group_by"]))
     log(f"report written to {report}")
     return 0
+
+
+def _decision_line(meta: dict, path: Path) -> str:
+    """The bundle's fitted decision rule in words (``sentiment info``)."""
+    from ..model.decision import DecisionRule
+
+    if meta.get("decision") is None:
+        return "the likelier class (no fitted rule)"
+    labels = meta.get("labels") or []
+    return DecisionRule.from_dict(meta["decision"], labels, str(path / "meta.json")).describe(labels)
 
 
 def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
@@ -279,6 +290,7 @@ def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
                               if "onnx" in meta else "Keras only (add model.onnx with `sentiment export --model "
                                                      f"{path} --in-place`)"),
              "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+             "decision: " + _decision_line(meta, path),
              "", "config:", (path / "config.toml").read_text(encoding="utf-8")]
     by_domain = training.get("metrics", {}).get("test", {}).get("by_domain")
     if by_domain:
@@ -361,6 +373,7 @@ def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..training.adaptation import adaptation_summary
     from .adapt import adapt_bundle
 
     log = _quiet_log if args.quiet else _log
@@ -373,6 +386,8 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
                              log=log)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(adaptation_summary(report))
     return 0
 
 
@@ -591,7 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(keep the row, text with U+FFFD, status bad_encoding, no prediction) or skip-rows "
                         "(leave the row out; counted and listed in the summary)")
     p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
-                                                   "its probability is at least this (default: the likelier class)")
+                                                   "its probability is at least this (default: the model's fitted decision rule, "
+                                                   "e.g. from `adapt --labeled`, else the likelier class)")
     _add_runtime_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_score)
