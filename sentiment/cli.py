@@ -350,6 +350,54 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_label(args: argparse.Namespace, extra: list[str]) -> int:
+    from .labeling import label_words, labels_type, prepare_labels, remove_stale_temporaries
+    from .locks import exclusive_lock
+
+    _no_extra(extra, "label")
+    log = _quiet_log if args.quiet else _log
+    words = label_words(args.labels)
+    labels_type(args.output, args.export)
+    sock = None
+    if not args.export:  # fail fast, before the selection: the page needs the serve extra and a free port
+        try:
+            from . import labeling_page
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in {"fastapi", "starlette", "pydantic", "uvicorn"}:
+                raise
+            raise SentimentError(f"the labeling page needs FastAPI and uvicorn (missing: {exc.name}); install them "
+                                 f'with: pip install "sentiment[serve]", or write a table to label elsewhere with '
+                                 f"--export") from None
+        sock = labeling_page.bind(args.port)
+    try:
+        with exclusive_lock(args.output, "labels file"):
+            remove_stale_temporaries(Path(args.output))
+
+            def model():
+                from .classifier import SentimentClassifier
+
+                log(f"model: {args.model or 'default (packaged)'}; scoring {args.input} to choose {args.n} comments")
+                return SentimentClassifier.load(args.model, workers=args.workers)
+
+            table = prepare_labels(args.input, args.output, n=args.n, model=model, text_column=args.text_column,
+                                   audit_share=args.audit_share, seed=args.seed, export=args.export, sep=args.sep,
+                                   encoding=args.encoding, sheet=args.sheet, log=log)
+            if args.export:
+                log(f"next: fill in the label column ({words[0]} = positive, {words[1]} = negative, or your own two "
+                    f"words; rows left empty are ignored), then: sentiment adapt --texts {args.input} --labeled "
+                    f"{args.output} -o models/adapted")
+                return 0
+            from .labeling import LabelStore
+
+            store = LabelStore(args.output, table, words)
+            labeling_page.serve(store, sock, title=f"sentiment label · {Path(args.input).name}", log=log)
+            sock = None
+    finally:
+        if sock is not None:
+            sock.close()
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
     _no_extra(extra, "explain")
     texts = args.texts
@@ -395,6 +443,36 @@ def _add_explain_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (the default when stdout is not a terminal)")
     p.add_argument("--top", type=int, default=5, help="strongest morphemes listed per text in the terminal view")
     p.set_defaults(func=cmd_explain)
+
+
+def _add_label_parser(sub: Any) -> None:
+    p = sub.add_parser("label", help="choose comments worth labeling and label them in a local page (or --export "
+                                     "a table to fill in)",
+                       description="Chooses --n comments of INPUT (an audit part drawn at random + an informative "
+                                   "part the model is unsure about, varied, without near-duplicates) and either "
+                                   "serves a labeling page on 127.0.0.1 that saves every decision in LABELS at "
+                                   "once, or (--export) writes them to LABELS with an empty label column. Running "
+                                   "the same command again continues where it stopped. See docs/labeling.md.")
+    p.add_argument("input", help="the comments (CSV/TSV/.txt(.gz), .xlsx, .parquet, .jsonl)")
+    p.add_argument("-o", "--output", required=True, metavar="LABELS",
+                   help="labels file: .csv (the page saves here), or .xlsx with --export")
+    p.add_argument("--n", type=int, default=300, help="comments to choose (default 300)")
+    p.add_argument("--audit-share", type=float, default=0.3,
+                   help="share of them drawn uniformly at random, for unbiased figures (default 0.3)")
+    p.add_argument("--model", "-m", help="the model whose uncertainty guides the choice (default: the packaged "
+                                         "model)")
+    p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the selection (default 0)")
+    p.add_argument("--labels", default="1,0", metavar="POS,NEG",
+                   help="what the page writes for positive and negative, e.g. 긍정,부정 (default 1,0)")
+    p.add_argument("--export", action="store_true", help="write LABELS with an empty label column and exit (no "
+                                                         "page)")
+    p.add_argument("--port", type=int, default=8765, help="the page's port on 127.0.0.1 (default 8765; 0 = any "
+                                                          "free port)")
+    p.add_argument("--workers", type=int, default=0, help="tokenizer processes for scoring INPUT (0 = all cores)")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_label)
 
 
 def _add_report_parser(sub: Any) -> None:
@@ -611,6 +689,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_explain_parser(sub)
     _add_report_parser(sub)
+    _add_label_parser(sub)
 
     p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle, "
                                       "or add the ONNX graph to an existing bundle")
