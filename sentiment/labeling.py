@@ -16,7 +16,6 @@ and continues at the first undecided row. Undo clears the most recent decision (
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -215,14 +214,16 @@ def remove_stale_temporaries(path: Path) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Replace ``path`` with ``frame`` as UTF-8 CSV, durably: temporary file, fsync, rename, fsync the folder."""
+    """Replace ``path`` with the all-string ``frame`` as UTF-8 CSV, durably (see :func:`write_bytes`)."""
+    lines = [",".join(csv_cell(str(c)) for c in frame.columns)]
+    lines += [",".join(csv_cell(v) for v in values) for values in frame.itertuples(index=False, name=None)]
+    write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: temporary file in the same folder, fsync, rename, fsync the folder."""
     from .dataio import atomic_target
 
-    quoting = csv.QUOTE_ALL if any(frame[c].str.contains("\r", regex=False).any() for c in frame.columns) \
-        else csv.QUOTE_MINIMAL
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n", quoting=quoting)
-    data = buffer.getvalue().encode("utf-8")
     tmp = atomic_target(path)
     try:
         with open(tmp, "wb") as fh:
@@ -253,77 +254,92 @@ class DecisionConflict(DataError):
     """A decision for a comment that is not the one waiting (a second tab, a repeated key press)."""
 
 
-class LabelStore:
-    """The labeling page's state: LABELS in memory, each change written through with :func:`write_csv`.
+def csv_cell(value: str) -> str:
+    """One CSV field as the csv module writes it (quoted when it holds a comma, a quote or a line break)."""
+    if any(ch in value for ch in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
-    Not thread-safe by itself: the page serializes calls with a lock.
+
+class LabelStore:
+    """The labeling page's state: LABELS in memory, each change written through durably.
+
+    Every cell of LABELS is kept as its CSV text, so a write is one join and one fsync (a few milliseconds for
+    thousands of rows), and cells the page does not change are written back exactly as they were read. Not
+    thread-safe by itself: the page serializes calls with a lock.
     """
 
     def __init__(self, path: str | Path, table: LabelsTable, words: tuple[str, str] = ("1", "0"),
                  threshold: float = 0.5) -> None:
+        frame = table.frame.reset_index(drop=True)
         self.path = Path(path)
-        self.frame = table.frame.reset_index(drop=True)
         self.text_column = table.text_column
         self.positive, self.negative = words
         self.threshold = threshold
-        used = set(self.frame["label"]) - {"", self.positive, self.negative}
+        self.columns = [str(c) for c in frame.columns]
+        self.rows = [int(r) for r in frame["row"]]
+        self.samples = frame["sample"].tolist()
+        self.texts = frame[self.text_column].tolist()
+        self.labels = frame["label"].tolist()
+        self.times = frame["decided_at"].tolist()
+        self.prob = pd.to_numeric(frame["prob_1"], errors="coerce").to_numpy()
+        self._cells = [[csv_cell(v) for v in values] for values in frame.itertuples(index=False, name=None)]
+        self._header = ",".join(csv_cell(c) for c in self.columns)
+        self._label_at, self._time_at = self.columns.index("label"), self.columns.index("decided_at")
+        used = set(self.labels) - {"", self.positive, self.negative}
         if used:
             listed = ", ".join(repr(v) for v in sorted(used)[:5])
             raise DataError(f"{self.path} already holds the label(s) {listed}, which are not the words of this "
                             f"run ({self.positive!r} for positive, {self.negative!r} for negative); continue with "
                             f"the same words, e.g. --labels {','.join(sorted(used)[:2])} (positive first)")
-        self._prob = pd.to_numeric(self.frame["prob_1"], errors="coerce").to_numpy()
+        # page decisions, oldest first (undo takes the last); decided_at parsed once, file order breaks ties
+        stamped = [i for i, t in enumerate(self.times) if t]
+        parsed = pd.to_datetime(pd.Series([self.times[i] for i in stamped], dtype=object), errors="coerce",
+                                utc=True, format="ISO8601")
+        keys = parsed.fillna(pd.Timestamp.min.tz_localize("UTC")).tolist()
+        self.order = [i for _, i in sorted(zip(keys, stamped))]
 
     # -- reading ------------------------------------------------------------------------
-    def _decided(self) -> np.ndarray:
-        return ((self.frame["label"] != "") | (self.frame["decided_at"] != "")).to_numpy()
+    def decided(self, position: int) -> bool:
+        return bool(self.labels[position] or self.times[position])
 
     def current(self) -> int | None:
         """Position (in file order) of the first undecided comment, or None when all are decided."""
-        pending = np.flatnonzero(~self._decided())
-        return int(pending[0]) if len(pending) else None
+        return next((i for i in range(len(self.rows)) if not self.decided(i)), None)
 
-    def _last(self) -> int | None:
-        """Position of the most recent page decision (undo target)."""
-        stamped = np.flatnonzero((self.frame["decided_at"] != "").to_numpy())
-        if not len(stamped):
-            return None
-        times = pd.to_datetime(self.frame["decided_at"].iloc[stamped], errors="coerce", utc=True, format="ISO8601")
-        order = np.lexsort((stamped, times.fillna(pd.Timestamp.min.tz_localize("UTC")).to_numpy()))
-        return int(stamped[order[-1]])
+    def table(self) -> pd.DataFrame:
+        """LABELS as it is now (every cell a string)."""
+        return pd.read_csv(io.StringIO(self._csv()), dtype=str, keep_default_na=False)
 
     def accuracy(self) -> dict[str, Any]:
         """The model's accuracy on the audit rows labeled so far (its cut-off: ``threshold``), 95% Wilson interval."""
         from .report_stats import wilson
 
-        labels = self.frame["label"]
-        audit = (self.frame["sample"] == "audit").to_numpy() & labels.isin([self.positive, self.negative]).to_numpy()
-        audit &= ~np.isnan(self._prob)
-        n = int(audit.sum())
+        n = correct = 0
+        for i, sample in enumerate(self.samples):
+            label = self.labels[i]
+            if sample != "audit" or label not in (self.positive, self.negative) or np.isnan(self.prob[i]):
+                continue
+            n += 1
+            correct += (self.prob[i] >= self.threshold) == (label == self.positive)
         if not n:
             return {"labels": 0, "estimate": None, "low": None, "high": None}
-        truth = (labels[audit] == self.positive).to_numpy()
-        correct = int(((self._prob[audit] >= self.threshold) == truth).sum())
         low, high = wilson(np.array([correct]), np.array([n]))
-        return {"labels": n, "correct": correct, "estimate": correct / n, "low": float(low[0]),
+        return {"labels": n, "correct": int(correct), "estimate": correct / n, "low": float(low[0]),
                 "high": float(high[0]), "threshold": self.threshold}
 
     def item(self, position: int) -> dict[str, Any]:
-        row = self.frame.iloc[position]
-        return {"position": position, "row": int(row["row"]), "text": shown_text(row[self.text_column]),
-                "label": row["label"], "skipped": row["label"] == "" and row["decided_at"] != ""}
+        return {"position": position, "row": self.rows[position], "text": shown_text(self.texts[position]),
+                "label": self.labels[position], "skipped": not self.labels[position] and bool(self.times[position])}
 
     def state(self) -> dict[str, Any]:
-        decided = self._decided()
-        labels = self.frame["label"]
         current = self.current()
-        last = self._last()
         return {
-            "total": len(self.frame), "decided": int(decided.sum()),
-            "positive": int((labels == self.positive).sum()), "negative": int((labels == self.negative).sum()),
-            "skipped": int(((labels == "") & (self.frame["decided_at"] != "")).sum()),
+            "total": len(self.rows), "decided": sum(1 for i in range(len(self.rows)) if self.decided(i)),
+            "positive": self.labels.count(self.positive), "negative": self.labels.count(self.negative),
+            "skipped": sum(1 for lab, t in zip(self.labels, self.times) if t and not lab),
             "current": None if current is None else self.item(current),
-            "last": None if last is None else self.item(last),
+            "last": self.item(self.order[-1]) if self.order else None,
             "accuracy": self.accuracy(),
             "words": {"positive": self.positive, "negative": self.negative},
             "file": str(self.path),
@@ -336,30 +352,34 @@ class LabelStore:
         if decision not in DECISIONS:
             raise DataError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
         current = self.current()
-        if current is None or int(self.frame.at[current, "row"]) != int(row):
+        if current is None or self.rows[current] != int(row):
             raise DecisionConflict(f"row {row} is not the comment waiting for a decision"
-                                   + ("" if current is None else f" (row {int(self.frame.at[current, 'row'])} is)"))
-        before = self.frame.loc[current, ["label", "decided_at"]].copy()
-        self.frame.at[current, "label"] = {"positive": self.positive, "negative": self.negative}.get(decision, "")
-        self.frame.at[current, "decided_at"] = datetime.now(timezone.utc).astimezone().isoformat(
-            timespec="microseconds")
-        self._write(current, before)
+                                   + ("" if current is None else f" (row {self.rows[current]} is)"))
+        label = {"positive": self.positive, "negative": self.negative}.get(decision, "")
+        self._set(current, label, datetime.now(timezone.utc).astimezone().isoformat(timespec="microseconds"))
+        self.order.append(current)
         return self.state()
 
     def undo(self) -> dict[str, Any]:
         """Clear the most recent page decision; that comment is the next one shown."""
-        last = self._last()
-        if last is None:
+        if not self.order:
             raise DecisionConflict("there is no decision to undo")
-        before = self.frame.loc[last, ["label", "decided_at"]].copy()
-        self.frame.at[last, "label"] = ""
-        self.frame.at[last, "decided_at"] = ""
-        self._write(last, before)
+        self._set(self.order[-1], "", "")
+        self.order.pop()
         return self.state()
 
-    def _write(self, position: int, before: pd.Series) -> None:
+    def _set(self, position: int, label: str, time: str) -> None:
+        """Change one row's label and time, in the file first: if writing fails, nothing changes."""
+        old = self.labels[position], self.times[position]
+        cells = self._cells[position]
+        self.labels[position], self.times[position] = label, time
+        cells[self._label_at], cells[self._time_at] = csv_cell(label), csv_cell(time)
         try:
-            write_csv(self.frame, self.path)
-        except BaseException:  # the file still holds the old state: so must memory
-            self.frame.loc[position, ["label", "decided_at"]] = before.to_numpy()
+            write_bytes(self.path, self._csv().encode("utf-8"))
+        except BaseException:
+            self.labels[position], self.times[position] = old
+            cells[self._label_at], cells[self._time_at] = csv_cell(old[0]), csv_cell(old[1])
             raise
+
+    def _csv(self) -> str:
+        return self._header + "\n" + "".join(",".join(cells) + "\n" for cells in self._cells)

@@ -72,13 +72,15 @@ def create_labeling_app(store: LabelStore, *, title: str = "sentiment label", po
     def page() -> HTMLResponse:
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
+    # The handlers run on the event loop itself (no thread hop): one person labels, a write takes milliseconds,
+    # and nothing else waits. The lock keeps them one at a time should a handler ever move to a thread.
     @app.get("/api/state")
-    def state() -> dict[str, Any]:
+    async def state() -> dict[str, Any]:
         with lock:
             return store.state()
 
     @app.post("/api/decide")
-    def decide(body: Decision):
+    async def decide(body: Decision):
         with lock:
             try:
                 return store.decide(body.row, body.decision)
@@ -86,7 +88,7 @@ def create_labeling_app(store: LabelStore, *, title: str = "sentiment label", po
                 return JSONResponse({"error": str(exc), "state": store.state()}, status_code=409)
 
     @app.post("/api/undo")
-    def undo():
+    async def undo():
         with lock:
             try:
                 return store.undo()
@@ -102,7 +104,7 @@ def _font_face(store: LabelStore, html: str, title: str) -> str:
     machine without a Korean font and without the network (empty when the font is missing)."""
     from .report_html import embedded_font
 
-    characters = "".join(store.frame[store.text_column]) + store.positive + store.negative + title + html
+    characters = "".join(store.texts) + store.positive + store.negative + title + html
     face, family = embedded_font(characters)
     return face.replace(f'"{family}"', '"LabelFont"') if family else ""
 

@@ -79,7 +79,7 @@ def test_store_decisions_undo_resume_without_duplicates(comments, exported, tmp_
     path.write_bytes(exported.read_bytes())
     frame, column = read_input(comments)
     store = LabelStore(path, check_existing(path, frame, column), ("pos", "neg"))
-    rows = [int(r) for r in store.frame["row"]]
+    rows = store.rows
     s = store.decide(rows[0], "positive")
     assert s["decided"] == 1 and s["current"]["row"] == rows[1] and s["last"]["row"] == rows[0]
     store.decide(rows[1], "skip")
@@ -113,12 +113,13 @@ def test_store_running_audit_accuracy(comments, exported, tmp_path):
     store = LabelStore(path, check_existing(path, frame, column))
     truth = {int(r): str(v) for r, v in zip(frame.index, frame["label"])}
     expected_n = expected_right = 0
-    for _, r in store.frame.iterrows():
+    for _, r in store.table().iterrows():
         decision = "positive" if truth[int(r["row"])] == "1" else "negative"
         state = store.decide(int(r["row"]), decision)
         if r["sample"] == "audit":
             expected_n += 1
             expected_right += (float(r["prob_1"]) >= 0.5) == (decision == "positive")
+    assert store.table()["label"].isin(["1", "0"]).all()
     acc = state["accuracy"]
     assert acc["labels"] == expected_n == 6 and acc["correct"] == expected_right
     assert acc["low"] <= acc["estimate"] <= acc["high"] and 0 <= acc["low"] and acc["high"] <= 1
@@ -130,7 +131,7 @@ def test_failed_write_changes_neither_file_nor_memory(comments, exported, tmp_pa
     path.write_bytes(exported.read_bytes())
     frame, column = read_input(comments)
     store = LabelStore(path, check_existing(path, frame, column))
-    first = int(store.frame["row"].iloc[0])
+    first = store.rows[0]
     before = path.read_bytes()
     import sentiment.labeling as labeling
 
