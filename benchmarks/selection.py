@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from sentiment import SentimentClassifier
 from sentiment.labeled import load_labeled

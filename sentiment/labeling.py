@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .dataio import FORMULA_PREFIXES, TEXT_COLUMN_NAMES, escape_formulas, find_column, read_table, write_table
+from .dataio import (FORMULA_PREFIXES, TEXT_COLUMN_NAMES, check_input, escape_formulas, find_column, read_table,
+                     read_text_lines, table_kind, write_table)
 from .errors import DataError
 from .selection import check_selection_args
 
@@ -92,10 +93,30 @@ class LabelsTable:
 
 def read_input(path: str | Path, text_column: str | None = None, *, sep: str | None = None,
                encoding: str | None = None, sheet: str | int | None = None) -> tuple[pd.DataFrame, str]:
-    """INPUT as read by the other commands, and its text column."""
+    """INPUT as read by the other commands, and its text column. A plain ``.txt`` (no tab in its first line) is
+    one comment a line: column ``text``, one row per non-empty line (as ``adapt --texts`` reads it)."""
+    if _plain_text(path) and sep is None:
+        frame = pd.DataFrame({"text": read_text_lines(path, encoding=encoding)})
+        if text_column not in (None, "text"):
+            raise DataError(f"{path} is plain text (one comment a line, no columns); leave out --text-column "
+                            f"{text_column!r}")
+        if frame.empty:
+            raise DataError(f"{path} has no comments (every line is empty)")
+        return frame, "text"
     frame, _ = read_table(path, sep=sep, encoding=encoding, sheet=sheet, text_column=text_column)
     column = find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(path), frame)
     return frame, column
+
+
+def _plain_text(path: str | Path) -> bool:
+    import gzip
+
+    path = check_input(path)
+    kind, gz = table_kind(path)
+    if kind != "delimited" or not path.name.lower().removesuffix(".gz").endswith(".txt"):
+        return False
+    with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+        return b"\t" not in fh.readline()
 
 
 def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:

@@ -213,3 +213,12 @@ def test_page_api(comments, exported, tmp_path):
     assert client.post("/api/undo", json={}).json()["decided"] == 0
     assert client.post("/api/undo", json={}).status_code == 409
     assert pd.read_csv(path, keep_default_na=False, dtype=str)["label"].eq("").all()
+
+
+def test_plain_text_input_is_one_comment_a_line(tmp_path):
+    path = tmp_path / "comments.txt"
+    path.write_text("배송 빠르고 좋아요\n\n별로예요\t\n", encoding="utf-8")  # a tab after line 1: still plain
+    frame, column = read_input(path)
+    assert column == "text" and frame["text"].tolist() == ["배송 빠르고 좋아요", "별로예요"]
+    with pytest.raises(DataError, match="plain text"):
+        read_input(path, "review")
