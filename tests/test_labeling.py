@@ -222,3 +222,21 @@ def test_plain_text_input_is_one_comment_a_line(tmp_path):
     assert column == "text" and frame["text"].tolist() == ["배송 빠르고 좋아요", "별로예요"]
     with pytest.raises(DataError, match="plain text"):
         read_input(path, "review")
+
+
+def test_page_without_the_serve_extra_says_which_extra(comments, tmp_path):
+    """A Python without FastAPI (a stand-in package on the path fails to import as a missing one would)."""
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "fastapi.py").write_text("raise ModuleNotFoundError(\"No module named 'fastapi'\", name='fastapi')\n")
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": f"{fake}{os.pathsep}{ROOT}"}
+    result = subprocess.run([sys.executable, "-m", "sentiment", "label", str(comments), "-o", str(tmp_path / "l.csv")],
+                            cwd=ROOT, env=env, text=True, capture_output=True, timeout=120)
+    assert_user_error(result, 'pip install "sentiment[serve]"', "--export")
+    assert not (tmp_path / "l.csv").exists()
