@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE, assert_user_error, run_cli
+from conftest import ROOT, SAMPLE, assert_user_error, run_cli
 
 from sentiment.errors import DataError
 from sentiment.labeled import load_labeled
@@ -229,12 +232,6 @@ def test_page_without_the_serve_extra_says_which_extra(comments, tmp_path):
     fake = tmp_path / "fake"
     fake.mkdir()
     (fake / "fastapi.py").write_text("raise ModuleNotFoundError(\"No module named 'fastapi'\", name='fastapi')\n")
-    import os
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
     env = {**os.environ, "PYTHONPATH": f"{fake}{os.pathsep}{ROOT}"}
     result = subprocess.run([sys.executable, "-m", "sentiment", "label", str(comments), "-o", str(tmp_path / "l.csv")],
                             cwd=ROOT, env=env, text=True, capture_output=True, timeout=120)
