@@ -66,7 +66,7 @@ def start_page(source: Path, labels: Path, n: int) -> tuple[subprocess.Popen, st
 
 def summary(ms: list[float]) -> dict[str, float]:
     arr = np.asarray(ms, dtype=float)
-    return {"count": int(len(arr)), "p50_ms": round(float(np.percentile(arr, 50)), 1),
+    return {"count": len(arr), "p50_ms": round(float(np.percentile(arr, 50)), 1),
             "p95_ms": round(float(np.percentile(arr, 95)), 1), "max_ms": round(float(arr.max()), 1)}
 
 
@@ -90,7 +90,7 @@ def browser_run(url: str, presses: int) -> dict[str, list[float]]:
             before = driver.execute_script("return window.labelingTimings.length")
             ActionChains(driver).send_keys(key).perform()
             WebDriverWait(driver, 30).until(
-                lambda d: d.execute_script("return window.labelingTimings.length") > before)
+                lambda d, before=before: d.execute_script("return window.labelingTimings.length") > before)
             elapsed = driver.execute_script("return window.labelingTimings[window.labelingTimings.length - 1]")
             (undo if key == "z" else decide).append(float(elapsed))
     finally:

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from sentiment import SentimentClassifier
-from sentiment.labeled import load_labeled
-from sentiment.report_stats import wilson
-from sentiment.selection import AUDIT, INFORMATIVE, NEAR_DUPLICATE, near_duplicate_vectors, select_rows
+from sentiment.analysis.report_stats import wilson
+from sentiment.io.labeled import load_labeled
+from sentiment.training.selection import AUDIT, INFORMATIVE, NEAR_DUPLICATE, near_duplicate_vectors, select_rows
 
 
 def describe(rows: np.ndarray, proba: np.ndarray, truth: np.ndarray, groups: np.ndarray, texts: list[str]
@@ -40,10 +40,10 @@ def describe(rows: np.ndarray, proba: np.ndarray, truth: np.ndarray, groups: np.
     sim = (vectors @ vectors.T).toarray()
     np.fill_diagonal(sim, 0)
     p = proba[rows]
-    return {"comments": int(len(rows)),
+    return {"comments": len(rows),
             "model_accuracy": round(float(((p >= 0.5) == truth[rows]).mean()), 4),
             "uncertain_share": round(float(((p > 0.3) & (p < 0.7)).mean()), 4),
-            "groups_covered": int(len(set(groups[rows].tolist()))),
+            "groups_covered": len(set(groups[rows].tolist())),
             "near_duplicate_pairs": int((np.triu(sim) >= NEAR_DUPLICATE).sum())}
 
 
