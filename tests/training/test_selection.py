@@ -73,7 +73,7 @@ def test_rows_without_text_are_never_chosen():
 
 def test_audit_part_is_uniform_and_ignores_the_model():
     """Every row with text has the same chance of being audited, whatever the model says about it."""
-    n_rows, n, runs = 40, 8, 1500
+    n_rows, n, runs = 40, 8, 1000
     texts = [f"문장 {i}" for i in range(n_rows)]
     skewed = np.linspace(0.0, 1.0, n_rows)  # very different uncertainties per row
     counts = np.zeros(n_rows)
