@@ -351,51 +351,13 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_label(args: argparse.Namespace, extra: list[str]) -> int:
-    from ..io.locks import exclusive_lock
-    from ..io.durable_csv import remove_stale_temporaries
-    from .labeling import label_words, labels_type, prepare_labels
+    from .label import label_file
 
     _no_extra(extra, "label")
-    log = _quiet_log if args.quiet else _log
-    words = label_words(args.labels)
-    labels_type(args.output, args.export)
-    sock = None
-    if not args.export:  # fail fast, before the selection: the page needs the serve extra and a free port
-        try:
-            from . import labeling_page
-        except ModuleNotFoundError as exc:
-            if (exc.name or "").split(".")[0] not in {"fastapi", "starlette", "pydantic", "uvicorn"}:
-                raise
-            raise SentimentError(f"the labeling page needs FastAPI and uvicorn (missing: {exc.name}); install them "
-                                 f'with: pip install "sentiment[serve]", or write a table to label elsewhere with '
-                                 f"--export") from None
-        sock = labeling_page.bind(args.port)
-    try:
-        with exclusive_lock(args.output, "labels file"):
-            remove_stale_temporaries(Path(args.output))
-
-            def model():
-                from ..classifier import SentimentClassifier
-
-                log(f"model: {args.model or 'default (packaged)'}; scoring {args.input} to choose {args.n} comments")
-                return SentimentClassifier.load(args.model, workers=args.workers)
-
-            table = prepare_labels(args.input, args.output, n=args.n, model=model, text_column=args.text_column,
-                                   audit_share=args.audit_share, seed=args.seed, export=args.export, sep=args.sep,
-                                   encoding=args.encoding, sheet=args.sheet, log=log)
-            if args.export:
-                log(f"next: fill in the label column ({words[0]} = positive, {words[1]} = negative, or your own two "
-                    f"words; rows left empty are ignored), then: sentiment adapt --texts {args.input} --labeled "
-                    f"{args.output} -o models/adapted")
-                return 0
-            from .labeling import LabelStore
-
-            store = LabelStore(args.output, table, words)
-            labeling_page.serve(store, sock, title=f"sentiment label · {Path(args.input).name}", log=log)
-            sock = None
-    finally:
-        if sock is not None:
-            sock.close()
+    label_file(args.input, args.output, n=args.n, model=args.model, text_column=args.text_column,
+               audit_share=args.audit_share, seed=args.seed, labels=args.labels, export=args.export, port=args.port,
+               workers=args.workers, sep=args.sep, encoding=args.encoding, sheet=args.sheet,
+               log=_quiet_log if args.quiet else _log)
     return 0
 
 
