@@ -218,7 +218,7 @@ class SentimentClassifier(EstimatorAPI):
         tokens = self.tokenizer_.tokenize_many(check_texts(texts), workers=self.workers)
         return self.vocabulary_.encode_many(tokens)
 
-    def predict_ids(self, ids: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
+    def predict_ids(self, ids: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
         """Probabilities for encoded texts, ``(n, n_classes)`` in ``classes_`` order."""
         from .model.runtime import predict_sequences
 
@@ -270,9 +270,12 @@ class SentimentClassifier(EstimatorAPI):
         ``runtime``: "auto" runs the bundle's ONNX graph in ONNX Runtime when it
         has one (``model.onnx``) and Keras otherwise; "onnx" requires the graph;
         "keras" runs the Keras model (imports TensorFlow). ``precision``: "auto"
-        (default) is what the bundle recorded as its default (``int8`` when
-        measured to lose at most 0.1 point on every domain, else ``fp32``);
-        "int8" (ONNX only) quantizes the weights dynamically at load time. ``threads``:
+        (default) and "fp32" score in full precision: a comment's probability
+        depends on the comment alone, never on the rows scored with it (in any
+        batch, order, chunk, engine or service micro-batch); "int8" (ONNX only,
+        explicit) quantizes dynamically at load time: faster, but its activation
+        scales are computed per batch, so probabilities depend on the batch
+        (:data:`sentiment.model.runtime.INT8_NOTE`). ``threads``:
         ONNX Runtime's intra-op threads (default: the cores available).
         Without Keras in use, TensorFlow is never imported; ``model_`` (the
         Keras model) is still available and is loaded on first access.
@@ -280,15 +283,14 @@ class SentimentClassifier(EstimatorAPI):
         from .errors import BundleError
         from .model.bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
         from .model.network import keras_predictor
-        from .model.runtime import check_runtime, onnx_predictor
+        from .model.runtime import check_runtime, onnx_predictor, resolve_precision
 
         check_runtime(runtime, precision)
         path = Path(path) if path is not None else default_model_path()
         config, vocab, _, meta = read_bundle(path, keras_model=False)
         has_onnx = ONNX_FILE in meta.get("files", {})
         use_keras = runtime == "keras" or (runtime == "auto" and not has_onnx)
-        if precision == "auto":
-            precision = "fp32" if use_keras else meta.get("onnx", {}).get("default_precision", "fp32")
+        precision = resolve_precision(precision, None if use_keras else meta.get("onnx", {}).get("default_precision"))
         if not (use_keras or has_onnx) or (use_keras and precision != "fp32"):
             needs = f"precision {precision!r}" if precision != "fp32" else f"runtime {runtime!r}"
             raise BundleError(f"{needs} needs an ONNX graph ({ONNX_FILE}), and {path} has none; add it with "

@@ -45,7 +45,8 @@ def test_precision_benchmark_on_sample(tiny_model_dir, tmp_path):
     assert row["rows"] == 200 and 0.5 <= row["fp32"]["accuracy"] <= 1.0
     assert row["accuracy_change_points"] == pytest.approx(100 * (row["int8"]["accuracy"] - row["fp32"]["accuracy"]),
                                                           abs=1e-3)
-    assert "| sample | 200 |" in result.stdout and "int8 may be the default" in result.stdout
+    assert "| sample | 200 |" in result.stdout and "never the default: batch-dependent" in result.stdout
+    assert row["fp32"]["max_abs_change_reversed_order"] == 0.0
 
 
 def test_bad_lines_benchmark_runs(tmp_path):
@@ -57,3 +58,42 @@ def test_bad_lines_benchmark_runs(tmp_path):
     assert lines[0] == "2,000 rows, 0 MiB; line 1,469 is CP949" and len(lines) == 5
     assert "rows 2,000" in lines[1] and "line 1,469: bytes" in lines[2]
     assert "rows 2,000  bad lines [1469]" in lines[3] and "rows 1,999  bad lines [1469], skipped 1" in lines[4]
+
+
+def test_share_correction_benchmark_on_sample(tiny_model_dir, tmp_path):
+    """Two scenarios of the sample, scored by the tiny model: the table, the groups and the JSON."""
+    out = tmp_path / "shares.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "share_correction.py"),
+            "--data",
+            f"all={SAMPLE}",
+            "--data",
+            f"pos70={SAMPLE}@0.7",
+            "--rows",
+            "200",
+            "--labels",
+            "60",
+            "--seeds",
+            "20",
+            "--model",
+            str(tiny_model_dir),
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--no-cli",
+            "--json-out",
+            str(out),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    pos70 = data["scenarios"]["pos70"]
+    assert pos70["comments"] == 200 and pos70["true_share"] == 0.7 and pos70["seeds"] == 20
+    assert 0 <= pos70["coverage"] <= 1 and pos70["mean_width_points"] > 0
+    assert set(data["groups"]) == {"all", "pos70"}
+    assert "| pos70 | 200 | 70.0% |" in result.stdout and "as groups of one file" in result.stdout

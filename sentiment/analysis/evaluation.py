@@ -62,13 +62,25 @@ def evaluate_texts(clf: FittedClassifier, texts: list[str], labels: np.ndarray,
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
-    """A human-readable block: headline figures, per-class table, confusion matrix."""
-    lines = [f"rows: {metrics['rows']:,}", f"accuracy: {metrics['accuracy']:.4f}",
-             f"macro-F1: {metrics['macro_f1']:.4f}"]
+    """A human-readable block: headline figures (with 95% intervals when computed), per-class table, confusion
+    matrix."""
+    intervals = metrics.get("intervals", {})
+
+    def figure(name: str, key: str) -> str:
+        text = f"{name}: {metrics[key]:.4f}"
+        if key in intervals:
+            lo, hi = intervals[key]
+            text += f"  (95% interval {lo:.4f} - {hi:.4f})"
+        return text
+
+    lines = [f"evaluated on: {metrics['evaluated_on']}"] if metrics.get("evaluated_on") else []
+    lines += [f"rows: {metrics['rows']:,}", figure("accuracy", "accuracy"), figure("macro-F1", "macro_f1")]
     if "roc_auc" in metrics:
-        lines.append(f"ROC AUC: {metrics['roc_auc']:.4f}")
+        lines.append(figure("ROC AUC", "roc_auc"))
     if "roc_auc_ovr_macro" in metrics:
         lines.append(f"ROC AUC (one-vs-rest, macro): {metrics['roc_auc_ovr_macro']:.4f}")
+    if intervals.get("method"):
+        lines.append(f"intervals: {intervals['method']}")
     lines.append("")
     lines.append(f"{'class':>12} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}")
     for label, row in metrics["per_class"].items():

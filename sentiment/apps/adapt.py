@@ -15,7 +15,7 @@ Log = Callable[[str], None]
 def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides: Sequence[str] = (), *,
                  text_column: str | None = None, labeled_file: str | None = None, label_column: str | None = None,
                  eval_file: str | None = None, sep: str | None = None, encoding: str | None = None,
-                 workers: int = 0, overwrite: bool = False, verbose: int = 0, log: Log = lambda msg: None):
+                 sheet: str | int | None = None, workers: int = 0, overwrite: bool = False, verbose: int = 0, log: Log = lambda msg: None):
     """``sentiment adapt``: read the files, adapt the bundle ``model`` (None: the packaged one), save to ``output``.
 
     With ``eval_file`` (labeled), the source and the adapted model are both evaluated on it and the figures
@@ -30,13 +30,12 @@ def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides:
             raise SentimentError(f"{out} already exists; pass --overwrite to replace it")
         return _adapt_bundle(model, texts_file, out, cfg_overrides, text_column=text_column,
                              labeled_file=labeled_file, label_column=label_column, eval_file=eval_file, sep=sep,
-                             encoding=encoding, workers=workers, verbose=verbose, log=log)
+                             encoding=encoding, sheet=sheet, workers=workers, verbose=verbose, log=log)
 
 
 def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequence[str], *, text_column, labeled_file,
-                  label_column, eval_file, sep, encoding, workers, verbose, log):
-    from ..io.columns import TEXT_COLUMN_NAMES, find_column
-    from ..io.readers import read_table, read_text_lines
+                  label_column, eval_file, sep, encoding, sheet, workers, verbose, log):
+    from ..io.readers import read_table, read_text_lines, text_column_of
     from ..io.labeled import load_labeled, match_labels
 
     source_path = Path(model) if model else default_model_path()
@@ -45,10 +44,11 @@ def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequen
     if text_column is None and Path(texts_file).name.lower().removesuffix(".gz").endswith(".txt"):
         texts, column = read_text_lines(texts_file, encoding=encoding), "text"  # one text a line, or NSMC .txt
     else:
-        frame, _ = read_table(texts_file, sep=sep, encoding=encoding)
-        column = find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(texts_file), frame)
-        if text_column is None:
-            log(f"{texts_file}: text column {column!r} (choose another with --text-column)")
+        frame, info = read_table(texts_file, sep=sep, encoding=encoding, sheet=sheet, text_column=text_column)
+        choice = text_column_of(frame, info, text_column)
+        column = choice.column
+        if text_column is None or info.sheet:
+            log(f"{texts_file}: {choice.message()}")
         texts = [t for t in frame[column].tolist() if isinstance(t, str) and t.strip()]
     labeled = None
     if labeled_file:

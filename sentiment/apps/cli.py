@@ -37,8 +37,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sep", help="column separator for delimited text (default: ',' for .csv, tab for .tsv/.txt)")
     p.add_argument("--encoding", help="input encoding (default: try utf-8/utf-8-sig, then cp949)")
-    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the first "
-                                   "sheet with a text column (reported)")
+    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the sheet "
+                                   "whose column looks most like comments (reported, with the runner-up)")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -52,9 +52,9 @@ def _add_runtime_options(p: argparse.ArgumentParser) -> None:
                    help="inference back end: auto (default) = ONNX Runtime when the model has model.onnx, else "
                         "Keras; keras = TensorFlow (slower start-up, for comparison)")
     p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                   help="auto (default): the model's recorded default (int8 for the packaged model, measured to "
-                        "lose at most 0.1 point per domain; else fp32); int8: dynamically quantized weights (ONNX "
-                        "only; faster, probabilities move slightly); fp32: full precision. See docs/runtime.md")
+                   help="auto (default) = fp32: full precision, the same probability for a comment on every path "
+                        "(alone, in any batch, chunk size, engine); int8: dynamically quantized (ONNX only; faster, "
+                        "but a comment's probability then depends on the rows scored with it). See docs/runtime.md")
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all available cores)")
 
 
@@ -64,8 +64,12 @@ def _load_classifier(args: argparse.Namespace):
     if args.threads is not None and args.threads < 1:
         raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads, or leave it "
                              "out to use all available cores")
-    return SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision,
-                                    threads=args.threads)
+    clf = SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision, threads=args.threads)
+    if args.precision == "int8" and not args.quiet:
+        from ..model.runtime import INT8_NOTE
+
+        _log(f"note: {INT8_NOTE}")
+    return clf
 
 
 def _add_extra_texts(p: argparse.ArgumentParser) -> None:
@@ -150,12 +154,16 @@ def _score_on_ray(args: argparse.Namespace, log) -> int:
         raise SentimentError(f"{', '.join(unsupported)} cannot be used with --engine ray; it writes a directory "
                              f"of UTF-8 part files (rerun a failed job with --overwrite)")
     require_ray()
+    if args.precision == "int8":
+        from ..model.runtime import INT8_NOTE
+
+        log(f"note: {INT8_NOTE}")
     summary = score_path(args.input, args.output, model=args.model, text_column=args.text_column, sep=args.sep,
                          encoding=args.encoding, threshold=args.threshold, column_prefix=args.column_prefix,
                          escape=not args.no_escape_formulas, overwrite=args.overwrite,
                          output_format=args.output_format or "parquet", ray_address=args.ray_address,
                          concurrency=args.concurrency, batch_size=args.chunk_size, model_batch_size=args.batch_size,
-                         log=log)
+                         runtime=args.runtime, precision=args.precision, log=log)
     for line in summary.lines():
         log(line)
     return 0
@@ -182,6 +190,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
+    import numpy as np
+
     from ..analysis.evaluation import evaluate_texts, format_metrics, write_report
     from ..io.labeled import load_labeled, match_labels
     from . import stages
@@ -198,12 +208,26 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     clf = _load_classifier(args)
     data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
                         sheet=args.sheet, log=log)
+    from ..analysis.audit import audit_rows
+
+    data, evaluated_on = audit_rows(data, args.all_rows)
+    if evaluated_on:
+        log(f"evaluating on {evaluated_on}")
     labels = match_labels(data.labels, clf.classes_, args.data)
     from ..text.token_cache import tokenize_with_cache
 
     tokens = tokenize_with_cache(clf.tokenizer_, data.texts, "evaluate", workers=args.workers,
                                  use_cache=not args.no_cache, show_progress=False if args.quiet else None, log=log)
     metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
+    if args.bootstrap < 100:
+        raise SentimentError(f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; give at least "
+                             "100 (default 1000)")
+    from ..analysis.intervals import metric_intervals
+
+    metrics["intervals"] = metric_intervals(np.searchsorted(clf.classes_, labels), proba, n_boot=args.bootstrap,
+                                            seed=args.seed)
+    if evaluated_on:
+        metrics["evaluated_on"] = evaluated_on
     if args.group_by:
         from ..io.columns import find_column
         from ..training.domains import metrics_by_group
@@ -341,7 +365,8 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
     log = _quiet_log if args.quiet else _log
     _, report = adapt_bundle(args.model, args.texts, args.out, list(args.overrides) + _extra_overrides(extra),
                              text_column=args.text_column, labeled_file=args.labeled, label_column=args.label_column,
-                             eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, workers=args.workers,
+                             eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, sheet=args.sheet,
+                             workers=args.workers,
                              overwrite=args.overwrite,
                              verbose=0 if args.quiet or args.json else 2 if not sys.stderr.isatty() else 1,
                              log=log)
@@ -385,17 +410,31 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
 
     _no_extra(extra, "report")
     log = _quiet_log if args.quiet else _log
-    check_report_options(Path(args.output), args.overwrite, args.top, args.sample)
+    check_report_options(Path(args.output), args.overwrite, args.top, args.sample, args.min_labels)
     data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
                        time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
-                       sep=args.sep, encoding=args.encoding)  # checks the columns before TensorFlow is loaded
+                       sep=args.sep, encoding=args.encoding, time_reference=args.time_reference, log=log)
+    # (the columns are checked before TensorFlow is loaded)
+    audit = None
+    if args.labeled:
+        import numpy as np
+
+        from ..analysis.audit import read_audit_labels
+
+        audit = read_audit_labels(args.labeled, data.frame, np.asarray(data.labels), data.positive,
+                                  text_column=args.labeled_text_column, label_column=args.label_column,
+                                  scored_text_column=data.columns["text"])
+        log(f"labels: {audit.describe()}")
     from ..classifier import SentimentClassifier
 
     clf = SentimentClassifier.load(args.model)
     summary = write_report(data, clf, args.output, top=args.top, sample=args.sample, overwrite=args.overwrite,
-                           title=args.title, model_name=args.model or "default (packaged)", log=log)
+                           title=args.title, model_name=args.model or "default (packaged)", audit=audit,
+                           min_labels=args.min_labels, log=log)
     for line in summary.lines():
         log(line)
+    if args.json:
+        print(json.dumps(summary.shares.as_json(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -444,7 +483,11 @@ def _add_report_parser(sub: Any) -> None:
     p.add_argument("scored", help="output of `sentiment score` (CSV/TSV/.gz, Parquet, JSONL, .xlsx)")
     p.add_argument("-o", "--output", required=True, help="HTML file to write, e.g. report.html")
     p.add_argument("--group-by", metavar="COL", help="compare groups of this column (product, app, channel...)")
-    p.add_argument("--time-column", metavar="COL", help="dates/times: sentiment per day, week or month")
+    p.add_argument("--time-column", metavar="COL", help="dates/times (2019-12-21, 2019.12.21, 2019년 12월 21일 오후 "
+                                                        "3:05, 3일 전, Excel serial, epoch...): sentiment per day, "
+                                                        "week or month")
+    p.add_argument("--time-reference", metavar="TIME", help="the time relative dates (3일 전, 어제) count back from "
+                                                            "(default: the file's modification time)")
     p.add_argument("--text-column", metavar="COL", help="column with the comments (default: guessed)")
     p.add_argument("--top", type=int, default=15, metavar="N", help="rows per ranking (groups, morphemes, "
                                                                     "comments; default 15)")
@@ -455,6 +498,15 @@ def _add_report_parser(sub: Any) -> None:
                    help="comments tokenized for the morpheme statistics and examples (default 20000)")
     p.add_argument("--title", help="page title (default: from the file name)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("--labeled", metavar="LABELS", help="labeled comments (the file of `sentiment label`): its audit "
+                                                       "rows correct the share positive, overall and per group")
+    p.add_argument("--labeled-text-column", metavar="COL", help="text column of LABELS (default: the scored "
+                                                                "file's text column if LABELS has it, else guessed)")
+    p.add_argument("--label-column", metavar="COL", help="label column of LABELS (default: guessed, e.g. label)")
+    p.add_argument("--min-labels", type=int, default=30, metavar="N",
+                   help="audit labels a share (overall or a group's) needs to be corrected (default 30)")
+    p.add_argument("--json", action="store_true", help="also print the share positive, overall and per group, as "
+                                                       "JSON on stdout (fractions)")
     _add_read_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_report)
@@ -528,7 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores; default 0)")
     p.add_argument("--chunk-size", type=int, default=50_000,
                    help="rows read, scored and written per chunk (--engine ray: rows per actor call)")
-    p.add_argument("--batch-size", type=int, default=1024, help="rows per model batch")
+    p.add_argument("--batch-size", type=int, default=256, help="rows per model batch (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished chunk")
     p.add_argument("--no-escape-formulas", action="store_true",
@@ -573,6 +625,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-by", metavar="COLUMN", help="also report accuracy, macro-F1 and ROC AUC for each value "
                                                         "of this column (domain, product, source, ...)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--all-rows", action="store_true", help="a LABELS file of `sentiment label`: evaluate every "
+                   "labeled row, not only its audit sample (the informative rows are not a random sample)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="resamples for the 95%% intervals of macro-F1 and ROC AUC (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
     _add_read_options(p)

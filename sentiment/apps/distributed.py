@@ -62,10 +62,11 @@ class BatchScorer:
     """A Ray Data callable class: one classifier per actor, every batch scored by ``score_frame``."""
 
     def __init__(self, model: str | None, column: str, prefix: str, threshold: float | None, escape: bool,
-                 batch_size: int, label_dtype: str | None) -> None:
+                 batch_size: int, label_dtype: str | None, runtime: str = "auto", precision: str = "auto") -> None:
         from ..classifier import SentimentClassifier
 
-        self.clf = SentimentClassifier.load(model)  # bundle checksums verified here
+        # One inference thread: the actor holds one CPU, and the pool has an actor per CPU.
+        self.clf = SentimentClassifier.load(model, runtime=runtime, precision=precision, threads=1)  # checksums
         self.clf.predict_ids(self.clf.encode(["준비"]))  # start the tagger and the predictor once, not per batch
         self.column, self.prefix, self.threshold = column, prefix, threshold
         self.escape, self.batch_size, self.label_dtype = escape, batch_size, label_dtype
@@ -103,7 +104,8 @@ def _label_dtype(labels: list[Any]) -> str | None:
 
 def score_dataset(ds: "ray.data.Dataset", model: str | Path | None = None, text_column: str | None = None, *,
                   threshold: float | None = None, column_prefix: str = "", escape: bool = True,
-                  concurrency: int | None = None, batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 1024,
+                  concurrency: int | None = None, batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256,
+                  runtime: str = "auto", precision: str = "auto",
                   log: Callable[[str], None] = lambda msg: None) -> "ray.data.Dataset":
     """``ds`` with the scoring columns added (lazily, like every Ray Data transform).
 
@@ -112,7 +114,9 @@ def score_dataset(ds: "ray.data.Dataset", model: str | Path | None = None, text_
     ``concurrency``: scoring actors, one CPU each (default: one per CPU of the
     cluster; read the input with ``num_cpus=0``, as ``score_path`` does, or leave a
     CPU free, else the reads wait for a CPU the actors hold). ``batch_size``: rows
-    per actor call; ``model_batch_size``: rows per network call. Ray Data restarts
+    per actor call; ``model_batch_size``: rows per network call. ``runtime`` and
+    ``precision`` as in ``SentimentClassifier.load`` (auto = fp32: each row's
+    probabilities equal the single-process ones to 1e-6). Ray Data restarts
     a dead actor and retries its batches. Row order is kept only with
     ``ray.data.DataContext.get_current().execution_options.preserve_order = True``.
     """
@@ -123,22 +127,24 @@ def score_dataset(ds: "ray.data.Dataset", model: str | Path | None = None, text_
         sample = ds.limit(200).to_pandas()  # to find the one text-like column
     scored, _, _ = _score(ds, names, sample, model, text_column, threshold=threshold, column_prefix=column_prefix,
                           escape=escape, concurrency=concurrency, batch_size=batch_size,
-                          model_batch_size=model_batch_size, log=log)
+                          model_batch_size=model_batch_size, runtime=runtime, precision=precision, log=log)
     return scored
 
 
 def _score(ds: "ray.data.Dataset", names: list[str], sample: pd.DataFrame | None, model: str | Path | None,
            text_column: str | None, *, threshold: float | None, column_prefix: str, escape: bool,
-           concurrency: int | None, batch_size: int, model_batch_size: int,
-           log: Callable[[str], None]) -> tuple["ray.data.Dataset", str, Any]:
+           concurrency: int | None, batch_size: int, model_batch_size: int, runtime: str = "auto",
+           precision: str = "auto", log: Callable[[str], None]) -> tuple["ray.data.Dataset", str, Any]:
     """:func:`score_dataset` with the input's column names (and a few rows when the text column is to be
     guessed from them) known; also returns the text column and the model's classes."""
     import numpy as np
 
     from ..model.bundle import read_meta
     from ..model.bundle import default_model_path
+    from ..model.runtime import check_runtime
     from .scoring import check_threshold, output_columns
 
+    check_runtime(runtime, precision)
     ray = require_ray()
     model_path = Path(model) if model is not None else default_model_path()
     labels = read_meta(model_path)["labels"]  # a bad bundle fails here, before any actor starts
@@ -160,7 +166,8 @@ def _score(ds: "ray.data.Dataset", names: list[str], sample: pd.DataFrame | None
                             fn_constructor_kwargs={"model": str(model_path), "column": column,
                                                    "prefix": column_prefix, "threshold": threshold,
                                                    "escape": escape, "batch_size": model_batch_size,
-                                                   "label_dtype": _label_dtype(labels)})
+                                                   "label_dtype": _label_dtype(labels), "runtime": runtime,
+                                                   "precision": precision})
     return scored, column, classes
 
 
@@ -449,7 +456,8 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
                column_prefix: str = "",
                escape: bool = True, overwrite: bool = False, output_format: str = "parquet",
                ray_address: str | None = None, concurrency: int | None = None, num_cpus: int | None = None,
-               batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 1024,
+               batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256, runtime: str = "auto",
+               precision: str = "auto",
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """``sentiment score INPUT -o OUTDIR --engine ray``: score every row of the input files on Ray and write
     them, in input order, as ``OUTDIR/part-NNNNNN.parquet`` (or ``.csv``).
@@ -487,7 +495,8 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
             scored, column, classes = _score(
                 read_inputs(files, encoding=encoding), [str(c) for c in sample.columns], sample, model, text_column,
                 threshold=threshold, column_prefix=column_prefix, escape=escape, concurrency=concurrency,
-                batch_size=batch_size, model_batch_size=model_batch_size, log=log)
+                batch_size=batch_size, model_batch_size=model_batch_size, runtime=runtime, precision=precision,
+                log=log)
             try:
                 no_cpu = {"num_cpus": 0}  # writes take no CPU slot, as reads
                 if output_format == "parquet":

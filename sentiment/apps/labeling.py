@@ -28,9 +28,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..io.columns import TEXT_COLUMN_NAMES, find_column
 from ..io.durable_csv import csv_cell, csv_text, write_durably
-from ..io.readers import is_plain_text, read_table, read_text_lines
+from ..io.readers import is_plain_text, read_table, read_text_lines, text_column_of
 from ..io.writers import FORMULA_PREFIXES, escape_formulas, write_table
 from ..training.selection import check_selection_args
 
@@ -93,7 +92,8 @@ class LabelsTable:
 
 
 def read_input(path: str | Path, text_column: str | None = None, *, sep: str | None = None,
-               encoding: str | None = None, sheet: str | int | None = None) -> tuple[pd.DataFrame, str]:
+               encoding: str | None = None, sheet: str | int | None = None, log: Log = lambda m: None
+               ) -> tuple[pd.DataFrame, str]:
     """INPUT as read by the other commands, and its text column. A plain ``.txt`` (no tab in its first line) is
     one comment a line: column ``text``, one row per non-empty line (as ``adapt --texts`` reads it)."""
     if is_plain_text(path) and sep is None:
@@ -104,9 +104,11 @@ def read_input(path: str | Path, text_column: str | None = None, *, sep: str | N
         if frame.empty:
             raise DataError(f"{path} has no comments (every line is empty)")
         return frame, "text"
-    frame, _ = read_table(path, sep=sep, encoding=encoding, sheet=sheet, text_column=text_column)
-    column = find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(path), frame)
-    return frame, column
+    frame, info = read_table(path, sep=sep, encoding=encoding, sheet=sheet, text_column=text_column)
+    choice = text_column_of(frame, info, text_column)  # as every other command chooses it
+    if text_column is None or info.sheet:
+        log(f"{path}: {choice.message()}")
+    return frame, choice.column
 
 
 def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +190,7 @@ def prepare_labels(input_path: str | Path, labels_path: str | Path, *, n: int = 
         raise DataError(f"-o {labels_path} is a folder; give a file name such as {labels_path / 'labels.csv'}")
     if not labels_path.parent.is_dir():
         raise DataError(f"-o {labels_path}: the folder {labels_path.parent} does not exist")
-    frame, column = read_input(input_path, text_column, sep=sep, encoding=encoding, sheet=sheet)
+    frame, column = read_input(input_path, text_column, sep=sep, encoding=encoding, sheet=sheet, log=log)
     if labels_path.exists():
         table = check_existing(labels_path, frame, column)
         c = table.counts()

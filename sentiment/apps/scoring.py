@@ -26,10 +26,9 @@ import numpy as np
 import pandas as pd
 
 from ..classifier import SentimentClassifier
-from ..io.columns import TEXT_COLUMN_NAMES, find_column
 from ..io.decoding import bad_encoding_rows, line_list
 from ..io.excel import check_excel_cells
-from ..io.readers import iter_table
+from ..io.readers import iter_table, text_column_of
 from ..io.writers import atomic_target, check_output, escape_formulas, output_kind, write_frame
 from ..errors import DataError, SentimentError
 from ..io.locks import locked
@@ -107,7 +106,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                text_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                chunksize: int = 50_000, workers: int = 0, overwrite: bool = False, resume: bool = False,
                escape: bool = True, output_encoding: str = "utf-8", column_prefix: str = "",
-               batch_size: int = 1024, threshold: float | None = None, show_progress: bool | None = None,
+               batch_size: int = 256, threshold: float | None = None, show_progress: bool | None = None,
                encoding_errors: str = "strict", sheet: str | int | None = None,
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """Score every row of ``input_path`` and write the rows with added columns to ``output``.
@@ -116,7 +115,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
 
     ``encoding_errors``: ``strict`` (undecodable bytes are an error), ``replace`` (their rows are kept, with
     U+FFFD and status ``bad_encoding``, unscored) or ``skip-rows`` (their rows are left out and counted).
-    ``sheet``: the workbook sheet (name or number from 1); by default the first with the text column.
+    ``sheet``: the workbook sheet (name or number from 1); by default the one whose column looks most like
+    comments (:func:`sentiment.io.readers.text_column_of`, logged with the runner-up).
     ``threshold`` (two-class models only): predict the second class (e.g. 1,
     positive) when its probability is at least this, instead of the likelier class.
     """
@@ -130,13 +130,12 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     chunks = iter_table(input_path, sep=sep, encoding=encoding, chunksize=chunksize, encoding_errors=encoding_errors,
                         sheet=sheet, text_column=text_column)
     first, info = next(chunks)
-    column = find_column(list(first.columns), text_column, TEXT_COLUMN_NAMES, "text", str(input_path), first)
-    if text_column is None:
-        log(f"text column: {column!r} (choose another with --text-column)")
+    choice = text_column_of(first, info, text_column)
+    column = choice.column
+    if text_column is None or info.sheet:
+        log(choice.message())
     if info.encoding:
         log(f"encoding: {info.encoding}")
-    if info.sheet:
-        log(f"sheet: {info.sheet!r} (choose another with --sheet)")
     new_columns = output_columns(clf.classes_, column_prefix)
     clash = [c for c in new_columns if c in first.columns]
     if clash:
@@ -208,7 +207,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
 
 
 def score_frame(frame: pd.DataFrame, clf: SentimentClassifier, column: str, *, prefix: str = "",
-                threshold: float | None = None, escape: bool = True, batch_size: int = 1024,
+                threshold: float | None = None, escape: bool = True, batch_size: int = 256,
                 ids: Sequence[np.ndarray] | None = None, statuses: pd.Series | None = None) -> pd.DataFrame:
     """``frame`` with the added columns (``{prefix}status``, ``{prefix}pred_label``, ``{prefix}prob_*``).
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import DataError
-from .columns import TEXT_COLUMN_NAMES, find_column
+from .columns import TEXT_COLUMN_NAMES, TextChoice, choose_text_column, find_column
 from .decoding import TableInfo, decoded, detect_encoding, handle_bad_bytes, line_list, mark_surrogates, open_binary
 from .excel import read_sheet
 
@@ -147,8 +147,8 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     else:  # xlsx
-        frame, name = read_sheet(path, sheet, text_column)
-        info = TableInfo(str(path), "xlsx", sheet=name)
+        frame, name, choice = read_sheet(path, sheet, text_column)
+        info = TableInfo(str(path), "xlsx", sheet=name, text_choice=choice)
         step = chunksize or max(len(frame), 1)
         for start in range(0, len(frame), step):
             yielded = True
@@ -167,6 +167,15 @@ def is_plain_text(path: str | Path) -> bool:
         return False
     with open_binary(path, gz) as fh:
         return b"\t" not in fh.readline()
+
+
+def text_column_of(frame: pd.DataFrame, info: TableInfo, wanted: str | None = None) -> TextChoice:
+    """The text column of a table read by :func:`read_table` or :func:`iter_table` (its first chunk), chosen
+    as :func:`sentiment.io.columns.choose_text_column` does: the one place every command picks it. For a
+    workbook read without ``--sheet``, the choice made across its sheets (log :meth:`TextChoice.message`)."""
+    if info.text_choice is not None and (wanted is None or info.text_choice.column == wanted):
+        return info.text_choice
+    return choose_text_column({info.sheet: frame}, info.path, wanted, TEXT_COLUMN_NAMES)
 
 
 def read_text_lines(path: str | Path, encoding: str | None = None) -> list[str]:

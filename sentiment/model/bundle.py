@@ -258,10 +258,10 @@ def set_default_precision(path: str | Path, precision: str, evaluation: dict[str
 def _precision_card(precision: str, evaluation: dict[str, Any]) -> str:
     """The model card section on int8 against fp32."""
     lines = ["## Precision",
-             f"- Scoring uses the ONNX graph in **{precision}** by default (`--precision fp32` or "
-             f"`SentimentClassifier.load(precision=\"fp32\")` for full precision): int8 lost at most "
-             f"{evaluation.get('max_loss_points', 0.1)} points of accuracy and of macro-F1 on every domain's test "
-             "split (recorded by benchmarks/precision.py --record).",
+             f"- Scoring uses the ONNX graph in **{precision}** by default: a comment gets the same probability "
+             "alone, in any batch, chunk, engine or service micro-batch. int8 (`--precision int8`) is faster but "
+             "batch-dependent (activation scales computed per batch); its figures against fp32 on each domain's "
+             "test split (benchmarks/precision.py --record):",
              "", "| data | rows | accuracy fp32 | accuracy int8 | macro-F1 fp32 | macro-F1 int8 | labels changed |",
              "|---|---|---|---|---|---|---|"]
     for name, r in evaluation.get("results", {}).items():
