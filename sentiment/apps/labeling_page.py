@@ -47,7 +47,8 @@ def create_labeling_app(store: LabelStore, *, title: str = "sentiment label", po
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     lock = threading.Lock()
     html = page_html().replace("__TITLE__", _escape_html(title))
-    html = html.replace("/*__FONT__*/", _font_face(store, html, title))
+    faces, families = _font_faces(store, html, title)
+    html = html.replace("/*__FONT__*/", faces).replace("/*__FAMILIES__*/", families)
     allowed_hosts = None if port is None else {f"{HOST}:{port}", f"localhost:{port}"}
 
     @app.middleware("http")
@@ -98,15 +99,16 @@ def create_labeling_app(store: LabelStore, *, title: str = "sentiment label", po
     return app
 
 
-def _font_face(store: LabelStore, html: str, title: str) -> str:
-    """An inline ``@font-face`` "LabelFont": the NanumGothic font the package depends on (via
-    koreanize-matplotlib), cut down to the characters of the comments and of the page, so Korean renders on a
-    machine without a Korean font and without the network (empty when the font is missing)."""
-    from ..analysis.report_html import embedded_font
+def _font_faces(store: LabelStore, html: str, title: str) -> tuple[str, str]:
+    """Inline ``@font-face`` rules (NanumGothic, then DejaVu Sans, from the package's dependencies), cut down to
+    the characters of the comments and of the page, and their family names for the CSS font list (first: a
+    local font first would let the browser draw Hangul with its own fallback before the inline fonts load), so
+    Korean renders the same on every machine, without the network. Empty without the fonts."""
+    from ..analysis.report_html import embedded_fonts
 
     characters = "".join(store.texts) + store.positive + store.negative + title + html
-    face, family = embedded_font(characters)
-    return face.replace(f'"{family}"', '"LabelFont"') if family else ""
+    faces, families, _ = embedded_fonts(characters)
+    return faces, "".join(f'"{family}", ' for family in families)
 
 
 def _escape_html(text: str) -> str:

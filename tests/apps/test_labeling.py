@@ -201,7 +201,7 @@ def test_page_api(comments, exported, tmp_path):
     store = LabelStore(path, check_existing(path, frame, column), ("긍정", "부정"))
     client = TestClient(create_labeling_app(store, port=8765), base_url="http://127.0.0.1:8765")
     page = client.get("/")
-    assert page.status_code == 200 and "LabelFont" in page.text and "http" not in page.text.split("<body>")[1]
+    assert page.status_code == 200 and "@font-face" in page.text and "http" not in page.text.split("<body>")[1]
     state = client.get("/api/state").json()
     row = state["current"]["row"]
     assert state["words"] == {"positive": "긍정", "negative": "부정"} and state["accuracy"]["labels"] == 0

@@ -117,7 +117,7 @@ def test_label_with_the_keyboard_kill_restart_continue(tmp_path, browser):
         _press(browser, "0", 4)
         text = browser.find_element("id", "text").text
         assert text and not text.startswith("불러오는")
-        assert browser.execute_script("return document.fonts.check('20px LabelFont', '가')")
+        assert browser.execute_script("return document.fonts.check('20px ReportNanumGothic', '가')")
     finally:
         server.kill()  # SIGKILL: no chance to flush anything more
 

@@ -147,7 +147,7 @@ def test_classifier_select_for_labeling():
     texts = [text for _, text in corpus(1)]
     sel = clf.select_for_labeling([*texts, None], 20, audit_share=0.3, seed=0)
     assert len(sel) == 20 and (sel["sample"] == AUDIT).sum() == 6
-    # (scored in one batch with all texts: int8 dynamic quantization moves probabilities with the batch)
+    # the probabilities of the rows as scored with all texts
     np.testing.assert_allclose(sel["prob_1"], clf.predict_proba(texts)[sel["row"], 1], atol=1e-6)
     with pytest.raises(DataError, match="only"):
         clf.select_for_labeling(texts[:5], 6)
