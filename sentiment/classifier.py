@@ -110,7 +110,7 @@ class SentimentClassifier(EstimatorAPI):
 
     # -- training ------------------------------------------------------------------------
     def fit(self, X: Iterable[str], y: Iterable[Any], *, extra_texts: Iterable[str] = (),
-            domains: Iterable[Any] | None = None) -> "SentimentClassifier":
+            domains: Iterable[Any] | None = None) -> SentimentClassifier:
         """Tokenize, train Word2Vec (on ``X`` plus ``extra_texts``), train the LSTM; returns ``self``.
 
         With distillation on (``teachers`` or ``distill.char_ngram_teacher``), the
@@ -134,7 +134,7 @@ class SentimentClassifier(EstimatorAPI):
                    fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
                    extra_texts: Sequence[str] | None = None, domains: Sequence[str] | None = None,
                    extra_domains: Sequence[str] | None = None, teacher_cache: str | Path | None = None,
-                   log: Callable[[str], None] = lambda msg: None) -> "SentimentClassifier":
+                   log: Callable[[str], None] = lambda msg: None) -> SentimentClassifier:
         """Train from already tokenized texts (the pipeline stages call this directly).
 
         ``extra_tokens`` are unlabeled: Word2Vec reads them (unless ``keyed_vectors``
@@ -155,7 +155,7 @@ class SentimentClassifier(EstimatorAPI):
                                 log=log)
         return self._set_trained(cfg, trained)
 
-    def _set_trained(self, cfg: Config, trained) -> "SentimentClassifier":
+    def _set_trained(self, cfg: Config, trained) -> SentimentClassifier:
         """Store a :class:`sentiment.training.recipe.Trained` as the fitted attributes; returns ``self``."""
         from .model.network import make_predictor
 
@@ -174,7 +174,7 @@ class SentimentClassifier(EstimatorAPI):
 
     def adapt(self, texts: Iterable[str], labeled: tuple[Iterable[str], Iterable[Any]] | None = None, *,
               sample: Iterable[Any] | None = None, config: Config | dict | None = None,
-              log: Callable[[str], None] = lambda msg: None) -> "SentimentClassifier":
+              log: Callable[[str], None] = lambda msg: None) -> SentimentClassifier:
         """A new classifier fitted to ``texts`` (unlabeled comments of a new kind); ``self`` is unchanged.
 
         ``labeled`` = (texts, labels) adds a few rows labeled by you: the model learns from most of them, and a
@@ -198,7 +198,7 @@ class SentimentClassifier(EstimatorAPI):
         """Which ``n`` of ``texts`` to label: a DataFrame in labeling order with ``row`` (position in ``texts``),
         ``sample`` (``"audit"``: a uniform random sample, ``round(n * audit_share)`` rows, for unbiased figures;
         ``"informative"``: uncertain under this model, diverse, no near-duplicates), ``prob_1`` (this model's
-        P(positive)) and ``text``. Missing or blank texts are never chosen. See :mod:`sentiment.selection`.
+        P(positive)) and ``text``. Missing or blank texts are never chosen. See :mod:`sentiment.training.selection`.
         """
         from .training.selection import check_selection_args, select_rows
 
@@ -235,7 +235,7 @@ class SentimentClassifier(EstimatorAPI):
         """Probabilities ``(n, n_classes)``, columns in ``classes_`` order."""
         return self.predict_ids(self.encode(X))
 
-    def explain(self, texts: Iterable[str], batch_size: int = 1024) -> list["Explanation"]:
+    def explain(self, texts: Iterable[str], batch_size: int = 1024) -> list[Explanation]:
         """Per text: the prediction and each morpheme's span in the text and signed contribution to the
         predicted class (leave-one-token-out occlusion; see :mod:`sentiment.analysis.explain`)."""
         from .analysis.explain import explain
@@ -281,7 +281,7 @@ class SentimentClassifier(EstimatorAPI):
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, runtime: str = "auto", precision: str = "auto",
-             workers: int = 1, threads: int | None = None) -> "SentimentClassifier":
+             workers: int = 1, threads: int | None = None) -> SentimentClassifier:
         """Load a bundle (the packaged default model when ``path`` is None); nothing is unpickled.
 
         ``runtime``: "auto" runs the bundle's ONNX graph in ONNX Runtime when it
@@ -297,9 +297,9 @@ class SentimentClassifier(EstimatorAPI):
         Without Keras in use, TensorFlow is never imported; ``model_`` (the
         Keras model) is still available and is loaded on first access.
         """
-        from .model.bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
         from .model.decision import DecisionRule
         from .errors import BundleError
+        from .model.bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
         from .model.network import keras_predictor
         from .model.runtime import check_runtime, onnx_predictor, resolve_precision
 

@@ -113,9 +113,9 @@ def _no_extra(extra: list[str], command: str) -> None:
 
 # -- commands -------------------------------------------------------------------------
 def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..io.locks import exclusive_lock
     from ..io.readers import check_input, table_kind
     from ..io.writers import check_output
-    from ..io.locks import exclusive_lock
     from .scoring import score_file
 
     _no_extra(extra, "score")
@@ -266,8 +266,7 @@ def _decision_line(meta: dict, path: Path) -> str:
 
 
 def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
-    from ..model.bundle import read_meta
-    from ..model.bundle import default_model_path
+    from ..model.bundle import default_model_path, read_meta
 
     _no_extra(extra, "info")
     path = Path(args.model) if args.model else default_model_path()
@@ -391,6 +390,17 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_label(args: argparse.Namespace, extra: list[str]) -> int:
+    from .label import label_file
+
+    _no_extra(extra, "label")
+    label_file(args.input, args.output, n=args.n, model=args.model, text_column=args.text_column,
+               audit_share=args.audit_share, seed=args.seed, labels=args.labels, export=args.export, port=args.port,
+               workers=args.workers, sep=args.sep, encoding=args.encoding, sheet=args.sheet,
+               log=_quiet_log if args.quiet else _log)
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
     _no_extra(extra, "explain")
     texts = args.texts
@@ -399,8 +409,8 @@ def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
     if not texts:
         raise SentimentError('explain: give at least one text, e.g. sentiment explain "배우 연기 최고", '
                              "or - to read one text per line from stdin")
-    from ..classifier import SentimentClassifier
     from ..analysis.explain import format_terminal, to_json
+    from ..classifier import SentimentClassifier
 
     explanations = SentimentClassifier.load(args.model).explain(texts)
     if args.json or not sys.stdout.isatty():
@@ -489,6 +499,36 @@ def _add_explain_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (the default when stdout is not a terminal)")
     p.add_argument("--top", type=int, default=5, help="strongest morphemes listed per text in the terminal view")
     p.set_defaults(func=cmd_explain)
+
+
+def _add_label_parser(sub: Any) -> None:
+    p = sub.add_parser("label", help="choose comments worth labeling and label them in a local page (or --export "
+                                     "a table to fill in)",
+                       description="Chooses --n comments of INPUT (an audit part drawn at random + an informative "
+                                   "part the model is unsure about, varied, without near-duplicates) and either "
+                                   "serves a labeling page on 127.0.0.1 that saves every decision in LABELS at "
+                                   "once, or (--export) writes them to LABELS with an empty label column. Running "
+                                   "the same command again continues where it stopped. See docs/labeling.md.")
+    p.add_argument("input", help="the comments (CSV/TSV/.txt(.gz), .xlsx, .parquet, .jsonl)")
+    p.add_argument("-o", "--output", required=True, metavar="LABELS",
+                   help="labels file: .csv (the page saves here), or .xlsx with --export")
+    p.add_argument("--n", type=int, default=300, help="comments to choose (default 300)")
+    p.add_argument("--audit-share", type=float, default=0.3,
+                   help="share of them drawn uniformly at random, for unbiased figures (default 0.3)")
+    p.add_argument("--model", "-m", help="the model whose uncertainty guides the choice (default: the packaged "
+                                         "model)")
+    p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the selection (default 0)")
+    p.add_argument("--labels", default="1,0", metavar="POS,NEG",
+                   help="what the page writes for positive and negative, e.g. 긍정,부정 (default 1,0)")
+    p.add_argument("--export", action="store_true", help="write LABELS with an empty label column and exit (no "
+                                                         "page)")
+    p.add_argument("--port", type=int, default=8765, help="the page's port on 127.0.0.1 (default 8765; 0 = any "
+                                                          "free port)")
+    p.add_argument("--workers", type=int, default=0, help="tokenizer processes for scoring INPUT (0 = all cores)")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_label)
 
 
 def _add_report_parser(sub: Any) -> None:
@@ -750,6 +790,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_explain_parser(sub)
     _add_report_parser(sub)
+    _add_label_parser(sub)
 
     p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle, "
                                       "or add the ONNX graph to an existing bundle")

@@ -65,12 +65,10 @@ def _features(texts: Sequence[str], seed: int):
     from sklearn.preprocessing import normalize
 
     tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=True,
-                            dtype=np.float32).fit_transform(texts)
+                            min_df=2 if len(texts) >= 50 else 1, dtype=np.float32).fit_transform(texts)
     dims = min(SVD_DIMS, tfidf.shape[0] - 1, tfidf.shape[1] - 1)
-    if dims >= 2:
-        dense = TruncatedSVD(dims, n_iter=2, random_state=seed).fit_transform(tfidf)  # 2 power iterations: 4x faster
-    else:
-        dense = tfidf.toarray()
+    # 2 power iterations (default 5): 4x faster, and k-means only needs the broad directions
+    dense = TruncatedSVD(dims, n_iter=2, random_state=seed).fit_transform(tfidf) if dims >= 2 else tfidf.toarray()
     return tfidf, normalize(dense)
 
 
@@ -87,8 +85,9 @@ def near_duplicate_vectors(texts: Sequence[str]):
 
 
 def _distinct(order: np.ndarray, vectors, blocked, limit: int, block: int = 512) -> list[int]:
-    """Walk ``order`` (positions into ``vectors``, from :func:`near_duplicate_vectors`), keeping each row whose cosine similarity to every kept row and
-    every ``blocked`` row is below ``NEAR_DUPLICATE``; stop after ``limit`` kept rows."""
+    """Walk ``order`` (positions into ``vectors``, from :func:`near_duplicate_vectors`), keeping each row whose
+    cosine similarity to every kept row and every ``blocked`` row is below ``NEAR_DUPLICATE``; stop after ``limit``
+    kept rows."""
     import scipy.sparse as sp
 
     kept: list[int] = []
@@ -126,15 +125,21 @@ def select_rows(texts: Sequence[str], proba: np.ndarray, n: int, *, audit_share:
     Fewer than ``n`` rows come back only when the input has too few distinct comments for the informative part
     (said through ``log``).
     """
-    texts = list(texts)
-    proba = np.asarray(proba, dtype=np.float64)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # small matrices: one BLAS/OpenMP thread is as fast, and the same everywhere
+        return _select_rows(list(texts), np.asarray(proba, dtype=np.float64), n, audit_share, seed, log)
+
+
+def _select_rows(texts: list[str], proba: np.ndarray, n: int, audit_share: float, seed: int,
+                 log: Callable[[str], None]) -> pd.DataFrame:
     if len(proba) != len(texts):
         raise DataError(f"{len(texts)} texts but {len(proba)} rows of probabilities")
     has_text = np.array([isinstance(t, str) and bool(t.strip()) for t in texts], dtype=bool)
     eligible = np.flatnonzero(has_text)
     check_selection_args(len(eligible), n, audit_share)
     rng = np.random.default_rng(seed)
-    n_audit = int(round(n * float(audit_share)))
+    n_audit = round(n * float(audit_share))
     audit = np.sort(rng.choice(eligible, size=n_audit, replace=False)) if n_audit else np.array([], dtype=np.int64)
     n_info = n - n_audit
     unsure = uncertainty(proba)

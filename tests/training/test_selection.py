@@ -8,12 +8,22 @@ import pytest
 from scipy.stats import chisquare
 
 from sentiment.errors import DataError
-from sentiment.training.selection import AUDIT, INFORMATIVE, NEAR_DUPLICATE, near_duplicate_vectors, select_rows, uncertainty
+from sentiment.training.selection import (
+    AUDIT,
+    INFORMATIVE,
+    NEAR_DUPLICATE,
+    near_duplicate_vectors,
+    select_rows,
+    uncertainty,
+)
 
 TOPICS = [  # six kinds of comments, each with its own words
-    "배송 포장 택배 상자 꼼꼼 빠르다 도착 주문".split(), "배우 연기 결말 감동 영화 장면 감독 연출".split(),
-    "게임 최적화 프레임 렉 서버 패치 캐릭터 퀘스트".split(), "식당 국물 반찬 맛집 메뉴 가격 사장님 웨이팅".split(),
-    "업데이트 로그인 튕김 알림 버튼 화면 설정 결제".split(), "호텔 객실 직원 침대 수건 조식 체크인 뷰".split(),
+    ["배송", "포장", "택배", "상자", "꼼꼼", "빠르다", "도착", "주문"],
+    ["배우", "연기", "결말", "감동", "영화", "장면", "감독", "연출"],
+    ["게임", "최적화", "프레임", "렉", "서버", "패치", "캐릭터", "퀘스트"],
+    ["식당", "국물", "반찬", "맛집", "메뉴", "가격", "사장님", "웨이팅"],
+    ["업데이트", "로그인", "튕김", "알림", "버튼", "화면", "설정", "결제"],
+    ["호텔", "객실", "직원", "침대", "수건", "조식", "체크인", "뷰"],
 ]
 ENDINGS = ["", "!!", " ㅋㅋ", " 진짜", "~~", " 강추", " 별로", " ㅠㅠ", ".", " 다음에도"]
 
@@ -63,7 +73,7 @@ def test_rows_without_text_are_never_chosen():
 
 def test_audit_part_is_uniform_and_ignores_the_model():
     """Every row with text has the same chance of being audited, whatever the model says about it."""
-    n_rows, n, runs = 40, 8, 1500
+    n_rows, n, runs = 40, 8, 1000
     texts = [f"문장 {i}" for i in range(n_rows)]
     skewed = np.linspace(0.0, 1.0, n_rows)  # very different uncertainties per row
     counts = np.zeros(n_rows)
@@ -130,10 +140,14 @@ def test_bad_arguments_are_clear_errors(n, share, fragment):
         select_rows(texts, np.full(len(texts), 0.5), n, audit_share=share)
 
 
-def test_classifier_select_for_labeling(tiny_model):
+def test_classifier_select_for_labeling():
+    from sentiment import SentimentClassifier
+
+    clf = SentimentClassifier.load()  # the packaged model
     texts = [text for _, text in corpus(1)]
-    sel = tiny_model.select_for_labeling(texts + [None], 20, audit_share=0.3, seed=0)
+    sel = clf.select_for_labeling([*texts, None], 20, audit_share=0.3, seed=0)
     assert len(sel) == 20 and (sel["sample"] == AUDIT).sum() == 6
-    np.testing.assert_allclose(sel["prob_1"], tiny_model.predict_proba(sel["text"].tolist())[:, 1], atol=1e-5)
+    # the probabilities of the rows as scored with all texts
+    np.testing.assert_allclose(sel["prob_1"], clf.predict_proba(texts)[sel["row"], 1], atol=1e-6)
     with pytest.raises(DataError, match="only"):
-        tiny_model.select_for_labeling(texts[:5], 6)
+        clf.select_for_labeling(texts[:5], 6)
