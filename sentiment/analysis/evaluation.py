@@ -14,13 +14,16 @@ from ..io.labeled import class_indices
 from ..model.fitted import FittedClassifier
 
 
-def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, ROC AUC (binary)."""
+def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray,
+                    pred: np.ndarray | None = None) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, ROC AUC (binary).
+
+    ``pred``: the predicted class indices (default: the likeliest class), e.g. by a bundle's decision rule."""
     from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support,
                                  roc_auc_score)
 
     idx = class_indices(np.asarray(y_true), np.asarray(classes))  # classes_ in any order
-    pred = proba.argmax(axis=1)
+    pred = proba.argmax(axis=1) if pred is None else np.asarray(pred)
     labels = np.arange(len(classes))
     precision, recall, f1, support = precision_recall_fscore_support(idx, pred, labels=labels, zero_division=0)
     metrics: dict[str, Any] = {
@@ -56,7 +59,8 @@ def evaluate_texts(clf: FittedClassifier, texts: list[str], labels: np.ndarray,
     started = time.perf_counter()
     proba = clf.predict_proba(texts) if tokens is None else clf.predict_ids(clf.vocabulary_.encode_many(tokens))
     seconds = time.perf_counter() - started
-    metrics = compute_metrics(labels, proba, clf.classes_)
+    pred = class_indices(clf.decide(proba), clf.classes_)  # the bundle's decision rule, when it has one
+    metrics = compute_metrics(labels, proba, clf.classes_, pred)
     metrics["seconds"] = round(seconds, 2)
     metrics["rows_per_second"] = round(len(texts) / seconds, 1) if seconds else None
     return metrics, proba

@@ -21,15 +21,17 @@ BOOTSTRAP_RESAMPLES = 1000
 
 
 def metric_intervals(
-    true_idx: np.ndarray, proba: np.ndarray, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = 0, z: float = Z95
+    true_idx: np.ndarray, proba: np.ndarray, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = 0, z: float = Z95,
+    pred: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """``{"accuracy": [lo, hi], "macro_f1": [lo, hi], "roc_auc": [lo, hi] (two classes, both present),
     "method": ...}`` for true class indices ``true_idx`` and class probabilities ``proba`` (n, k); decisions
-    are ``proba.argmax(1)`` as in :func:`sentiment.analysis.evaluation.compute_metrics`."""
+    are ``pred`` (class indices, e.g. by a bundle's decision rule) or ``proba.argmax(1)``, as in
+    :func:`sentiment.analysis.evaluation.compute_metrics`."""
     true_idx = np.asarray(true_idx, dtype=np.int64)
     proba = np.asarray(proba, dtype=float)
     n, k = proba.shape
-    pred = proba.argmax(axis=1)
+    pred = proba.argmax(axis=1) if pred is None else np.asarray(pred, dtype=np.int64)
     lo, hi = wilson(np.array([int((pred == true_idx).sum())]), np.array([max(n, 1)]), z)
     out: dict[str, Any] = {"accuracy": [float(lo[0]), float(hi[0])]}
     if n == 0:

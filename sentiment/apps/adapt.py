@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ..classifier import SentimentClassifier
+from ..io.labeled import class_indices
 from ..model.bundle import default_model_path
-from ..training.adaptation import adaptation_card, adapt_classifier
+from ..training.adaptation import SAMPLE_COLUMN, adaptation_card, adapt_classifier
 
 Log = Callable[[str], None]
 
@@ -58,14 +59,16 @@ def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequen
         if text_column is None or info.sheet:
             log(f"{texts_file}: {choice.message()}")
         texts = [t for t in frame[column].tolist() if isinstance(t, str) and t.strip()]
-    labeled = None
+    labeled, sample = None, None
     if labeled_file:
         data = load_labeled(labeled_file, labeled_text_column, label_column, sep=sep, encoding=encoding, log=log,
                             text_option="--labeled-text-column", label_option="--labeled-label-column")
         labeled = (data.texts, match_labels(data.labels, source.classes_, labeled_file, positive_label=positive_label,
                                             positive_from=positive_from))
-    adapted = adapt_classifier(source, texts, labeled=labeled, cfg=cfg, workers=workers, verbose=verbose,
-                               what=f"{texts_file} column {column!r}", log=log)
+        if data.frame is not None and SAMPLE_COLUMN in data.frame.columns:  # a LABELS file of `sentiment label`
+            sample = data.frame[SAMPLE_COLUMN].tolist()
+    adapted = adapt_classifier(source, texts, labeled=labeled, labeled_sample=sample, cfg=cfg, workers=workers,
+                               verbose=verbose, what=f"{texts_file} column {column!r}", log=log)
     report = adapted.training_["adaptation"]
     report.update(source_path=str(model or "default (packaged)"), texts_file=str(texts_file),
                   **({"labeled_file": str(labeled_file)} if labeled_file else {}))
@@ -78,7 +81,8 @@ def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequen
         y = match_labels(test.labels, source.classes_, eval_file, positive_label=positive_label,
                          positive_from=positive_from)
         for name, clf in (("source", source), ("adapted", adapted)):
-            m = compute_metrics(y, clf.predict_proba(test.texts), source.classes_)
+            proba = clf.predict_proba(test.texts)  # decided by each model's rule (the adapted one's fitted threshold)
+            m = compute_metrics(y, proba, source.classes_, class_indices(clf.decide(proba), source.classes_))
             metrics[name] = headline(m)
             log(f"{eval_file}: {name} accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
                 + (f", ROC AUC {m['roc_auc']:.4f}" if "roc_auc" in m else ""))

@@ -113,9 +113,9 @@ def _no_extra(extra: list[str], command: str) -> None:
 
 # -- commands -------------------------------------------------------------------------
 def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..io.locks import exclusive_lock
     from ..io.readers import check_input, table_kind
     from ..io.writers import check_output
-    from ..io.locks import exclusive_lock
     from .scoring import score_file
 
     _no_extra(extra, "score")
@@ -240,7 +240,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     from ..analysis.intervals import metric_intervals
 
     metrics["intervals"] = metric_intervals(class_indices(labels, clf.classes_), proba, n_boot=args.bootstrap,
-                                            seed=args.seed)
+                                            seed=args.seed, pred=class_indices(clf.decide(proba), clf.classes_))
     if evaluated_on:
         metrics["evaluated_on"] = evaluated_on
     if args.group_by:
@@ -249,7 +249,8 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
 
         column = find_column(list(data.frame.columns), args.group_by, (), "group", str(args.data))
         metrics["group_by"] = column
-        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist())
+        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist(),
+                                               pred=class_indices(clf.decide(proba), clf.classes_))
     metrics["data"] = str(args.data)
     metrics["model"] = str(args.model or "default")
     metrics["runtime"] = clf.runtime_
@@ -269,9 +270,18 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _decision_line(meta: dict, path: Path) -> str:
+    """The bundle's fitted decision rule in words (``sentiment info``)."""
+    from ..model.decision import DecisionRule
+
+    if meta.get("decision") is None:
+        return "the likelier class (no fitted rule)"
+    labels = meta.get("labels") or []
+    return DecisionRule.from_dict(meta["decision"], labels, str(path / "meta.json")).describe(labels)
+
+
 def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
-    from ..model.bundle import read_meta
-    from ..model.bundle import default_model_path
+    from ..model.bundle import default_model_path, read_meta
 
     _no_extra(extra, "info")
     path = Path(args.model) if args.model else default_model_path()
@@ -294,6 +304,7 @@ def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
                               if "onnx" in meta else "Keras only (add model.onnx with `sentiment export --model "
                                                      f"{path} --in-place`)"),
              "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+             "decision: " + _decision_line(meta, path),
              "", "config:", (path / "config.toml").read_text(encoding="utf-8")]
     by_domain = training.get("metrics", {}).get("test", {}).get("by_domain")
     if by_domain:
@@ -376,6 +387,7 @@ def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..training.adaptation import adaptation_summary
     from .adapt import adapt_bundle
 
     log = _quiet_log if args.quiet else _log
@@ -391,6 +403,19 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
                              log=log)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(adaptation_summary(report))
+    return 0
+
+
+def cmd_label(args: argparse.Namespace, extra: list[str]) -> int:
+    from .label import label_file
+
+    _no_extra(extra, "label")
+    label_file(args.input, args.output, n=args.n, model=args.model, text_column=args.text_column,
+               audit_share=args.audit_share, seed=args.seed, labels=args.labels, export=args.export, port=args.port,
+               workers=args.workers, sep=args.sep, encoding=args.encoding, sheet=args.sheet,
+               log=_quiet_log if args.quiet else _log)
     return 0
 
 
@@ -402,8 +427,8 @@ def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
     if not texts:
         raise SentimentError('explain: give at least one text, e.g. sentiment explain "배우 연기 최고", '
                              "or - to read one text per line from stdin")
-    from ..classifier import SentimentClassifier
     from ..analysis.explain import format_terminal, to_json
+    from ..classifier import SentimentClassifier
 
     explanations = SentimentClassifier.load(args.model).explain(texts)
     if args.json or not sys.stdout.isatty():
@@ -446,6 +471,45 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..io.labeled import load_labeled
+    from ..io.readers import check_input, table_kind
+    from ..io.writers import check_output, write_table
+    from ..training.audit import require_cleanlab, summary_lines
+
+    _no_extra(extra, "audit")
+    log = _quiet_log if (args.quiet or args.json) else _log
+    if args.no_model and args.model:
+        raise SentimentError("audit: give --model DIR or --no-model, not both")
+    if args.top < 0:
+        raise SentimentError(f"audit: --top {args.top} is invalid; give how many rows --json shows (0 or more)")
+    require_cleanlab()  # fail fast, before the data is read and the model loads
+    table_kind(check_input(args.data))
+    check_output(args.output, args.overwrite)
+    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
+                        sheet=args.sheet, log=log)
+    from ..classifier import audit_labels
+
+    model = False if args.no_model else args.model
+    table = audit_labels(data.texts, data.labels, model, folds=args.folds, seed=args.seed,
+                         workers=args.workers, where=str(args.data), log=log)
+    summary = table.attrs["summary"]
+    table["row"] = data.rows[table["row"].to_numpy()]  # positions in the file, rows without text or label included
+    write_table(table, args.output)
+    summary.update(data=str(args.data), text_column=data.text_column, label_column=data.label_column,
+                   dropped=data.dropped, output=str(args.output),
+                   model=summary["model"] if not args.no_model else None)
+    if args.json:
+        top = table.head(args.top)
+        summary["top"] = json.loads(top.to_json(orient="records", force_ascii=False))
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        for line in summary_lines(summary):
+            print(line)
+        log(f"audit: the flagged rows, most suspicious first, written to {args.output}")
+    return 0
+
+
 def _add_explain_parser(sub: Any) -> None:
     p = sub.add_parser("explain", help="which morphemes made the model predict what it did (per text)")
     p.add_argument("texts", nargs="*", help="texts to explain (- reads one text per line from stdin)")
@@ -453,6 +517,36 @@ def _add_explain_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (the default when stdout is not a terminal)")
     p.add_argument("--top", type=int, default=5, help="strongest morphemes listed per text in the terminal view")
     p.set_defaults(func=cmd_explain)
+
+
+def _add_label_parser(sub: Any) -> None:
+    p = sub.add_parser("label", help="choose comments worth labeling and label them in a local page (or --export "
+                                     "a table to fill in)",
+                       description="Chooses --n comments of INPUT (an audit part drawn at random + an informative "
+                                   "part the model is unsure about, varied, without near-duplicates) and either "
+                                   "serves a labeling page on 127.0.0.1 that saves every decision in LABELS at "
+                                   "once, or (--export) writes them to LABELS with an empty label column. Running "
+                                   "the same command again continues where it stopped. See docs/labeling.md.")
+    p.add_argument("input", help="the comments (CSV/TSV/.txt(.gz), .xlsx, .parquet, .jsonl)")
+    p.add_argument("-o", "--output", required=True, metavar="LABELS",
+                   help="labels file: .csv (the page saves here), or .xlsx with --export")
+    p.add_argument("--n", type=int, default=300, help="comments to choose (default 300)")
+    p.add_argument("--audit-share", type=float, default=0.3,
+                   help="share of them drawn uniformly at random, for unbiased figures (default 0.3)")
+    p.add_argument("--model", "-m", help="the model whose uncertainty guides the choice (default: the packaged "
+                                         "model)")
+    p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the selection (default 0)")
+    p.add_argument("--labels", default="1,0", metavar="POS,NEG",
+                   help="what the page writes for positive and negative, e.g. 긍정,부정 (default 1,0)")
+    p.add_argument("--export", action="store_true", help="write LABELS with an empty label column and exit (no "
+                                                         "page)")
+    p.add_argument("--port", type=int, default=8765, help="the page's port on 127.0.0.1 (default 8765; 0 = any "
+                                                          "free port)")
+    p.add_argument("--workers", type=int, default=0, help="tokenizer processes for scoring INPUT (0 = all cores)")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_label)
 
 
 def _add_report_parser(sub: Any) -> None:
@@ -570,7 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(keep the row, text with U+FFFD, status bad_encoding, no prediction) or skip-rows "
                         "(leave the row out; counted and listed in the summary)")
     p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
-                                                   "its probability is at least this (default: the likelier class)")
+                                                   "its probability is at least this (default: the model's fitted decision rule, "
+                                                   "e.g. from `adapt --labeled`, else the likelier class)")
     _add_runtime_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_score)
@@ -692,8 +787,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_adapt)
 
+    p = sub.add_parser("audit", help="find the rows whose label is likely wrong (out-of-fold probabilities + "
+                                     "confident learning; pip install \"sentiment[audit]\")",
+                       description="Ranks the rows of a labeled table whose given label is most likely wrong: a "
+                                   "char n-gram model fitted on the other folds of every row, mixed with a trained "
+                                   "model's probabilities, and cleanlab's confident learning. See docs/audit.md.")
+    p.add_argument("--data", required=True, help="labeled table (CSV/TSV/.gz, .xlsx, .parquet, .jsonl)")
+    p.add_argument("-o", "--output", required=True,
+                   help="file for the flagged rows, most suspicious first (.csv, .tsv, .xlsx, .parquet, .jsonl): "
+                        "row, text, given_label, suggested_label, score, p_given, p_suggested")
+    p.add_argument("--text-column", help="column with the texts (default: guessed, and reported)")
+    p.add_argument("--label-column", help="column with the labels (default: guessed)")
+    p.add_argument("--model", "-m", help="model whose probabilities join the n-gram models' (default: the packaged "
+                                         "model; its labels must include the data's)")
+    p.add_argument("--no-model", action="store_true",
+                   help="the per-fold n-gram models alone: for labels no model knows, or a model's own training data")
+    p.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold n-gram models (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
+    p.add_argument("--workers", type=int, default=0, help="processes fitting the folds at once (0 = one per core, "
+                                                          "at most --folds; default 0)")
+    p.add_argument("--json", action="store_true", help="print the summary (and the --top rows) as JSON")
+    p.add_argument("--top", type=int, default=10, help="with --json: the most suspicious rows included (default 10)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_audit)
+
     _add_explain_parser(sub)
     _add_report_parser(sub)
+    _add_label_parser(sub)
 
     p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle, "
                                       "or add the ONNX graph to an existing bundle")

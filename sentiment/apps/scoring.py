@@ -31,6 +31,7 @@ from ..io.excel import check_excel_cells
 from ..io.readers import iter_table, text_column_of
 from ..io.writers import atomic_target, check_output, escape_formulas, output_kind, write_frame
 from ..errors import DataError, SentimentError
+from ..model.decision import DecisionRule, decide
 from ..io.locks import locked
 from ..io.progress import progress_bar
 
@@ -156,7 +157,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                 "escape": escape, "prefix": column_prefix, "encoding_errors": encoding_errors, "sheet": info.sheet,
                 "output_encoding": output_encoding, "threshold": threshold,
                 "model": clf.meta_.get("files") if hasattr(clf, "meta_") else id(clf), "output": str(output),
-                "runtime": getattr(clf, "runtime_", None)}  # a resumed run keeps one back end and precision
+                "runtime": getattr(clf, "runtime_", None),  # a resumed run keeps one back end and precision
+                "decision": clf.meta_.get("decision") if hasattr(clf, "meta_") else None}
     parts = None if to_stdout else _Parts(Path(output), _fingerprint(input_path, settings), resume)
     done = parts.completed if parts else 0
     summary.resumed_chunks = done
@@ -224,7 +226,7 @@ def score_frame(frame: pd.DataFrame, clf: SentimentClassifier, column: str, *, p
     if ids is None:
         ids = clf.encode(frame[column][ok].tolist())
     proba = clf.predict_ids(ids, batch_size=batch_size)
-    out = _scored_frame(frame, statuses, ok, proba, clf.classes_, prefix, threshold)
+    out = _scored_frame(frame, statuses, ok, proba, clf.classes_, prefix, threshold, getattr(clf, "decision_", None))
     return escape_formulas(out) if escape else out
 
 
@@ -248,19 +250,20 @@ def check_threshold(threshold: float | None, classes: np.ndarray, option: str = 
                         f"between 0 and 1, e.g. 0.6 (the default, the likelier class, is 0.5)")
 
 
-def predicted_classes(proba: np.ndarray, classes: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    """The likeliest class of each row, or for two classes: the second one when its probability >= ``threshold``."""
-    if threshold is None:
-        return classes[proba.argmax(axis=1)]
-    return classes[(proba[:, 1] >= threshold).astype(int)]
+def predicted_classes(proba: np.ndarray, classes: np.ndarray, threshold: float | None = None,
+                      rule: DecisionRule | None = None) -> np.ndarray:
+    """For two classes with ``threshold``: the second class when its probability >= ``threshold``; else by the
+    bundle's fitted decision ``rule`` (None: the likeliest class); see :mod:`sentiment.model.decision`."""
+    return decide(proba, classes, threshold, rule)
 
 
 def _scored_frame(chunk: pd.DataFrame, statuses: pd.Series, ok: np.ndarray, proba: np.ndarray,
-                  classes: np.ndarray, prefix: str, threshold: float | None = None) -> pd.DataFrame:
+                  classes: np.ndarray, prefix: str, threshold: float | None = None,
+                  rule: DecisionRule | None = None) -> pd.DataFrame:
     out = chunk.copy()
     out[f"{prefix}status"] = statuses.to_numpy()
     labels = pd.Series([None] * len(chunk), dtype=object)
-    labels[ok] = predicted_classes(proba, classes, threshold).tolist() if len(proba) else []
+    labels[ok] = predicted_classes(proba, classes, threshold, rule).tolist() if len(proba) else []
     out[f"{prefix}pred_label"] = labels.to_numpy()
     for j, label in enumerate(classes.tolist()):
         column = np.full(len(chunk), np.nan, dtype=np.float64)

@@ -38,6 +38,7 @@ class LabeledData:
     label_column: str
     dropped: dict[str, int] = field(default_factory=dict)
     frame: pd.DataFrame | None = None  # the kept rows, original columns
+    rows: np.ndarray | None = None  # each kept row's 0-based position among the file's data rows
 
     def describe(self) -> str:
         counts = pd.Series(self.labels).value_counts().sort_index()
@@ -89,7 +90,7 @@ def load_labeled(path: str | Path, text_column: str | None = None, label_column:
     if len(kept) < min_rows:
         raise DataError(f"{path}: {len(kept)} usable rows (text and label present); at least {min_rows} are needed")
     data = LabeledData(kept[text_col].astype(str).tolist(), coerce_labels(kept[label_col]), text_col, label_col,
-                       dropped, kept)
+                       dropped, kept, np.flatnonzero(keep.to_numpy()))
     if log:
         named = text_column is not None and label_column is not None
         log(f"{path}: {data.describe()}" + ("" if named else f" (choose others with {text_option}/{label_option})"))

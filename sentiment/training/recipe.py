@@ -309,25 +309,23 @@ def _freeze(model, what: str) -> None:
 
 def fit_threshold(p_positive: np.ndarray, y: np.ndarray, class_counts: np.ndarray, *, min_rows: int = 40,
                   skewed_below: float = 0.4) -> dict[str, Any] | None:
-    """The decision threshold with the best macro-F1 on held-out rows, when the class mix is off 50/50.
+    """The decision threshold with the best macro-F1 on held-out rows (:func:`sentiment.model.decision.fit_threshold`),
+    when the class mix is off 50/50.
 
     None when the mix is balanced (minority share at least ``skewed_below``), the held-out rows are fewer than
-    ``min_rows`` or hold one class, or no threshold beats 0.5.
+    ``min_rows`` or hold one class, or the threshold does no better than 0.5 on them.
     """
-    from sklearn.metrics import f1_score
+    from ..model.decision import fit_threshold as best_threshold
+    from ..model.decision import macro_f1_at
 
     minority = float(class_counts.min() / max(class_counts.sum(), 1))
     if minority >= skewed_below or len(y) < min_rows or len(np.unique(y)) < 2:
         return None
-    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
-    scores = np.asarray([f1_score(y, (p_positive >= t).astype(int), average="macro") for t in grid])
-    at_half = float(f1_score(y, (p_positive >= 0.5).astype(int), average="macro"))
-    best = float(scores.max())
+    threshold = best_threshold(p_positive, y)
+    at_half, best = macro_f1_at(p_positive, y, 0.5), macro_f1_at(p_positive, y, threshold)
     if best <= at_half:
         return None
-    # the middle of the best plateau: less tied to one validation row than its first point
-    threshold = float(np.median(grid[scores >= best - 1e-12]))
-    return {"threshold": round(threshold, 2), "rows": int(len(y)), "minority_share": round(minority, 4),
+    return {"threshold": round(threshold, 4), "rows": int(len(y)), "minority_share": round(minority, 4),
             "macro_f1_at_0.5": round(at_half, 4), "macro_f1": round(best, 4), "fitted_on": "validation rows"}
 
 

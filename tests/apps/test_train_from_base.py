@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import SAMPLE, assert_user_error, run_cli
+from conftest import ROOT, SAMPLE, assert_user_error, run_cli
 
 
 def _cp949(text: str) -> bool:
@@ -115,3 +115,19 @@ def test_adapt_finds_the_labeled_files_columns_on_its_own(tiny_model_dir, tmp_pa
     assert_user_error(run_cli("adapt", "--model", str(tiny_model_dir), "--texts", str(texts), "--labeled",
                               str(labeled), "--labeled-text-column", "document", "--out", str(tmp_path / "x")),
                       "no column 'document'", "--labeled-text-column")
+
+
+def test_a_skewed_class_mix_gets_a_fitted_threshold_as_the_bundles_decision_rule(tmp_path):
+    from sentiment import SentimentClassifier
+    from sentiment.config import Config
+
+    frame = pd.read_csv(SAMPLE)
+    skewed = pd.concat([frame[frame["label"] == 1].head(60), frame[frame["label"] == 0]])  # about 23% positive
+    cfg = Config.from_toml(ROOT / "configs" / "tiny.toml").with_overrides(
+        {"train.epochs": 3, "train.validation_split": 0.25})
+    clf = SentimentClassifier(config=cfg).fit(skewed["document"].tolist(), skewed["label"].tolist())
+    fitted = clf.training_["decision"]
+    assert fitted["minority_share"] < 0.4 and fitted["macro_f1"] > fitted["macro_f1_at_0.5"]
+    clf.save(tmp_path / "m")
+    loaded = SentimentClassifier.load(tmp_path / "m")
+    assert loaded.decision_.threshold == fitted["threshold"]  # predict, score, serve and evaluate decide by it
