@@ -570,7 +570,12 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
                 if not isinstance(exc, Exception):  # KeyboardInterrupt
                     raise
                 raise SentimentError(f"the Ray job failed, nothing was written to {output}: {_reason(exc)}") from None
-    _replace_dir(out_fs, tmp, out_path)
+    try:
+        _replace_dir(out_fs, tmp, out_path)
+    except OSError as exc:
+        raise SentimentError(f"the parts were written to {tmp} but could not be moved to {output} "
+                             f"({str(exc).strip().splitlines()[0]}); move them yourself or rerun with --overwrite"
+                             ) from None
     names = label_names(classes, escape)
     return ScoreSummary(output=output, text_column=column, encoding=None, rows=sum(statuses.values()),
                         scored=statuses.get(STATUS_OK, 0), status_counts=dict(statuses),
@@ -618,11 +623,22 @@ def _count(fs: "pyarrow.fs.FileSystem", path: str, fmt: str, prefix: str) -> tup
 
 
 def _replace_dir(fs: "pyarrow.fs.FileSystem", tmp: str, final: str) -> None:
-    """Move the finished ``tmp`` directory to ``final``, replacing an existing one only after it is complete."""
+    """Move the finished ``tmp`` directory to ``final``, replacing an existing one only after it is complete.
+
+    On a local disk, renames. On object stores (``s3://``...), which have no directories to rename, the
+    objects under the old ``final`` are deleted, those under ``tmp`` copied to ``final``, then ``tmp``
+    deleted."""
     import pyarrow.fs as pafs
 
+    exists = fs.get_file_info(final).type != pafs.FileType.NotFound
+    if not isinstance(fs, pafs.LocalFileSystem):
+        if exists:
+            fs.delete_dir(final)
+        pafs.copy_files(tmp, final, source_filesystem=fs, destination_filesystem=fs)
+        fs.delete_dir(tmp)
+        return
     old = None
-    if fs.get_file_info(final).type != pafs.FileType.NotFound:
+    if exists:
         old = f"{tmp}.old"
         fs.move(final, old)
     fs.move(tmp, final)

@@ -155,13 +155,15 @@ def list_inputs(spec: str) -> InputFiles:
     for entry in entries:
         kind, _ = table_kind(entry.path)
         kinds.setdefault(kind, entry.base_name)
-        if entry.size == 0:
-            raise DataError(f"{entry.path} is empty (0 bytes)")
     if len(kinds) > 1:
         found = ", ".join(f"{KIND_NAMES[k]} ({name})" for k, name in sorted(kinds.items()))
         raise DataError(f"{spec}: one job reads one kind of file; found {found}. Score each kind separately "
                         f"(e.g. with a glob such as dir/*.csv)")
     kind, = kinds
+    empty = [e.path for e in entries if e.size == 0]
+    if empty:
+        raise DataError(f"{empty[0]} is empty (0 bytes)" + (f", and {len(empty) - 1} more file(s)" if len(empty) > 1
+                                                            else ""))
     return InputFiles([e.path for e in entries], fs, kind, spec, [int(e.size or 0) for e in entries])
 
 
@@ -176,7 +178,7 @@ def local_copy(fs: pyarrow.fs.FileSystem, path: str) -> Iterator[Path]:
     folder = tempfile.mkdtemp(prefix="sentiment-input-")
     try:
         target = Path(folder) / path.rsplit("/", 1)[-1]
-        with fs.open_input_stream(path) as src, open(target, "wb") as dst:
+        with fs.open_input_stream(path, compression=None) as src, open(target, "wb") as dst:  # bytes as stored
             shutil.copyfileobj(src, dst, 1 << 20)
         yield target
     finally:
