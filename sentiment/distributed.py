@@ -47,6 +47,7 @@ import pandas as pd
 from .dataio import BAD_ENCODING_ATTR, TEXT_COLUMN_NAMES, find_column
 from .errors import DataError, OutputExistsError, SentimentError
 from .remote_files import InputFiles, is_uri, iter_chunks, list_inputs, open_filesystem, peek
+from .runtime import available_cores
 from .scoring import STATUS_OK, ScoreSummary, label_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -441,7 +442,7 @@ def _ray_session(address: str | None, num_cpus: int | None, log: Callable[[str],
     kwargs: dict[str, Any] = {"address": address or "local", "log_to_driver": False, "include_dashboard": False,
                               "configure_logging": False}
     if address is None:
-        kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
+        kwargs["num_cpus"] = num_cpus or available_cores()  # the cores this process may use (its affinity)
     root = Path(__file__).resolve().parents[1]
     if root.name not in ("site-packages", "dist-packages"):  # a checkout: the workers import this copy too
         paths = [str(root), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
@@ -537,7 +538,7 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
     sample = peek(files, **read_options)  # the first file's columns (a bad file fails here, before Ray starts)
     log(f"input: {len(files.paths)} {files.kind} file(s)")
     if num_cpus is None and concurrency is not None:  # a local Ray with a CPU slot for every actor asked for
-        num_cpus = max(os.cpu_count() or 1, concurrency)
+        num_cpus = max(available_cores(), concurrency)
     with _ray_session(ray_address, num_cpus, log) as ray:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         if concurrency is None:
