@@ -5,9 +5,9 @@
     python benchmarks/ray_inputs.py --rows 60000 --kinds jsonl parquet --layouts file dir
 
 Writes --rows NSMC comments (with an ``id`` column) once per input kind (CSV, TSV, .txt, their .gz, JSON
-Lines and its .gz, Parquet, Excel) as one file and/or as a directory of --files files, scores the CSV copy
-once with the single-process engine (``sentiment score comments.csv -o single.parquet --precision fp32``),
-then each kind and layout through the real command (``sentiment score INPUT -o OUTDIR --engine ray
+Lines and its .gz, Parquet, Excel) as one file and/or as a directory of --files files, scores the whole file
+of each kind with the single-process engine (``sentiment score comments.KIND -o single.parquet --precision
+fp32``), then each kind and layout through the real command (``sentiment score INPUT -o OUTDIR --engine ray
 --precision fp32 --stall-timeout ...``) in a subprocess with a time limit (--limit seconds, the issue's 2
 minutes by default). Checks that each output holds every id once, in order, with the statuses, labels and
 probabilities (to their 6 decimals) of the single-process output. Prints seconds and rows/s per case and
@@ -100,18 +100,17 @@ def main() -> int:
     print(f"{len(frame):,} comments, {os.cpu_count()} cores, {tmp}", flush=True)
     result: dict = {"rows": len(frame), "cpus": os.cpu_count(), "limit_s": args.limit, "cases": []}
     try:
-        single_in = write_input(frame, "csv", "file", 1, tmp)
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sentiment", "score", str(single_in), "-o", str(tmp / "single.parquet"),
-                        "--precision", "fp32", "-q", *model], env=env, check=True)
-        seconds = time.perf_counter() - started
-        result["single_process"] = {"seconds": round(seconds, 1), "rows_per_s": round(len(frame) / seconds)}
-        print(f"  single process (csv): {seconds:.1f} s, {len(frame) / seconds:,.0f} rows/s", flush=True)
-        expected = pd.read_parquet(tmp / "single.parquet")
         failed = False
         for kind in args.kinds:
+            whole = write_input(frame, kind, "file", 1, tmp)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "sentiment", "score", str(whole), "-o", str(tmp / "single.parquet"),
+                            "--precision", "fp32", "--overwrite", "-q", *model], env=env, check=True)
+            single = time.perf_counter() - started
+            expected = pd.read_parquet(tmp / "single.parquet")
+            print(f"  single process {kind:9} file: {single:6.1f} s, {len(frame) / single:6,.0f} rows/s", flush=True)
             for layout in args.layouts:
-                src = write_input(frame, kind, layout, args.files, tmp)
+                src = whole if layout == "file" else write_input(frame, kind, layout, args.files, tmp)
                 out = tmp / f"out-{kind}-{layout}"
                 cmd = [sys.executable, "-m", "sentiment", "score", str(src), "-o", str(out), "--engine", "ray",
                        "--precision", "fp32", "--stall-timeout", str(int(args.limit)), "-q", *model]
@@ -124,13 +123,16 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     seconds, problem = time.perf_counter() - started, f"did not finish in {args.limit:g} s"
                 case = {"kind": kind, "layout": layout, "seconds": round(seconds, 1),
-                        "rows_per_s": round(len(frame) / seconds), "equal": problem is None, "problem": problem}
+                        "rows_per_s": round(len(frame) / seconds), "single_process_seconds": round(single, 1),
+                        "equal": problem is None, "problem": problem}
                 result["cases"].append(case)
                 failed |= problem is not None
-                print(f"  ray {kind:9} {layout:4}: {seconds:6.1f} s, {len(frame) / seconds:6,.0f} rows/s, "
+                print(f"  ray            {kind:9} {layout:4}: {seconds:6.1f} s, {len(frame) / seconds:6,.0f} rows/s, "
                       f"{'equal to single process' if problem is None else 'FAILED: ' + problem}", flush=True)
                 shutil.rmtree(out, ignore_errors=True)
-                shutil.rmtree(src, ignore_errors=True) if src.is_dir() else src.unlink()
+                if src.is_dir():
+                    shutil.rmtree(src, ignore_errors=True)
+            whole.unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
