@@ -10,12 +10,13 @@ RUN    ?= runs/$(basename $(notdir $(CONFIG)))
 TEST_SIZE ?= 20000
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-all docs pipeline default-model multi-domain-model extra-labels-model train-only-model bench-accuracy bench-throughput clean
+.PHONY: help install demo test test-all check docs pipeline default-model multi-domain-model extra-labels-model train-only-model bench-accuracy bench-throughput clean
 
 help:
 	@echo "make demo            set up .venv, score data/sample with the packaged model, print a summary"
 	@echo "make test            set up .venv and run the default test suite (slow tests excluded)"
 	@echo "make test-all        all tests, slow ones included"
+	@echo "make check           ruff (lint, format), mypy and the import layers (lint-imports)"
 	@echo "make docs            regenerate the generated parts of docs/ (config tables, model card)"
 	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=, TEST_SIZE=)"
 	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC) and DOMAINS=$(DOMAINS) (multi-domain)"
@@ -43,6 +44,13 @@ test: install
 
 test-all: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint, formatting, types and import layers (configured in pyproject.toml; docs/architecture.md).
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # docs/configuration.md's key tables and docs/model-card.md from the code (tests/test_docs.py checks them).
 docs:

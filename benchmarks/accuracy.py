@@ -105,7 +105,7 @@ def run_tutorial(train: pd.DataFrame, frames: list, seed: int, epochs: int) -> d
     import keras
 
     from sentiment.config import NormalizeConfig, TokenizerConfig
-    from sentiment.tokenizers import Tokenizer
+    from sentiment.text.tokenizers import Tokenizer
 
     keras.utils.set_random_seed(seed)
     okt = Tokenizer(NormalizeConfig(enabled=False), TokenizerConfig(tagger="okt", norm=True, stem=True))
@@ -192,7 +192,7 @@ def main() -> None:
     p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "accuracy.json")
     args = p.parse_args()
 
-    from sentiment import stages
+    from sentiment.apps import stages
     from sentiment.config import Config
 
     run_dir = Path(tempfile.mkdtemp(prefix="sentiment-accuracy-"))

@@ -33,7 +33,7 @@ def make(folder: Path, rows: int) -> tuple[Path, Path, int]:
 
 def run(mode: str, path: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    from sentiment.dataio import iter_table
+    from sentiment.io.readers import iter_table
     from sentiment.errors import DataError
 
     started = time.perf_counter()

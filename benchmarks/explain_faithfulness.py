@@ -33,8 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from sentiment import SentimentClassifier
-    from sentiment.dataio import read_text_lines
-    from sentiment.explain import deletion_test
+    from sentiment.io.readers import read_text_lines
+    from sentiment.analysis.explain import deletion_test
 
     clf = SentimentClassifier.load(args.model)
     texts = read_text_lines(args.data)

@@ -35,8 +35,8 @@ def parse_data(spec: str) -> tuple[Path, str]:
 
 def compare(model: str | None, path: Path, rows: int, seed: int, workers: int) -> dict:
     from sentiment.classifier import SentimentClassifier
-    from sentiment.evaluation import compute_metrics
-    from sentiment.labeled import load_labeled, match_labels
+    from sentiment.analysis.evaluation import compute_metrics
+    from sentiment.io.labeled import load_labeled, match_labels
 
     fp32 = SentimentClassifier.load(model, runtime="onnx", precision="fp32")
     int8 = SentimentClassifier.load(model, runtime="onnx", precision="int8")
@@ -100,8 +100,8 @@ def main() -> None:
     args.json_out.write_text(json.dumps(report, indent=2))
     print(f"written {args.json_out}")
     if args.record:
-        from sentiment.bundle import set_default_precision
-        from sentiment.classifier import default_model_path
+        from sentiment.model.bundle import set_default_precision
+        from sentiment.model.bundle import default_model_path
 
         bundle = Path(args.model) if args.model else default_model_path()
         set_default_precision(bundle, "int8" if ok else "fp32", report)

@@ -143,7 +143,7 @@ def tutorial_scorer(src: str, dst: str, train_rows: int) -> None:
     import keras
     from konlpy.tag import Okt
 
-    from sentiment.tokenizers import find_jvm
+    from sentiment.text.tokenizers import find_jvm
 
     okt = Okt(jvmpath=find_jvm())
     train = pd.read_csv(src).iloc[:train_rows]
@@ -229,7 +229,7 @@ def cold_start(model: str | None, variant: str, runs: int) -> dict:
 def scoring_parts(texts: list[str], src: Path, tmp: Path, model: str | None, variants: list[str]) -> dict:
     """The parts of a scoring run measured one at a time: tokenization (all cores), inference per runtime, CSV I/O."""
     from sentiment.classifier import SentimentClassifier
-    from sentiment.tokenizers import Tokenizer, resolve_workers
+    from sentiment.text.tokenizers import Tokenizer, resolve_workers
 
     parts: dict = {"rows": len(texts)}
     start = time.perf_counter()
@@ -267,7 +267,7 @@ def scoring_parts(texts: list[str], src: Path, tmp: Path, model: str | None, var
 
 def tokenizer_rates(texts: list[str], taggers: list[str], n: int) -> list[dict]:
     from sentiment.config import NormalizeConfig, TokenizerConfig
-    from sentiment.tokenizers import Tokenizer, resolve_workers
+    from sentiment.text.tokenizers import Tokenizer, resolve_workers
 
     rows = []
     for tagger in taggers:

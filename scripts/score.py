@@ -6,7 +6,7 @@ Thin wrapper: the same as `sentiment score ...`; see `--help`.
 
 import sys
 
-from sentiment.cli import main
+from sentiment.apps.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["score", *sys.argv[1:]]))

@@ -9,27 +9,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-__all__ = ["Config", "SentimentClassifier", "SentimentError", "__version__"]
+from .versions import __version__
+
+__all__ = ["Config", "SentimentClassifier", "SentimentError", "__version__", "create_app", "score_dataset",
+           "score_file"]
+
+# The package face: name -> module that holds it, imported on first use so that `import sentiment` and the
+# CLI's --help stay fast (docs/architecture.md lists where everything lives).
+_FACE = {
+    "SentimentClassifier": "sentiment.classifier",
+    "Config": "sentiment.config",
+    "SentimentError": "sentiment.errors",
+    "score_file": "sentiment.apps.scoring",
+    "score_dataset": "sentiment.apps.distributed",
+    "create_app": "sentiment.apps.serving",
+}
 
 if TYPE_CHECKING:
+    from .apps.distributed import score_dataset
+    from .apps.scoring import score_file
+    from .apps.serving import create_app
     from .classifier import SentimentClassifier
     from .config import Config
     from .errors import SentimentError
 
 
 def __getattr__(name: str) -> Any:
-    """Import lazily so that ``import sentiment`` and the CLI's --help stay fast."""
-    if name == "SentimentClassifier":
-        from .classifier import SentimentClassifier
+    """Import lazily (see ``_FACE``)."""
+    if name in _FACE:
+        from importlib import import_module
 
-        return SentimentClassifier
-    if name == "Config":
-        from .config import Config
-
-        return Config
-    if name == "SentimentError":
-        from .errors import SentimentError
-
-        return SentimentError
+        return getattr(import_module(_FACE[name]), name)
     raise AttributeError(f"module 'sentiment' has no attribute {name!r}")

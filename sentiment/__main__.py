@@ -1,6 +1,6 @@
 """``python -m sentiment``: the same command as ``sentiment``."""
 
-from .cli import main
+from .apps.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

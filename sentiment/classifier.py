@@ -11,22 +11,22 @@ learned ends in ``_``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import Config
-from .errors import DataError
 from .estimator import EstimatorAPI
-from .tokenizers import Tokenizer
+from .model.bundle import default_model_path
+from .text.checks import check_labels, check_texts, data_fingerprint
+from .text.tokenizers import Tokenizer
+from .text.vocab import Vocabulary
 
 if TYPE_CHECKING:
-    from .explain import Explanation
+    from .analysis.explain import Explanation
 
 # Flat hyperparameters and the config keys they set.
 PARAM_KEYS = {
@@ -49,13 +49,20 @@ PARAM_KEYS = {
 }
 
 
-def default_model_path() -> Path:
-    """The bundle shipped inside the package."""
-    return Path(str(resources.files("sentiment") / "default_model"))
-
-
 class SentimentClassifier(EstimatorAPI):
     """KoNLPy tokens → Word2Vec → padded ids → (Bi)LSTM, as a scikit-learn classifier."""
+
+    # Set by fit/load (scikit-learn's trailing underscore), declared for type checkers.
+    config_: Config
+    classes_: np.ndarray
+    n_classes_: int
+    vocabulary_: Vocabulary
+    tokenizer_: Tokenizer
+    runtime_: str
+    history_: dict[str, Any]
+    training_: dict[str, Any]
+    meta_: dict[str, Any]
+    _bundle_path: Path
 
     def __init__(self, config: Config | dict | str | None = None, *, tagger: str | None = None,
                  vector_size: int | None = None, w2v_epochs: int | None = None, min_count: int | None = None,
@@ -132,14 +139,14 @@ class SentimentClassifier(EstimatorAPI):
 
         ``extra_tokens`` are unlabeled: Word2Vec reads them (unless ``keyed_vectors``
         is given) and, with distillation on, the teachers label them for the
-        student (:mod:`sentiment.distill`). ``texts``/``extra_texts`` (the raw
+        student (:mod:`sentiment.training.distill`). ``texts``/``extra_texts`` (the raw
         texts) are needed only by the char-n-gram teacher. ``domains``/``extra_domains``
         name each row's domain (per-domain weights, ``train.domain_balance``).
         ``teacher_cache`` is a directory where trained teachers are kept and reused
         on a rerun with the same data and teacher settings. The recipe itself lives in
-        :func:`sentiment.training.train_network`.
+        :func:`sentiment.training.recipe.train_network`.
         """
-        from .training import train_network
+        from .training.recipe import train_network
 
         cfg = cfg or self.resolved_config()
         trained = train_network(cfg, tokens, labels, extra_tokens=extra_tokens, keyed_vectors=keyed_vectors,
@@ -149,8 +156,8 @@ class SentimentClassifier(EstimatorAPI):
         return self._set_trained(cfg, trained)
 
     def _set_trained(self, cfg: Config, trained) -> "SentimentClassifier":
-        """Store a :class:`sentiment.training.Trained` as the fitted attributes; returns ``self``."""
-        from .network import make_predictor
+        """Store a :class:`sentiment.training.recipe.Trained` as the fitted attributes; returns ``self``."""
+        from .model.network import make_predictor
 
         self.config_ = cfg
         self.classes_ = trained.classes
@@ -170,9 +177,9 @@ class SentimentClassifier(EstimatorAPI):
         """A new classifier fitted to ``texts`` (unlabeled comments of a new kind); ``self`` is unchanged.
 
         ``labeled`` = (texts, labels) adds a few rows labeled by you. ``config`` overrides the ``[adapt]``
-        settings (a Config, or a dict such as ``{"adapt.epochs": 3}``). See :mod:`sentiment.adaptation`.
+        settings (a Config, or a dict such as ``{"adapt.epochs": 3}``). See :mod:`sentiment.training.adaptation`.
         """
-        from .adaptation import adapt_classifier
+        from .training.adaptation import adapt_classifier
 
         self._check_fitted()
         cfg = config if isinstance(config, Config) else self.config_.with_overrides(config or {})
@@ -195,7 +202,7 @@ class SentimentClassifier(EstimatorAPI):
 
     def predict_ids(self, ids: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
         """Probabilities for encoded texts, ``(n, n_classes)`` in ``classes_`` order."""
-        from .runtime import predict_sequences
+        from .model.runtime import predict_sequences
 
         self._check_fitted()
         return predict_sequences(self._predict_fn, ids, self.config_, self.n_classes_, batch_size=batch_size)
@@ -206,8 +213,8 @@ class SentimentClassifier(EstimatorAPI):
 
     def explain(self, texts: Iterable[str], batch_size: int = 1024) -> list["Explanation"]:
         """Per text: the prediction and each morpheme's span in the text and signed contribution to the
-        predicted class (leave-one-token-out occlusion; see :mod:`sentiment.explain`)."""
-        from .explain import explain
+        predicted class (leave-one-token-out occlusion; see :mod:`sentiment.analysis.explain`)."""
+        from .analysis.explain import explain
 
         self._check_fitted()
         return explain(self, texts, batch_size=batch_size)
@@ -220,8 +227,8 @@ class SentimentClassifier(EstimatorAPI):
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, metrics: dict[str, Any] | None = None, model_card: str | None = None) -> Path:
         """Write a self-describing bundle directory (atomically); returns its path."""
-        from .bundle import write_bundle
-        from .network import scoring_copy
+        from .model.bundle import write_bundle
+        from .model.network import scoring_copy
 
         self._check_fitted()
         training = dict(self.training_)
@@ -252,9 +259,10 @@ class SentimentClassifier(EstimatorAPI):
         Without Keras in use, TensorFlow is never imported; ``model_`` (the
         Keras model) is still available and is loaded on first access.
         """
-        from .bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
+        from .model.bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
         from .errors import BundleError
-        from .runtime import check_runtime, keras_predictor, onnx_predictor
+        from .model.network import keras_predictor
+        from .model.runtime import check_runtime, onnx_predictor
 
         check_runtime(runtime, precision)
         path = Path(path) if path is not None else default_model_path()
@@ -297,7 +305,7 @@ class SentimentClassifier(EstimatorAPI):
             path = self.__dict__.get("_bundle_path")
             if path is None:
                 raise AttributeError("model_")
-            from .bundle import load_keras_model
+            from .model.bundle import load_keras_model
 
             model = self._keras_model = load_keras_model(path, self.meta_)
         return model
@@ -305,39 +313,3 @@ class SentimentClassifier(EstimatorAPI):
     @model_.setter
     def model_(self, model) -> None:
         self._keras_model = model
-
-
-def check_texts(texts: Iterable[Any]) -> list[str]:
-    """A list of str; anything else is refused with the position of the first bad value."""
-    if isinstance(texts, str):
-        raise DataError("expected a list of texts, got a single string; wrap it in a list: [text]")
-    out = list(texts)
-    for i, text in enumerate(out):
-        if not isinstance(text, str):
-            raise DataError(f"text #{i} is {text!r} ({type(text).__name__}), not a string; "
-                            "convert or drop missing values first")
-    return out
-
-
-def check_labels(labels: Iterable[Any], n: int) -> np.ndarray:
-    """Labels as an array; missing labels are refused."""
-    arr = np.asarray(list(labels))
-    if len(arr) != n:
-        raise DataError(f"{n} texts but {len(arr)} labels")
-    for i, value in enumerate(arr.tolist()):
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            raise DataError(f"label #{i} is missing; drop rows without a label first")
-    if arr.dtype.kind == "f" and np.all(arr == np.round(arr)):
-        arr = arr.astype(np.int64)
-    return arr
-
-
-def data_fingerprint(texts: Sequence[str], labels: np.ndarray) -> dict[str, Any]:
-    """sha256 over texts and labels, with row count: identifies the training data."""
-    digest = hashlib.sha256()
-    for text, label in zip(texts, labels.tolist()):
-        digest.update(text.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1f")
-        digest.update(str(label).encode("utf-8"))
-        digest.update(b"\x1e")
-    return {"sha256": digest.hexdigest(), "rows": len(texts)}

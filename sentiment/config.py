@@ -15,6 +15,7 @@ import itertools
 import math
 import tomllib
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -26,7 +27,7 @@ SIDES = ("pre", "post")
 
 
 def _spec(default: Any = dataclasses.MISSING, *, factory: Any = None, min: float | None = None,
-          max: float | None = None, choices: tuple | None = None, doc: str = "") -> Any:
+          max: float | None = None, choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
     """A dataclass field carrying its validation rules and a short description."""
     meta = {"min": min, "max": max, "choices": choices, "doc": doc}
     if factory is not None:
@@ -360,7 +361,7 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
-def _key_fields():
+def _key_fields() -> Iterator[tuple[str, dataclasses.Field[Any], Any]]:
     """(section name, dataclass field, default value) for every config key, in order."""
     for name, section_cls in SECTIONS.items():
         default = section_cls()
@@ -373,7 +374,7 @@ def describe_keys() -> list[tuple[str, str, str]]:
     return [(f"{name}.{f.name}", _toml_value(value), f.metadata.get("doc", "")) for name, f, value in _key_fields()]
 
 
-def _valid_values(f: dataclasses.Field, value: Any) -> str:
+def _valid_values(f: dataclasses.Field[Any], value: Any) -> str:
     meta = f.metadata
     if meta.get("choices"):
         return ", ".join(f"`{_toml_value(c)}`" for c in meta["choices"])

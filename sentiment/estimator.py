@@ -42,7 +42,7 @@ class EstimatorAPI:
         """Accuracy of ``predict(X)`` against ``y`` (scikit-learn's ``ClassifierMixin.score``)."""
         from sklearn.metrics import accuracy_score
 
-        return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
+        return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))  # type: ignore[attr-defined]
 
     def __sklearn_tags__(self):
         from sklearn.base import BaseEstimator
@@ -62,4 +62,4 @@ class EstimatorAPI:
 
 
 def _default(cls: type, name: str) -> Any:
-    return inspect.signature(cls.__init__).parameters[name].default
+    return inspect.signature(cls).parameters[name].default

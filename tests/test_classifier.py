@@ -7,8 +7,8 @@ from sklearn.exceptions import NotFittedError
 
 from sentiment import SentimentClassifier
 from sentiment.errors import DataError
-from sentiment.network import build_model, predict_sequences
-from sentiment.sequences import pad
+from sentiment.model.network import build_model, predict_sequences
+from sentiment.text.sequences import pad
 
 POS = ["정말 재밌어요 최고", "배우 연기 최고 감동", "강추 합니다 명작", "너무 좋아요 또 보고싶다", "완전 만족 추천"]
 NEG = ["완전 지루하고 별로", "시간 아깝다 최악", "노잼 돈 아까움", "실망 했어요 쓰레기", "환불 하고 싶다 최악"]

@@ -14,7 +14,7 @@ from conftest import ROOT
 
 SCRIPT = """
 import sys
-from sentiment.cli import main
+from sentiment.apps.cli import main
 try:
     main(["--version"])
 except SystemExit as exc:

@@ -1,0 +1,1 @@
+"""Understanding scored comments: evaluation metrics, explanations, the HTML report and its statistics and plots."""

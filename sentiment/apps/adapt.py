@@ -1,0 +1,78 @@
+"""``sentiment adapt``: read the files, adapt a bundle to the texts, save the new bundle (and evaluate it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..classifier import SentimentClassifier
+from ..model.bundle import default_model_path
+from ..training.adaptation import adaptation_card, adapt_classifier
+
+Log = Callable[[str], None]
+
+
+def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides: Sequence[str] = (), *,
+                 text_column: str | None = None, labeled_file: str | None = None, label_column: str | None = None,
+                 eval_file: str | None = None, sep: str | None = None, encoding: str | None = None,
+                 workers: int = 0, overwrite: bool = False, verbose: int = 0, log: Log = lambda msg: None):
+    """``sentiment adapt``: read the files, adapt the bundle ``model`` (None: the packaged one), save to ``output``.
+
+    With ``eval_file`` (labeled), the source and the adapted model are both evaluated on it and the figures
+    are stored in the new bundle and printed.
+    """
+    from ..errors import SentimentError
+    from ..io.locks import exclusive_lock
+
+    out = Path(output)
+    with exclusive_lock(out, "model directory", create_folder=True):  # one writer of the output bundle
+        if out.exists() and not overwrite:
+            raise SentimentError(f"{out} already exists; pass --overwrite to replace it")
+        return _adapt_bundle(model, texts_file, out, cfg_overrides, text_column=text_column,
+                             labeled_file=labeled_file, label_column=label_column, eval_file=eval_file, sep=sep,
+                             encoding=encoding, workers=workers, verbose=verbose, log=log)
+
+
+def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequence[str], *, text_column, labeled_file,
+                  label_column, eval_file, sep, encoding, workers, verbose, log):
+    from ..io.columns import TEXT_COLUMN_NAMES, find_column
+    from ..io.readers import read_table, read_text_lines
+    from ..io.labeled import load_labeled, match_labels
+
+    source_path = Path(model) if model else default_model_path()
+    source = SentimentClassifier.load(source_path, workers=workers)
+    cfg = source.config_.with_overrides(list(cfg_overrides))
+    if text_column is None and Path(texts_file).name.lower().removesuffix(".gz").endswith(".txt"):
+        texts, column = read_text_lines(texts_file, encoding=encoding), "text"  # one text a line, or NSMC .txt
+    else:
+        frame, _ = read_table(texts_file, sep=sep, encoding=encoding)
+        column = find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(texts_file), frame)
+        if text_column is None:
+            log(f"{texts_file}: text column {column!r} (choose another with --text-column)")
+        texts = [t for t in frame[column].tolist() if isinstance(t, str) and t.strip()]
+    labeled = None
+    if labeled_file:
+        data = load_labeled(labeled_file, text_column, label_column, sep=sep, encoding=encoding, log=log)
+        labeled = (data.texts, match_labels(data.labels, source.classes_, labeled_file))
+    adapted = adapt_classifier(source, texts, labeled=labeled, cfg=cfg, workers=workers, verbose=verbose,
+                               what=f"{texts_file} column {column!r}", log=log)
+    report = adapted.training_["adaptation"]
+    report.update(source_path=str(model or "default (packaged)"), texts_file=str(texts_file),
+                  **({"labeled_file": str(labeled_file)} if labeled_file else {}))
+    metrics = {}
+    if eval_file:
+        from ..analysis.evaluation import compute_metrics, headline
+
+        test = load_labeled(eval_file, text_column, label_column, sep=sep, encoding=encoding, log=log)
+        y = match_labels(test.labels, source.classes_, eval_file)
+        for name, clf in (("source", source), ("adapted", adapted)):
+            m = compute_metrics(y, clf.predict_proba(test.texts), source.classes_)
+            metrics[name] = headline(m)
+            log(f"{eval_file}: {name} accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
+                + (f", ROC AUC {m['roc_auc']:.4f}" if "roc_auc" in m else ""))
+        report["evaluation"] = {"file": str(eval_file), **metrics}
+    card_path = source_path / "MODEL_CARD.md"
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else f"# Model card: {out.name}\n"
+    adapted.save(out, model_card=card.rstrip() + "\n\n" + adaptation_card(report) + "\n")
+    log(f"adapted model bundle -> {out}")
+    return adapted, report

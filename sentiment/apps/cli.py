@@ -1,0 +1,699 @@
+"""The ``sentiment`` command (also ``python -m sentiment`` and the scripts in ``scripts/``).
+
+Subcommands are thin wrappers around package functions. User errors are
+printed as ``error: ...`` without a traceback and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, describe_keys, keys_markdown
+from ..errors import ConfigError, SentimentError
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _quiet_log(msg: str) -> None:
+    return None
+
+
+# -- shared options -----------------------------------------------------------------
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", help="TOML config (presets in configs/); defaults if omitted")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config key, e.g. --set train.epochs=3 (repeatable; "
+                        "--train.epochs 3 works too)")
+
+
+def _add_read_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sep", help="column separator for delimited text (default: ',' for .csv, tab for .tsv/.txt)")
+    p.add_argument("--encoding", help="input encoding (default: try utf-8/utf-8-sig, then cp949)")
+    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the first "
+                                   "sheet with a text column (reported)")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log messages")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also show TensorFlow's native log lines (hidden by default; TF_CPP_MIN_LOG_LEVEL=0)")
+
+
+def _add_runtime_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
+                   help="inference back end: auto (default) = ONNX Runtime when the model has model.onnx, else "
+                        "Keras; keras = TensorFlow (slower start-up, for comparison)")
+    p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                   help="auto (default): the model's recorded default (int8 for the packaged model, measured to "
+                        "lose at most 0.1 point per domain; else fp32); int8: dynamically quantized weights (ONNX "
+                        "only; faster, probabilities move slightly); fp32: full precision. See docs/runtime.md")
+    p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all available cores)")
+
+
+def _load_classifier(args: argparse.Namespace):
+    from ..classifier import SentimentClassifier
+
+    if args.threads is not None and args.threads < 1:
+        raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads, or leave it "
+                             "out to use all available cores")
+    return SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision,
+                                    threads=args.threads)
+
+
+def _add_extra_texts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extra-texts", action="append", default=[], metavar="[DOMAIN=]FILE",
+                   help="unlabeled texts (one per line, or a table) for Word2Vec and, with distillation on, "
+                        "for the teachers to label; added to word2vec.extra_texts (repeatable)")
+
+
+def _load_config(args: argparse.Namespace, extra: list[str]) -> Config:
+    overrides = list(args.overrides) + _extra_overrides(extra)
+    cfg = Config.from_toml(args.config, overrides) if args.config else Config().with_overrides(overrides)
+    files = getattr(args, "extra_texts", [])
+    if files:
+        cfg = cfg.with_overrides({"word2vec.extra_texts": [*cfg.word2vec.extra_texts, *map(str, files)]})
+    return cfg
+
+
+def _extra_overrides(extra: list[str]) -> list[str]:
+    """spaCy-style ``--section.key value`` / ``--section.key=value`` arguments."""
+    out, i = [], 0
+    while i < len(extra):
+        item = extra[i]
+        if not item.startswith("--") or "." not in item.split("=", 1)[0]:
+            raise ConfigError(f"unrecognized argument {item!r}; config overrides look like --train.epochs 3 "
+                              f"or --set train.epochs=3")
+        if "=" in item:
+            out.append(item[2:])
+            i += 1
+        elif i + 1 < len(extra):
+            out.append(f"{item[2:]}={extra[i + 1]}")
+            i += 2
+        else:
+            raise ConfigError(f"override {item} needs a value, e.g. {item} 3")
+    return out
+
+
+def _no_extra(extra: list[str], command: str) -> None:
+    if extra:
+        raise SentimentError(f"unrecognized argument(s) for '{command}': {' '.join(extra)}")
+
+
+# -- commands -------------------------------------------------------------------------
+def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..io.readers import check_input, table_kind
+    from ..io.writers import check_output
+    from ..io.locks import exclusive_lock
+    from .scoring import score_file
+
+    _no_extra(extra, "score")
+    log = _quiet_log if args.quiet else _log
+    if args.engine == "ray":
+        return _score_on_ray(args, log)
+    ray_only = [flag for flag, value in (("--ray-address", args.ray_address), ("--concurrency", args.concurrency),
+                                         ("--output-format", args.output_format),
+                                         ("--stall-timeout", args.stall_timeout)) if value is not None]
+    if ray_only:
+        raise SentimentError(f"{', '.join(ray_only)} work(s) with --engine ray only; add --engine ray or leave "
+                             f"{'them' if len(ray_only) > 1 else 'it'} out")
+    table_kind(check_input(args.input))  # fail fast, before the model is loaded
+    check_output(args.output, args.overwrite or args.resume)
+    with exclusive_lock(args.output, "output") if args.output != "-" else nullcontext():  # fail before the model loads
+        clf = _load_classifier(args)
+        log(f"model: {args.model or 'default (packaged)'} ({clf.runtime_})")
+        summary = score_file.__wrapped__(  # score_file itself takes the lock held here
+            args.input, args.output, clf, text_column=args.text_column, sep=args.sep, encoding=args.encoding,
+            chunksize=args.chunk_size or 50_000, workers=args.workers, overwrite=args.overwrite, resume=args.resume,
+            escape=not args.no_escape_formulas, output_encoding=args.output_encoding,
+            column_prefix=args.column_prefix, batch_size=args.batch_size, threshold=args.threshold,
+            show_progress=False if args.quiet else None, encoding_errors=args.encoding_errors, sheet=args.sheet,
+            log=log)
+    for line in summary.lines():
+        log(line)
+    return 0
+
+
+def _score_on_ray(args: argparse.Namespace, log) -> int:
+    from .distributed import ROWS_PER_BATCH, STALL_TIMEOUT, require_ray, score_path
+
+    unsupported = [flag for flag, used in (("--resume", args.resume), ("-o -", args.output == "-"),
+                                           ("--output-encoding", args.output_encoding != "utf-8"))
+                   if used]
+    if unsupported:
+        raise SentimentError(f"{', '.join(unsupported)} cannot be used with --engine ray; it writes a directory "
+                             f"of UTF-8 part files (rerun a failed job with --overwrite)")
+    require_ray()
+    if args.threads is not None and args.threads < 1:
+        raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads per actor, "
+                             f"or leave it out (1 per actor, which holds one CPU)")
+    summary = score_path(args.input, args.output, model=args.model, text_column=args.text_column, sep=args.sep,
+                         encoding=args.encoding, encoding_errors=args.encoding_errors, sheet=args.sheet,
+                         threshold=args.threshold, column_prefix=args.column_prefix,
+                         escape=not args.no_escape_formulas, overwrite=args.overwrite,
+                         output_format=args.output_format or "parquet", ray_address=args.ray_address,
+                         concurrency=args.concurrency, batch_size=args.chunk_size or ROWS_PER_BATCH,
+                         model_batch_size=args.batch_size, runtime=args.runtime, precision=args.precision,
+                         threads=args.threads,
+                         stall_timeout=STALL_TIMEOUT if args.stall_timeout is None else args.stall_timeout, log=log)
+    for line in summary.lines():
+        log(line)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
+    from . import stages
+
+    cfg = _load_config(args, extra)
+    log = _quiet_log if args.quiet else _log
+    verbose = 0 if args.quiet else (2 if not sys.stderr.isatty() else 1)
+    if args.run_dir:
+        if args.data or args.out:
+            raise SentimentError("train: give either --run-dir (train stage) or --data with --out, not both")
+        stages.train(args.run_dir, cfg, force=args.force, verbose=verbose, log=log)
+        return 0
+    if not args.data or not args.out:
+        raise SentimentError("train: --data FILE and --out DIR are required (or --run-dir RUN for the stage)")
+    stages.train_from_file(args.data, args.out, cfg, text_column=args.text_column, label_column=args.label_column,
+                           sep=args.sep, encoding=args.encoding, sheet=args.sheet,
+                           test_data=args.test_data, workers=args.workers, verbose=verbose,
+                           overwrite=args.overwrite, use_cache=not args.no_cache, log=log)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..analysis.evaluation import evaluate_texts, format_metrics, write_report
+    from ..io.labeled import load_labeled, match_labels
+    from . import stages
+
+    _no_extra(extra, "evaluate")
+    log = _quiet_log if (args.quiet or args.json) else _log
+    if args.run_dir:
+        metrics = stages.evaluate(args.run_dir, force=True, log=log)
+        if args.json:
+            print(json.dumps(metrics, indent=2, ensure_ascii=False))
+        return 0
+    if not args.data:
+        raise SentimentError("evaluate: --data FILE is required (or --run-dir RUN)")
+    clf = _load_classifier(args)
+    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
+                        sheet=args.sheet, log=log)
+    labels = match_labels(data.labels, clf.classes_, args.data)
+    from ..text.token_cache import tokenize_with_cache
+
+    tokens = tokenize_with_cache(clf.tokenizer_, data.texts, "evaluate", workers=args.workers,
+                                 use_cache=not args.no_cache, show_progress=False if args.quiet else None, log=log)
+    metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
+    if args.group_by:
+        from ..io.columns import find_column
+        from ..training.domains import metrics_by_group
+
+        column = find_column(list(data.frame.columns), args.group_by, (), "group", str(args.data))
+        metrics["group_by"] = column
+        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist())
+    metrics["data"] = str(args.data)
+    metrics["model"] = str(args.model or "default")
+    metrics["runtime"] = clf.runtime_
+    metrics["dropped"] = data.dropped
+    model_name = Path(args.model).name if args.model else "default"
+    report = Path(args.report_dir or Path("reports") / f"{model_name}-{Path(args.data).name.split('.')[0]}")
+    write_report(report, metrics, data.texts, labels, proba, clf.classes_, clf.history_)
+    if args.json:
+        print(json.dumps(metrics, indent=2, ensure_ascii=False))
+    else:
+        print(format_metrics(metrics))
+        if args.group_by:
+            from ..training.domains import format_groups
+
+            print(f"\nby {metrics['group_by']}:\n" + format_groups(metrics["by_group"], metrics["group_by"]))
+    log(f"report written to {report}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..model.bundle import read_meta
+    from ..model.bundle import default_model_path
+
+    _no_extra(extra, "info")
+    path = Path(args.model) if args.model else default_model_path()
+    meta = read_meta(path)
+    if args.json:
+        print(json.dumps(meta, indent=2, ensure_ascii=False))
+        return 0
+    card = path / "MODEL_CARD.md"
+    training = meta.get("training", {})
+    tok = meta.get("tokenizer", {}).get("tokenizer", {})
+    lines = [f"model: {path}", f"labels: {meta.get('labels')}", f"vocabulary: {meta.get('vocab_size'):,} tokens",
+             f"maxlen: {meta.get('maxlen')}",
+             f"tokenizer: {tok.get('tagger')} (pos tags: {tok.get('with_pos')}, okt norm/stem: "
+             f"{tok.get('norm')}/{tok.get('stem')})",
+             f"training rows: {training.get('rows')} ({training.get('class_counts')}), "
+             f"epochs: {training.get('epochs_run')}, seconds: {training.get('seconds')}",
+             f"data fingerprint: {training.get('data_fingerprint', {}).get('sha256')}",
+             f"metrics: {json.dumps(training.get('metrics', {}))}",
+             "inference: " + (f"ONNX Runtime (model.onnx, max |p - p_keras| {meta['onnx']['max_abs_diff_vs_keras']:.1e})"
+                              if "onnx" in meta else "Keras only (add model.onnx with `sentiment export --model "
+                                                     f"{path} --in-place`)"),
+             "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+             "", "config:", (path / "config.toml").read_text(encoding="utf-8")]
+    by_domain = training.get("metrics", {}).get("test", {}).get("by_domain")
+    if by_domain:
+        from ..training.domains import format_groups
+
+        lines[9:9] = ["test split by domain:", format_groups(by_domain, "domain")]
+    if card.is_file():
+        lines += ["model card:", card.read_text(encoding="utf-8")]
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, extra: list[str]) -> int:
+    cfg = _load_config(args, extra)
+    if args.keys and args.markdown:
+        print(keys_markdown(), end="")
+    elif args.keys:
+        for key, default, doc in describe_keys():
+            print(f"{key:32} {default:14} {doc}")
+    else:
+        print(cfg.to_toml())
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace, extra: list[str]) -> int:
+    from . import stages
+
+    cfg = _load_config(args, extra)
+    stages.prepare(args.data, args.run_dir, cfg, text_column=args.text_column, label_column=args.label_column,
+                   test_data=args.test_data, test_size=args.test_size or 0.1, add_train=args.add_train, sep=args.sep,
+                   encoding=args.encoding, sheet=args.sheet, force=args.force, log=_quiet_log if args.quiet else _log)
+    return 0
+
+
+def cmd_tokenize(args: argparse.Namespace, extra: list[str]) -> int:
+    from . import stages
+
+    stages.tokenize(args.run_dir, _load_config(args, extra), workers=args.workers, force=args.force,
+                    log=_quiet_log if args.quiet else _log)
+    return 0
+
+
+def cmd_word2vec(args: argparse.Namespace, extra: list[str]) -> int:
+    from . import stages
+
+    stages.word2vec(args.run_dir, _load_config(args, extra), force=args.force, log=_quiet_log if args.quiet else _log)
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace, extra: list[str]) -> int:
+    from . import stages
+
+    cfg = _load_config(args, extra)
+    stages.run_pipeline(args.data, args.run_dir, cfg, stages=args.stages or stages.STAGES, workers=args.workers,
+                        force=args.force, verbose=0 if args.quiet else 2, log=_quiet_log if args.quiet else _log,
+                        text_column=args.text_column, label_column=args.label_column, test_data=args.test_data,
+                        test_size=args.test_size or 0.1, add_train=args.add_train, sep=args.sep,
+                        encoding=args.encoding, sheet=args.sheet)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
+    from . import stages
+
+    _no_extra(extra, "export")
+    log = _quiet_log if args.quiet else _log
+    if bool(args.run_dir) == bool(args.model):
+        raise SentimentError("export: give either --run-dir RUN (a run's model, with its test metrics and a model "
+                             "card) or --model BUNDLE (add model.onnx to an existing bundle)")
+    if args.run_dir:
+        if not args.out or args.in_place:
+            raise SentimentError("export --run-dir RUN needs --out DIR (and takes no --in-place)")
+        stages.export_model(args.run_dir, args.out, overwrite=args.overwrite, command=args.rebuild_command, log=log)
+        return 0
+    if bool(args.out) == bool(args.in_place):
+        raise SentimentError("export --model BUNDLE needs either --out NEW_DIR (a copy with model.onnx) or "
+                             "--in-place (add model.onnx to BUNDLE itself)")
+    stages.add_onnx_graph(args.model, None if args.in_place else args.out, overwrite=args.overwrite, log=log)
+    return 0
+
+
+def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
+    from .adapt import adapt_bundle
+
+    log = _quiet_log if args.quiet else _log
+    _, report = adapt_bundle(args.model, args.texts, args.out, list(args.overrides) + _extra_overrides(extra),
+                             text_column=args.text_column, labeled_file=args.labeled, label_column=args.label_column,
+                             eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, workers=args.workers,
+                             overwrite=args.overwrite,
+                             verbose=0 if args.quiet or args.json else 2 if not sys.stderr.isatty() else 1,
+                             log=log)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
+    _no_extra(extra, "explain")
+    texts = args.texts
+    if texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        raise SentimentError('explain: give at least one text, e.g. sentiment explain "배우 연기 최고", '
+                             "or - to read one text per line from stdin")
+    from ..classifier import SentimentClassifier
+    from ..analysis.explain import format_terminal, to_json
+
+    explanations = SentimentClassifier.load(args.model).explain(texts)
+    if args.json or not sys.stdout.isatty():
+        print(to_json(explanations))
+    else:
+        print(format_terminal(explanations, colour=not os.environ.get("NO_COLOR"), top=args.top))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..analysis.report import check_report_options, read_scored, write_report
+
+    _no_extra(extra, "report")
+    log = _quiet_log if args.quiet else _log
+    check_report_options(Path(args.output), args.overwrite, args.top, args.sample)
+    data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
+                       time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
+                       sep=args.sep, encoding=args.encoding)  # checks the columns before TensorFlow is loaded
+    from ..classifier import SentimentClassifier
+
+    clf = SentimentClassifier.load(args.model)
+    summary = write_report(data, clf, args.output, top=args.top, sample=args.sample, overwrite=args.overwrite,
+                           title=args.title, model_name=args.model or "default (packaged)", log=log)
+    for line in summary.lines():
+        log(line)
+    return 0
+
+
+def _add_explain_parser(sub: Any) -> None:
+    p = sub.add_parser("explain", help="which morphemes made the model predict what it did (per text)")
+    p.add_argument("texts", nargs="*", help="texts to explain (- reads one text per line from stdin)")
+    p.add_argument("--model", "-m", help="model bundle directory (default: the packaged model)")
+    p.add_argument("--json", action="store_true", help="print JSON (the default when stdout is not a terminal)")
+    p.add_argument("--top", type=int, default=5, help="strongest morphemes listed per text in the terminal view")
+    p.set_defaults(func=cmd_explain)
+
+
+def _add_report_parser(sub: Any) -> None:
+    p = sub.add_parser("report", help="one self-contained HTML page (plots, groups, time, drivers, examples) "
+                                      "about a file scored by `sentiment score`")
+    p.add_argument("scored", help="output of `sentiment score` (CSV/TSV/.gz, Parquet, JSONL, .xlsx)")
+    p.add_argument("-o", "--output", required=True, help="HTML file to write, e.g. report.html")
+    p.add_argument("--group-by", metavar="COL", help="compare groups of this column (product, app, channel...)")
+    p.add_argument("--time-column", metavar="COL", help="dates/times: sentiment per day, week or month")
+    p.add_argument("--text-column", metavar="COL", help="column with the comments (default: guessed)")
+    p.add_argument("--top", type=int, default=15, metavar="N", help="rows per ranking (groups, morphemes, "
+                                                                    "comments; default 15)")
+    p.add_argument("--model", "-m", help="the model the file was scored with (default: the packaged model)")
+    p.add_argument("--column-prefix", help="the --column-prefix the file was scored with (default: detected)")
+    p.add_argument("--positive", metavar="LABEL", help="the positive label (default: the last prob_* column)")
+    p.add_argument("--sample", type=int, default=20_000, metavar="N",
+                   help="comments tokenized for the morpheme statistics and examples (default 20000)")
+    p.add_argument("--title", help="page title (default: from the file name)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
+    _no_extra(extra, "serve")
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env, "")
+        if not api_key.strip():
+            raise SentimentError(f"--api-key-env {args.api_key_env}: the environment variable {args.api_key_env} "
+                                 f"is not set or empty; export it with the key clients must send "
+                                 f"(Authorization: Bearer <key>), or leave --api-key-env out")
+    try:
+        import uvicorn  # noqa: F401  (run_server imports it)
+
+        from . import serving
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in {"fastapi", "starlette", "pydantic", "uvicorn", "prometheus_client"}:
+            raise
+        raise SentimentError(f"serving needs FastAPI, uvicorn and prometheus-client (missing: {exc.name}); "
+                             f'install them with: pip install "sentiment[serve]"') from None
+    serving.run_server(args.model, host=args.host, port=args.port, max_texts=args.max_texts, api_key=api_key,
+                       max_body_bytes=args.max_body_bytes, batch_wait_ms=args.batch_wait_ms,
+                       max_batch=args.max_batch, graceful_timeout=args.graceful_timeout,
+                       access_log=args.access_log, log_level="warning" if args.quiet else "info",
+                       log=_quiet_log if args.quiet else _log)
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------
+class _VersionAction(argparse.Action):
+    """``--version``: computed only when asked for (package metadata; TensorFlow is not imported)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from ..versions import version_report
+
+        print(version_report())
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sentiment", description="Korean comment sentiment: KoNLPy tokens, "
+                                     "Word2Vec, (Bi)LSTM. Score files, train, evaluate.")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the versions of this package, Python, TensorFlow, Keras, KoNLPy, the MeCab "
+                             "dictionary, ... and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("score", help="add predicted labels and probabilities to a comment file")
+    p.add_argument("input", help="CSV/TSV/.txt (optionally .gz), .xlsx, .parquet or .jsonl; with --engine ray also "
+                                 "a directory, a glob (dir/*.csv) or a URI (s3://bucket/comments/)")
+    p.add_argument("-o", "--output", required=True, help="output file (type from extension) or - for CSV on stdout; "
+                                                         "with --engine ray a directory of part files")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process and its tokenizer workers (default); ray: Ray Data actors on a local "
+                        "Ray or a cluster (needs the ray extra: pip install \"sentiment[ray]\")")
+    p.add_argument("--ray-address", help="--engine ray: join this cluster (auto, or ray://HOST:10001) instead of "
+                                         "starting a local Ray")
+    p.add_argument("--concurrency", type=int, help="--engine ray: scoring actors, one CPU each "
+                                                    "(default: one per CPU of the cluster)")
+    p.add_argument("--output-format", choices=("parquet", "csv"),
+                   help="--engine ray: part file format (default parquet)")
+    p.add_argument("--stall-timeout", type=float, metavar="SECONDS",
+                   help="--engine ray: end the job (exit 2) when no stage (read, score, write) makes progress for "
+                        "this long (default 300; 0 = wait for ever)")
+    p.add_argument("--model", "-m", help="model bundle directory (default: the packaged model)")
+    p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
+    _add_read_options(p)
+    p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores; default 0)")
+    p.add_argument("--chunk-size", type=int,
+                   help="rows read, scored and written per chunk (default 50000; --engine ray: rows per actor "
+                        "call, default 4096)")
+    p.add_argument("--batch-size", type=int, default=1024, help="rows per model batch")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished chunk")
+    p.add_argument("--no-escape-formulas", action="store_true",
+                   help="do not prefix cells starting with = + - @ with ' (formula-injection guard, on by default)")
+    p.add_argument("--output-encoding", default="utf-8", help="utf-8 (default) or utf-8-sig (BOM, for Excel)")
+    p.add_argument("--column-prefix", default="", help="prefix for the added columns (status, label, prob_*)")
+    p.add_argument("--encoding-errors", choices=("strict", "replace", "skip-rows"), default="strict",
+                   help="undecodable bytes in the input: strict (default: an error naming the line), replace "
+                        "(keep the row, text with U+FFFD, status bad_encoding, no prediction) or skip-rows "
+                        "(leave the row out; counted and listed in the summary)")
+    p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
+                                                   "its probability is at least this (default: the likelier class)")
+    _add_runtime_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("train", help="train a model bundle from a labeled file (or the train stage of a run)")
+    p.add_argument("--data", help="labeled table")
+    p.add_argument("--out", "-o", help="output model directory")
+    p.add_argument("--run-dir", help="run the train stage on RUN (after prepare/tokenize/word2vec)")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--test-data", help="labeled table to evaluate on; metrics are stored in the bundle")
+    _add_extra_texts(p)
+    p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--force", action="store_true", help="with --run-dir: retrain even if up to date (distillation teachers too)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not read or write the token cache ($SENTIMENT_CACHE_DIR or ~/.cache/sentiment)")
+    _add_read_options(p)
+    _add_config_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class scores, ROC AUC, confusion matrix")
+    p.add_argument("--model", "-m", help="model bundle (default: the packaged model)")
+    p.add_argument("--data", help="labeled table")
+    p.add_argument("--run-dir", help="evaluate RUN/model on RUN's test split instead")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--report-dir", help="where to write the report (default: reports/MODEL-DATA)")
+    p.add_argument("--group-by", metavar="COLUMN", help="also report accuracy, macro-F1 and ROC AUC for each value "
+                                                        "of this column (domain, product, source, ...)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
+    _add_read_options(p)
+    _add_runtime_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("info", help="print a model's card: config, tokenizer, labels, metrics, versions")
+    p.add_argument("model", nargs="?", help="model bundle (default: the packaged model)")
+    p.add_argument("--json", action="store_true", help="print meta.json")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("config", help="print the resolved config as TOML (or --keys: every key with its meaning)")
+    p.add_argument("--keys", action="store_true", help="list every key with its default and meaning")
+    p.add_argument("--markdown", action="store_true", help="with --keys: as Markdown tables (docs/configuration.md)")
+    _add_config_options(p)
+    p.set_defaults(func=cmd_config)
+
+    def stage_parser(name: str, help_text: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text)
+        sp.add_argument("--run-dir", required=True, help="run directory shared by the stages")
+        sp.add_argument("--force", action="store_true",
+                        help="run even if the inputs did not change (train: distillation teachers too)")
+        _add_config_options(sp)
+        _add_common(sp)
+        return sp
+
+    def data_options(sp: argparse.ArgumentParser, required: bool) -> None:
+        sp.add_argument("--data", required=required, action="append", metavar="[DOMAIN=]FILE",
+                        help="labeled table; repeat with DOMAIN=FILE for several domains (each gets its own test "
+                             "split, a domain column and per-domain figures)")
+        sp.add_argument("--text-column")
+        sp.add_argument("--label-column")
+        sp.add_argument("--test-data", help="use this labeled table as the test split instead of carving one")
+        sp.add_argument("--test-size", action="append", metavar="[DOMAIN=]SIZE",
+                        help="held out for testing: a share (0.1) or a row count (20000), for every domain or "
+                             "for one (movie=20000); default 0.1")
+        sp.add_argument("--add-train", action="append", default=[], metavar="[DOMAIN=]FILE",
+                        help="more labeled data for the train split only (texts in either split are left out; "
+                             "unnamed files join the first domain; repeatable)")
+        _add_read_options(sp)
+
+    p = stage_parser("prepare", "stage 1: read, clean, deduplicate and split labeled data")
+    data_options(p, required=True)
+    p.set_defaults(func=cmd_prepare)
+    p = stage_parser("tokenize", "stage 2: tokenize the prepared splits with KoNLPy")
+    p.add_argument("--workers", type=int, default=0)
+    _add_extra_texts(p)
+    p.set_defaults(func=cmd_tokenize)
+    p = stage_parser("word2vec", "stage 3: train Word2Vec on the train split (+ extra texts)")
+    _add_extra_texts(p)
+    p.set_defaults(func=cmd_word2vec)
+    p = stage_parser("pipeline", "run prepare, tokenize, word2vec, train, evaluate (skipping unchanged stages)")
+    data_options(p, required=True)
+    _add_extra_texts(p)
+    p.add_argument("--stages", nargs="+", help="only these stages")
+    p.add_argument("--workers", type=int, default=0)
+    p.set_defaults(func=cmd_pipeline)
+
+    p = sub.add_parser("adapt", help="fit a model to your own unlabeled comments (new vocabulary, pseudo-labels, "
+                                     "fine-tuning) and save it as a new bundle")
+    p.add_argument("--model", "-m", help="the model to adapt (default: the packaged model)")
+    p.add_argument("--texts", required=True, help="unlabeled comments of the new kind: a table or one comment a line")
+    p.add_argument("--out", "-o", required=True, help="the adapted bundle's directory")
+    p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
+    p.add_argument("--labeled", help="optional: a few labeled comments of the new kind (table with text and label)")
+    p.add_argument("--label-column")
+    p.add_argument("--eval-data", help="optional labeled table: evaluate the source and the adapted model on it")
+    p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the adaptation report as JSON")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="adapt.KEY=VALUE",
+                   help="override an [adapt] setting, e.g. --set adapt.epochs=3 (repeatable)")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_adapt)
+
+    _add_explain_parser(sub)
+    _add_report_parser(sub)
+
+    p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle, "
+                                      "or add the ONNX graph to an existing bundle")
+    p.add_argument("--run-dir", help="run directory whose model to export")
+    p.add_argument("--model", "-m", help="existing bundle to add model.onnx to (an older bundle without it)")
+    p.add_argument("--out", "-o", help="bundle directory to write")
+    p.add_argument("--in-place", action="store_true", help="with --model: rewrite that bundle (atomically)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--rebuild-command", help="the command(s) that rebuild this model, for the model card")
+    _add_common(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="serve the model over HTTP (FastAPI + uvicorn; pip install \"sentiment[serve]\")",
+                       description="POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics; OpenAPI at /docs. "
+                                   "Stops gracefully on SIGTERM or Ctrl+C.")
+    p.add_argument("--model", "-m", help="model bundle directory (default: the packaged model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only; "
+                                                       "0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    p.add_argument("--max-texts", type=int, default=1000, help="most texts in one request (more: 413; default 1000)")
+    p.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024,
+                   help="largest request body in bytes (larger: 413; default 8 MiB)")
+    p.add_argument("--api-key-env", metavar="VAR", help="require 'Authorization: Bearer KEY' on /v1/ endpoints, "
+                                                        "KEY read from the environment variable VAR")
+    p.add_argument("--batch-wait-ms", type=float, default=2.0,
+                   help="how long a request waits for others to share its model call (default 2 ms)")
+    p.add_argument("--max-batch", type=int, default=1024, help="most texts in one model call (default 1024)")
+    p.add_argument("--graceful-timeout", type=float, default=30.0,
+                   help="on SIGTERM, seconds to let requests in flight finish (default 30)")
+    p.add_argument("--access-log", action="store_true", help="log every request (off by default; see /metrics)")
+    _add_common(p)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def _silence_native_stderr() -> None:
+    """Send what native libraries write to file descriptor 2 (TensorFlow's C++ log lines, which
+    TF_CPP_MIN_LOG_LEVEL no longer hides before absl logging is initialised) to /dev/null, keeping
+    Python's ``sys.stderr`` (our messages, errors, tracebacks) on the real stderr."""
+    try:
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    sys.stderr.flush()
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(saved, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
+                           errors="backslashreplace")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "quiet", False):
+        _silence_native_stderr()
+    elif getattr(args, "verbose", False):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # sentiment/model/tf_import.py hides them otherwise
+    try:
+        return args.func(args, extra)
+    except SentimentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `sentiment score ... -o - | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Text processing: normalization, KoNLPy tokenizers, vocabulary, padded sequences, the token cache, Word2Vec."""
