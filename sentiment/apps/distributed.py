@@ -497,6 +497,33 @@ def _ordered() -> Iterator[None]:
 
 
 
+@contextmanager
+def _block_bytes(nbytes: int) -> Iterator[None]:
+    """Ray Data's target block size set to ``nbytes`` for one job (restored after).
+
+    A read task's output buffer merges the chunks it yields into blocks of up to
+    ``target_max_block_size`` (128 MiB by default), so a file smaller than that
+    became one block, scored by one actor call: one actor worked, the others
+    waited, and the file's rows were written in one part at the end. With blocks of
+    about half a chunk, the chunks of one file spread over every actor and are
+    written as they are scored."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    before = context.target_max_block_size
+    context.target_max_block_size = nbytes
+    try:
+        yield
+    finally:
+        context.target_max_block_size = before
+
+
+def _chunk_bytes(sample: pd.DataFrame, rows: int) -> int:
+    """Half the in-memory size of ``rows`` rows like ``sample``'s, within 16 KiB .. 128 MiB."""
+    per_row = float(sample.memory_usage(index=False, deep=True).sum()) / max(len(sample), 1)
+    return int(min(128 << 20, max(16 << 10, per_row * rows / 2)))
+
+
 def score_path(input_spec: str, output: str, *, model: str | Path | None = None, text_column: str | None = None,
                sep: str | None = None, encoding: str | None = None, encoding_errors: str = "strict",
                sheet: str | int | None = None, threshold: float | None = None, column_prefix: str = "",
@@ -547,7 +574,8 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
             log(f"warning: --concurrency {concurrency} > {cpus} CPU(s) in the cluster: only {cpus} actor(s) can "
                 f"run at once")
         log(f"scoring actors: {concurrency}")
-        with _ordered(), _quiet_ray_data(), StallWatchdog(ray, stall_timeout, concurrency) as watchdog:
+        with _ordered(), _block_bytes(_chunk_bytes(sample, batch_size)), _quiet_ray_data(), \
+                StallWatchdog(ray, stall_timeout, concurrency) as watchdog:
             ds = read_files(files, rows_per_block=batch_size, concurrency=max(2, min(concurrency, len(files.paths))),
                             board=watchdog.board, **read_options)
             scored, column, classes = _score(
