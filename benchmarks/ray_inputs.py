@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import ROOT, load_comments  # noqa: E402
+from throughput import ROOT, load_comments
 
 WRITERS = {
     "csv": ("comments{}.csv", lambda f, p: f.to_csv(p, index=False)),

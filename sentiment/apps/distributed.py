@@ -38,9 +38,10 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -66,7 +67,7 @@ def require_ray() -> Any:
     """The ``ray`` module with Ray Data, or a :class:`SentimentError` saying how to install it."""
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError as exc:
         raise SentimentError(f"--engine ray needs Ray Data, which is not installed ({exc}); "
                              f"install it with: {INSTALL_HINT}") from None
@@ -114,7 +115,7 @@ class StallWatchdog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "StallWatchdog":
+    def __enter__(self) -> StallWatchdog:
         if self.timeout:
             self._target = threading.get_ident()
             self._active = True
@@ -247,11 +248,11 @@ def _label_dtype(labels: list[Any]) -> str | None:
     return None
 
 
-def score_dataset(ds: "ray.data.Dataset", model: str | Path | None = None, text_column: str | None = None, *,
+def score_dataset(ds: ray.data.Dataset, model: str | Path | None = None, text_column: str | None = None, *,
                   threshold: float | None = None, column_prefix: str = "", escape: bool = True,
                   concurrency: int | None = None, batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 1024,
                   runtime: str = "auto", precision: str = "auto",
-                  log: Callable[[str], None] = lambda msg: None) -> "ray.data.Dataset":
+                  log: Callable[[str], None] = lambda msg: None) -> ray.data.Dataset:
     """``ds`` with the scoring columns added (lazily, like every Ray Data transform).
 
     ``model``: a bundle directory readable on every node (default: the packaged
@@ -278,11 +279,11 @@ def score_dataset(ds: "ray.data.Dataset", model: str | Path | None = None, text_
     return scored
 
 
-def _score(ds: "ray.data.Dataset", names: list[str], sample: pd.DataFrame | None, model: str | Path | None,
+def _score(ds: ray.data.Dataset, names: list[str], sample: pd.DataFrame | None, model: str | Path | None,
            text_column: str | None, *, threshold: float | None, column_prefix: str, escape: bool,
            concurrency: int, batch_size: int, model_batch_size: int, runtime: str = "auto",
            precision: str = "auto", threads: int | None = None, board: Any = None,
-           log: Callable[[str], None]) -> tuple["ray.data.Dataset", str, Any]:
+           log: Callable[[str], None]) -> tuple[ray.data.Dataset, str, Any]:
     """:func:`score_dataset` with the input's column names (and a few rows when the text column is to be
     guessed from them) known; also returns the text column and the model's classes."""
     import numpy as np
@@ -321,7 +322,7 @@ def _score(ds: "ray.data.Dataset", names: list[str], sample: pd.DataFrame | None
 def read_files(files: InputFiles | str, *, rows_per_block: int = ROWS_PER_BATCH, sep: str | None = None,
                encoding: str | None = None, encoding_errors: str = "strict", sheet: str | int | None = None,
                text_column: str | None = None, concurrency: int | None = None,
-               board: Any = None) -> "ray.data.Dataset":
+               board: Any = None) -> ray.data.Dataset:
     """A lazy Dataset of the rows of ``files`` (an :class:`InputFiles`, or a path, directory, glob or URI),
     read as ``sentiment score`` reads them: one read task per file, in file order, each yielding blocks of
     ``rows_per_block`` rows read by :func:`sentiment.io.readers.iter_table`. Read tasks take no CPU slot
@@ -358,7 +359,7 @@ def read_files(files: InputFiles | str, *, rows_per_block: int = ROWS_PER_BATCH,
             return [ReadTask(lambda path=path: read_one(path),
                              BlockMetadata(num_rows=None, size_bytes=2 * size or None, input_files=[path],
                                            exec_stats=None))
-                    for path, size in zip(files.paths, files.sizes or [0] * len(files.paths))]
+                    for path, size in zip(files.paths, files.sizes or [0] * len(files.paths), strict=True)]
 
     return ray.data.read_datasource(CommentFiles(), num_cpus=0, concurrency=concurrency or 2,
                                     override_num_blocks=len(files.paths))
@@ -378,7 +379,7 @@ class _PartNames:
         return self.get_filename_for_task(write_uuid, task_index)
 
 
-def parquet_parts_sink(path: str, filesystem: "pyarrow.fs.FileSystem | None" = None, *, board: Any = None) -> Any:
+def parquet_parts_sink(path: str, filesystem: pyarrow.fs.FileSystem | None = None, *, board: Any = None) -> Any:
     """A Ray Data datasink (for ``Dataset.write_datasink``) writing a new directory ``path`` of one Parquet
     file per write task, ``part-000000.parquet``, ... (:class:`_PartNames`), with
     ``pyarrow.parquet.write_table``, which writes the task's blocks and their rows in order.
@@ -390,12 +391,12 @@ def parquet_parts_sink(path: str, filesystem: "pyarrow.fs.FileSystem | None" = N
     return _parts_sink(path, filesystem, "parquet", board)
 
 
-def csv_parts_sink(path: str, filesystem: "pyarrow.fs.FileSystem | None" = None, *, board: Any = None) -> Any:
+def csv_parts_sink(path: str, filesystem: pyarrow.fs.FileSystem | None = None, *, board: Any = None) -> Any:
     """As :func:`parquet_parts_sink`, with ``part-000000.csv``, ... written by ``pyarrow.csv.write_csv``."""
     return _parts_sink(path, filesystem, "csv", board)
 
 
-def _parts_sink(path: str, filesystem: "pyarrow.fs.FileSystem | None", fmt: str, board: Any) -> Any:
+def _parts_sink(path: str, filesystem: pyarrow.fs.FileSystem | None, fmt: str, board: Any) -> Any:
     import ray.data
     from ray.data.datasource import BlockBasedFileDatasink
 
@@ -417,7 +418,7 @@ def _parts_sink(path: str, filesystem: "pyarrow.fs.FileSystem | None", fmt: str,
     return Parts(path, filesystem=filesystem, filename_provider=_PartNames(fmt), mode=ray.data.SaveMode.ERROR)
 
 
-def _check_output_dir(fs: "pyarrow.fs.FileSystem", path: str, display: str, overwrite: bool) -> None:
+def _check_output_dir(fs: pyarrow.fs.FileSystem, path: str, display: str, overwrite: bool) -> None:
     import pyarrow.fs as pafs
 
     info = fs.get_file_info(path)
@@ -465,7 +466,6 @@ def _quiet_ray_data() -> Iterator[None]:
     """Ray Data's INFO lines (execution plans, progress every few seconds) off the terminal; they stay in its
     log files under /tmp/ray/session_latest/logs/ray-data."""
     import logging
-
     import warnings
 
     logger = logging.getLogger("ray.data")
@@ -636,7 +636,7 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _count(fs: "pyarrow.fs.FileSystem", path: str, fmt: str, prefix: str) -> tuple[Counter[str], Counter[str]]:
+def _count(fs: pyarrow.fs.FileSystem, path: str, fmt: str, prefix: str) -> tuple[Counter[str], Counter[str]]:
     """Statuses and predicted labels (as written) of the part files, streamed two columns at a time."""
     import pyarrow.compute as pc
     import pyarrow.dataset as pads
@@ -651,7 +651,7 @@ def _count(fs: "pyarrow.fs.FileSystem", path: str, fmt: str, prefix: str) -> tup
     return statuses, labels
 
 
-def _replace_dir(fs: "pyarrow.fs.FileSystem", tmp: str, final: str) -> None:
+def _replace_dir(fs: pyarrow.fs.FileSystem, tmp: str, final: str) -> None:
     """Move the finished ``tmp`` directory to ``final``, replacing an existing one only after it is complete.
 
     On a local disk, renames. On object stores (``s3://``...), which have no directories to rename, the

@@ -15,7 +15,7 @@ import fnmatch
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +187,7 @@ def local_copy(fs: pyarrow.fs.FileSystem, path: str) -> Iterator[Path]:
 
 def iter_chunks(files: InputFiles, path: str, *, rows: int, sep: str | None = None, encoding: str | None = None,
                 encoding_errors: str = "strict", sheet: str | int | None = None,
-                text_column: str | None = None) -> Iterator[pd.DataFrame]:
+                text_column: str | None = None) -> Generator[pd.DataFrame, None, None]:
     """The rows of one input file in chunks of ``rows``, read by :func:`sentiment.io.readers.iter_table` (the
     single-process reader, so the same cells, types, encoding detection and errors); messages name the file
     as the user gave it, not a temporary copy."""

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, SAMPLE, assert_user_error
+
 from sentiment.apps.cli import main
-from sentiment.errors import OutputExistsError, SentimentError
 from sentiment.apps.scoring import score_file, score_frame
+from sentiment.errors import OutputExistsError, SentimentError
 
 BAD_ROWS = ["", "   ", "=HYPERLINK(\"x\") 최고", "-별로예요", "@그냥"]
 ACTOR_TITLE = "ray::MapWorker(MapBatches(BatchScorer))"
@@ -356,7 +356,7 @@ def test_every_input_kind_scores_like_a_single_process(ray_session, tiny_model_d
     frame = matrix_frame(sample_frame, 240)
     src, paths = write_case(frame, name, tmp_path, files)
     out = tmp_path / "scored"
-    rc, seconds = run_ray_cli(["score", str(src), "-o", str(out), "--engine", "ray", "--model",
+    rc, _ = run_ray_cli(["score", str(src), "-o", str(out), "--engine", "ray", "--model",
                                str(tiny_model_dir), "--precision", "fp32", "--chunk-size", "64",
                                "--concurrency", "1", "--stall-timeout", "60"])
     assert rc == 0
