@@ -63,17 +63,21 @@ def main() -> None:
     print(f"  ray ({result['ray_address']}, {actors} actors): {n / seconds:,.0f} rows/s, {seconds:.1f} s, "
           f"peak RSS {rss / 2**20:,.0f} MB, {n / seconds / actors:,.0f} rows/s per actor CPU", flush=True)
 
-    single = pd.read_parquet(tmp / "single.parquet", columns=["id"])["id"].astype(int).tolist()
+    single_frame = pd.read_parquet(tmp / "single.parquet", columns=["id", "prob_1"])
     parts = sorted((tmp / "ray-out").glob("part-*.parquet"))
-    ray_ids = pd.concat([pd.read_parquet(f, columns=["id"]) for f in parts])["id"].astype(int).tolist()
+    ray_frame = pd.concat([pd.read_parquet(f, columns=["id", "prob_1"]) for f in parts], ignore_index=True)
+    single, ray_ids = single_frame["id"].astype(int).tolist(), ray_frame["id"].astype(int).tolist()
     result["same_rows_in_order"] = single == ray_ids == list(range(n))
+    if result["same_rows_in_order"]:  # the same comment, the same probability (to the 6 decimals written)
+        result["max_abs_prob_diff"] = float((single_frame["prob_1"] - ray_frame["prob_1"]).abs().max())
     result["ratio_ray_over_single"] = round(result["ray"]["rows_per_s"] / result["single_process"]["rows_per_s"], 2)
     print(f"\n| engine | rows | seconds | rows/s | peak RSS MB |\n|---|---|---|---|---|")
     for name in ("single_process", "ray"):
         r = result[name]
         print(f"| {name} | {n:,} | {r['seconds']} | {r['rows_per_s']:,} | {r['peak_rss_mb']:,} |")
     print(f"ratio ray / single process: {result['ratio_ray_over_single']} (target >= 0.8); "
-          f"every row once, in order: {result['same_rows_in_order']}")
+          f"every row once, in order: {result['same_rows_in_order']}; largest probability difference: "
+          f"{result.get('max_abs_prob_diff')}")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(result, indent=2))
     print(f"written {args.json_out}")

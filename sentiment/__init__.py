@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from .versions import __version__
 
-__all__ = ["Config", "SentimentClassifier", "SentimentError", "__version__", "create_app", "score_dataset",
-           "score_file"]
+__all__ = ["Config", "SentimentClassifier", "SentimentError", "__version__", "audit_labels", "create_app",
+           "score_dataset", "score_file"]
 
 # The package face: name -> module that holds it, imported on first use so that `import sentiment` and the
 # CLI's --help stay fast (docs/architecture.md lists where everything lives).
 _FACE = {
     "SentimentClassifier": "sentiment.classifier",
+    "audit_labels": "sentiment.classifier",
     "Config": "sentiment.config",
     "SentimentError": "sentiment.errors",
     "score_file": "sentiment.apps.scoring",
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .apps.distributed import score_dataset
     from .apps.scoring import score_file
     from .apps.serving import create_app
-    from .classifier import SentimentClassifier
+    from .classifier import SentimentClassifier, audit_labels
     from .config import Config
     from .errors import SentimentError
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class SentimentClassifier(EstimatorAPI):
 
     # -- training ------------------------------------------------------------------------
     def fit(self, X: Iterable[str], y: Iterable[Any], *, extra_texts: Iterable[str] = (),
-            domains: Iterable[Any] | None = None) -> "SentimentClassifier":
+            domains: Iterable[Any] | None = None) -> SentimentClassifier:
         """Tokenize, train Word2Vec (on ``X`` plus ``extra_texts``), train the LSTM; returns ``self``.
 
         With distillation on (``teachers`` or ``distill.char_ngram_teacher``), the
@@ -134,7 +134,7 @@ class SentimentClassifier(EstimatorAPI):
                    fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
                    extra_texts: Sequence[str] | None = None, domains: Sequence[str] | None = None,
                    extra_domains: Sequence[str] | None = None, teacher_cache: str | Path | None = None,
-                   log: Callable[[str], None] = lambda msg: None) -> "SentimentClassifier":
+                   log: Callable[[str], None] = lambda msg: None) -> SentimentClassifier:
         """Train from already tokenized texts (the pipeline stages call this directly).
 
         ``extra_tokens`` are unlabeled: Word2Vec reads them (unless ``keyed_vectors``
@@ -155,7 +155,7 @@ class SentimentClassifier(EstimatorAPI):
                                 log=log)
         return self._set_trained(cfg, trained)
 
-    def _set_trained(self, cfg: Config, trained) -> "SentimentClassifier":
+    def _set_trained(self, cfg: Config, trained) -> SentimentClassifier:
         """Store a :class:`sentiment.training.recipe.Trained` as the fitted attributes; returns ``self``."""
         from .model.network import make_predictor
 
@@ -169,23 +169,47 @@ class SentimentClassifier(EstimatorAPI):
         self.runtime_ = "keras"
         self.history_ = trained.history
         self.training_ = trained.report
+        self.decision_ = None
         return self
 
     def adapt(self, texts: Iterable[str], labeled: tuple[Iterable[str], Iterable[Any]] | None = None, *,
-              config: Config | dict | None = None, log: Callable[[str], None] = lambda msg: None
-              ) -> "SentimentClassifier":
+              sample: Iterable[Any] | None = None, config: Config | dict | None = None,
+              log: Callable[[str], None] = lambda msg: None) -> SentimentClassifier:
         """A new classifier fitted to ``texts`` (unlabeled comments of a new kind); ``self`` is unchanged.
 
-        ``labeled`` = (texts, labels) adds a few rows labeled by you. ``config`` overrides the ``[adapt]``
-        settings (a Config, or a dict such as ``{"adapt.epochs": 3}``). See :mod:`sentiment.training.adaptation`.
+        ``labeled`` = (texts, labels) adds a few rows labeled by you: the model learns from most of them, and a
+        held-out part (``adapt.holdout_share``) measures the source and adapted models; a decision threshold is
+        chosen from the labels (``decision_``, ``training_["adaptation"]["decision"]``). ``sample`` says per
+        labeled row how it was chosen ("audit": at random; :meth:`select_for_labeling`'s ``sample`` column);
+        30+ audit rows give the class mix. ``config`` overrides the ``[adapt]`` settings (a Config, or a dict
+        such as ``{"adapt.epochs": 3}``). See :mod:`sentiment.training.adaptation`.
         """
         from .training.adaptation import adapt_classifier
 
         self._check_fitted()
         cfg = config if isinstance(config, Config) else self.config_.with_overrides(config or {})
         pairs = None if labeled is None else (list(labeled[0]), list(labeled[1]))
-        return adapt_classifier(self, list(texts), labeled=pairs, cfg=cfg, workers=self.workers,
-                                verbose=self.verbose, log=log)
+        return adapt_classifier(self, list(texts), labeled=pairs,
+                                labeled_sample=None if sample is None else list(sample),
+                                cfg=cfg, workers=self.workers, verbose=self.verbose, log=log)
+
+    def select_for_labeling(self, texts: Iterable[Any], n: int = 300, *, audit_share: float = 0.3, seed: int = 0,
+                            log: Callable[[str], None] = lambda msg: None):
+        """Which ``n`` of ``texts`` to label: a DataFrame in labeling order with ``row`` (position in ``texts``),
+        ``sample`` (``"audit"``: a uniform random sample, ``round(n * audit_share)`` rows, for unbiased figures;
+        ``"informative"``: uncertain under this model, diverse, no near-duplicates), ``prob_1`` (this model's
+        P(positive)) and ``text``. Missing or blank texts are never chosen. See :mod:`sentiment.training.selection`.
+        """
+        from .training.selection import check_selection_args, select_rows
+
+        self._check_fitted()
+        texts = list(texts)
+        usable = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+        check_selection_args(len(usable), n, audit_share)  # before the (slow) scoring
+        proba = np.full((len(texts), self.n_classes_), 1.0 / self.n_classes_)
+        if usable:
+            proba[usable] = self.predict_proba([texts[i] for i in usable])
+        return select_rows(texts, proba, n, audit_share=audit_share, seed=seed, log=log)
 
     # -- prediction ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -200,7 +224,7 @@ class SentimentClassifier(EstimatorAPI):
         tokens = self.tokenizer_.tokenize_many(check_texts(texts), workers=self.workers)
         return self.vocabulary_.encode_many(tokens)
 
-    def predict_ids(self, ids: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
+    def predict_ids(self, ids: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
         """Probabilities for encoded texts, ``(n, n_classes)`` in ``classes_`` order."""
         from .model.runtime import predict_sequences
 
@@ -211,7 +235,7 @@ class SentimentClassifier(EstimatorAPI):
         """Probabilities ``(n, n_classes)``, columns in ``classes_`` order."""
         return self.predict_ids(self.encode(X))
 
-    def explain(self, texts: Iterable[str], batch_size: int = 1024) -> list["Explanation"]:
+    def explain(self, texts: Iterable[str], batch_size: int = 1024) -> list[Explanation]:
         """Per text: the prediction and each morpheme's span in the text and signed contribution to the
         predicted class (leave-one-token-out occlusion; see :mod:`sentiment.analysis.explain`)."""
         from .analysis.explain import explain
@@ -219,10 +243,19 @@ class SentimentClassifier(EstimatorAPI):
         self._check_fitted()
         return explain(self, texts, batch_size=batch_size)
 
-    def predict(self, X: Iterable[str]) -> np.ndarray:
-        """Predicted labels (values from ``classes_``)."""
-        proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)]
+    def predict(self, X: Iterable[str], threshold: float | None = None) -> np.ndarray:
+        """Predicted labels (values from ``classes_``): by the bundle's fitted decision rule (``decision_``, e.g.
+        a threshold fitted by ``adapt``) when it has one, else the likeliest class. ``threshold`` (two-class
+        models): predict the second class when its probability is at least this, whatever the rule."""
+        return self.decide(self.predict_proba(X), threshold)
+
+    def decide(self, proba: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """The labels for probabilities ``proba`` (n, n_classes): ``threshold`` when given, else ``decision_``,
+        else the likeliest class (see :mod:`sentiment.model.decision`)."""
+        from .model.decision import decide
+
+        self._check_fitted()
+        return decide(proba, self.classes_, threshold, getattr(self, "decision_", None))
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, metrics: dict[str, Any] | None = None, model_card: str | None = None) -> Path:
@@ -240,37 +273,42 @@ class SentimentClassifier(EstimatorAPI):
             "maxlen": self.config_.sequence.maxlen,
             "training": training,
         }
+        if getattr(self, "decision_", None) is not None:
+            meta["decision"] = self.decision_.to_dict(self.classes_.tolist())
         extra = {"MODEL_CARD.md": model_card} if model_card else None
         return write_bundle(path, self.config_, self.vocabulary_, scoring_copy(self.model_), meta,
                             history=self.history_, extra_files=extra)
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, runtime: str = "auto", precision: str = "auto",
-             workers: int = 1, threads: int | None = None) -> "SentimentClassifier":
+             workers: int = 1, threads: int | None = None) -> SentimentClassifier:
         """Load a bundle (the packaged default model when ``path`` is None); nothing is unpickled.
 
         ``runtime``: "auto" runs the bundle's ONNX graph in ONNX Runtime when it
         has one (``model.onnx``) and Keras otherwise; "onnx" requires the graph;
         "keras" runs the Keras model (imports TensorFlow). ``precision``: "auto"
-        (default) is what the bundle recorded as its default (``int8`` when
-        measured to lose at most 0.1 point on every domain, else ``fp32``);
-        "int8" (ONNX only) quantizes the weights dynamically at load time. ``threads``:
+        (default) and "fp32" score in full precision: a comment's probability
+        depends on the comment alone, never on the rows scored with it (in any
+        batch, order, chunk, engine or service micro-batch); "int8" (ONNX only,
+        explicit) quantizes dynamically at load time: faster, but its activation
+        scales are computed per batch, so probabilities depend on the batch
+        (:data:`sentiment.model.runtime.INT8_NOTE`). ``threads``:
         ONNX Runtime's intra-op threads (default: the cores available).
         Without Keras in use, TensorFlow is never imported; ``model_`` (the
         Keras model) is still available and is loaded on first access.
         """
-        from .model.bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
+        from .model.decision import DecisionRule
         from .errors import BundleError
+        from .model.bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
         from .model.network import keras_predictor
-        from .model.runtime import check_runtime, onnx_predictor
+        from .model.runtime import check_runtime, onnx_predictor, resolve_precision
 
         check_runtime(runtime, precision)
         path = Path(path) if path is not None else default_model_path()
         config, vocab, _, meta = read_bundle(path, keras_model=False)
         has_onnx = ONNX_FILE in meta.get("files", {})
         use_keras = runtime == "keras" or (runtime == "auto" and not has_onnx)
-        if precision == "auto":
-            precision = "fp32" if use_keras else meta.get("onnx", {}).get("default_precision", "fp32")
+        precision = resolve_precision(precision, None if use_keras else meta.get("onnx", {}).get("default_precision"))
         if not (use_keras or has_onnx) or (use_keras and precision != "fp32"):
             needs = f"precision {precision!r}" if precision != "fp32" else f"runtime {runtime!r}"
             raise BundleError(f"{needs} needs an ONNX graph ({ONNX_FILE}), and {path} has none; add it with "
@@ -293,6 +331,8 @@ class SentimentClassifier(EstimatorAPI):
             clf.runtime_ = "onnx" if precision == "fp32" else f"onnx-{precision}"
         clf.history_ = json.loads((path / "history.json").read_text()) if (path / "history.json").is_file() else {}
         clf.training_ = meta.get("training", {})
+        clf.decision_ = (DecisionRule.from_dict(meta["decision"], clf.classes_.tolist(), f"{path / 'meta.json'}")
+                         if meta.get("decision") is not None else None)
         clf.meta_ = meta
         return clf
 
@@ -313,3 +353,37 @@ class SentimentClassifier(EstimatorAPI):
     @model_.setter
     def model_(self, model) -> None:
         self._keras_model = model
+
+
+def audit_labels(texts: Iterable[str], labels: Iterable[Any],
+                 model: str | Path | SentimentClassifier | Literal[False] | None = None, *, folds: int = 5,
+                 seed: int = 0, workers: int = 0, where: str = "the data",
+                 log: Callable[[str], None] | None = None) -> Any:
+    """The rows whose label is likely wrong, most suspicious first, as a pandas DataFrame.
+
+    Columns: ``row`` (0-based position in ``texts``), ``text``, ``given_label``,
+    ``suggested_label``, ``score`` (1 - the out-of-fold probability of the given
+    label), ``p_given``, ``p_suggested``; ``.attrs["summary"]`` holds the counts
+    and label pairs. ``model``: a bundle directory or a loaded classifier whose
+    probabilities are mixed with per-fold char n-gram models (None: the packaged
+    model; False: the n-gram models alone, for labels the model does not know
+    or its own training data). ``workers``: processes fitting the folds (0: one
+    per core). ``where`` names the data in error messages.
+    Needs cleanlab (``pip install "sentiment[audit]"``).
+    See :mod:`sentiment.training.audit`.
+    """
+    from .training.audit import Predictor, check_audit_input, require_cleanlab
+    from .training.audit import audit_labels as run_audit
+
+    require_cleanlab()  # these checks before a model loads
+    texts = check_texts(texts)
+    labels = check_labels(labels, len(texts))
+    check_audit_input(texts, labels, folds, where, workers)
+    predictor = None
+    if model is not False:
+        clf = model if isinstance(model, SentimentClassifier) else SentimentClassifier.load(model)
+        name = str(model) if isinstance(model, (str, Path)) else ("default (packaged)" if model is None
+                                                                 else "passed in")
+        predictor = Predictor(clf.predict_proba, clf.classes_, name)
+    return run_audit(texts, labels, predictor, folds=folds, seed=seed, workers=workers, where=where,
+                     log=log or (lambda msg: None))

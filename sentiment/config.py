@@ -184,7 +184,22 @@ class AdaptConfig:
                                           "regression) trained on the model's confident pseudo-labels relabels the "
                                           "texts together with the model")
     confidence: float = _spec(0.5, min=0.05, max=1.0, doc="share of each predicted class kept as pseudo-labels, the "
-                                                          "most confident first (classes balanced to the smallest)")
+                                                          "most confident first (classes kept in adapt.class_mix)")
+    class_mix: str = _spec("labels", choices=("labels", "estimate", "balanced"),
+                           doc="class mix of the pseudo-labels (the model's probabilities are reweighted to it): "
+                               "'labels' (the share among 30+ audit labels, else equal classes; the EM estimate "
+                               "from the texts is reported but not used), 'estimate' (the same, but without "
+                               "enough labels the EM estimate on the model's probabilities, Saerens et al. 2002) "
+                               "or 'balanced' (always equal classes)")
+    decision: str = _spec("labels", choices=("labels", "estimate", "none"),
+                          doc="the decision rule recorded in the adapted bundle (two classes): 'labels' (with "
+                              "--labeled: the threshold at which the predicted share on the texts matches 30+ "
+                              "audit labels, else the one maximizing macro-F1 on the held-out rows), 'estimate' "
+                              "(also without labels: the threshold matching the estimated class mix) or 'none' "
+                              "(the likelier class)")
+    holdout_share: float = _spec(0.3, min=0.0, max=0.9, doc="share of the labeled rows (audit rows first) held out "
+                                                           "of training to measure the source and adapted models "
+                                                           "(before/after figures with 95% intervals)")
     epochs: int = _spec(2, min=1, max=50, doc="fine-tuning epochs")
     learning_rate: float = _spec(3e-4, min=1e-6, max=1.0, doc="fine-tuning learning rate (lower than training: "
                                                               "keeps what the model knew)")

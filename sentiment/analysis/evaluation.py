@@ -13,13 +13,16 @@ import pandas as pd
 from ..model.fitted import FittedClassifier
 
 
-def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, ROC AUC (binary)."""
+def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray,
+                    pred: np.ndarray | None = None) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, ROC AUC (binary).
+
+    ``pred``: the predicted class indices (default: the likeliest class), e.g. by a bundle's decision rule."""
     from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support,
                                  roc_auc_score)
 
     idx = np.searchsorted(classes, y_true)  # classes_ are sorted (np.unique)
-    pred = proba.argmax(axis=1)
+    pred = proba.argmax(axis=1) if pred is None else np.asarray(pred)
     labels = np.arange(len(classes))
     precision, recall, f1, support = precision_recall_fscore_support(idx, pred, labels=labels, zero_division=0)
     metrics: dict[str, Any] = {
@@ -55,20 +58,33 @@ def evaluate_texts(clf: FittedClassifier, texts: list[str], labels: np.ndarray,
     started = time.perf_counter()
     proba = clf.predict_proba(texts) if tokens is None else clf.predict_ids(clf.vocabulary_.encode_many(tokens))
     seconds = time.perf_counter() - started
-    metrics = compute_metrics(labels, proba, clf.classes_)
+    pred = np.searchsorted(clf.classes_, clf.decide(proba))  # the bundle's decision rule, when it has one
+    metrics = compute_metrics(labels, proba, clf.classes_, pred)
     metrics["seconds"] = round(seconds, 2)
     metrics["rows_per_second"] = round(len(texts) / seconds, 1) if seconds else None
     return metrics, proba
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
-    """A human-readable block: headline figures, per-class table, confusion matrix."""
-    lines = [f"rows: {metrics['rows']:,}", f"accuracy: {metrics['accuracy']:.4f}",
-             f"macro-F1: {metrics['macro_f1']:.4f}"]
+    """A human-readable block: headline figures (with 95% intervals when computed), per-class table, confusion
+    matrix."""
+    intervals = metrics.get("intervals", {})
+
+    def figure(name: str, key: str) -> str:
+        text = f"{name}: {metrics[key]:.4f}"
+        if key in intervals:
+            lo, hi = intervals[key]
+            text += f"  (95% interval {lo:.4f} - {hi:.4f})"
+        return text
+
+    lines = [f"evaluated on: {metrics['evaluated_on']}"] if metrics.get("evaluated_on") else []
+    lines += [f"rows: {metrics['rows']:,}", figure("accuracy", "accuracy"), figure("macro-F1", "macro_f1")]
     if "roc_auc" in metrics:
-        lines.append(f"ROC AUC: {metrics['roc_auc']:.4f}")
+        lines.append(figure("ROC AUC", "roc_auc"))
     if "roc_auc_ovr_macro" in metrics:
         lines.append(f"ROC AUC (one-vs-rest, macro): {metrics['roc_auc_ovr_macro']:.4f}")
+    if intervals.get("method"):
+        lines.append(f"intervals: {intervals['method']}")
     lines.append("")
     lines.append(f"{'class':>12} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}")
     for label, row in metrics["per_class"].items():

@@ -5,7 +5,8 @@ Reads the output of ``sentiment score`` (columns ``status``, ``pred_label``,
 with no external resource (charts are inline PNG, the page's Korean font is
 an inline subset of NanumGothic, there is no script), with:
 
-* overview: counts, share per label, rows by status, distribution of P(positive);
+* overview: counts, share per label, rows by status, distribution of P(positive); the share positive
+  corrected with audit labels when given (:mod:`sentiment.analysis.shares`), else marked as the model's count;
 * by group (``group_by``): share positive with 95% Wilson intervals, top groups by volume;
 * over time (``time_column``): share positive and volume per day, week or month
   (chosen from the span), per group when both are given;
@@ -36,14 +37,17 @@ import numpy as np
 import pandas as pd
 
 from . import report_html as markup
-from ..io.columns import TEXT_COLUMN_NAMES, find_column
+from ..errors import DataError
+from ..io.columns import TEXT_COLUMN_NAMES, choose_text_column
 from ..io.decoding import detect_encoding
 from ..io.readers import check_input, read_table, table_kind
+from ..io.times import describe, file_reference, parse_reference, parse_times
 from ..io.writers import atomic_target, check_output_file
-from ..errors import DataError
-from .report_stats import PERIODS, group_table, log_odds_z, parse_times, period_of, wilson
+from .report_stats import PERIODS, group_table, log_odds_z, period_of
+from .shares import METHOD_MODEL, MIN_LABELS, ShareEstimate, corrected_share, group_shares, model_share
 
 if TYPE_CHECKING:
+    from .audit import AuditLabels
     from ..model.fitted import FittedClassifier
     from .explain import Explanation
 
@@ -66,10 +70,66 @@ class ScoredData:
     positive: str
     columns: dict[str, str]  # role -> column name in the file
     read_seconds: float = 0.0
+    time_reference: pd.Timestamp | None = None  # what relative times (3일 전, 어제) count back from
+    time_reference_source: str = ""  # where it came from, for the page
 
     @property
     def ok(self) -> pd.DataFrame:
         return self.frame[self.frame["status"] == "ok"]
+
+
+@dataclass
+class ShareFigures:
+    """The share positive overall and per group: corrected with audit labels where there are enough."""
+
+    overall: ShareEstimate
+    groups: pd.DataFrame | None  # index: group; columns of ShareEstimate; largest group first
+    audit: "AuditLabels | None" = None
+    min_labels: int = MIN_LABELS
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"share_positive": {...}, "groups": [...], "audit": {...} | None}``, shares as fractions."""
+        groups = [] if self.groups is None else [{"group": str(g), **_finite(row.to_dict())}
+                                                  for g, row in self.groups.iterrows()]
+        audit = None
+        if self.audit is not None:
+            a = self.audit
+            audit = {"file": a.path, "labels_used": a.used, "join": a.join, "sample_column": a.sample_column,
+                     "labeled_rows": a.labeled, "informative_left_out": a.not_audit, "unmatched": a.unmatched,
+                     "unscored": a.unscored, "min_labels": self.min_labels, "notes": a.notes}
+        return {"share_positive": _finite(self.overall.as_dict()), "groups": groups, "audit": audit}
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """NaN (no scored comments) as None, so that the JSON is valid; numpy numbers as Python numbers."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, (float, np.floating)):
+            value = None if not np.isfinite(value) else float(value)
+        elif isinstance(value, np.integer):
+            value = int(value)
+        out[key] = value
+    return out
+
+
+def share_figures(data: ScoredData, audit: "AuditLabels | None" = None, min_labels: int = MIN_LABELS
+                  ) -> ShareFigures:
+    """Share positive of the scored comments, overall and per group, corrected by ``audit`` when given."""
+    ok = data.ok
+    decided = (ok["pred"] == data.positive).to_numpy()
+    p = ok["p"].to_numpy(dtype=float)
+    p = np.where(np.isnan(p), decided.astype(float), p)
+    if audit is None:
+        index, truth = np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
+        overall = model_share(decided)
+    else:
+        index = ok.index.get_indexer(audit.positions)  # audit positions are scored rows, so all are found
+        truth = audit.positive
+        overall = corrected_share(p, decided, index, truth, min_labels=min_labels)
+    groups = None
+    if "group" in ok:
+        groups = group_shares(p, decided, ok["group"].to_numpy(), index, truth, min_labels=min_labels)
+    return ShareFigures(overall, groups, audit, min_labels)
 
 
 @dataclass
@@ -80,11 +140,21 @@ class ReportSummary:
     sample: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    shares: ShareFigures | None = None
 
     def lines(self) -> list[str]:
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
-        return [f"rows: {self.rows:,} (scored: {self.scored:,}); morphemes from a sample of {self.sample:,}",
-                f"elapsed: {self.seconds:.1f} s ({steps})", f"report: {self.output}"]
+        lines = [f"rows: {self.rows:,} (scored: {self.scored:,}); morphemes from a sample of {self.sample:,}"]
+        if self.shares is not None and self.shares.audit is not None:
+            s = self.shares.overall
+            lines.append(self.shares.audit.describe())
+            if s.corrected:
+                lines.append(f"share positive {s.estimate:.1%} (95% interval {s.low:.1%} - {s.high:.1%}), corrected "
+                             f"with {s.labels:,} labels; the model's count: {s.uncorrected:.1%}")
+            else:
+                lines.append(f"share positive not corrected: {s.labels:,} audit labels, at least "
+                             f"{self.shares.min_labels} are needed (--min-labels)")
+        return lines + [f"elapsed: {self.seconds:.1f} s ({steps})", f"report: {self.output}"]
 
 
 # -- reading --------------------------------------------------------------------------
@@ -112,10 +182,19 @@ def scored_columns(columns: list[str], path: str, prefix: str | None = None) -> 
 
 def read_scored(path: str | Path, *, text_column: str | None = None, group_by: str | None = None,
                 time_column: str | None = None, column_prefix: str | None = None, positive: str | None = None,
-                sep: str | None = None, encoding: str | None = None) -> ScoredData:
-    """Read only the columns the report needs (fast: pyarrow for CSV/TSV and Parquet), checking each one."""
+                sep: str | None = None, encoding: str | None = None, time_reference: str | None = None,
+                log: Callable[[str], None] = lambda msg: None) -> ScoredData:
+    """Read only the columns the report needs (fast: pyarrow for CSV/TSV and Parquet), checking each one.
+
+    ``time_reference``: the time relative values of the time column (``3일 전``, ``어제``) count back from;
+    by default the file's modification time.
+    """
     started = time.perf_counter()
     path = check_input(path)
+    if time_reference is not None:
+        reference, source = parse_reference(time_reference), "--time-reference"
+    else:
+        reference, source = file_reference(path), f"the modification time of {path.name}"
     kind, gz = table_kind(path)
     if kind == "delimited":  # decode-check the file once; both reads below use the encoding found
         encoding = detect_encoding(path, gz, encoding)
@@ -126,7 +205,10 @@ def read_scored(path: str | Path, *, text_column: str | None = None, group_by: s
     elif str(positive) not in labels:
         raise DataError(f"--positive {positive!r} is not a label of {path}; its labels (prob_* columns) are "
                         f"{', '.join(map(repr, labels))}")
-    text = find_column(header, text_column, TEXT_COLUMN_NAMES, "text", str(path), head)
+    choice = choose_text_column({None: head.set_axis(header, axis=1)}, str(path), text_column, TEXT_COLUMN_NAMES)
+    text = choice.column
+    if text_column is None:
+        log(choice.message())
     roles = {"status": f"{prefix}status", "pred": f"{prefix}pred_label", "p": f"{prefix}prob_{positive}",
              "text": text}
     for role, column, option in (("group", group_by, "--group-by"), ("time", time_column, "--time-column")):
@@ -143,7 +225,7 @@ def read_scored(path: str | Path, *, text_column: str | None = None, group_by: s
     frame["p"] = pd.to_numeric(frame["p"], errors="coerce")
     if "group" in frame:
         frame["group"] = _as_labels(frame["group"]).replace("", "(missing)")
-    return ScoredData(str(path), frame, labels, str(positive), roles, time.perf_counter() - started)
+    return ScoredData(str(path), frame, labels, str(positive), roles, time.perf_counter() - started, reference, source)
 
 
 def _peek(path: Path, sep: str | None, encoding: str | None) -> tuple[list[str], pd.DataFrame]:
@@ -193,12 +275,15 @@ def _read_columns(path: Path, columns: list[str], as_text: list[str], sep: str |
 # -- the report -------------------------------------------------------------------------
 def write_report(data: ScoredData, clf: "FittedClassifier", output: str | Path, *, top: int = 15,
                  sample: int = 20_000, seed: int = 0, overwrite: bool = False, title: str | None = None,
-                 model_name: str = "default (packaged)",
-                 log: Callable[[str], None] = lambda msg: None) -> ReportSummary:
-    """Compute every section and write the page atomically; returns what was done."""
+                 model_name: str = "default (packaged)", audit: "AuditLabels | None" = None,
+                 min_labels: int = MIN_LABELS, log: Callable[[str], None] = lambda msg: None) -> ReportSummary:
+    """Compute every section and write the page atomically; returns what was done.
+
+    ``audit``: labeled audit comments (:func:`sentiment.analysis.audit.read_audit_labels`) that correct the share
+    positive, overall and in each group with at least ``min_labels`` of them."""
     started = time.perf_counter()
     output = Path(output)
-    check_report_options(output, overwrite, top, sample)
+    check_report_options(output, overwrite, top, sample, min_labels)
     model_labels = [str(c) for c in clf.classes_.tolist()]
     if sorted(model_labels) != sorted(data.labels):
         raise DataError(f"{data.path} was scored with labels {data.labels}, but the model has {model_labels}; "
@@ -207,14 +292,15 @@ def write_report(data: ScoredData, clf: "FittedClassifier", output: str | Path, 
     ok = data.ok
     sections: list[str] = []
     step = time.perf_counter()
-    sections.append(_overview(data))
+    shares = share_figures(data, audit, min_labels)
+    sections.append(_overview(data, shares))
     sample_size = 0
     if ok.empty:
         none = '<p class="note">No scored comments (status <code>ok</code>) in this file.</p>'
         sections += [markup.section(key, none) for key in ("groups", "time", "drivers", "read-first")]
     else:
-        sections.append(_groups(data, top))
-        sections.append(_time(data))
+        sections.append(_groups(data, top, shares))
+        sections.append(_time(data, shares, log))
         timings["aggregates"] = time.perf_counter() - step
         step = time.perf_counter()
         drivers_html, sample_size = _drivers(data, clf, top, sample, seed, log)
@@ -223,7 +309,7 @@ def write_report(data: ScoredData, clf: "FittedClassifier", output: str | Path, 
         step = time.perf_counter()
         sections.append(_read_first(data, clf, top))
         timings["explanations"] = time.perf_counter() - step
-    sections.append(_method(data, sample_size, model_name))
+    sections.append(_method(data, sample_size, model_name, shares))
     page_title = title or f"Sentiment report: {Path(data.path).name}"
     step = time.perf_counter()
     page = markup.render_page(page_title, sections, subtitle=f"{len(data.frame):,} rows, {len(ok):,} scored · model: "
@@ -238,16 +324,19 @@ def write_report(data: ScoredData, clf: "FittedClassifier", output: str | Path, 
         tmp.unlink(missing_ok=True)
         raise
     return ReportSummary(str(output), len(data.frame), len(ok), sample_size, time.perf_counter() - started
-                         + data.read_seconds, timings)
+                         + data.read_seconds, timings, shares)
 
 
-def check_report_options(output: Path, overwrite: bool, top: int, sample: int) -> None:
+def check_report_options(output: Path, overwrite: bool, top: int, sample: int, min_labels: int = MIN_LABELS) -> None:
     """Fail before any work if the report cannot be written where asked or an option is out of range."""
     check_output_file(output, overwrite, example="report.html")
     if top < 1:
         raise DataError(f"--top {top} is invalid; give a positive number of rows per ranking, e.g. 15")
     if sample < 1:
         raise DataError(f"--sample {sample} is invalid; give a positive number of comments, e.g. 20000")
+    if min_labels < 3:
+        raise DataError(f"--min-labels {min_labels} is invalid; a corrected share needs at least 3 audit labels "
+                        f"(default {MIN_LABELS})")
 
 
 def _label_name(data: ScoredData, label: str) -> str:
@@ -256,17 +345,23 @@ def _label_name(data: ScoredData, label: str) -> str:
     return label
 
 
-def _overview(data: ScoredData) -> str:
+def _overview(data: ScoredData, shares: ShareFigures) -> str:
     from .plotting import korean_plots, new_figure, png_data_uri
 
     frame, ok = data.frame, data.ok
     n_ok = len(ok)
-    n_pos = int((ok["pred"] == data.positive).sum())
-    lo, hi = wilson(np.array([n_pos]), np.array([max(n_ok, 1)]))
-    cards = [("rows", f"{len(frame):,}"), ("scored", f"{n_ok:,}"),
-             ("share positive", f"{n_pos / n_ok:.1%}" if n_ok else "–"),
-             ("95% interval", f"{lo[0]:.1%} – {hi[0]:.1%}" if n_ok else "–"),
-             ("mean P(positive)", f"{ok['p'].mean():.3f}" if n_ok else "–")]
+    s = shares.overall
+    pct = lambda v: f"{v:.1%}" if n_ok else "–"  # noqa: E731
+    if s.corrected:
+        cards = [("rows", f"{len(frame):,}"), ("scored", f"{n_ok:,}"), ("share positive, corrected", pct(s.estimate)),
+                 ("95% interval (incl. model error)", f"{s.low:.1%} – {s.high:.1%}"),
+                 ("model's count (uncorrected)", pct(s.uncorrected)), ("labels used", f"{s.labels:,}"),
+                 ("mean P(positive)", f"{ok['p'].mean():.3f}")]
+    else:
+        cards = [("rows", f"{len(frame):,}"), ("scored", f"{n_ok:,}"), ("share positive (model's count)", pct(s.estimate)),
+                 ("95% interval (sampling only)", f"{s.low:.1%} – {s.high:.1%}" if n_ok else "–"),
+                 ("mean P(positive)", f"{ok['p'].mean():.3f}" if n_ok else "–")]
+    note = _share_note(shares)
     counts = ok["pred"].value_counts()
     label_rows = [[_label_name(data, label), f"{int(counts.get(label, 0)):,}",
                    f"{counts.get(label, 0) / n_ok:.1%}" if n_ok else "–"] for label in data.labels]
@@ -288,8 +383,8 @@ def _overview(data: ScoredData) -> str:
             ax.set_title("Distribution of the positive probability")
             ax.spines[["top", "right"]].set_visible(False)
             chart = markup.img(png_data_uri(fig), "histogram of the positive probability")
-    body = (markup.cards(cards) + '<div class="row">'
-            + markup.table(["predicted label", "comments", "share"], label_rows, "Share per label")
+    body = (markup.cards(cards) + note + '<div class="row">'
+            + markup.table(["predicted label", "comments", "share"], label_rows, "Share per label (the model's)")
             + markup.table(["status", "rows", "share"], status_rows, "Rows by status") + "</div>" + chart)
     if len(frame) > n_ok:
         body += (f'<p class="note">{len(frame) - n_ok:,} rows were not scored (status other than '
@@ -297,51 +392,106 @@ def _overview(data: ScoredData) -> str:
     return markup.section("overview", body)
 
 
-def _groups(data: ScoredData, top: int) -> str:
+def _share_note(shares: ShareFigures) -> str:
+    """What the share positive is: corrected with audit labels (and how), or the model's count (and its risk)."""
+    s, audit = shares.overall, shares.audit
+    label_hint = ("label a few hundred comments drawn at random (<code>sentiment label COMMENTS -o labels.csv</code>, "
+                  "which draws an audit sample) and pass them with <code>--labeled labels.csv</code>")
+    if audit is None:
+        return ('<p class="warn"><b>These counts are the model\'s.</b> They may be biased on comments unlike its '
+                'training data (another domain, platform, product or year): there, a model that ranks comments well '
+                'can still call a share of them wrongly, and the 95% intervals cover only sampling noise, not the '
+                f'model\'s errors. To correct them, {label_hint}.</p>')
+    text = markup.esc(audit.describe())
+    notes = "".join(f" {markup.esc(n[0].upper() + n[1:])}." for n in audit.notes)
+    if not s.corrected:
+        return (f'<p class="warn"><b>Not corrected:</b> {text}{notes} At least {shares.min_labels} audit labels are '
+                f'needed to correct the share (<code>--min-labels</code>); the figures are the model\'s count. To '
+                f'correct them, {label_hint}.</p>')
+    if not audit.sample_column:
+        text += (" If they were not drawn uniformly at random from the scored comments (e.g. chosen because the "
+                 "model was unsure), the correction is biased.")
+    return (f'<p class="ok">Share positive <b>corrected</b> with the labels of a random audit sample: {text}{notes} '
+            f'The model calls {s.uncorrected:.1%} positive; the labels say it is {s.estimate:.1%} '
+            f'({s.low:.1%} – {s.high:.1%}). The interval includes the model\'s errors measured on the labeled '
+            'comments, not only sampling noise (method: How this was computed).</p>')
+
+
+def _groups(data: ScoredData, top: int, shares: ShareFigures) -> str:
     from .plotting import korean_plots, new_figure, png_data_uri
 
     if "group" not in data.frame:
         return markup.section("groups", '<p class="note">Pass <code>--group-by COLUMN</code> (e.g. the product, app or '
                                   'channel) to compare groups.</p>')
-    table = group_table(data.ok, data.positive)
-    shown = table.nlargest(top, "n").sort_values("share", ascending=False)
-    rows = [[markup.esc(g), f"{int(r.n):,}", f"{r.share:.1%}", f"{r.lo:.1%} – {r.hi:.1%}"] for g, r in shown.iterrows()]
+    table = shares.groups
+    assert table is not None
+    labeled = shares.audit is not None
+    shown = table.head(top).sort_values("estimate", ascending=False)  # the table comes largest first
     note = (f"The {len(shown)} largest of {len(table):,} groups, sorted by share positive."
             if len(table) > len(shown) else f"All {len(table):,} groups, sorted by share positive.")
+    if labeled:
+        n_corrected = int((table["method"] != METHOD_MODEL).sum())
+        note += (f" {n_corrected:,} of {len(table):,} groups had at least {shares.min_labels} audit labels and are "
+                 "corrected (interval including the model's errors)"
+                 + ("." if n_corrected == len(table) else "; the others show the model's count, marked "
+                    "<i>uncorrected</i>."))
+        rows = [[markup.esc(g), f"{int(r.comments):,}", f"{int(r.labels):,}", f"{r.uncorrected:.1%}",
+                 f"{r.estimate:.1%}", f"{r.low:.1%} – {r.high:.1%}",
+                 "corrected" if r.method != METHOD_MODEL else
+                 f'<span class="warn">uncorrected ({int(r.labels)} label{"s" if r.labels != 1 else ""})</span>']
+                for g, r in shown.iterrows()]
+        header = ["group", "comments", "labels", "model's count", "share positive", "95% interval", ""]
+    else:
+        rows = [[markup.esc(g), f"{int(r.comments):,}", f"{r.estimate:.1%}", f"{r.low:.1%} – {r.high:.1%}"]
+                for g, r in shown.iterrows()]
+        header = ["group", "comments", "share positive", "95% interval"]
     with korean_plots():
         fig = new_figure(8, 0.9 + 0.32 * len(shown))
         ax = fig.add_subplot()
         y = np.arange(len(shown))[::-1]
-        ax.barh(y, shown["share"], color=GROUP_COLOUR, height=0.65)
-        ax.errorbar(shown["share"], y, xerr=[shown["share"] - shown["lo"], shown["hi"] - shown["share"]],
+        corrected = (shown["method"] != METHOD_MODEL).to_numpy()
+        colours = [GROUP_COLOUR if (c or not labeled) else "#c7c7c7" for c in corrected]
+        ax.barh(y, shown["estimate"], color=colours, height=0.65)
+        ax.errorbar(shown["estimate"], y, xerr=[shown["estimate"] - shown["low"], shown["high"] - shown["estimate"]],
                     fmt="none", ecolor=NEUTRAL, capsize=3, linewidth=1)
-        ax.set_yticks(y, [f"{_label(g)}  (n={int(n):,})" for g, n in zip(shown.index, shown["n"])])
-        overall = (data.ok["pred"] == data.positive).mean()
+        if labeled:
+            ax.scatter(shown["uncorrected"], y, marker="|", s=120, color="black", zorder=3, label="model's count")
+        ax.set_yticks(y, [f"{_label(g)}  (n={int(n):,})" for g, n in zip(shown.index, shown["comments"])])
+        overall = shares.overall.estimate
         ax.axvline(overall, color=NEUTRAL, linestyle="--", linewidth=1, label=f"all comments {overall:.1%}")
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(_percent())
-        ax.set_xlabel("share positive (95% Wilson interval)")
+        ax.set_xlabel("share positive, corrected with audit labels (grey: uncorrected), 95% interval" if labeled
+                      else "share positive (the model's count, 95% Wilson interval)")
         ax.legend(loc="lower right", frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
         chart = markup.img(png_data_uri(fig), "share positive per group")
     body = (f'<p>Column <code>{markup.esc(data.columns["group"])}</code>. {note}</p>' + chart
-            + markup.table(["group", "comments", "share positive", "95% interval"], rows))
+            + markup.table(header, rows))
     return markup.section("groups", body)
 
 
-def _time(data: ScoredData) -> str:
+def _time(data: ScoredData, shares: ShareFigures, log: Callable[[str], None] = lambda msg: None) -> str:
     from .plotting import korean_plots, new_figure, png_data_uri
 
     if "time" not in data.frame:
         return markup.section("time", '<p class="note">Pass <code>--time-column COLUMN</code> (a date or time) to see '
                                 'sentiment over time.</p>')
     ok = data.ok
-    times = parse_times(ok["time"])
+    column = f'<code>{markup.esc(data.columns["time"])}</code>'
+    parsed = parse_times(ok["time"], reference=data.time_reference)
+    times = parsed.times
     readable = times.notna()
     n_bad = int((~readable).sum())
+    problem = f" {markup.esc(parsed.problem())}." if parsed.unreadable else ""
+    log(f"time column {data.columns['time']!r}: {parsed.readable:,} values read ({describe(parsed) or 'none'})"
+        + (f"; {parsed.problem()}" if parsed.unreadable else "")
+        + (f"; relative times counted back from {parsed.reference:%Y-%m-%d %H:%M} ({data.time_reference_source})"
+           if parsed.relative else ""))
     if not readable.any():
-        return markup.section("time", f'<p class="note">No value of column <code>{markup.esc(data.columns["time"])}</code> '
-                                f'could be read as a date or time (e.g. 2024-05-01 or 2024-05-01 13:45).</p>')
+        return markup.section("time", f'<p class="note">No value of column {column} could be read as a date or time '
+                              f'(forms read: 2019-12-21, 2019.12.21, 2019년 12월 21일 오후 3:05, 3일 전, Excel serial '
+                              f'dates, epoch seconds; see docs/report.md).{problem}</p>')
     times = times[readable]
     unit = period_of(times.max() - times.min())
     while True:  # coarser periods while the typical one holds too few comments to say anything
@@ -388,8 +538,17 @@ def _time(data: ScoredData) -> str:
     fmt = "%Y-%m" if unit == "month" else "%Y-%m-%d"
     rows = [[f"{p:{fmt}}" + (" (week)" if unit == "week" else ""), f"{int(r.n):,}", f"{r.share:.1%}",
              f"{r.lo:.1%} – {r.hi:.1%}"] for p, r in table.iterrows()]
-    note = (f" {n_bad:,} rows without a readable time are left out of this section." if n_bad else "")
-    body = (f'<p>Column <code>{markup.esc(data.columns["time"])}</code>, from {times.min():%Y-%m-%d} to '
+    note = (f" {n_bad:,} rows without a readable time are left out of this section"
+            f"{' (' + markup.esc(parsed.problem()) + ')' if parsed.unreadable else ''}." if n_bad else "")
+    if parsed.relative:
+        given = data.time_reference_source == "--time-reference"
+        source = ("the time given with <code>--time-reference</code>" if given else
+                  f"{markup.esc(data.time_reference_source)} (give another with <code>--time-reference</code>)")
+        note += (f" {parsed.relative:,} relative times (such as 3일 전, 어제, or a date without a year) were "
+                 f"counted back from {parsed.reference:%Y-%m-%d %H:%M}, {source}.")
+    if shares.audit is not None:
+        note += " Shares per period are the model's counts (not corrected with the labels)."
+    body = (f'<p>Column {column}, from {times.min():%Y-%m-%d} to '
             f'{times.max():%Y-%m-%d}: one point per {unit}.{note}</p>' + charts
             + '<details><summary>Table per ' + unit + '</summary>'
             + markup.table([unit, "comments", "share positive", "95% interval"], rows) + "</details>")
@@ -559,7 +718,7 @@ def _towards_positive(e: "Explanation", positive: str) -> list[float]:
     return [sign * t.contribution for t in e.tokens]
 
 
-def _method(data: ScoredData, sample_size: int, model_name: str) -> str:
+def _method(data: ScoredData, sample_size: int, model_name: str, shares: ShareFigures) -> str:
     cols = ", ".join(f"{role}: <code>{markup.esc(c)}</code>" for role, c in data.columns.items())
     items = [
         f"Input: <code>{markup.esc(data.path)}</code> ({len(data.frame):,} rows; columns used: {cols}). "
@@ -567,6 +726,7 @@ def _method(data: ScoredData, sample_size: int, model_name: str) -> str:
         "Share positive: the share of scored comments (status <code>ok</code>) whose predicted label is the "
         "positive one, as decided when the file was scored (including any <code>--threshold</code>). Intervals: "
         "95% Wilson score intervals. Every aggregate uses every row.",
+        _correction_method(shares),
         "Over time: one point per day when the times span at most 92 days, per week (starting Monday) up to two "
         f"years, else per month, and coarser while the median period holds fewer than {MIN_PERIOD_ROWS} comments; "
         "times with a zone are converted to UTC.",
@@ -582,6 +742,24 @@ def _method(data: ScoredData, sample_size: int, model_name: str) -> str:
         f"Model: {markup.esc(model_name)}.",
     ]
     return markup.section("method", "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
+
+
+def _correction_method(shares: ShareFigures) -> str:
+    if shares.audit is None:
+        return ("Correction: none (no <code>--labeled</code> file). The share positive and its interval are the "
+                "model's count and its sampling noise only; they are biased by however often the model calls "
+                "comments wrongly one way more than the other, which is common on comments unlike its training data.")
+    return ("Correction with audit labels: the difference estimator of survey sampling, also called "
+            "prediction-powered inference (Angelopoulos et al., <i>Science</i> 2023). The model's P(positive) is "
+            "recalibrated on the labeled audit comments (a logistic regression on its logit, Platt scaling); the "
+            "estimate is the mean recalibrated probability over all scored comments plus the mean of (label − "
+            "recalibrated probability) over the audited ones, which removes the model's bias whatever its errors, "
+            "because the audit comments were drawn at random. Variance: s²(recalibrated probability)/N + "
+            "s²(label − recalibrated probability)/n, so the 95% interval (normal approximation) includes the "
+            "model's errors. Per group, the recalibration fitted on all labels and a correction from the group's "
+            f"own audit comments; groups with fewer than {shares.min_labels} of them show the model's count "
+            "(uncorrected). Only audit rows (column <code>sample</code> = audit) are used: comments chosen because "
+            "the model was unsure are not a random sample. " + markup.esc(shares.audit.describe()))
 
 
 def _label(value: Any, width: int = 24) -> str:

@@ -1,11 +1,20 @@
-"""The HTML of the report: one self-contained page (inline CSS, an inline subset of NanumGothic for the
-Korean text, no script) and the small builders the sections use."""
+"""The HTML of the report: one self-contained page (inline CSS, inline font subsets, no script) and the small
+builders the sections use.
+
+Every character of the page has a glyph without any font installed: the page's text is drawn with a subset of
+NanumGothic (Hangul, Hanja, Latin) cut to the characters the page holds, then a subset of DejaVu Sans (from
+matplotlib: arrows, math, Cyrillic, Greek, ...) for those NanumGothic lacks; every element uses them, code
+and tables included; a character neither font has (emoji) is written as its Unicode name, as in the charts.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 POSITIVE = "#1a9850"
@@ -32,33 +41,103 @@ table.comments td:first-child{white-space:nowrap;text-align:right}
 img{max-width:100%%;height:auto;display:block;margin:10px 0}
 mark{border-radius:3px;padding:0 1px;color:inherit}.key{padding:0 4px;border-radius:3px}
 .key.pos{background:rgba(26,152,80,.45)}.key.neg{background:rgba(215,48,39,.45)}
-.note{color:#555;font-style:italic}.muted{color:#777;font-weight:normal;font-size:.85em}
+.note{color:#555;font-style:italic}.warn{color:#8a4b00}p.warn{background:#fff4e0;border-left:4px solid #e69500;
+padding:6px 10px}p.ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:6px 10px}.muted{color:#777;font-weight:normal;font-size:.85em}
 code{background:#f1f3f4;padding:0 3px;border-radius:3px}details{margin:8px 0}.nowrap{white-space:nowrap}
+table,th,td,caption,details,summary,mark,button,input,select,textarea{font-family:inherit}
+code,pre,kbd,samp,tt{font-family:%(mono)s;font-size:.92em}
 """
 FONT_STACK = ('"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR","Noto Sans CJK KR","NanumGothic",'
               '"Segoe UI",Roboto,Helvetica,Arial,sans-serif')
+MONO_STACK = 'Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono"'  # without the inline fonts
+FAMILIES = ("ReportNanumGothic", "ReportDejaVuSans")  # the inline subsets, in this order
+MONO_FAMILY = "ReportDejaVuSansMono"  # the inline ASCII of code elements
+ASCII = set(range(0x20, 0x7F))
 
 
 def render_page(title: str, sections: list[str], subtitle: str = "") -> str:
-    """The whole page: inline CSS (with an inline subset of NanumGothic for the Korean text), no script."""
+    """The whole page: inline CSS with inline font subsets covering every character of the page, no script."""
     nav = "".join(f'<a href="#{key}">{name}</a>' for key, name in SECTIONS.items())
     body = (f'<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p><nav>{nav}</nav></header>'
             f'<main>{"".join(sections)}</main>')
-    font_face, family = embedded_font(title + subtitle + html.unescape(body))
-    css = CSS % {"family": (f'"{family}",' if family else "") + FONT_STACK, "pos": POSITIVE, "neg": NEGATIVE}
+    font_face, families, mono = embedded_fonts(html.unescape(body))
+    inline = "".join(f'"{f}",' for f in families)
+    code = f'"{mono}",{inline}{FONT_STACK}' if mono else f"{MONO_STACK},{inline}{FONT_STACK},monospace"
+    css = CSS % {"family": inline + FONT_STACK, "mono": code,
+                 "pos": POSITIVE, "neg": NEGATIVE}
     return (f'<!DOCTYPE html>\n<html lang="ko"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{esc(title)}</title><style>{font_face}{css}</style></head><body>{body}</body></html>\n')
 
 
-def embedded_font(text: str) -> tuple[str, str | None]:
-    """An ``@font-face`` rule with NanumGothic cut down to the characters of ``text`` (WOFF, base64, a few
-    hundred KB at most), so Korean renders on machines without a Korean font; ('', None) without the font."""
+def font_paths() -> list[Path]:
+    """The fonts the page's subsets are cut from: NanumGothic (koreanize-matplotlib) and matplotlib's DejaVu
+    Sans; empty without NanumGothic (the page then relies on the reader's fonts)."""
     from .plotting import korean_font_path
 
-    path = korean_font_path()
-    if path is None:
-        return "", None
+    nanum = korean_font_path()
+    if nanum is None:
+        return []
+    import matplotlib
+
+    dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return [nanum] + ([dejavu] if dejavu.is_file() else [])
+
+
+@lru_cache(maxsize=1)
+def _charmaps() -> tuple[frozenset[int], ...]:
+    from fontTools.ttLib import TTFont
+
+    return tuple(frozenset(TTFont(str(path), lazy=True).getBestCmap()) for path in font_paths())
+
+
+def covered(ch: str) -> bool:
+    """Whether the page's fonts draw ``ch`` (always True without them: nothing is rewritten then)."""
+    maps = _charmaps()
+    return not maps or ch.isspace() or any(ord(ch) in m for m in maps)
+
+
+def displayable(text: str) -> str:
+    """``text`` with each character the page's fonts lack written as its Unicode name ('[grinning face]');
+    invisible ones they lack (variation selectors, zero-width joiners) are dropped."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if covered(ch):
+            out.append(ch)
+        elif unicodedata.category(ch) in ("Mn", "Me", "Cf", "Cc", "Co", "Cn", "Cs") or 0x1F3FB <= ord(ch) <= 0x1F3FF:
+            # invisible marks, and the skin-tone modifiers of emoji
+            continue
+        else:
+            out.append(f"[{unicodedata.name(ch, f'U+{ord(ch):04X}').lower()}]")
+    return "".join(out)
+
+
+def embedded_fonts(text: str) -> tuple[str, list[str], str | None]:
+    """``@font-face`` rules with each font of :func:`font_paths` cut down to the characters of ``text`` that it
+    draws and no earlier font does (WOFF, base64; a few hundred KB at most), their family names, and the family
+    of a monospaced face for the ASCII of code elements (DejaVu Sans Mono, also inline: a local font first in
+    a list would let the browser draw Hangul with its own fallback before the inline fonts load)."""
+    paths = font_paths()
+    if not paths:
+        return "", [], None
+    wanted = {ord(ch) for ch in set(text)} | ASCII
+    faces, families = [], []
+    for path, charmap, family in zip(paths, _charmaps(), FAMILIES):
+        mine = wanted & charmap
+        if mine:
+            wanted -= mine
+            faces.append(_font_face(path, family, mine))
+            families.append(family)
+    mono = paths[-1].with_name("DejaVuSansMono.ttf") if len(paths) > 1 else None
+    if mono is None or not mono.is_file():
+        return "".join(faces), families, None
+    faces.append(_font_face(mono, MONO_FAMILY, ASCII))
+    return "".join(faces), families, MONO_FAMILY
+
+
+def _font_face(path: Path, family: str, unicodes: set[int]) -> str:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -66,17 +145,18 @@ def embedded_font(text: str) -> tuple[str, str | None]:
     options.flavor = "woff"
     options.name_IDs = []
     options.hinting = False
-    options.drop_tables += ["TSI0", "TSI1", "TSI2", "TSI3", "TSI5"]  # VTT hinting sources: not needed, not subsettable
+    options.notdef_outline = True
+    options.drop_tables += ["TSI0", "TSI1", "TSI2", "TSI3", "TSI5", "FFTM"]  # not subsettable (VTT sources)
     font = TTFont(str(path), lazy=True)
     subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes={ord(ch) for ch in set(text)} | set(range(0x20, 0x7F)))
+    subsetter.populate(unicodes=unicodes)
     subsetter.subset(font)
     buf = io.BytesIO()
     font.flavor = "woff"
     font.save(buf)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    family = "ReportNanumGothic"
-    return f'@font-face{{font-family:"{family}";src:url(data:font/woff;base64,{data}) format("woff")}}', family
+    return (f'@font-face{{font-family:"{family}";font-display:block;'
+            f'src:url(data:font/woff;base64,{data}) format("woff")}}')
 
 
 def section(key: str, body: str) -> str:
@@ -117,4 +197,5 @@ def marked(text: str, marks: list[tuple[int, int, float, str]], limit: int = 300
 
 
 def esc(value: Any) -> str:
-    return html.escape(str(value))
+    """HTML-escaped text whose every character the page's fonts draw (see :func:`displayable`)."""
+    return html.escape(displayable(str(value)))

@@ -1,5 +1,5 @@
 """Statistics of the report: Wilson intervals, weighted log-odds with an informative Dirichlet prior,
-time parsing and periods, shares per group."""
+periods, shares per group (times are read by :mod:`sentiment.io.times`)."""
 
 from __future__ import annotations
 
@@ -37,27 +37,6 @@ def period_of(span: pd.Timedelta) -> str:
     if span <= pd.Timedelta(days=2 * 366):
         return "week"
     return "month"
-
-
-def parse_times(values: pd.Series) -> pd.Series:
-    """Timestamps (naive, UTC for zone-aware input); unreadable values become NaT."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        times = values
-    elif pd.api.types.is_numeric_dtype(values):  # epoch seconds or milliseconds
-        unit = "ms" if values.abs().median() > 1e11 else "s"
-        times = pd.to_datetime(values, unit=unit, errors="coerce")
-    else:
-        text = values.astype(object).where(values.notna(), None)
-        times = pd.to_datetime(text, errors="coerce", utc=True)
-        bad = times.isna() & values.notna()
-        if bad.any():  # mixed formats: parse the distinct leftovers one by one
-            unique = pd.unique(text[bad])
-            parsed = pd.to_datetime(pd.Series(unique), errors="coerce", utc=True, format="mixed")
-            times = times.where(~bad, text.map(dict(zip(unique, parsed))))
-            times = pd.to_datetime(times, utc=True)
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    return times
 
 
 def group_table(ok: pd.DataFrame, positive: str, key: str = "group") -> pd.DataFrame:

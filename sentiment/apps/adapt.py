@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..classifier import SentimentClassifier
 from ..model.bundle import default_model_path
-from ..training.adaptation import adaptation_card, adapt_classifier
+from ..training.adaptation import SAMPLE_COLUMN, adaptation_card, adapt_classifier
 
 Log = Callable[[str], None]
 
@@ -15,7 +17,7 @@ Log = Callable[[str], None]
 def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides: Sequence[str] = (), *,
                  text_column: str | None = None, labeled_file: str | None = None, label_column: str | None = None,
                  eval_file: str | None = None, sep: str | None = None, encoding: str | None = None,
-                 workers: int = 0, overwrite: bool = False, verbose: int = 0, log: Log = lambda msg: None):
+                 sheet: str | int | None = None, workers: int = 0, overwrite: bool = False, verbose: int = 0, log: Log = lambda msg: None):
     """``sentiment adapt``: read the files, adapt the bundle ``model`` (None: the packaged one), save to ``output``.
 
     With ``eval_file`` (labeled), the source and the adapted model are both evaluated on it and the figures
@@ -30,13 +32,12 @@ def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides:
             raise SentimentError(f"{out} already exists; pass --overwrite to replace it")
         return _adapt_bundle(model, texts_file, out, cfg_overrides, text_column=text_column,
                              labeled_file=labeled_file, label_column=label_column, eval_file=eval_file, sep=sep,
-                             encoding=encoding, workers=workers, verbose=verbose, log=log)
+                             encoding=encoding, sheet=sheet, workers=workers, verbose=verbose, log=log)
 
 
 def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequence[str], *, text_column, labeled_file,
-                  label_column, eval_file, sep, encoding, workers, verbose, log):
-    from ..io.columns import TEXT_COLUMN_NAMES, find_column
-    from ..io.readers import read_table, read_text_lines
+                  label_column, eval_file, sep, encoding, sheet, workers, verbose, log):
+    from ..io.readers import read_table, read_text_lines, text_column_of
     from ..io.labeled import load_labeled, match_labels
 
     source_path = Path(model) if model else default_model_path()
@@ -45,17 +46,20 @@ def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequen
     if text_column is None and Path(texts_file).name.lower().removesuffix(".gz").endswith(".txt"):
         texts, column = read_text_lines(texts_file, encoding=encoding), "text"  # one text a line, or NSMC .txt
     else:
-        frame, _ = read_table(texts_file, sep=sep, encoding=encoding)
-        column = find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(texts_file), frame)
-        if text_column is None:
-            log(f"{texts_file}: text column {column!r} (choose another with --text-column)")
+        frame, info = read_table(texts_file, sep=sep, encoding=encoding, sheet=sheet, text_column=text_column)
+        choice = text_column_of(frame, info, text_column)
+        column = choice.column
+        if text_column is None or info.sheet:
+            log(f"{texts_file}: {choice.message()}")
         texts = [t for t in frame[column].tolist() if isinstance(t, str) and t.strip()]
-    labeled = None
+    labeled, sample = None, None
     if labeled_file:
         data = load_labeled(labeled_file, text_column, label_column, sep=sep, encoding=encoding, log=log)
         labeled = (data.texts, match_labels(data.labels, source.classes_, labeled_file))
-    adapted = adapt_classifier(source, texts, labeled=labeled, cfg=cfg, workers=workers, verbose=verbose,
-                               what=f"{texts_file} column {column!r}", log=log)
+        if data.frame is not None and SAMPLE_COLUMN in data.frame.columns:  # a LABELS file of `sentiment label`
+            sample = data.frame[SAMPLE_COLUMN].tolist()
+    adapted = adapt_classifier(source, texts, labeled=labeled, labeled_sample=sample, cfg=cfg, workers=workers,
+                               verbose=verbose, what=f"{texts_file} column {column!r}", log=log)
     report = adapted.training_["adaptation"]
     report.update(source_path=str(model or "default (packaged)"), texts_file=str(texts_file),
                   **({"labeled_file": str(labeled_file)} if labeled_file else {}))
@@ -66,7 +70,8 @@ def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequen
         test = load_labeled(eval_file, text_column, label_column, sep=sep, encoding=encoding, log=log)
         y = match_labels(test.labels, source.classes_, eval_file)
         for name, clf in (("source", source), ("adapted", adapted)):
-            m = compute_metrics(y, clf.predict_proba(test.texts), source.classes_)
+            proba = clf.predict_proba(test.texts)  # decided by each model's rule (the adapted one's fitted threshold)
+            m = compute_metrics(y, proba, source.classes_, np.searchsorted(source.classes_, clf.decide(proba)))
             metrics[name] = headline(m)
             log(f"{eval_file}: {name} accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
                 + (f", ROC AUC {m['roc_auc']:.4f}" if "roc_auc" in m else ""))

@@ -37,8 +37,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sep", help="column separator for delimited text (default: ',' for .csv, tab for .tsv/.txt)")
     p.add_argument("--encoding", help="input encoding (default: try utf-8/utf-8-sig, then cp949)")
-    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the first "
-                                   "sheet with a text column (reported)")
+    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the sheet "
+                                   "whose column looks most like comments (reported, with the runner-up)")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -52,9 +52,9 @@ def _add_runtime_options(p: argparse.ArgumentParser) -> None:
                    help="inference back end: auto (default) = ONNX Runtime when the model has model.onnx, else "
                         "Keras; keras = TensorFlow (slower start-up, for comparison)")
     p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                   help="auto (default): the model's recorded default (int8 for the packaged model, measured to "
-                        "lose at most 0.1 point per domain; else fp32); int8: dynamically quantized weights (ONNX "
-                        "only; faster, probabilities move slightly); fp32: full precision. See docs/runtime.md")
+                   help="auto (default) = fp32: full precision, the same probability for a comment on every path "
+                        "(alone, in any batch, chunk size, engine); int8: dynamically quantized (ONNX only; faster, "
+                        "but a comment's probability then depends on the rows scored with it). See docs/runtime.md")
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all available cores)")
 
 
@@ -64,8 +64,12 @@ def _load_classifier(args: argparse.Namespace):
     if args.threads is not None and args.threads < 1:
         raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads, or leave it "
                              "out to use all available cores")
-    return SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision,
-                                    threads=args.threads)
+    clf = SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision, threads=args.threads)
+    if args.precision == "int8" and not args.quiet:
+        from ..model.runtime import INT8_NOTE
+
+        _log(f"note: {INT8_NOTE}")
+    return clf
 
 
 def _add_extra_texts(p: argparse.ArgumentParser) -> None:
@@ -109,9 +113,9 @@ def _no_extra(extra: list[str], command: str) -> None:
 
 # -- commands -------------------------------------------------------------------------
 def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..io.locks import exclusive_lock
     from ..io.readers import check_input, table_kind
     from ..io.writers import check_output
-    from ..io.locks import exclusive_lock
     from .scoring import score_file
 
     _no_extra(extra, "score")
@@ -154,6 +158,10 @@ def _score_on_ray(args: argparse.Namespace, log) -> int:
     if args.threads is not None and args.threads < 1:
         raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads per actor, "
                              f"or leave it out (1 per actor, which holds one CPU)")
+    if args.precision == "int8":
+        from ..model.runtime import INT8_NOTE
+
+        log(f"note: {INT8_NOTE}")
     summary = score_path(args.input, args.output, model=args.model, text_column=args.text_column, sep=args.sep,
                          encoding=args.encoding, encoding_errors=args.encoding_errors, sheet=args.sheet,
                          threshold=args.threshold, column_prefix=args.column_prefix,
@@ -189,6 +197,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
+    import numpy as np
+
     from ..analysis.evaluation import evaluate_texts, format_metrics, write_report
     from ..io.labeled import load_labeled, match_labels
     from . import stages
@@ -205,19 +215,34 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     clf = _load_classifier(args)
     data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
                         sheet=args.sheet, log=log)
+    from ..analysis.audit import audit_rows
+
+    data, evaluated_on = audit_rows(data, args.all_rows)
+    if evaluated_on:
+        log(f"evaluating on {evaluated_on}")
     labels = match_labels(data.labels, clf.classes_, args.data)
     from ..text.token_cache import tokenize_with_cache
 
     tokens = tokenize_with_cache(clf.tokenizer_, data.texts, "evaluate", workers=args.workers,
                                  use_cache=not args.no_cache, show_progress=False if args.quiet else None, log=log)
     metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
+    if args.bootstrap < 100:
+        raise SentimentError(f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; give at least "
+                             "100 (default 1000)")
+    from ..analysis.intervals import metric_intervals
+
+    metrics["intervals"] = metric_intervals(np.searchsorted(clf.classes_, labels), proba, n_boot=args.bootstrap,
+                                            seed=args.seed, pred=np.searchsorted(clf.classes_, clf.decide(proba)))
+    if evaluated_on:
+        metrics["evaluated_on"] = evaluated_on
     if args.group_by:
         from ..io.columns import find_column
         from ..training.domains import metrics_by_group
 
         column = find_column(list(data.frame.columns), args.group_by, (), "group", str(args.data))
         metrics["group_by"] = column
-        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist())
+        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist(),
+                                               pred=np.searchsorted(clf.classes_, clf.decide(proba)))
     metrics["data"] = str(args.data)
     metrics["model"] = str(args.model or "default")
     metrics["runtime"] = clf.runtime_
@@ -237,9 +262,18 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _decision_line(meta: dict, path: Path) -> str:
+    """The bundle's fitted decision rule in words (``sentiment info``)."""
+    from ..model.decision import DecisionRule
+
+    if meta.get("decision") is None:
+        return "the likelier class (no fitted rule)"
+    labels = meta.get("labels") or []
+    return DecisionRule.from_dict(meta["decision"], labels, str(path / "meta.json")).describe(labels)
+
+
 def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
-    from ..model.bundle import read_meta
-    from ..model.bundle import default_model_path
+    from ..model.bundle import default_model_path, read_meta
 
     _no_extra(extra, "info")
     path = Path(args.model) if args.model else default_model_path()
@@ -262,6 +296,7 @@ def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
                               if "onnx" in meta else "Keras only (add model.onnx with `sentiment export --model "
                                                      f"{path} --in-place`)"),
              "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+             "decision: " + _decision_line(meta, path),
              "", "config:", (path / "config.toml").read_text(encoding="utf-8")]
     by_domain = training.get("metrics", {}).get("test", {}).get("by_domain")
     if by_domain:
@@ -344,17 +379,32 @@ def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..training.adaptation import adaptation_summary
     from .adapt import adapt_bundle
 
     log = _quiet_log if args.quiet else _log
     _, report = adapt_bundle(args.model, args.texts, args.out, list(args.overrides) + _extra_overrides(extra),
                              text_column=args.text_column, labeled_file=args.labeled, label_column=args.label_column,
-                             eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, workers=args.workers,
+                             eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, sheet=args.sheet,
+                             workers=args.workers,
                              overwrite=args.overwrite,
                              verbose=0 if args.quiet or args.json else 2 if not sys.stderr.isatty() else 1,
                              log=log)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(adaptation_summary(report))
+    return 0
+
+
+def cmd_label(args: argparse.Namespace, extra: list[str]) -> int:
+    from .label import label_file
+
+    _no_extra(extra, "label")
+    label_file(args.input, args.output, n=args.n, model=args.model, text_column=args.text_column,
+               audit_share=args.audit_share, seed=args.seed, labels=args.labels, export=args.export, port=args.port,
+               workers=args.workers, sep=args.sep, encoding=args.encoding, sheet=args.sheet,
+               log=_quiet_log if args.quiet else _log)
     return 0
 
 
@@ -366,8 +416,8 @@ def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
     if not texts:
         raise SentimentError('explain: give at least one text, e.g. sentiment explain "배우 연기 최고", '
                              "or - to read one text per line from stdin")
-    from ..classifier import SentimentClassifier
     from ..analysis.explain import format_terminal, to_json
+    from ..classifier import SentimentClassifier
 
     explanations = SentimentClassifier.load(args.model).explain(texts)
     if args.json or not sys.stdout.isatty():
@@ -382,17 +432,70 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
 
     _no_extra(extra, "report")
     log = _quiet_log if args.quiet else _log
-    check_report_options(Path(args.output), args.overwrite, args.top, args.sample)
+    check_report_options(Path(args.output), args.overwrite, args.top, args.sample, args.min_labels)
     data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
                        time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
-                       sep=args.sep, encoding=args.encoding)  # checks the columns before TensorFlow is loaded
+                       sep=args.sep, encoding=args.encoding, time_reference=args.time_reference, log=log)
+    # (the columns are checked before TensorFlow is loaded)
+    audit = None
+    if args.labeled:
+        import numpy as np
+
+        from ..analysis.audit import read_audit_labels
+
+        audit = read_audit_labels(args.labeled, data.frame, np.asarray(data.labels), data.positive,
+                                  text_column=args.labeled_text_column, label_column=args.label_column,
+                                  scored_text_column=data.columns["text"])
+        log(f"labels: {audit.describe()}")
     from ..classifier import SentimentClassifier
 
     clf = SentimentClassifier.load(args.model)
     summary = write_report(data, clf, args.output, top=args.top, sample=args.sample, overwrite=args.overwrite,
-                           title=args.title, model_name=args.model or "default (packaged)", log=log)
+                           title=args.title, model_name=args.model or "default (packaged)", audit=audit,
+                           min_labels=args.min_labels, log=log)
     for line in summary.lines():
         log(line)
+    if args.json:
+        print(json.dumps(summary.shares.as_json(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
+    from ..io.labeled import load_labeled
+    from ..io.readers import check_input, table_kind
+    from ..io.writers import check_output, write_table
+    from ..training.audit import require_cleanlab, summary_lines
+
+    _no_extra(extra, "audit")
+    log = _quiet_log if (args.quiet or args.json) else _log
+    if args.no_model and args.model:
+        raise SentimentError("audit: give --model DIR or --no-model, not both")
+    if args.top < 0:
+        raise SentimentError(f"audit: --top {args.top} is invalid; give how many rows --json shows (0 or more)")
+    require_cleanlab()  # fail fast, before the data is read and the model loads
+    table_kind(check_input(args.data))
+    check_output(args.output, args.overwrite)
+    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
+                        sheet=args.sheet, log=log)
+    from ..classifier import audit_labels
+
+    model = False if args.no_model else args.model
+    table = audit_labels(data.texts, data.labels, model, folds=args.folds, seed=args.seed,
+                         workers=args.workers, where=str(args.data), log=log)
+    summary = table.attrs["summary"]
+    table["row"] = data.rows[table["row"].to_numpy()]  # positions in the file, rows without text or label included
+    write_table(table, args.output)
+    summary.update(data=str(args.data), text_column=data.text_column, label_column=data.label_column,
+                   dropped=data.dropped, output=str(args.output),
+                   model=summary["model"] if not args.no_model else None)
+    if args.json:
+        top = table.head(args.top)
+        summary["top"] = json.loads(top.to_json(orient="records", force_ascii=False))
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        for line in summary_lines(summary):
+            print(line)
+        log(f"audit: the flagged rows, most suspicious first, written to {args.output}")
     return 0
 
 
@@ -405,13 +508,47 @@ def _add_explain_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_explain)
 
 
+def _add_label_parser(sub: Any) -> None:
+    p = sub.add_parser("label", help="choose comments worth labeling and label them in a local page (or --export "
+                                     "a table to fill in)",
+                       description="Chooses --n comments of INPUT (an audit part drawn at random + an informative "
+                                   "part the model is unsure about, varied, without near-duplicates) and either "
+                                   "serves a labeling page on 127.0.0.1 that saves every decision in LABELS at "
+                                   "once, or (--export) writes them to LABELS with an empty label column. Running "
+                                   "the same command again continues where it stopped. See docs/labeling.md.")
+    p.add_argument("input", help="the comments (CSV/TSV/.txt(.gz), .xlsx, .parquet, .jsonl)")
+    p.add_argument("-o", "--output", required=True, metavar="LABELS",
+                   help="labels file: .csv (the page saves here), or .xlsx with --export")
+    p.add_argument("--n", type=int, default=300, help="comments to choose (default 300)")
+    p.add_argument("--audit-share", type=float, default=0.3,
+                   help="share of them drawn uniformly at random, for unbiased figures (default 0.3)")
+    p.add_argument("--model", "-m", help="the model whose uncertainty guides the choice (default: the packaged "
+                                         "model)")
+    p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the selection (default 0)")
+    p.add_argument("--labels", default="1,0", metavar="POS,NEG",
+                   help="what the page writes for positive and negative, e.g. 긍정,부정 (default 1,0)")
+    p.add_argument("--export", action="store_true", help="write LABELS with an empty label column and exit (no "
+                                                         "page)")
+    p.add_argument("--port", type=int, default=8765, help="the page's port on 127.0.0.1 (default 8765; 0 = any "
+                                                          "free port)")
+    p.add_argument("--workers", type=int, default=0, help="tokenizer processes for scoring INPUT (0 = all cores)")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_label)
+
+
 def _add_report_parser(sub: Any) -> None:
     p = sub.add_parser("report", help="one self-contained HTML page (plots, groups, time, drivers, examples) "
                                       "about a file scored by `sentiment score`")
     p.add_argument("scored", help="output of `sentiment score` (CSV/TSV/.gz, Parquet, JSONL, .xlsx)")
     p.add_argument("-o", "--output", required=True, help="HTML file to write, e.g. report.html")
     p.add_argument("--group-by", metavar="COL", help="compare groups of this column (product, app, channel...)")
-    p.add_argument("--time-column", metavar="COL", help="dates/times: sentiment per day, week or month")
+    p.add_argument("--time-column", metavar="COL", help="dates/times (2019-12-21, 2019.12.21, 2019년 12월 21일 오후 "
+                                                        "3:05, 3일 전, Excel serial, epoch...): sentiment per day, "
+                                                        "week or month")
+    p.add_argument("--time-reference", metavar="TIME", help="the time relative dates (3일 전, 어제) count back from "
+                                                            "(default: the file's modification time)")
     p.add_argument("--text-column", metavar="COL", help="column with the comments (default: guessed)")
     p.add_argument("--top", type=int, default=15, metavar="N", help="rows per ranking (groups, morphemes, "
                                                                     "comments; default 15)")
@@ -422,6 +559,15 @@ def _add_report_parser(sub: Any) -> None:
                    help="comments tokenized for the morpheme statistics and examples (default 20000)")
     p.add_argument("--title", help="page title (default: from the file name)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("--labeled", metavar="LABELS", help="labeled comments (the file of `sentiment label`): its audit "
+                                                       "rows correct the share positive, overall and per group")
+    p.add_argument("--labeled-text-column", metavar="COL", help="text column of LABELS (default: the scored "
+                                                                "file's text column if LABELS has it, else guessed)")
+    p.add_argument("--label-column", metavar="COL", help="label column of LABELS (default: guessed, e.g. label)")
+    p.add_argument("--min-labels", type=int, default=30, metavar="N",
+                   help="audit labels a share (overall or a group's) needs to be corrected (default 30)")
+    p.add_argument("--json", action="store_true", help="also print the share positive, overall and per group, as "
+                                                       "JSON on stdout (fractions)")
     _add_read_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_report)
@@ -499,7 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int,
                    help="rows read, scored and written per chunk (default 50000; --engine ray: rows per actor "
                         "call, default 4096)")
-    p.add_argument("--batch-size", type=int, default=1024, help="rows per model batch")
+    p.add_argument("--batch-size", type=int, default=256, help="rows per model batch (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished chunk")
     p.add_argument("--no-escape-formulas", action="store_true",
@@ -511,7 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(keep the row, text with U+FFFD, status bad_encoding, no prediction) or skip-rows "
                         "(leave the row out; counted and listed in the summary)")
     p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
-                                                   "its probability is at least this (default: the likelier class)")
+                                                   "its probability is at least this (default: the model's fitted decision rule, "
+                                                   "e.g. from `adapt --labeled`, else the likelier class)")
     _add_runtime_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_score)
@@ -544,6 +691,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-by", metavar="COLUMN", help="also report accuracy, macro-F1 and ROC AUC for each value "
                                                         "of this column (domain, product, source, ...)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--all-rows", action="store_true", help="a LABELS file of `sentiment label`: evaluate every "
+                   "labeled row, not only its audit sample (the informative rows are not a random sample)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="resamples for the 95%% intervals of macro-F1 and ROC AUC (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
     _add_read_options(p)
@@ -621,8 +773,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_adapt)
 
+    p = sub.add_parser("audit", help="find the rows whose label is likely wrong (out-of-fold probabilities + "
+                                     "confident learning; pip install \"sentiment[audit]\")",
+                       description="Ranks the rows of a labeled table whose given label is most likely wrong: a "
+                                   "char n-gram model fitted on the other folds of every row, mixed with a trained "
+                                   "model's probabilities, and cleanlab's confident learning. See docs/audit.md.")
+    p.add_argument("--data", required=True, help="labeled table (CSV/TSV/.gz, .xlsx, .parquet, .jsonl)")
+    p.add_argument("-o", "--output", required=True,
+                   help="file for the flagged rows, most suspicious first (.csv, .tsv, .xlsx, .parquet, .jsonl): "
+                        "row, text, given_label, suggested_label, score, p_given, p_suggested")
+    p.add_argument("--text-column", help="column with the texts (default: guessed, and reported)")
+    p.add_argument("--label-column", help="column with the labels (default: guessed)")
+    p.add_argument("--model", "-m", help="model whose probabilities join the n-gram models' (default: the packaged "
+                                         "model; its labels must include the data's)")
+    p.add_argument("--no-model", action="store_true",
+                   help="the per-fold n-gram models alone: for labels no model knows, or a model's own training data")
+    p.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold n-gram models (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
+    p.add_argument("--workers", type=int, default=0, help="processes fitting the folds at once (0 = one per core, "
+                                                          "at most --folds; default 0)")
+    p.add_argument("--json", action="store_true", help="print the summary (and the --top rows) as JSON")
+    p.add_argument("--top", type=int, default=10, help="with --json: the most suspicious rows included (default 10)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    _add_read_options(p)
+    _add_common(p)
+    p.set_defaults(func=cmd_audit)
+
     _add_explain_parser(sub)
     _add_report_parser(sub)
+    _add_label_parser(sub)
 
     p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle, "
                                       "or add the ONNX graph to an existing bundle")

@@ -188,7 +188,8 @@ class BatchScorer:
                  threads: int | None = None, board: Any = None) -> None:
         from ..classifier import SentimentClassifier
 
-        self.clf = SentimentClassifier.load(model, runtime=runtime, precision=precision, threads=threads)
+        # One inference thread by default: the actor holds one CPU, and the pool has an actor per CPU.
+        self.clf = SentimentClassifier.load(model, runtime=runtime, precision=precision, threads=threads or 1)
         self.clf.predict_ids(self.clf.encode(["준비"]))  # start the tagger and the predictor once, not per batch
         self.column, self.prefix, self.threshold = column, prefix, threshold
         self.escape, self.batch_size, self.label_dtype = escape, batch_size, label_dtype
@@ -250,7 +251,7 @@ def _label_dtype(labels: list[Any]) -> str | None:
 
 def score_dataset(ds: ray.data.Dataset, model: str | Path | None = None, text_column: str | None = None, *,
                   threshold: float | None = None, column_prefix: str = "", escape: bool = True,
-                  concurrency: int | None = None, batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 1024,
+                  concurrency: int | None = None, batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256,
                   runtime: str = "auto", precision: str = "auto",
                   log: Callable[[str], None] = lambda msg: None) -> ray.data.Dataset:
     """``ds`` with the scoring columns added (lazily, like every Ray Data transform).
@@ -261,7 +262,9 @@ def score_dataset(ds: ray.data.Dataset, model: str | Path | None = None, text_co
     cluster but one, which stays free for the stages of ``ds`` that need a CPU, such
     as Ray's own ``read_parquet``; with :func:`read_files`, whose reads need none,
     pass the number of CPUs). ``batch_size``: rows per actor call; ``model_batch_size``:
-    rows per network call. Ray Data restarts a dead actor and retries its batches.
+    rows per network call. ``runtime`` and ``precision`` as in ``SentimentClassifier.load``
+    (auto = fp32: each row's probabilities equal the single-process ones to 1e-6).
+    Ray Data restarts a dead actor and retries its batches.
     Row order is kept only with
     ``ray.data.DataContext.get_current().execution_options.preserve_order = True``.
     """
@@ -292,6 +295,7 @@ def _score(ds: ray.data.Dataset, names: list[str], sample: pd.DataFrame | None, 
     from ..model.runtime import check_runtime
     from .scoring import check_threshold, output_columns
 
+    check_runtime(runtime, precision)
     ray = require_ray()
     check_runtime(runtime, precision)
     model_path = Path(model) if model is not None else default_model_path()
@@ -529,7 +533,7 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
                sheet: str | int | None = None, threshold: float | None = None, column_prefix: str = "",
                escape: bool = True, overwrite: bool = False, output_format: str = "parquet",
                ray_address: str | None = None, concurrency: int | None = None, num_cpus: int | None = None,
-               batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 1024, runtime: str = "auto",
+               batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256, runtime: str = "auto",
                precision: str = "auto", threads: int | None = None, stall_timeout: float | None = STALL_TIMEOUT,
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """``sentiment score INPUT -o OUTDIR --engine ray``: score every row of the input files on Ray and write

@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 from ..classifier import SentimentClassifier
-from ..io.columns import TEXT_COLUMN_NAMES, find_column
 from ..io.decoding import bad_encoding_rows, line_list
 from ..io.excel import check_excel_cells
-from ..io.readers import iter_table
+from ..io.readers import iter_table, text_column_of
 from ..io.writers import atomic_target, check_output, escape_formulas, output_kind, write_frame
 from ..errors import DataError, SentimentError
+from ..model.decision import DecisionRule, decide
 from ..io.locks import locked
 from ..io.progress import progress_bar
 
@@ -107,7 +107,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                text_column: str | None = None, sep: str | None = None, encoding: str | None = None,
                chunksize: int = 50_000, workers: int = 0, overwrite: bool = False, resume: bool = False,
                escape: bool = True, output_encoding: str = "utf-8", column_prefix: str = "",
-               batch_size: int = 1024, threshold: float | None = None, show_progress: bool | None = None,
+               batch_size: int = 256, threshold: float | None = None, show_progress: bool | None = None,
                encoding_errors: str = "strict", sheet: str | int | None = None,
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """Score every row of ``input_path`` and write the rows with added columns to ``output``.
@@ -116,7 +116,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
 
     ``encoding_errors``: ``strict`` (undecodable bytes are an error), ``replace`` (their rows are kept, with
     U+FFFD and status ``bad_encoding``, unscored) or ``skip-rows`` (their rows are left out and counted).
-    ``sheet``: the workbook sheet (name or number from 1); by default the first with the text column.
+    ``sheet``: the workbook sheet (name or number from 1); by default the one whose column looks most like
+    comments (:func:`sentiment.io.readers.text_column_of`, logged with the runner-up).
     ``threshold`` (two-class models only): predict the second class (e.g. 1,
     positive) when its probability is at least this, instead of the likelier class.
     """
@@ -130,13 +131,12 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     chunks = iter_table(input_path, sep=sep, encoding=encoding, chunksize=chunksize, encoding_errors=encoding_errors,
                         sheet=sheet, text_column=text_column)
     first, info = next(chunks)
-    column = find_column(list(first.columns), text_column, TEXT_COLUMN_NAMES, "text", str(input_path), first)
-    if text_column is None:
-        log(f"text column: {column!r} (choose another with --text-column)")
+    choice = text_column_of(first, info, text_column)
+    column = choice.column
+    if text_column is None or info.sheet:
+        log(choice.message())
     if info.encoding:
         log(f"encoding: {info.encoding}")
-    if info.sheet:
-        log(f"sheet: {info.sheet!r} (choose another with --sheet)")
     new_columns = output_columns(clf.classes_, column_prefix)
     clash = [c for c in new_columns if c in first.columns]
     if clash:
@@ -157,7 +157,8 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
                 "escape": escape, "prefix": column_prefix, "encoding_errors": encoding_errors, "sheet": info.sheet,
                 "output_encoding": output_encoding, "threshold": threshold,
                 "model": clf.meta_.get("files") if hasattr(clf, "meta_") else id(clf), "output": str(output),
-                "runtime": getattr(clf, "runtime_", None)}  # a resumed run keeps one back end and precision
+                "runtime": getattr(clf, "runtime_", None),  # a resumed run keeps one back end and precision
+                "decision": clf.meta_.get("decision") if hasattr(clf, "meta_") else None}
     parts = None if to_stdout else _Parts(Path(output), _fingerprint(input_path, settings), resume)
     done = parts.completed if parts else 0
     summary.resumed_chunks = done
@@ -208,7 +209,7 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
 
 
 def score_frame(frame: pd.DataFrame, clf: SentimentClassifier, column: str, *, prefix: str = "",
-                threshold: float | None = None, escape: bool = True, batch_size: int = 1024,
+                threshold: float | None = None, escape: bool = True, batch_size: int = 256,
                 ids: Sequence[np.ndarray] | None = None, statuses: pd.Series | None = None) -> pd.DataFrame:
     """``frame`` with the added columns (``{prefix}status``, ``{prefix}pred_label``, ``{prefix}prob_*``).
 
@@ -225,7 +226,7 @@ def score_frame(frame: pd.DataFrame, clf: SentimentClassifier, column: str, *, p
     if ids is None:
         ids = clf.encode(frame[column][ok].tolist())
     proba = clf.predict_ids(ids, batch_size=batch_size)
-    out = _scored_frame(frame, statuses, ok, proba, clf.classes_, prefix, threshold)
+    out = _scored_frame(frame, statuses, ok, proba, clf.classes_, prefix, threshold, getattr(clf, "decision_", None))
     return escape_formulas(out) if escape else out
 
 
@@ -249,19 +250,20 @@ def check_threshold(threshold: float | None, classes: np.ndarray, option: str = 
                         f"between 0 and 1, e.g. 0.6 (the default, the likelier class, is 0.5)")
 
 
-def predicted_classes(proba: np.ndarray, classes: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    """The likeliest class of each row, or for two classes: the second one when its probability >= ``threshold``."""
-    if threshold is None:
-        return classes[proba.argmax(axis=1)]
-    return classes[(proba[:, 1] >= threshold).astype(int)]
+def predicted_classes(proba: np.ndarray, classes: np.ndarray, threshold: float | None = None,
+                      rule: DecisionRule | None = None) -> np.ndarray:
+    """For two classes with ``threshold``: the second class when its probability >= ``threshold``; else by the
+    bundle's fitted decision ``rule`` (None: the likeliest class); see :mod:`sentiment.model.decision`."""
+    return decide(proba, classes, threshold, rule)
 
 
 def _scored_frame(chunk: pd.DataFrame, statuses: pd.Series, ok: np.ndarray, proba: np.ndarray,
-                  classes: np.ndarray, prefix: str, threshold: float | None = None) -> pd.DataFrame:
+                  classes: np.ndarray, prefix: str, threshold: float | None = None,
+                  rule: DecisionRule | None = None) -> pd.DataFrame:
     out = chunk.copy()
     out[f"{prefix}status"] = statuses.to_numpy()
     labels = pd.Series([None] * len(chunk), dtype=object)
-    labels[ok] = predicted_classes(proba, classes, threshold).tolist() if len(proba) else []
+    labels[ok] = predicted_classes(proba, classes, threshold, rule).tolist() if len(proba) else []
     out[f"{prefix}pred_label"] = labels.to_numpy()
     for j, label in enumerate(classes.tolist()):
         column = np.full(len(chunk), np.nan, dtype=np.float64)

@@ -61,7 +61,8 @@ class PredictRequest(BaseModel):
                                          "are truncated as in training")
     threshold: float | None = Field(None, description="two-class models only: predict the second class when "
                                                       "its probability is at least this (0 < threshold < 1); "
-                                                      "default: the likelier class")
+                                                      "default: the bundle's fitted decision rule "
+                                                      "(GET /v1/model, 'decision'), else the likelier class")
 
 
 class Prediction(BaseModel):
@@ -244,6 +245,7 @@ def model_summary(clf: SentimentClassifier, identifier: str) -> dict[str, Any]:
         "training": {key: training[key] for key in ("rows", "class_counts", "epochs_run", "data_fingerprint")
                      if key in training},
         "versions": meta.get("versions") or package_versions(),
+        "decision": rule.to_dict(clf.classes_.tolist()) if (rule := getattr(clf, "decision_", None)) else None,
     }
 
 
@@ -415,6 +417,7 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
     identifier = model_id(clf)
     summary = model_summary(clf, identifier)
     classes = clf.classes_
+    rule = getattr(clf, "decision_", None)  # the bundle's fitted decision rule (None: the likelier class)
     keys = [str(c) for c in classes.tolist()]
 
     registry = CollectorRegistry(auto_describe=True)
@@ -477,7 +480,7 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
             proba = await batcher.predict(ok) if ok else np.zeros((0, len(keys)), dtype=np.float32)
         except BatcherStopped as exc:
             raise HTTPException(503, str(exc)) from None
-        predicted = predicted_classes(proba, classes, threshold).tolist() if len(proba) else []
+        predicted = predicted_classes(proba, classes, threshold, rule).tolist() if len(proba) else []
         rows = iter(zip(predicted, proba.astype(np.float64).tolist()))
         out = [{"label": None, "probabilities": None, "status": status} for status in statuses]
         for row in out:

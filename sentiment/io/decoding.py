@@ -14,12 +14,15 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+
+if TYPE_CHECKING:
+    from .columns import TextChoice
 
 ENCODINGS = ("utf-8-sig", "cp949")
 
@@ -48,6 +51,7 @@ class TableInfo:
     bad_line_count: int = 0
     skipped_rows: int = 0  # rows left out for undecodable bytes (encoding_errors="skip-rows")
     sheet: str | None = None  # the workbook sheet read (xlsx)
+    text_choice: TextChoice | None = None  # how the sheet and text column were chosen (xlsx without --sheet)
 
 def open_binary(path: Path, gz: bool) -> IO[bytes]:
     return gzip.open(path, "rb") if gz else open(path, "rb")  # type: ignore[return-value]

@@ -8,11 +8,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
-from .columns import TEXT_COLUMN_NAMES, find_column
+from .columns import TEXT_COLUMN_NAMES, TextChoice, choose_text_column
 
 
-def read_sheet(path: Path, sheet: str | int | None, text_column: str | None) -> tuple[pd.DataFrame, str]:
-    """The sheet named or numbered (from 1), else the first with the text column; the error lists every sheet."""
+def read_sheet(path: Path, sheet: str | int | None, text_column: str | None
+               ) -> tuple[pd.DataFrame, str, TextChoice | None]:
+    """The sheet named or numbered (from 1), else the one whose column looks most like comments (see
+    :func:`sentiment.io.columns.choose_text_column`; with ``text_column``, among the sheets that have it)."""
     try:
         book = pd.ExcelFile(path, engine="openpyxl")
     except Exception as exc:  # zipfile.BadZipFile, openpyxl errors
@@ -23,25 +25,17 @@ def read_sheet(path: Path, sheet: str | int | None, text_column: str | None) -> 
         if sheet is not None:
             text = str(sheet)
             if text in names:
-                return _parse_sheet(book, path, text), text
+                return _parse_sheet(book, path, text), text, None
             if text.strip().isdigit() and 1 <= int(text) <= len(names):
-                return _parse_sheet(book, path, names[int(text) - 1]), names[int(text) - 1]
+                return _parse_sheet(book, path, names[int(text) - 1]), names[int(text) - 1], None
             raise DataError(f"{path}: no sheet {text!r}; sheets: {listing} (--sheet takes a name or a number "
                             f"counting from 1)")
-        columns: list[str] = []
-        for name in names:
-            frame = _parse_sheet(book, path, name)
-            if len(names) == 1:
-                return frame, name  # its columns are checked (and listed) by the caller
-            try:
-                find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(path), frame)
-                return frame, name
-            except DataError:
-                found = ", ".join(map(repr, frame.columns)) or "none"
-                columns.append(f"{len(columns) + 1} {name!r} (columns: {found})")
-    wanted = f"a column {text_column!r}" if text_column else "a recognizable text column"
-    raise DataError(f"{path}: no sheet has {wanted}; sheets: {'; '.join(columns)}. Choose the sheet with --sheet "
-                    f"NAME or NUMBER (1 = first) and the column with --text-column")
+        frames: dict[str | None, pd.DataFrame] = {name: _parse_sheet(book, path, name) for name in names}
+    if len(names) == 1:
+        return frames[names[0]], names[0], None  # its columns are checked (and listed) by the caller
+    choice = choose_text_column(frames, str(path), text_column, TEXT_COLUMN_NAMES)
+    return frames[str(choice.sheet)], str(choice.sheet), choice
+
 
 def _parse_sheet(book: pd.ExcelFile, path: Path, name: str) -> pd.DataFrame:
     try:

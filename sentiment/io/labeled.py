@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .columns import LABEL_COLUMN_NAMES, TEXT_COLUMN_NAMES, find_column
-from .readers import read_table
+from .columns import LABEL_COLUMN_NAMES, find_column
+from .readers import read_table, text_column_of
 
 
 @dataclass
@@ -24,6 +24,7 @@ class LabeledData:
     label_column: str
     dropped: dict[str, int] = field(default_factory=dict)
     frame: pd.DataFrame | None = None  # the kept rows, original columns
+    rows: np.ndarray | None = None  # each kept row's 0-based position among the file's data rows
 
     def describe(self) -> str:
         counts = pd.Series(self.labels).value_counts().sort_index()
@@ -48,12 +49,14 @@ def load_labeled(path: str | Path, text_column: str | None = None, label_column:
                  min_rows: int = 1, log: Callable[[str], None] | None = None) -> LabeledData:
     """Read a labeled table; rows with a missing label or no text are dropped and counted.
 
-    ``sheet``: the workbook sheet (name or number from 1); by default the first with a text column.
+    ``sheet``: the workbook sheet (name or number from 1); by default the one whose column looks most like
+    comments (:func:`sentiment.io.readers.text_column_of`, logged with the runner-up).
     """
     frame, info = read_table(path, sep=sep, encoding=encoding, sheet=sheet, text_column=text_column)
-    if info.sheet and log:
-        log(f"{path}: sheet {info.sheet!r} (choose another with --sheet)")
-    text_col = find_column(list(frame.columns), text_column, TEXT_COLUMN_NAMES, "text", str(path), frame)
+    choice = text_column_of(frame, info, text_column)
+    if log:
+        log(f"{path}: {choice.message()}")
+    text_col = choice.column
     label_col = find_column(list(frame.columns), label_column, LABEL_COLUMN_NAMES, "label", str(path))
     if text_col == label_col:
         raise DataError(f"{path}: the text and label columns are both {text_col!r}")
@@ -67,7 +70,7 @@ def load_labeled(path: str | Path, text_column: str | None = None, label_column:
     if len(kept) < min_rows:
         raise DataError(f"{path}: {len(kept)} usable rows (text and label present); at least {min_rows} are needed")
     data = LabeledData(kept[text_col].astype(str).tolist(), coerce_labels(kept[label_col]), text_col, label_col,
-                       dropped, kept)
+                       dropped, kept, np.flatnonzero(keep.to_numpy()))
     if log:
         log(f"{path}: {data.describe()}")
     return data

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import DataError
-from .columns import TEXT_COLUMN_NAMES, find_column
+from .columns import TEXT_COLUMN_NAMES, TextChoice, choose_text_column, find_column
 from .decoding import TableInfo, decoded, detect_encoding, handle_bad_bytes, line_list, mark_surrogates, open_binary
 from .excel import read_sheet
 
@@ -147,8 +147,8 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     else:  # xlsx
-        frame, name = read_sheet(path, sheet, text_column)
-        info = TableInfo(str(path), "xlsx", sheet=name)
+        frame, name, choice = read_sheet(path, sheet, text_column)
+        info = TableInfo(str(path), "xlsx", sheet=name, text_choice=choice)
         step = chunksize or max(len(frame), 1)
         for start in range(0, len(frame), step):
             yielded = True
@@ -159,18 +159,34 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
     if not yielded:
         raise DataError(f"{path} has a header but no data rows")
 
+def is_plain_text(path: str | Path) -> bool:
+    """A ``.txt`` (or ``.txt.gz``) whose first line has no tab: one comment a line, no header."""
+    path = check_input(path)
+    kind, gz = table_kind(path)
+    if kind != "delimited" or not path.name.lower().removesuffix(".gz").endswith(".txt"):
+        return False
+    with open_binary(path, gz) as fh:
+        return b"\t" not in fh.readline()
+
+
+def text_column_of(frame: pd.DataFrame, info: TableInfo, wanted: str | None = None) -> TextChoice:
+    """The text column of a table read by :func:`read_table` or :func:`iter_table` (its first chunk), chosen
+    as :func:`sentiment.io.columns.choose_text_column` does: the one place every command picks it. For a
+    workbook read without ``--sheet``, the choice made across its sheets (log :meth:`TextChoice.message`)."""
+    if info.text_choice is not None and (wanted is None or info.text_choice.column == wanted):
+        return info.text_choice
+    return choose_text_column({info.sheet: frame}, info.path, wanted, TEXT_COLUMN_NAMES)
+
+
 def read_text_lines(path: str | Path, encoding: str | None = None) -> list[str]:
     """Unlabeled texts: a table (its text column) or a plain ``.txt`` with one text per line."""
     path = check_input(path)
-    kind, gz = table_kind(path)
-    if kind == "delimited" and path.name.lower().removesuffix(".gz").endswith(".txt"):
+    if is_plain_text(path):  # one comment a line
+        _, gz = table_kind(path)
         enc = detect_encoding(path, gz, encoding)
         with open_binary(path, gz) as fh:
-            first = io.TextIOWrapper(fh, encoding=enc).readline()
-        if "\t" not in first:  # plain text, one comment a line
-            with open_binary(path, gz) as fh:
-                lines = io.TextIOWrapper(fh, encoding=enc).read().splitlines()
-            return [line.strip() for line in lines if line.strip()]
+            lines = io.TextIOWrapper(fh, encoding=enc).read().splitlines()
+        return [line.strip() for line in lines if line.strip()]
     frame, _ = read_table(path, encoding=encoding)
     column = find_column(list(frame.columns), None, TEXT_COLUMN_NAMES, "text", str(path), frame)
     return [t for t in frame[column].tolist() if isinstance(t, str) and t.strip()]

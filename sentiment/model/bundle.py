@@ -255,13 +255,38 @@ def set_default_precision(path: str | Path, precision: str, evaluation: dict[str
     return path
 
 
+def set_card_section(path: str | Path, title: str, text: str) -> Path:
+    """Write the model card section ``## title`` of the bundle at ``path`` (in place, atomically), replacing one of
+    that title; a new one goes before the Precision section (which :func:`set_default_precision` rewrites).
+    ``meta.json``'s checksums follow the card."""
+    path = Path(path)
+    _, _, _, meta = read_bundle(path, keras_model=False)
+    if "MODEL_CARD.md" not in meta.get("files", {}):
+        raise BundleError(f"{path} has no MODEL_CARD.md; export the model with a card first (`sentiment export`)")
+    heading = f"## {title}\n"
+    section = heading + text.strip() + "\n"
+    with _staging(path) as tmp:
+        for name in meta["files"]:
+            shutil.copy2(path / name, tmp / name)
+        card = tmp / "MODEL_CARD.md"
+        body, precision, rest = card.read_text(encoding="utf-8").partition("\n## Precision\n")
+        parts = body.rstrip("\n").split("\n\n## ")
+        parts = [parts[0]] + ["## " + p for p in parts[1:]]
+        kept = [p if not (p + "\n").startswith(heading) else section.rstrip("\n") for p in parts]
+        if section.rstrip("\n") not in kept:
+            kept.append(section.rstrip("\n"))
+        card.write_text("\n\n".join(kept) + "\n" + (precision + rest if precision else ""), encoding="utf-8")
+        _write_meta(tmp, meta)
+    return path
+
+
 def _precision_card(precision: str, evaluation: dict[str, Any]) -> str:
     """The model card section on int8 against fp32."""
     lines = ["## Precision",
-             f"- Scoring uses the ONNX graph in **{precision}** by default (`--precision fp32` or "
-             f"`SentimentClassifier.load(precision=\"fp32\")` for full precision): int8 lost at most "
-             f"{evaluation.get('max_loss_points', 0.1)} points of accuracy and of macro-F1 on every domain's test "
-             "split (recorded by benchmarks/precision.py --record).",
+             f"- Scoring uses the ONNX graph in **{precision}** by default: a comment gets the same probability "
+             "alone, in any batch, chunk, engine or service micro-batch. int8 (`--precision int8`) is faster but "
+             "batch-dependent (activation scales computed per batch); its figures against fp32 on each domain's "
+             "test split (benchmarks/precision.py --record):",
              "", "| data | rows | accuracy fp32 | accuracy int8 | macro-F1 fp32 | macro-F1 int8 | labels changed |",
              "|---|---|---|---|---|---|---|"]
     for name, r in evaluation.get("results", {}).items():

@@ -27,7 +27,18 @@ from ..text.sequences import batch_width, length_sorted_batches, pad
 
 RUNTIMES = ("auto", "onnx", "keras")
 PRECISIONS = ("auto", "fp32", "int8")
+# Precisions whose probabilities depend on the comment and the model alone, never on the rows scored beside it.
+# ONNX Runtime's dynamic int8 (DynamicQuantizeLSTM, MatMulInteger) computes activation scales from the whole
+# batch, so a comment's int8 probability moves with its neighbours, its chunk and its engine; "auto" never
+# picks it (docs/runtime.md).
+BATCH_INVARIANT_PRECISIONS = ("fp32",)
+INT8_NOTE = ("precision int8 is batch-dependent: activation scales are computed per batch, so the same comment can "
+             "get a different probability (up to about 0.1) alone, in another batch, chunk size or engine; use "
+             "--precision fp32 (the default) where the same comment must always get the same probability")
 Predictor = Callable[[np.ndarray], np.ndarray]
+# Rows per network call: smaller batches keep the LSTM's per-step state in cache (256 took about 10% less CPU
+# than 1024 with one thread on the packaged model; docs/runtime.md). Any size gives the same probabilities.
+DEFAULT_BATCH_SIZE = 256
 
 
 def check_runtime(runtime: str, precision: str) -> None:
@@ -39,6 +50,14 @@ def check_runtime(runtime: str, precision: str) -> None:
     if precision == "int8" and runtime == "keras":
         raise SentimentError("precision 'int8' needs the ONNX runtime; use --runtime onnx (or auto) with "
                              "--precision int8, or --precision fp32 with --runtime keras")
+
+
+def resolve_precision(precision: str, recorded: str | None = None) -> str:
+    """The precision to run: ``precision`` itself unless "auto", which is the bundle's ``recorded`` default when
+    that is batch-invariant, else fp32 (a recorded int8, from earlier versions, is ignored)."""
+    if precision != "auto":
+        return precision
+    return recorded if recorded in BATCH_INVARIANT_PRECISIONS else "fp32"
 
 
 def available_cores() -> int:
@@ -122,7 +141,7 @@ def quantize_int8(graph: bytes) -> bytes:
 
 
 def predict_sequences(predict: Predictor, sequences: Sequence[np.ndarray], cfg: Config,
-                      n_classes: int, batch_size: int = 1024) -> np.ndarray:
+                      n_classes: int, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """Class probabilities ``(n, n_classes)`` in input order.
 
     With masking, rows are sorted by length and each batch is padded only to its

@@ -124,7 +124,32 @@ class Tokenizer:
         return self.tagger.pos(text)
 
     def __call__(self, text: str) -> list[str]:
-        return self._tokens(self._tag(self.normalize(text)))
+        normalized = self.normalize(text)
+        if self._plain_mecab:
+            return self._mecab_tokens(normalized)
+        return self._tokens(self._tag(normalized))
+
+    @property
+    def _plain_mecab(self) -> bool:
+        """MeCab with no filter and no POS suffix: tokens are read straight from its output (the fast path)."""
+        cfg = self.tokenizer_config
+        return cfg.tagger == "mecab" and not (self._stopwords or self._pos_filter or cfg.with_pos)
+
+    def _mecab_tokens(self, text: str) -> list[str]:
+        """``self._tokens(self._tag(text))`` for plain MeCab, without building the (morpheme, tag) pairs:
+        the surface before each output line's tab, as KoNLPy's ``Mecab.pos`` reads it (tested equal)."""
+        if not text:
+            return []
+        try:
+            result = self.tagger.tagger.parse(text)
+        except Exception:  # as _tag: a tagger failing on one odd text must not stop a batch
+            return self._tokens([(word, "UNK") for word in text.split()])
+        tokens = []
+        for line in result.splitlines()[:-1]:  # the last line is EOS
+            surface, tab, _ = line.partition("\t")
+            if tab and surface.strip():
+                tokens.append(surface if " " not in surface and surface.isprintable() else "_".join(surface.split()))
+        return tokens
 
     def spans(self, text: str) -> list[TokenSpan]:
         """The tokens of ``text`` (exactly ``self(text)``) with their ``[start, end)`` in the ORIGINAL text.

@@ -104,8 +104,9 @@ def combine_weights(*weights: np.ndarray | None) -> np.ndarray | None:
 
 
 def metrics_by_group(labels: np.ndarray, proba: np.ndarray, classes: np.ndarray, groups: Sequence[Any],
-                     min_rows: int = 1) -> dict[str, dict[str, Any]]:
-    """Accuracy, macro-F1 and ROC AUC (binary) for each group value with at least ``min_rows`` rows."""
+                     min_rows: int = 1, pred: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+    """Accuracy, macro-F1 and ROC AUC (binary) for each group value with at least ``min_rows`` rows
+    (``pred``: predicted class indices, default the likeliest class)."""
     from ..analysis.evaluation import compute_metrics
 
     groups = np.asarray([str(g) if g is not None and g == g else "(missing)" for g in groups], dtype=object)
@@ -114,7 +115,7 @@ def metrics_by_group(labels: np.ndarray, proba: np.ndarray, classes: np.ndarray,
         rows = groups == name
         if rows.sum() < min_rows:
             continue
-        m = compute_metrics(labels[rows], proba[rows], classes)
+        m = compute_metrics(labels[rows], proba[rows], classes, None if pred is None else np.asarray(pred)[rows])
         out[name] = {k: m[k] for k in ("rows", "accuracy", "macro_f1", "roc_auc", "per_class") if k in m}
     return out
 

@@ -14,7 +14,8 @@ import pytest
 from conftest import SAMPLE, assert_user_error, run_cli
 from sentiment.analysis.report import read_scored, write_report
 from sentiment.analysis.report_html import SECTIONS
-from sentiment.analysis.report_stats import log_odds_z, parse_times, period_of, wilson
+from sentiment.analysis.report_stats import log_odds_z, period_of, wilson
+from sentiment.io.times import parse_times
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(name)), None)
@@ -156,10 +157,10 @@ def test_log_odds_z_properties():
 def test_times_and_periods():
     values = pd.Series(["2024-05-01 10:00", "2024-05-02", "2024/05/03 13:45", "2024-05-04T00:00:00+09:00", "nope",
                         None])
-    times = parse_times(values)
+    times = parse_times(values).times
     assert times.iloc[:4].notna().all() and times.iloc[4:].isna().all()
     assert times.iloc[3] == pd.Timestamp("2024-05-03 15:00")  # +09:00 converted to UTC
-    epoch = parse_times(pd.Series([1714521600, 1714608000]))
+    epoch = parse_times(pd.Series([1714521600, 1714608000])).times
     assert epoch.iloc[0] == pd.Timestamp("2024-05-01")
     assert period_of(pd.Timedelta(days=30)) == "day"
     assert period_of(pd.Timedelta(days=300)) == "week"

@@ -13,7 +13,7 @@ def test_score_prints_summary(tiny_model_dir, tmp_path):
     out = tmp_path / "scored.csv"
     result = run_cli("score", str(SAMPLE), "-o", str(out), "--model", str(tiny_model_dir))
     assert result.returncode == 0, result.stderr
-    for fragment in ("text column: 'document'", "encoding: utf-8-sig", "rows read: ", "scored: ",
+    for fragment in ("text column 'document' (median ", "encoding: utf-8-sig", "rows read: ", "scored: ",
                      "flagged: none", "predicted labels: 0 ", "elapsed: ", f"output: {out}"):
         assert fragment in result.stderr
     assert len(pd.read_csv(out)) == len(pd.read_csv(SAMPLE))

@@ -95,8 +95,10 @@ def test_column_detection():
     only = pd.DataFrame({"n": ["1", "2"], "words": ["좋아요 정말", "별로"]})
     assert find_column(list(only.columns), None, ("document",), "text", "f", only) == "words"
     two = pd.DataFrame({"a": ["좋아요", "별로"], "b": ["x", "y"]})
+    assert find_column(list(two.columns), None, ("document",), "text", "f", two) == "a"  # more like comments
+    alike = pd.DataFrame({"a": ["좋아요", "별로"], "b": ["별로", "좋아요"]})
     with pytest.raises(DataError, match="columns found: 'a', 'b'.*--text-column"):
-        find_column(list(two.columns), None, ("document",), "text", "f", two)
+        find_column(list(alike.columns), None, ("document",), "text", "f", alike)
     with pytest.raises(DataError, match="no column 'body'; columns found: 'a', 'b'"):
         find_column(list(two.columns), "body", ("document",), "text", "f", two)
 

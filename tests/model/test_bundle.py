@@ -106,3 +106,18 @@ def test_interrupted_save_leaves_old_bundle(tiny_model, tmp_path, monkeypatch):
     assert sha256_file(target / "meta.json") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
     SentimentClassifier.load(target)
+
+
+def test_card_section_is_written_replaced_and_checksummed(tmp_path):
+    from sentiment.model.bundle import default_model_path, set_card_section
+
+    path = tmp_path / "model"
+    shutil.copytree(default_model_path(), path)
+    before = (path / "MODEL_CARD.md").read_text(encoding="utf-8")
+    set_card_section(path, "Notes", "- first")
+    set_card_section(path, "Notes", "- second\n\n| a |\n|---|")  # replaces the first
+    card = (path / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert card.count("## Notes\n") == 1 and "- first" not in card
+    assert card.index("## Notes\n") < card.index("## Precision")  # set_default_precision rewrites from there
+    assert card.replace("## Notes\n- second\n\n| a |\n|---|\n\n", "") == before
+    assert SentimentClassifier.load(path).predict(["정말 최고"]).tolist() == [1]  # checksums still match

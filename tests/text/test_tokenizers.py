@@ -66,3 +66,14 @@ def test_spec_round_trip():
 def test_mecab_any_unicode(text):
     tokens = make(tagger="mecab")(text)
     assert all(isinstance(t, str) and t and " " not in t for t in tokens)
+
+
+_MECAB = make(tagger="mecab")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.sampled_from([TEXT, "", " \t", "a\nb\r\nc", "EOS\nEOS", "a\tb", "\x00x"])))
+def test_mecab_fast_path_equals_the_tagged_pairs(text):
+    """Plain MeCab reads tokens straight from MeCab's output; they are exactly those of the (morpheme, tag) path."""
+    assert _MECAB._plain_mecab
+    assert _MECAB(text) == _MECAB._tokens(_MECAB._tag(_MECAB.normalize(text)))

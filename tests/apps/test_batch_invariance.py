@@ -1,0 +1,194 @@
+"""A comment's probability is a function of the comment and the model alone, on every path the package offers.
+
+For each batch-invariant runtime and precision (ONNX Runtime fp32 with 1 and 2 threads, Keras), every path gives
+each comment the probability it gets when scored alone (to 1e-6): shuffled batches of several sizes, single rows,
+``score_file`` with two chunk sizes and after a resume, the HTTP service (concurrent requests sharing micro-batches)
+and the Ray engine. int8 is batch-dependent by construction (dynamic activation scales): it is never chosen by
+"auto" and the command line says so when it is asked for.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SAMPLE, run_cli
+
+from sentiment import SentimentClassifier
+from sentiment.apps.scoring import score_file
+
+ATOL = 1e-6
+RUNTIMES = {
+    "onnx-fp32-1thread": {"runtime": "onnx", "precision": "fp32", "threads": 1},
+    "onnx-fp32-2threads": {"runtime": "onnx", "precision": "fp32", "threads": 2},
+    "keras": {"runtime": "keras"},
+}
+
+
+def quiet(msg):
+    return None
+
+
+@pytest.fixture(scope="module")
+def texts(sample_frame) -> list[str]:
+    docs = sample_frame["document"].tolist()
+    long = " ".join(docs[:30])  # longer than maxlen: truncated, in batches with short rows
+    return [*docs, long, docs[0], "ㅋ", docs[5]]  # duplicates land in different batches
+
+
+@pytest.fixture(scope="module", params=list(RUNTIMES))
+def loaded(request, tiny_model_dir, texts):
+    """(classifier, each text's probabilities scored alone)."""
+    clf = SentimentClassifier.load(tiny_model_dir, **RUNTIMES[request.param])
+    alone = np.vstack([clf.predict_proba([t]) for t in texts])
+    return clf, alone
+
+
+def test_auto_is_fp32_even_where_a_bundle_recorded_int8(tiny_model_dir, tmp_path):
+    from sentiment.model.bundle import set_default_precision
+
+    path = tmp_path / "bundle"
+    shutil.copytree(tiny_model_dir, path)
+    set_default_precision(path, "int8", {"results": {}})  # as earlier versions recorded for the packaged model
+    assert SentimentClassifier.load(path).runtime_ == "onnx"
+    assert SentimentClassifier.load(path, precision="int8").runtime_ == "onnx-int8"  # only when asked for
+
+
+def test_batches_orders_and_sizes(loaded, texts):
+    clf, alone = loaded
+    rng = np.random.default_rng(0)
+    ids = clf.encode(texts)
+    for batch_size in (1, 7, 64, 1024):
+        order = rng.permutation(len(texts))
+        got = clf.predict_ids([ids[i] for i in order], batch_size=batch_size)
+        np.testing.assert_allclose(got, alone[order], atol=ATOL, rtol=0, err_msg=f"batch size {batch_size}")
+    np.testing.assert_allclose(clf.predict_proba(texts[::-1]), alone[::-1], atol=ATOL, rtol=0)
+
+
+def _probs(path) -> np.ndarray:
+    return pd.read_csv(path)[["prob_0", "prob_1"]].to_numpy(float)
+
+
+def test_score_file_chunk_sizes_and_resume(loaded, tiny_model_dir, tmp_path, monkeypatch):
+    from sentiment.apps import scoring
+
+    clf, _ = loaded
+    frame = pd.read_csv(SAMPLE)
+    texts = frame["document"].tolist()
+    expected = np.round(np.vstack([clf.predict_proba([t]) for t in texts]).astype(np.float64), 6)  # as written
+    for chunk in (37, 1000):
+        out = tmp_path / f"chunk{chunk}.csv"
+        score_file(SAMPLE, out, clf, chunksize=chunk, workers=1, log=quiet)
+        np.testing.assert_allclose(_probs(out), expected, atol=ATOL + 1e-9, rtol=0, err_msg=f"chunk size {chunk}")
+
+    out = tmp_path / "resumed.csv"
+    write, written = scoring._Parts.write, []
+
+    def stop_after_three(self, index, part, summary):
+        if len(written) == 3:
+            raise KeyboardInterrupt("killed")
+        written.append(index)
+        write(self, index, part, summary)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(scoring._Parts, "write", stop_after_three)
+        with pytest.raises(KeyboardInterrupt):
+            score_file(SAMPLE, out, clf, chunksize=50, workers=1, log=quiet)
+    summary = score_file(SAMPLE, out, clf, chunksize=50, workers=1, resume=True, log=quiet)
+    assert summary.resumed_chunks == 3
+    np.testing.assert_allclose(_probs(out), expected, atol=ATOL + 1e-9, rtol=0)
+
+
+def test_http_service_micro_batches(tiny_model_dir, texts):
+    """32 concurrent clients, one or a few texts each, share micro-batches; each text gets its probability alone."""
+    import httpx
+    import uvicorn
+
+    from sentiment.apps.serving import create_app
+
+    clf = SentimentClassifier.load(tiny_model_dir)  # what `sentiment serve` loads: auto
+    assert clf.runtime_ == "onnx"
+    alone = np.vstack([clf.predict_proba([t]) for t in texts])
+    app = create_app(clf, batch_wait_ms=20)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (server.started and server.servers):
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            while client.get("/readyz").status_code != 200:
+                time.sleep(0.05)
+            requests = [list(range(i, min(i + 1 + i % 3, len(texts)))) for i in range(len(texts))]
+
+            def ask(rows):
+                body = client.post("/v1/predict", json={"texts": [texts[i] for i in rows]})
+                assert body.status_code == 200, body.text
+                return rows, [[p["probabilities"]["0"], p["probabilities"]["1"]] for p in body.json()["predictions"]]
+
+            with ThreadPoolExecutor(32) as pool:
+                for rows, got in pool.map(ask, requests):
+                    np.testing.assert_allclose(np.array(got), alone[rows], atol=ATOL, rtol=0)
+            metrics = client.get("/metrics").text
+        value = {
+            line.split()[0]: float(line.split()[1])
+            for line in metrics.splitlines()
+            if line.startswith("sentiment_batch_requests_")
+        }
+        assert value["sentiment_batch_requests_sum"] > value["sentiment_batch_requests_count"]  # shared batches
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_ray_engine(tiny_model_dir, tmp_path):
+    pytest.importorskip("ray")
+    from sentiment.apps.distributed import _ray_session, score_path
+
+    clf = SentimentClassifier.load(tiny_model_dir)
+    frame = pd.read_csv(SAMPLE)
+    expected = np.vstack([clf.predict_proba([t]) for t in frame["document"].tolist()])
+    src = tmp_path / "in"
+    src.mkdir()
+    frame.iloc[:150].to_csv(src / "a.csv", index=False)
+    frame.iloc[150:].to_csv(src / "b.csv", index=False)
+    out = tmp_path / "scored"
+    with _ray_session(None, 2, quiet):
+        score_path(str(src), str(out), model=tiny_model_dir, concurrency=2, batch_size=33, log=quiet)
+    got = pd.concat([pd.read_parquet(p) for p in sorted(out.iterdir())], ignore_index=True)
+    np.testing.assert_allclose(got[["prob_0", "prob_1"]].to_numpy(float), expected, atol=ATOL + 1e-9, rtol=0)
+
+
+def test_int8_is_named_batch_dependent_on_the_command_line(tiny_model_dir, tmp_path):
+    out = tmp_path / "int8.csv"
+    result = run_cli(
+        "score", str(SAMPLE), "-o", str(out), "--model", str(tiny_model_dir), "--precision", "int8", "--workers", "1"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "note: precision int8 is batch-dependent" in result.stderr and "(onnx-int8)" in result.stderr
+    plain = run_cli(
+        "score", str(SAMPLE), "-o", str(tmp_path / "auto.csv"), "--model", str(tiny_model_dir), "--workers", "1"
+    )
+    assert "batch-dependent" not in plain.stderr and "(onnx)" in plain.stderr
+
+
+def test_packaged_model_alone_batched_and_any_thread_count(texts):
+    """The packaged BiLSTM through ONNX Runtime fp32 (what `sentiment score` runs by default): a comment's
+    probability is the same alone, in shuffled batches, and with 1 or 2 inference threads."""
+    one, two = SentimentClassifier.load(threads=1), SentimentClassifier.load(threads=2)
+    assert one.runtime_ == two.runtime_ == "onnx"
+    ids = one.encode(texts)
+    alone = np.vstack([one.predict_ids([i]) for i in ids])
+    order = np.random.default_rng(1).permutation(len(ids))
+    for clf in (one, two):
+        for batch_size in (16, 1024):
+            got = clf.predict_ids([ids[i] for i in order], batch_size=batch_size)
+            np.testing.assert_allclose(got, alone[order], atol=ATOL, rtol=0)
