@@ -123,7 +123,8 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
     if args.engine == "ray":
         return _score_on_ray(args, log)
     ray_only = [flag for flag, value in (("--ray-address", args.ray_address), ("--concurrency", args.concurrency),
-                                         ("--output-format", args.output_format)) if value is not None]
+                                         ("--output-format", args.output_format),
+                                         ("--stall-timeout", args.stall_timeout)) if value is not None]
     if ray_only:
         raise SentimentError(f"{', '.join(ray_only)} work(s) with --engine ray only; add --engine ray or leave "
                              f"{'them' if len(ray_only) > 1 else 'it'} out")
@@ -134,7 +135,7 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
         log(f"model: {args.model or 'default (packaged)'} ({clf.runtime_})")
         summary = score_file.__wrapped__(  # score_file itself takes the lock held here
             args.input, args.output, clf, text_column=args.text_column, sep=args.sep, encoding=args.encoding,
-            chunksize=args.chunk_size, workers=args.workers, overwrite=args.overwrite, resume=args.resume,
+            chunksize=args.chunk_size or 50_000, workers=args.workers, overwrite=args.overwrite, resume=args.resume,
             escape=not args.no_escape_formulas, output_encoding=args.output_encoding,
             column_prefix=args.column_prefix, batch_size=args.batch_size, threshold=args.threshold,
             show_progress=False if args.quiet else None, encoding_errors=args.encoding_errors, sheet=args.sheet,
@@ -145,7 +146,7 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _score_on_ray(args: argparse.Namespace, log) -> int:
-    from .distributed import require_ray, score_path
+    from .distributed import ROWS_PER_BATCH, STALL_TIMEOUT, require_ray, score_path
 
     unsupported = [flag for flag, used in (("--resume", args.resume), ("-o -", args.output == "-"),
                                            ("--output-encoding", args.output_encoding != "utf-8"))
@@ -154,16 +155,22 @@ def _score_on_ray(args: argparse.Namespace, log) -> int:
         raise SentimentError(f"{', '.join(unsupported)} cannot be used with --engine ray; it writes a directory "
                              f"of UTF-8 part files (rerun a failed job with --overwrite)")
     require_ray()
+    if args.threads is not None and args.threads < 1:
+        raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads per actor, "
+                             f"or leave it out (1 per actor, which holds one CPU)")
     if args.precision == "int8":
         from ..model.runtime import INT8_NOTE
 
         log(f"note: {INT8_NOTE}")
     summary = score_path(args.input, args.output, model=args.model, text_column=args.text_column, sep=args.sep,
-                         encoding=args.encoding, threshold=args.threshold, column_prefix=args.column_prefix,
+                         encoding=args.encoding, encoding_errors=args.encoding_errors, sheet=args.sheet,
+                         threshold=args.threshold, column_prefix=args.column_prefix,
                          escape=not args.no_escape_formulas, overwrite=args.overwrite,
                          output_format=args.output_format or "parquet", ray_address=args.ray_address,
-                         concurrency=args.concurrency, batch_size=args.chunk_size, model_batch_size=args.batch_size,
-                         runtime=args.runtime, precision=args.precision, log=log)
+                         concurrency=args.concurrency, batch_size=args.chunk_size or ROWS_PER_BATCH,
+                         model_batch_size=args.batch_size, runtime=args.runtime, precision=args.precision,
+                         threads=args.threads,
+                         stall_timeout=STALL_TIMEOUT if args.stall_timeout is None else args.stall_timeout, log=log)
     for line in summary.lines():
         log(line)
     return 0
@@ -646,12 +653,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "(default: one per CPU of the cluster)")
     p.add_argument("--output-format", choices=("parquet", "csv"),
                    help="--engine ray: part file format (default parquet)")
+    p.add_argument("--stall-timeout", type=float, metavar="SECONDS",
+                   help="--engine ray: end the job (exit 2) when no stage (read, score, write) makes progress for "
+                        "this long (default 300; 0 = wait for ever)")
     p.add_argument("--model", "-m", help="model bundle directory (default: the packaged model)")
     p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
     _add_read_options(p)
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores; default 0)")
-    p.add_argument("--chunk-size", type=int, default=50_000,
-                   help="rows read, scored and written per chunk (--engine ray: rows per actor call)")
+    p.add_argument("--chunk-size", type=int,
+                   help="rows read, scored and written per chunk (default 50000; --engine ray: rows per actor "
+                        "call, default 4096)")
     p.add_argument("--batch-size", type=int, default=256, help="rows per model batch (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished chunk")

@@ -2,59 +2,181 @@
 
 ``score_dataset`` adds the scoring columns to a :class:`ray.data.Dataset` (for
 users' own Ray pipelines); ``score_path`` is ``sentiment score --engine ray``:
-read CSV/TSV/JSONL/Parquet files (local, or any filesystem pyarrow knows, e.g.
-``s3://``), score them, write a directory of Parquet (or CSV) files.
+read every kind of table the single-process engine reads (CSV/TSV/txt and their
+.gz, JSON Lines, Parquet, Excel; local, or any filesystem pyarrow knows, e.g.
+``s3://``), score it, write a directory of Parquet (or CSV) files.
+
+Reading: :func:`read_files` is a Ray Data datasource of its own, one read task
+per file, each reading with :func:`sentiment.io.readers.iter_table` (the reader of
+``sentiment score``) through an explicit pyarrow filesystem
+(:mod:`sentiment.io.remote_files`): the same cells for the same file, and no path
+handed to Ray's or fsspec's path resolution.
+
+No deadlock by construction: the scoring actors take one CPU each, up to every
+CPU of the cluster; reads, writes and the progress board take none, so they are
+always schedulable (Ray 2.60's own ``read_parquet`` starts a file-listing task
+that needs a whole CPU whatever ``num_cpus`` says, and waits for ever behind
+actors that hold them all). A watchdog (:class:`StallWatchdog`) ends a job whose
+stages report no progress for ``stall_timeout`` seconds, naming the stage.
 
 Both score every batch with :func:`sentiment.apps.scoring.score_frame`, the step that
 ``score_file`` runs on each chunk, inside a pool of Ray actors; each actor loads
 the model bundle once (checksums verified) and starts its tagger once. Actors
 are restarted and their batches retried when a worker dies, and each output file
 has a name fixed by its write task, so a retried task replaces its own file:
-no row is lost or written twice. Parquet parts are written by
-:func:`parquet_parts_sink`, which keeps the rows of a part in order. Ray is imported lazily; without it,
-``require_ray`` says how to install it.
+no row is lost or written twice. Part files are written by :func:`parquet_parts_sink`
+(or :func:`csv_parts_sink`), which keep the rows of a part in order. Ray is imported
+lazily; without it, ``require_ray`` says how to install it.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import ctypes
 import os
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..io.columns import TEXT_COLUMN_NAMES, find_column
-from ..io.readers import table_kind
 from ..errors import DataError, OutputExistsError, SentimentError
+from ..io.columns import TEXT_COLUMN_NAMES, find_column
+from ..io.decoding import BAD_ENCODING_ATTR
+from ..io.remote_files import InputFiles, is_uri, iter_chunks, list_inputs, open_filesystem, peek
+from ..model.runtime import available_cores
 from .scoring import STATUS_OK, ScoreSummary, label_names
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow.fs
     import ray.data
 
-    from ..classifier import SentimentClassifier
-
 INSTALL_HINT = 'pip install "sentiment[ray]" (from a checkout: pip install ".[ray]"; or pip install "ray[data]")'
 OUTPUT_FORMATS = ("parquet", "csv")
 ROWS_PER_BATCH = 4096  # rows per actor call: large enough to amortise the call, small enough to stream
+STALL_TIMEOUT = 300.0  # seconds without progress before a job is ended (actor start-up included)
+BAD_ENCODING_COLUMN = "__sentiment_bad_encoding__"  # carries dataio's bad-row marks from a read task to an actor
 
 
 def require_ray() -> Any:
     """The ``ray`` module with Ray Data, or a :class:`SentimentError` saying how to install it."""
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError as exc:
         raise SentimentError(f"--engine ray needs Ray Data, which is not installed ({exc}); "
                              f"install it with: {INSTALL_HINT}") from None
     return ray
+
+
+# -- progress: every stage reports to one small actor that takes no CPU ------------------
+class ProgressBoard:
+    """Counters the stages of a job add to (rows read, actors ready, rows scored, rows written), polled by
+    :class:`StallWatchdog`. A Ray actor with ``num_cpus=0``: it starts whatever the scoring actors hold."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + int(n)
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(self.counts)
+
+
+def _report(board: Any, key: str, n: int = 1) -> None:
+    if board is not None:
+        board.add.remote(key, n)  # fire and forget: progress reports never wait
+
+
+class JobStalled(BaseException):
+    """Raised by :class:`StallWatchdog` in the thread running a stalled job (a BaseException, so that no
+    ``except Exception`` inside Ray swallows it; Ray Data's executor shuts down on it)."""
+
+
+class StallWatchdog:
+    """Ends a Ray job that makes no progress: a thread polls the :class:`ProgressBoard` every second and, when
+    no counter has moved for ``timeout`` seconds, raises :class:`JobStalled` in the thread running the job
+    (``message`` then names the stage that stopped). ``timeout`` 0 or None: never."""
+
+    STAGES = (("read", "reading the input"), ("scored", "scoring"), ("written", "writing the output"))
+
+    def __init__(self, ray: Any, timeout: float | None, concurrency: int) -> None:
+        self.ray, self.timeout, self.concurrency = ray, timeout, concurrency
+        self.board = ray.remote(num_cpus=0)(ProgressBoard).remote()
+        self.message: str | None = None
+        self._lock = threading.Lock()
+        self._active = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> StallWatchdog:
+        if self.timeout:
+            self._target = threading.get_ident()
+            self._active = True
+            self._thread = threading.Thread(target=self._watch, name="sentiment-ray-watchdog", daemon=True)
+            self._thread.start()
+        return self
+
+    def disarm(self) -> None:
+        """The job is over: the watchdog raises nothing from now on."""
+        with self._lock:
+            self._active = False
+        self._stop.set()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.disarm()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.ray.kill(self.board)
+
+    def _snapshot(self) -> dict[str, int] | None:
+        try:
+            return self.ray.get(self.board.snapshot.remote(), timeout=10)
+        except Exception:  # GetTimeoutError, a lost actor: no news is no progress
+            return None
+
+    def _watch(self) -> None:
+        last: dict[str, int] | None = {}
+        moved = time.monotonic()
+        while not self._stop.wait(1.0):
+            counts = self._snapshot()
+            if counts is not None and counts != last:
+                last, moved = counts, time.monotonic()
+            if time.monotonic() - moved < self.timeout:
+                continue
+            with self._lock:
+                if not self._active:
+                    return
+                self.message = self._describe(last or {})
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target), ctypes.py_object(JobStalled))
+                self._active = False
+            return
+
+    def _describe(self, counts: dict[str, int]) -> str:
+        """Which stage stopped: the first one behind the stage before it."""
+        done = f"read {counts.get('read', 0):,}, scored {counts.get('scored', 0):,}, " \
+               f"written {counts.get('written', 0):,} rows"
+        if counts.get("ready", 0) == 0:
+            cpus = int(self.ray.cluster_resources().get("CPU", 0))
+            free = int(self.ray.available_resources().get("CPU", 0))
+            stage = (f"starting the scoring actors (none of {self.concurrency} started; each needs 1 CPU, the "
+                     f"cluster has {cpus}, {free} free: free CPUs or lower --concurrency)")
+        elif counts.get("read", 0) == 0:
+            stage = "reading the input"
+        elif counts.get("scored", 0) < counts.get("read", 0):
+            stage = "scoring"
+        elif counts.get("written", 0) < counts.get("scored", 0):
+            stage = "writing the output"
+        else:
+            stage = "reading the input"
+        return (f"the Ray job made no progress for {self.timeout:g} s while {stage}; {done}. "
+                f"Raise --stall-timeout if a stage is only slow")
 
 
 # -- the actor ---------------------------------------------------------------------
@@ -62,31 +184,56 @@ class BatchScorer:
     """A Ray Data callable class: one classifier per actor, every batch scored by ``score_frame``."""
 
     def __init__(self, model: str | None, column: str, prefix: str, threshold: float | None, escape: bool,
-                 batch_size: int, label_dtype: str | None, runtime: str = "auto", precision: str = "auto") -> None:
+                 batch_size: int, label_dtype: str | None, runtime: str = "auto", precision: str = "auto",
+                 threads: int | None = None, board: Any = None) -> None:
         from ..classifier import SentimentClassifier
 
-        # One inference thread: the actor holds one CPU, and the pool has an actor per CPU.
-        self.clf = SentimentClassifier.load(model, runtime=runtime, precision=precision, threads=1)  # checksums
+        # One inference thread by default: the actor holds one CPU, and the pool has an actor per CPU.
+        self.clf = SentimentClassifier.load(model, runtime=runtime, precision=precision, threads=threads or 1)
         self.clf.predict_ids(self.clf.encode(["준비"]))  # start the tagger and the predictor once, not per batch
         self.column, self.prefix, self.threshold = column, prefix, threshold
         self.escape, self.batch_size, self.label_dtype = escape, batch_size, label_dtype
+        # rows per score_frame call (a whole number of network batches, so the results are those of one call):
+        # progress is reported after each, so a long batch still shows the job moving
+        self.step = max(batch_size, (ROWS_PER_BATCH // batch_size) * batch_size)
+        self.board = board
+        _report(board, "ready")
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         from .scoring import score_frame
 
-        out = score_frame(batch, self.clf, self.column, prefix=self.prefix, threshold=self.threshold,
-                          escape=self.escape, batch_size=self.batch_size)
+        batch = batch.reset_index(drop=True)
+        bad = None
+        if BAD_ENCODING_COLUMN in batch.columns:
+            bad = batch.pop(BAD_ENCODING_COLUMN).fillna(False).astype(bool).to_numpy()
+        parts = []
+        for start in range(0, max(len(batch), 1), self.step):
+            part = batch.iloc[start: start + self.step]
+            if bad is not None:
+                part.attrs[BAD_ENCODING_ATTR] = list(bad[start: start + self.step].nonzero()[0])
+            parts.append(score_frame(part, self.clf, self.column, prefix=self.prefix, threshold=self.threshold,
+                                     escape=self.escape, batch_size=self.batch_size))
+            _report(self.board, "scored", len(part))
+        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
         # The same Arrow types in every block, whatever its rows (escaped cells, no scorable row): the input
         # columns keep theirs, the status is a string, the label an integer or a string.
         for name in batch.columns:
             if out[name].dtype != batch[name].dtype:
                 out[name] = out[name].astype(batch[name].dtype)
+            if out[name].dtype == object and _mixed(out[name]):  # JSON Lines / Excel: text beside numbers
+                out[name] = out[name].map(lambda v: v if v is None or isinstance(v, str) or pd.isna(v) else str(v))
         text = pd.ArrowDtype(pa_string())
         out[f"{self.prefix}status"] = out[f"{self.prefix}status"].astype(text)
         label = out[f"{self.prefix}pred_label"]
         out[f"{self.prefix}pred_label"] = label.astype(self.label_dtype) if self.label_dtype else \
             label.map(lambda v: None if v is None else str(v)).astype(text)
         return out
+
+
+def _mixed(series: pd.Series) -> bool:
+    """An object column holding text and other values (which no Arrow type holds together)."""
+    kinds = {type(v) for v in series.dropna().tolist()}
+    return len(kinds) > 1 and str in kinds
 
 
 def pa_string() -> Any:
@@ -102,24 +249,28 @@ def _label_dtype(labels: list[Any]) -> str | None:
     return None
 
 
-def score_dataset(ds: "ray.data.Dataset", model: str | Path | None = None, text_column: str | None = None, *,
+def score_dataset(ds: ray.data.Dataset, model: str | Path | None = None, text_column: str | None = None, *,
                   threshold: float | None = None, column_prefix: str = "", escape: bool = True,
                   concurrency: int | None = None, batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256,
                   runtime: str = "auto", precision: str = "auto",
-                  log: Callable[[str], None] = lambda msg: None) -> "ray.data.Dataset":
+                  log: Callable[[str], None] = lambda msg: None) -> ray.data.Dataset:
     """``ds`` with the scoring columns added (lazily, like every Ray Data transform).
 
     ``model``: a bundle directory readable on every node (default: the packaged
     model). ``text_column``: guessed as by ``sentiment score`` when None.
     ``concurrency``: scoring actors, one CPU each (default: one per CPU of the
-    cluster; read the input with ``num_cpus=0``, as ``score_path`` does, or leave a
-    CPU free, else the reads wait for a CPU the actors hold). ``batch_size``: rows
-    per actor call; ``model_batch_size``: rows per network call. ``runtime`` and
-    ``precision`` as in ``SentimentClassifier.load`` (auto = fp32: each row's
-    probabilities equal the single-process ones to 1e-6). Ray Data restarts
-    a dead actor and retries its batches. Row order is kept only with
+    cluster but one, which stays free for the stages of ``ds`` that need a CPU, such
+    as Ray's own ``read_parquet``; with :func:`read_files`, whose reads need none,
+    pass the number of CPUs). ``batch_size``: rows per actor call; ``model_batch_size``:
+    rows per network call. ``runtime`` and ``precision`` as in ``SentimentClassifier.load``
+    (auto = fp32: each row's probabilities equal the single-process ones to 1e-6).
+    Ray Data restarts a dead actor and retries its batches.
+    Row order is kept only with
     ``ray.data.DataContext.get_current().execution_options.preserve_order = True``.
     """
+    ray = require_ray()
+    if concurrency is None:
+        concurrency = max(1, int(ray.cluster_resources().get("CPU", 1)) - 1)
     schema = ds.schema()
     names = [str(n) for n in schema.names] if schema is not None else []
     sample = None
@@ -131,21 +282,22 @@ def score_dataset(ds: "ray.data.Dataset", model: str | Path | None = None, text_
     return scored
 
 
-def _score(ds: "ray.data.Dataset", names: list[str], sample: pd.DataFrame | None, model: str | Path | None,
+def _score(ds: ray.data.Dataset, names: list[str], sample: pd.DataFrame | None, model: str | Path | None,
            text_column: str | None, *, threshold: float | None, column_prefix: str, escape: bool,
-           concurrency: int | None, batch_size: int, model_batch_size: int, runtime: str = "auto",
-           precision: str = "auto", log: Callable[[str], None]) -> tuple["ray.data.Dataset", str, Any]:
+           concurrency: int, batch_size: int, model_batch_size: int, runtime: str = "auto",
+           precision: str = "auto", threads: int | None = None, board: Any = None,
+           log: Callable[[str], None]) -> tuple[ray.data.Dataset, str, Any]:
     """:func:`score_dataset` with the input's column names (and a few rows when the text column is to be
     guessed from them) known; also returns the text column and the model's classes."""
     import numpy as np
 
-    from ..model.bundle import read_meta
-    from ..model.bundle import default_model_path
+    from ..model.bundle import default_model_path, read_meta
     from ..model.runtime import check_runtime
     from .scoring import check_threshold, output_columns
 
     check_runtime(runtime, precision)
     ray = require_ray()
+    check_runtime(runtime, precision)
     model_path = Path(model) if model is not None else default_model_path()
     labels = read_meta(model_path)["labels"]  # a bad bundle fails here, before any actor starts
     classes = np.asarray(labels)
@@ -157,8 +309,6 @@ def _score(ds: "ray.data.Dataset", names: list[str], sample: pd.DataFrame | None
     if clash:
         raise DataError(f"the input already has column(s) {', '.join(map(repr, clash))}; "
                         f"pass --column-prefix (e.g. 'pred_') to name the added columns differently")
-    if concurrency is None:
-        concurrency = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if concurrency < 1:
         raise DataError(f"--concurrency {concurrency} is invalid; give the number of scoring actors (1 or more)")
     scored = ds.map_batches(BatchScorer, batch_format="pandas", batch_size=batch_size, num_cpus=1,
@@ -167,179 +317,56 @@ def _score(ds: "ray.data.Dataset", names: list[str], sample: pd.DataFrame | None
                                                    "prefix": column_prefix, "threshold": threshold,
                                                    "escape": escape, "batch_size": model_batch_size,
                                                    "label_dtype": _label_dtype(labels), "runtime": runtime,
-                                                   "precision": precision})
+                                                   "precision": precision, "threads": threads or 1,
+                                                   "board": board})
     return scored, column, classes
 
 
-# -- files in, a directory of files out ----------------------------------------------
-@dataclass
-class InputFiles:
-    """The files a scoring job reads: one kind, one filesystem, in sorted order."""
+# -- files in: a datasource whose reads take no CPU -------------------------------------
+def read_files(files: InputFiles | str, *, rows_per_block: int = ROWS_PER_BATCH, sep: str | None = None,
+               encoding: str | None = None, encoding_errors: str = "strict", sheet: str | int | None = None,
+               text_column: str | None = None, concurrency: int | None = None,
+               board: Any = None) -> ray.data.Dataset:
+    """A lazy Dataset of the rows of ``files`` (an :class:`InputFiles`, or a path, directory, glob or URI),
+    read as ``sentiment score`` reads them: one read task per file, in file order, each yielding blocks of
+    ``rows_per_block`` rows read by :func:`sentiment.io.readers.iter_table`. Read tasks take no CPU slot
+    (``num_cpus=0``), so they run beside actors that hold every CPU; ``concurrency`` caps how many run at
+    once (default: 2)."""
+    ray = require_ray()
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
 
-    paths: list[str]
-    filesystem: "pyarrow.fs.FileSystem"
-    kind: str  # delimited / jsonl / parquet
-    sep: str | None = None
-    display: str = ""
+    if isinstance(files, str):
+        files = list_inputs(files)
+    options = {"sep": sep, "encoding": encoding, "encoding_errors": encoding_errors, "sheet": sheet,
+               "text_column": text_column}
 
+    def read_one(path: str) -> Iterator[pd.DataFrame]:
+        for chunk in iter_chunks(files, path, rows=rows_per_block, **options):
+            bad = chunk.attrs.get(BAD_ENCODING_ATTR)
+            if bad:  # rows with undecodable bytes (--encoding-errors replace): marked for the actor
+                mark = pd.Series(False, index=chunk.index)
+                mark.iloc[list(bad)] = True
+                chunk = chunk.assign(**{BAD_ENCODING_COLUMN: mark})
+            _report(board, "read", len(chunk))
+            yield chunk
 
-def _is_uri(path: str) -> bool:
-    return "://" in path
+    class CommentFiles(Datasource):
+        def get_name(self) -> str:
+            return "ReadComments"
 
+        def estimate_inmemory_data_size(self) -> int | None:
+            return 2 * sum(files.sizes) or None
 
-def _filesystem(path: str) -> tuple["pyarrow.fs.FileSystem", str]:
-    import pyarrow.fs as pafs
+        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
+                           data_context: Any = None) -> list[Any]:
+            return [ReadTask(lambda path=path: read_one(path),
+                             BlockMetadata(num_rows=None, size_bytes=2 * size or None, input_files=[path],
+                                           exec_stats=None))
+                    for path, size in zip(files.paths, files.sizes or [0] * len(files.paths), strict=True)]
 
-    if not _is_uri(path):
-        return pafs.LocalFileSystem(), str(Path(path).absolute())
-    try:
-        return pafs.FileSystem.from_uri(path)
-    except Exception as exc:  # ArrowInvalid (unknown scheme), OSError (credentials, network)
-        raise DataError(f"cannot open {path!r} ({exc}); give a local path or a URI pyarrow supports "
-                        f"(file://, s3://, gs://, hdfs://, abfs://)") from None
-
-
-def _readable(name: str) -> bool:
-    try:
-        kind, gz = table_kind(name)
-    except DataError:
-        return False
-    return kind != "xlsx"
-
-
-def list_inputs(spec: str) -> InputFiles:
-    """A file, a directory (its readable files) or a glob (``data/*.csv``, ``s3://bucket/x/*.parquet``)."""
-    import pyarrow.fs as pafs
-
-    fs, root = _filesystem(spec)
-    info = fs.get_file_info(root)
-    if info.type == pafs.FileType.File:
-        paths = [root]
-    elif info.type == pafs.FileType.Directory:
-        entries = fs.get_file_info(pafs.FileSelector(root, recursive=False))
-        paths = sorted(e.path for e in entries if e.type == pafs.FileType.File and _readable(e.base_name)
-                       and not e.base_name.startswith((".", "_")))
-        if not paths:
-            raise DataError(f"{spec} is a directory without readable files (.csv, .tsv, .txt, .jsonl, .parquet, "
-                            f"optionally .gz)")
-    elif any(ch in root for ch in "*?["):
-        parent, pattern = root.rsplit("/", 1) if "/" in root else (".", root)
-        if any(ch in parent for ch in "*?["):
-            raise DataError(f"{spec}: only the last part of a path may be a pattern (e.g. dir/*.csv)")
-        entries = fs.get_file_info(pafs.FileSelector(parent, allow_not_found=True))
-        paths = sorted(e.path for e in entries if e.type == pafs.FileType.File
-                       and fnmatch.fnmatch(e.base_name, pattern))
-        if not paths:
-            raise DataError(f"no file matches {spec}")
-    else:
-        raise DataError(f"input not found: {spec}")
-    kinds = {}
-    for path in paths:
-        kind, _ = table_kind(path)
-        if kind == "xlsx":
-            raise DataError(f"{path}: Excel files are not read by --engine ray; convert to CSV or Parquet, "
-                            f"or score it without --engine ray")
-        name = path.lower().removesuffix(".gz")
-        kinds.setdefault((kind, "," if name.endswith(".csv") else "\t" if kind == "delimited" else None), path)
-    if len(kinds) > 1:
-        found = ", ".join(sorted(Path(p).name for p in kinds.values()))
-        raise DataError(f"{spec}: one job reads one kind of file; found several ({found}). "
-                        f"Score each kind separately (e.g. a glob such as dir/*.csv)")
-    (kind, sep), = kinds
-    return InputFiles(paths, fs, kind, sep, spec)
-
-
-def _open(files: InputFiles, path: str) -> Any:
-    compression = "gzip" if path.lower().endswith(".gz") else None
-    return files.filesystem.open_input_stream(path, compression=compression)
-
-
-def _detect_encoding(files: InputFiles, encoding: str | None) -> str:
-    """``encoding``, else UTF-8 when the first MiB of the first file decodes as UTF-8, else CP949."""
-    import codecs
-
-    if encoding:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise DataError(f"unknown encoding {encoding!r}; try utf-8, cp949 or euc-kr") from None
-        return encoding
-    with _open(files, files.paths[0]) as fh:
-        head = fh.read(1 << 20)
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "cp949"
-
-
-def _csv_header(files: InputFiles, encoding: str) -> list[str]:
-    import io
-
-    with _open(files, files.paths[0]) as fh:
-        head = fh.read(1 << 16).decode(encoding, errors="replace").lstrip("\ufeff")
-    quoting = 3 if files.sep == "\t" else 0
-    try:
-        frame = pd.read_csv(io.StringIO(head.split("\n", 1)[0] + "\n"), sep=files.sep, nrows=0, quoting=quoting)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{files.paths[0]} has no header") from None
-    return [str(c) for c in frame.columns]
-
-
-def peek(files: InputFiles, encoding: str | None = None, rows: int = 200) -> pd.DataFrame:
-    """The first rows of the first file, read as :func:`read_inputs` reads them (without Ray): the column names,
-    and the rows that tell the text column when it has no known name."""
-    import pyarrow as pa
-
-    if files.kind == "parquet":
-        import pyarrow.parquet as pq
-
-        with files.filesystem.open_input_file(files.paths[0]) as fh:
-            batch = next(pq.ParquetFile(fh).iter_batches(batch_size=rows), None)
-            return batch.to_pandas() if batch is not None else pq.read_schema(fh).empty_table().to_pandas()
-    with _open(files, files.paths[0]) as fh:
-        head = fh.read(1 << 20)
-    lines = head.split(b"\n")
-    text = b"\n".join(lines[:-1] if len(lines) > 1 else lines)
-    if files.kind == "jsonl":
-        from pyarrow import json
-
-        return json.read_json(pa.BufferReader(text)).slice(0, rows).to_pandas()
-    from pyarrow import csv
-
-    options = _csv_options(files, encoding)
-    return csv.read_csv(pa.BufferReader(text), **options).slice(0, rows).to_pandas()
-
-
-def _csv_options(files: InputFiles, encoding: str | None) -> dict[str, Any]:
-    """pyarrow CSV options that read what ``sentiment score`` reads: every cell as text, empty cells missing,
-    no quoting in tab-separated files."""
-    import pyarrow as pa
-    from pyarrow import csv
-
-    enc = _detect_encoding(files, encoding)
-    names = _csv_header(files, enc)
-    return {"read_options": csv.ReadOptions(encoding=enc, block_size=4 << 20),
-            "parse_options": csv.ParseOptions(delimiter=files.sep, quote_char=False if files.sep == "\t" else '"',
-                                              newlines_in_values=files.sep != "\t"),
-            "convert_options": csv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
-                                                  strings_can_be_null=True)}
-
-
-def read_inputs(files: InputFiles, *, encoding: str | None = None) -> "ray.data.Dataset":
-    """A lazy Dataset over ``files`` that reads what ``sentiment score`` reads: CSV/TSV cells as text (empty
-    cells missing, no quoting in TSV), JSON Lines and Parquet with their own types."""
-    require_ray()
-    import ray.data
-
-    # Reading takes no CPU slot: the scoring actors hold one each, and a read waiting for a free slot would wait
-    # for ever; parsing is cheap beside tokenizing.
-    common = {"filesystem": files.filesystem, "file_extensions": None, "num_cpus": 0}
-    if files.kind == "parquet":
-        return ray.data.read_parquet(files.paths, filesystem=files.filesystem, num_cpus=0)
-    if files.kind == "jsonl":
-        return ray.data.read_json(files.paths, lines=True, **common)
-    return ray.data.read_csv(files.paths, **common, **_csv_options(files, encoding))
+    return ray.data.read_datasource(CommentFiles(), num_cpus=0, concurrency=concurrency or 2,
+                                    override_num_blocks=len(files.paths))
 
 
 class _PartNames:
@@ -356,7 +383,7 @@ class _PartNames:
         return self.get_filename_for_task(write_uuid, task_index)
 
 
-def parquet_parts_sink(path: str, filesystem: "pyarrow.fs.FileSystem | None" = None) -> Any:
+def parquet_parts_sink(path: str, filesystem: pyarrow.fs.FileSystem | None = None, *, board: Any = None) -> Any:
     """A Ray Data datasink (for ``Dataset.write_datasink``) writing a new directory ``path`` of one Parquet
     file per write task, ``part-000000.parquet``, ... (:class:`_PartNames`), with
     ``pyarrow.parquet.write_table``, which writes the task's blocks and their rows in order.
@@ -365,21 +392,37 @@ def parquet_parts_sink(path: str, filesystem: "pyarrow.fs.FileSystem | None" = N
     use_threads=True)`` without ``preserve_order``, and pyarrow's threads may then write a block's record
     batches (one per ``map_batches`` call) in any order (apache/arrow#26818), so the rows inside a part file
     can come out shuffled by whole batches although Ray kept the order of the blocks."""
-    import pyarrow.parquet as pq
+    return _parts_sink(path, filesystem, "parquet", board)
+
+
+def csv_parts_sink(path: str, filesystem: pyarrow.fs.FileSystem | None = None, *, board: Any = None) -> Any:
+    """As :func:`parquet_parts_sink`, with ``part-000000.csv``, ... written by ``pyarrow.csv.write_csv``."""
+    return _parts_sink(path, filesystem, "csv", board)
+
+
+def _parts_sink(path: str, filesystem: pyarrow.fs.FileSystem | None, fmt: str, board: Any) -> Any:
     import ray.data
     from ray.data.datasource import BlockBasedFileDatasink
 
-    class ParquetParts(BlockBasedFileDatasink):
+    class Parts(BlockBasedFileDatasink):
         def write_block_to_file(self, block: Any, file: Any) -> None:
-            pq.write_table(block.to_arrow(), file)  # one thread, rows in order
+            table = block.to_arrow()
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                pq.write_table(table, file)  # one thread, rows in order
+            else:
+                from pyarrow import csv
+
+                csv.write_csv(table, file)
+            _report(board, "written", table.num_rows)
 
     # ERROR: the directory must not exist (nothing of another job is mixed in or deleted); a retried write
     # task still replaces its own part file, whose name is its task index
-    return ParquetParts(path, filesystem=filesystem, filename_provider=_PartNames("parquet"),
-                        mode=ray.data.SaveMode.ERROR)
+    return Parts(path, filesystem=filesystem, filename_provider=_PartNames(fmt), mode=ray.data.SaveMode.ERROR)
 
 
-def _check_output_dir(fs: "pyarrow.fs.FileSystem", path: str, display: str, overwrite: bool) -> None:
+def _check_output_dir(fs: pyarrow.fs.FileSystem, path: str, display: str, overwrite: bool) -> None:
     import pyarrow.fs as pafs
 
     info = fs.get_file_info(path)
@@ -389,7 +432,7 @@ def _check_output_dir(fs: "pyarrow.fs.FileSystem", path: str, display: str, over
     if info.type == pafs.FileType.Directory and not overwrite:
         raise OutputExistsError(f"output {display} already exists; pass --overwrite to replace it")
     parent = path.rstrip("/").rsplit("/", 1)[0]
-    if not _is_uri(display) and fs.get_file_info(parent).type != pafs.FileType.Directory:
+    if not is_uri(display) and fs.get_file_info(parent).type != pafs.FileType.Directory:
         raise DataError(f"output folder {parent} does not exist")
 
 
@@ -404,7 +447,7 @@ def _ray_session(address: str | None, num_cpus: int | None, log: Callable[[str],
     kwargs: dict[str, Any] = {"address": address or "local", "log_to_driver": False, "include_dashboard": False,
                               "configure_logging": False}
     if address is None:
-        kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
+        kwargs["num_cpus"] = num_cpus or available_cores()  # the cores this process may use (its affinity)
     root = Path(__file__).resolve().parents[2]
     if root.name not in ("site-packages", "dist-packages"):  # a checkout: the workers import this copy too
         paths = [str(root), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
@@ -427,12 +470,17 @@ def _quiet_ray_data() -> Iterator[None]:
     """Ray Data's INFO lines (execution plans, progress every few seconds) off the terminal; they stay in its
     log files under /tmp/ray/session_latest/logs/ray-data."""
     import logging
+    import warnings
 
     logger = logging.getLogger("ray.data")
     level = logger.level
     logger.setLevel(logging.WARNING)
     try:
-        yield
+        with warnings.catch_warnings():
+            # "... only received 1 input(s)": counted from the read tasks (one per file), not from the blocks
+            # each yields, so it is wrong for a file of many blocks
+            warnings.filterwarnings("ignore", message=r"The (maximum|minimum) number of concurrent")
+            yield
     finally:
         logger.setLevel(level)
 
@@ -451,13 +499,42 @@ def _ordered() -> Iterator[None]:
         options.preserve_order = before
 
 
+
+
+@contextmanager
+def _block_bytes(nbytes: int) -> Iterator[None]:
+    """Ray Data's target block size set to ``nbytes`` for one job (restored after).
+
+    A read task's output buffer merges the chunks it yields into blocks of up to
+    ``target_max_block_size`` (128 MiB by default), so a file smaller than that
+    became one block, scored by one actor call: one actor worked, the others
+    waited, and the file's rows were written in one part at the end. With blocks of
+    about half a chunk, the chunks of one file spread over every actor and are
+    written as they are scored."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    before = context.target_max_block_size
+    context.target_max_block_size = nbytes
+    try:
+        yield
+    finally:
+        context.target_max_block_size = before
+
+
+def _chunk_bytes(sample: pd.DataFrame, rows: int) -> int:
+    """Half the in-memory size of ``rows`` rows like ``sample``'s, within 16 KiB .. 128 MiB."""
+    per_row = float(sample.memory_usage(index=False, deep=True).sum()) / max(len(sample), 1)
+    return int(min(128 << 20, max(16 << 10, per_row * rows / 2)))
+
+
 def score_path(input_spec: str, output: str, *, model: str | Path | None = None, text_column: str | None = None,
-               sep: str | None = None, encoding: str | None = None, threshold: float | None = None,
-               column_prefix: str = "",
+               sep: str | None = None, encoding: str | None = None, encoding_errors: str = "strict",
+               sheet: str | int | None = None, threshold: float | None = None, column_prefix: str = "",
                escape: bool = True, overwrite: bool = False, output_format: str = "parquet",
                ray_address: str | None = None, concurrency: int | None = None, num_cpus: int | None = None,
                batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256, runtime: str = "auto",
-               precision: str = "auto",
+               precision: str = "auto", threads: int | None = None, stall_timeout: float | None = STALL_TIMEOUT,
                log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
     """``sentiment score INPUT -o OUTDIR --engine ray``: score every row of the input files on Ray and write
     them, in input order, as ``OUTDIR/part-NNNNNN.parquet`` (or ``.csv``).
@@ -465,60 +542,79 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
     The parts are written into a hidden sibling directory that is renamed to
     ``output`` when the job has succeeded (on object stores, where a directory
     rename is a copy, the parts are copied then the temporary prefix deleted), so a
-    failed job leaves nothing under ``output``.
+    failed job leaves nothing under ``output``. A job whose stages make no progress
+    for ``stall_timeout`` seconds (None or 0: no limit) is ended with a
+    :class:`SentimentError` naming the stage.
     """
     import pyarrow.fs as pafs
 
     if output_format not in OUTPUT_FORMATS:
         raise DataError(f"output format {output_format!r} is not supported; use one of {', '.join(OUTPUT_FORMATS)}")
+    if batch_size < 1 or model_batch_size < 1:
+        raise DataError(f"--chunk-size {batch_size} / --batch-size {model_batch_size}: give positive numbers of rows")
+    if stall_timeout is not None and stall_timeout < 0:
+        raise DataError(f"--stall-timeout {stall_timeout:g} is invalid; give seconds (> 0), or 0 for no limit")
     require_ray()
     started = time.perf_counter()
     files = list_inputs(input_spec)
-    if sep is not None and files.kind == "delimited":
-        files.sep = sep
     if concurrency is not None and concurrency < 1:
         raise DataError(f"--concurrency {concurrency} is invalid; give the number of scoring actors (1 or more)")
-    out_fs, out_path = _filesystem(output)
+    out_fs, out_path = open_filesystem(output)
     out_path = out_path.rstrip("/")
     _check_output_dir(out_fs, out_path, output, overwrite)
     parent, name = out_path.rsplit("/", 1)
     tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:8]}"
+    read_options = {"sep": sep, "encoding": encoding, "encoding_errors": encoding_errors, "sheet": sheet,
+                    "text_column": text_column}
+    sample = peek(files, **read_options)  # the first file's columns (a bad file fails here, before Ray starts)
     log(f"input: {len(files.paths)} {files.kind} file(s)")
     if num_cpus is None and concurrency is not None:  # a local Ray with a CPU slot for every actor asked for
-        num_cpus = max(os.cpu_count() or 1, concurrency)
+        num_cpus = max(available_cores(), concurrency)
     with _ray_session(ray_address, num_cpus, log) as ray:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         if concurrency is None:
-            concurrency = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            concurrency = cpus  # reads, writes and progress reports need no CPU: every CPU can score
+        elif concurrency > cpus:
+            log(f"warning: --concurrency {concurrency} > {cpus} CPU(s) in the cluster: only {cpus} actor(s) can "
+                f"run at once")
         log(f"scoring actors: {concurrency}")
-        with _ordered(), _quiet_ray_data():
-            sample = peek(files, encoding)
+        with _ordered(), _block_bytes(_chunk_bytes(sample, batch_size)), _quiet_ray_data(), \
+                StallWatchdog(ray, stall_timeout, concurrency) as watchdog:
+            ds = read_files(files, rows_per_block=batch_size, concurrency=max(2, min(concurrency, len(files.paths))),
+                            board=watchdog.board, **read_options)
             scored, column, classes = _score(
-                read_inputs(files, encoding=encoding), [str(c) for c in sample.columns], sample, model, text_column,
-                threshold=threshold, column_prefix=column_prefix, escape=escape, concurrency=concurrency,
-                batch_size=batch_size, model_batch_size=model_batch_size, runtime=runtime, precision=precision,
-                log=log)
+                ds, [str(c) for c in sample.columns], sample, model, text_column, threshold=threshold,
+                column_prefix=column_prefix, escape=escape, concurrency=concurrency, batch_size=batch_size,
+                model_batch_size=model_batch_size, runtime=runtime, precision=precision, threads=threads,
+                board=watchdog.board, log=log)
+            sink = (parquet_parts_sink if output_format == "parquet" else csv_parts_sink)(
+                tmp, out_fs, board=watchdog.board)
             try:
-                no_cpu = {"num_cpus": 0}  # writes take no CPU slot, as reads
-                if output_format == "parquet":
-                    scored.write_datasink(parquet_parts_sink(tmp, out_fs), ray_remote_args=no_cpu)
-                else:  # Ray's CSV datasink writes each task's rows in order with pyarrow.csv
-                    scored.write_csv(tmp, filesystem=out_fs, filename_provider=_PartNames(output_format),
-                                     mode=ray.data.SaveMode.OVERWRITE, ray_remote_args=no_cpu)
+                try:
+                    scored.write_datasink(sink, ray_remote_args={"num_cpus": 0})  # writes take no CPU slot
+                finally:
+                    watchdog.disarm()
                 statuses, labels = _count(out_fs, tmp, output_format, column_prefix)
             except BaseException as exc:
                 if out_fs.get_file_info(tmp).type == pafs.FileType.Directory:
                     out_fs.delete_dir(tmp)
+                if watchdog.message:
+                    raise SentimentError(f"{watchdog.message}; nothing was written to {output}") from None
                 if not isinstance(exc, Exception):  # KeyboardInterrupt
                     raise
                 raise SentimentError(f"the Ray job failed, nothing was written to {output}: {_reason(exc)}") from None
-    _replace_dir(out_fs, tmp, out_path)
+    try:
+        _replace_dir(out_fs, tmp, out_path)
+    except OSError as exc:
+        raise SentimentError(f"the parts were written to {tmp} but could not be moved to {output} "
+                             f"({str(exc).strip().splitlines()[0]}); move them yourself or rerun with --overwrite"
+                             ) from None
     names = label_names(classes, escape)
     return ScoreSummary(output=output, text_column=column, encoding=None, rows=sum(statuses.values()),
                         scored=statuses.get(STATUS_OK, 0), status_counts=dict(statuses),
                         label_counts={name: sum(n for shown, n in labels.items() if names.get(shown, shown) == name)
                                       for name in map(str, classes.tolist())},
                         seconds=time.perf_counter() - started)
-
 
 def _reason(exc: BaseException) -> str:
     """One line on why a Ray job failed: our own error when a task or actor raised one (Ray wraps it, or only
@@ -544,7 +640,7 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _count(fs: "pyarrow.fs.FileSystem", path: str, fmt: str, prefix: str) -> tuple[Counter[str], Counter[str]]:
+def _count(fs: pyarrow.fs.FileSystem, path: str, fmt: str, prefix: str) -> tuple[Counter[str], Counter[str]]:
     """Statuses and predicted labels (as written) of the part files, streamed two columns at a time."""
     import pyarrow.compute as pc
     import pyarrow.dataset as pads
@@ -559,12 +655,23 @@ def _count(fs: "pyarrow.fs.FileSystem", path: str, fmt: str, prefix: str) -> tup
     return statuses, labels
 
 
-def _replace_dir(fs: "pyarrow.fs.FileSystem", tmp: str, final: str) -> None:
-    """Move the finished ``tmp`` directory to ``final``, replacing an existing one only after it is complete."""
+def _replace_dir(fs: pyarrow.fs.FileSystem, tmp: str, final: str) -> None:
+    """Move the finished ``tmp`` directory to ``final``, replacing an existing one only after it is complete.
+
+    On a local disk, renames. On object stores (``s3://``...), which have no directories to rename, the
+    objects under the old ``final`` are deleted, those under ``tmp`` copied to ``final``, then ``tmp``
+    deleted."""
     import pyarrow.fs as pafs
 
+    exists = fs.get_file_info(final).type != pafs.FileType.NotFound
+    if not isinstance(fs, pafs.LocalFileSystem):
+        if exists:
+            fs.delete_dir(final)
+        pafs.copy_files(tmp, final, source_filesystem=fs, destination_filesystem=fs)
+        fs.delete_dir(tmp)
+        return
     old = None
-    if fs.get_file_info(final).type != pafs.FileType.NotFound:
+    if exists:
         old = f"{tmp}.old"
         fs.move(final, old)
     fs.move(tmp, final)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -14,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, SAMPLE, assert_user_error
+
 from sentiment.apps.cli import main
-from sentiment.errors import OutputExistsError, SentimentError
 from sentiment.apps.scoring import score_file, score_frame
+from sentiment.errors import OutputExistsError, SentimentError
 
 BAD_ROWS = ["", "   ", "=HYPERLINK(\"x\") 최고", "-별로예요", "@그냥"]
 ACTOR_TITLE = "ray::MapWorker(MapBatches(BatchScorer))"
@@ -269,3 +270,213 @@ def test_overwrite_replaces_the_directory_only_when_the_new_one_is_complete(tmp_
     _replace_dir(pafs.LocalFileSystem(), str(new), str(old))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scored"]
     assert [(p.name, p.read_text()) for p in old.iterdir()] == [("part-000000.parquet", "new")]
+
+
+# -- every input kind, through the command line, equal to the single-process engine ---------------------------
+KINDS = {  # file name -> writer of a frame
+    "comments.csv": lambda f, p: f.to_csv(p, index=False),
+    "comments.tsv": lambda f, p: f.to_csv(p, sep="\t", index=False),
+    "comments.txt": lambda f, p: f.to_csv(p, sep="\t", index=False),
+    "comments.csv.gz": lambda f, p: f.to_csv(p, index=False, compression="gzip"),
+    "comments.tsv.gz": lambda f, p: f.to_csv(p, sep="\t", index=False, compression="gzip"),
+    "comments.jsonl": lambda f, p: f.to_json(p, orient="records", lines=True, force_ascii=False),
+    "comments.jsonl.gz": lambda f, p: f.to_json(p, orient="records", lines=True, force_ascii=False,
+                                                compression="gzip"),
+    "comments.parquet": lambda f, p: f.to_parquet(p, index=False),
+    "comments.xlsx": lambda f, p: f.to_excel(p, index=False, engine="openpyxl"),
+}
+CASE_SECONDS = 120  # the limit per case (a hang is caught by the watchdog long before)
+
+
+def matrix_frame(sample_frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    """``n`` rows: the sample's comments repeated, numbered, with the rows that are not scored among them."""
+    texts = (sample_frame["document"].tolist() * (n // len(sample_frame) + 1))[:n]
+    texts[3:3 + len(BAD_ROWS)] = BAD_ROWS
+    labels = (sample_frame["label"].tolist() * (n // len(sample_frame) + 1))[:n]
+    return pd.DataFrame({"id": range(n), "document": texts, "label": labels})
+
+
+def write_case(frame: pd.DataFrame, name: str, root: Path, files: int) -> tuple[Path, list[Path]]:
+    """The input as one file, or as a directory of ``files`` files (the frame split in order)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if files == 1:
+        KINDS[name](frame, root / name)
+        return root / name, [root / name]
+    folder = root / "in"
+    folder.mkdir()
+    paths = []
+    bounds = np.linspace(0, len(frame), files + 1).astype(int)
+    for i in range(files):
+        paths.append(folder / f"part-{i}-{name}")
+        KINDS[name](frame.iloc[bounds[i]: bounds[i + 1]].reset_index(drop=True), paths[-1])
+    return folder, paths
+
+
+def single_process(paths: list[Path], model: Path, tmp: Path) -> pd.DataFrame:
+    """What `sentiment score FILE -o X.parquet --precision fp32` writes for each file, concatenated."""
+    frames = []
+    folder = Path(tempfile.mkdtemp(prefix="single-", dir=tmp))
+    for i, path in enumerate(paths):
+        out = folder / f"{i}.parquet"
+        assert main(["score", str(path), "-o", str(out), "--model", str(model), "--precision", "fp32"]) == 0
+        frames.append(pd.read_parquet(out))
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_ray_cli(args: list[str], seconds: float = CASE_SECONDS) -> tuple[int, float]:
+    """`sentiment score ... --engine ray` in this process (the module's Ray session) within a time limit."""
+    result: dict = {}
+    started = time.monotonic()
+    job = threading.Thread(target=lambda: result.setdefault("rc", main(args)), daemon=True)
+    job.start()
+    job.join(seconds)
+    assert not job.is_alive(), f"--engine ray did not finish in {seconds} s: {args}"
+    return result.get("rc", -1), time.monotonic() - started
+
+
+def assert_same_output(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Every row once, in order; the same columns, cells and statuses; probabilities to their 6 decimals."""
+    assert list(got.columns) == list(expected.columns)
+    assert got["id"].astype(int).tolist() == expected["id"].astype(int).tolist()
+    probs = [c for c in got.columns if c.startswith("prob_")]
+    pd.testing.assert_frame_equal(comparable(got.drop(columns=probs)), comparable(expected.drop(columns=probs)),
+                                  check_dtype=False)
+    np.testing.assert_allclose(got[probs].to_numpy(float), expected[probs].to_numpy(float), atol=1.01e-6)
+
+
+DEFAULT_CASES = {("comments.jsonl", 1), ("comments.parquet", 1)}  # the rest: -m slow (a Ray job each)
+MATRIX = [pytest.param(name, files, id=f"{name}-{'file' if files == 1 else 'dir'}",
+                       marks=() if (name, files) in DEFAULT_CASES else pytest.mark.slow)
+          for name in KINDS for files in (1, 3)]
+
+
+@pytest.mark.parametrize(("name", "files"), MATRIX)
+def test_every_input_kind_scores_like_a_single_process(ray_session, tiny_model_dir, sample_frame, tmp_path,
+                                                        name, files):
+    frame = matrix_frame(sample_frame, 240)
+    src, paths = write_case(frame, name, tmp_path, files)
+    out = tmp_path / "scored"
+    rc, _ = run_ray_cli(["score", str(src), "-o", str(out), "--engine", "ray", "--model",
+                               str(tiny_model_dir), "--precision", "fp32", "--chunk-size", "64",
+                               "--concurrency", "1", "--stall-timeout", "60"])
+    assert rc == 0
+    got = read_parts(out)
+    assert len(got) == len(frame)
+    assert_same_output(got, single_process(paths, tiny_model_dir, tmp_path))
+    if not name.endswith(".xlsx"):  # Excel stores '=HYPERLINK(...)' as a formula, read back as an empty cell
+        assert (got["status"] == "ok").sum() == len(frame) - 2  # '' missing or empty, '   ' empty
+
+
+# -- s3:// for real: a local S3 server (moto) on 127.0.0.1 -----------------------------------------------------
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """moto's S3 server in a subprocess on a free local port; AWS_* variables point pyarrow and boto3 at it."""
+    import socket
+
+    boto3 = pytest.importorskip("boto3")
+    pytest.importorskip("moto.server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with open(log, "wb") as fh:
+        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=fh, stderr=subprocess.STDOUT)
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.list_buckets()
+                break
+            except Exception:  # not listening yet
+                assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+                time.sleep(0.3)
+        client.create_bucket(Bucket="comments")
+        yield client
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_s3_directory_of_parquet_parts_in_and_out(ray_session, s3_server, tiny_model_dir, sample_frame, tmp_path,
+                                                  capsys):
+    """s3://comments/in/ (three Parquet parts) -> s3://comments/scored/ through the command line, equal to
+    the single-process engine on the same files; then a gzipped JSON Lines object to a local directory."""
+    frame = matrix_frame(sample_frame, 300)
+    _, paths = write_case(frame, "comments.parquet", tmp_path / "local", 3)
+    for path in paths:
+        s3_server.upload_file(str(path), "comments", f"in/{path.name}")
+    s3_server.put_object(Bucket="comments", Key="in/_SUCCESS", Body=b"")  # skipped, as Spark's markers are
+    rc, _ = run_ray_cli(["score", "s3://comments/in/", "-o", "s3://comments/scored", "--engine", "ray",
+                         "--model", str(tiny_model_dir), "--precision", "fp32", "--chunk-size", "64",
+                         "--stall-timeout", "60"])
+    assert rc == 0
+    keys = sorted(o["Key"] for o in s3_server.list_objects_v2(Bucket="comments", Prefix="scored")["Contents"])
+    assert keys and all(k.startswith("scored/part-") and k.endswith(".parquet") for k in keys), keys
+    assert not [o for o in s3_server.list_objects_v2(Bucket="comments")["Contents"] if ".tmp-" in o["Key"]]
+    local = tmp_path / "downloaded"
+    local.mkdir()
+    for key in keys:
+        s3_server.download_file("comments", key, str(local / key.split("/")[-1]))
+    expected = single_process(paths, tiny_model_dir, tmp_path)
+    assert_same_output(read_parts(local), expected)
+
+    assert run_ray_cli(["score", "s3://comments/in/", "-o", "s3://comments/scored", "--engine", "ray",
+                        "--model", str(tiny_model_dir)])[0] == 2  # exists: --overwrite needed
+
+    _, (jsonl,) = write_case(frame, "comments.jsonl.gz", tmp_path / "j", 1)
+    s3_server.upload_file(str(jsonl), "comments", "raw/comments.jsonl.gz")
+    rc, _ = run_ray_cli(["score", "s3://comments/raw/comments.jsonl.gz", "-o", str(tmp_path / "from-s3"),
+                         "--engine", "ray", "--model", str(tiny_model_dir), "--precision", "fp32"])
+    assert rc == 0, capsys.readouterr().err[-3000:]
+    assert_same_output(read_parts(tmp_path / "from-s3"), single_process([jsonl], tiny_model_dir, tmp_path))
+
+
+def test_cloud_path_errors_are_one_line(tmp_path, capsys):
+    for spec, fragment in (("https://example.com/c.csv", "download the file first"),
+                           ("ftp://host/c.csv", "unknown scheme 'ftp://'")):
+        assert main(["score", spec, "-o", str(tmp_path / "o"), "--engine", "ray"]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err, err
+        assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+
+
+# -- the watchdog ---------------------------------------------------------------------------------------------
+def test_a_job_that_cannot_progress_ends_with_one_error_line(ray_session, tiny_model_dir, tmp_path, capsys):
+    """Every CPU of the cluster held by another job's actor: no scoring actor can start. The job ends after
+    --stall-timeout with exit status 2 and one error line naming the stage, and leaves nothing behind."""
+    import ray
+
+    @ray.remote(num_cpus=int(ray.cluster_resources()["CPU"]))
+    class Hog:
+        def ready(self) -> bool:
+            return True
+
+    hog = Hog.remote()
+    try:
+        ray.get(hog.ready.remote(), timeout=60)
+        src = tmp_path / "comments.csv"
+        src.write_text("id,document\n1,좋아요\n2,별로\n", encoding="utf-8")
+        capsys.readouterr()
+        rc, seconds = run_ray_cli(["score", str(src), "-o", str(tmp_path / "scored"), "--engine", "ray",
+                                   "--model", str(tiny_model_dir), "--stall-timeout", "5"], seconds=90)
+        err = capsys.readouterr().err
+    finally:
+        ray.kill(hog)
+    assert rc == 2, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert "made no progress for 5 s while starting the scoring actors" in errors[0], errors
+    assert "nothing was written" in errors[0]
+    assert seconds < 60, seconds
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comments.csv"]
