@@ -47,7 +47,7 @@ from .report_stats import PERIODS, group_table, log_odds_z, period_of
 from .shares import METHOD_MODEL, MIN_LABELS, ShareEstimate, corrected_share, group_shares, model_share
 
 if TYPE_CHECKING:
-    from .audit import AuditLabels
+    from .audit_sample import AuditLabels
     from ..model.fitted import FittedClassifier
     from .explain import Explanation
 
@@ -279,7 +279,7 @@ def write_report(data: ScoredData, clf: "FittedClassifier", output: str | Path, 
                  min_labels: int = MIN_LABELS, log: Callable[[str], None] = lambda msg: None) -> ReportSummary:
     """Compute every section and write the page atomically; returns what was done.
 
-    ``audit``: labeled audit comments (:func:`sentiment.analysis.audit.read_audit_labels`) that correct the share
+    ``audit``: labeled audit comments (:func:`sentiment.analysis.audit_sample.read_audit_labels`) that correct the share
     positive, overall and in each group with at least ``min_labels`` of them."""
     started = time.perf_counter()
     output = Path(output)

@@ -229,7 +229,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     clf = _load_classifier(args)
     data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
                         sheet=args.sheet, log=log)
-    from ..analysis.audit import audit_rows
+    from ..analysis.audit_sample import audit_rows
 
     data, evaluated_on = audit_rows(data, args.all_rows)
     if evaluated_on:
@@ -459,7 +459,7 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     if args.labeled:
         import numpy as np
 
-        from ..analysis.audit import read_audit_labels
+        from ..analysis.audit_sample import read_audit_labels
 
         audit = read_audit_labels(args.labeled, data.frame, np.asarray(data.labels), data.positive,
                                   text_column=args.labeled_text_column, label_column=args.label_column,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from conftest import SAMPLE, assert_user_error, run_cli
 
-from sentiment.analysis.audit import read_audit_labels
+from sentiment.analysis.audit_sample import read_audit_labels
 from sentiment.analysis.report import read_scored, share_figures, write_report
 from sentiment.analysis.shares import METHOD_MODEL, METHOD_PPI
 from sentiment.errors import DataError

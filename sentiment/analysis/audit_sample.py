@@ -1,4 +1,4 @@
-"""Audit labels (the LABELS file of ``sentiment label``) matched to the rows of a scored file.
+"""The audit sample of a LABELS file (`sentiment label`) matched to the rows of a scored file.
 
 LABELS holds the comments chosen for labeling with their text column, ``row`` (0-based row number in the
 scored input), ``sample`` (``audit``: drawn uniformly at random; ``informative``: chosen by the model) and
