@@ -33,13 +33,14 @@ def make(folder: Path, rows: int) -> tuple[Path, Path, int]:
 
 def run(mode: str, path: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    from sentiment.io.readers import iter_table
     from sentiment.errors import DataError
+    from sentiment.io.readers import iter_table
 
     started = time.perf_counter()
     rows, note = 0, ""
     try:
-        for chunk, info in iter_table(path, chunksize=50_000, encoding_errors=mode):
+        info = None
+        for chunk, info in iter_table(path, chunksize=50_000, encoding_errors=mode):  # noqa: B007 (info: the last chunk's)
             rows += len(chunk)
         note = f"bad lines {info.bad_lines}, skipped {info.skipped_rows}"
     except DataError as exc:

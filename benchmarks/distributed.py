@@ -42,12 +42,17 @@ def main() -> None:
     tmp = src.parent
     n = len(texts)
     print(f"{n:,} comments, {os.cpu_count()} cores, {tmp}")
-    base = [sys.executable, "-m", "sentiment", "score", str(src), "-q"] + (["--model", args.model] if args.model else [])
+    base = [sys.executable, "-m", "sentiment", "score", str(src), "-q"] + (
+        ["--model", args.model] if args.model else []
+    )
     result: dict = {"rows": n, "cpus": os.cpu_count(), "ray_address": args.ray_address or "local"}
 
     seconds, rss, _, _ = run_measured(base + ["-o", str(tmp / "single.parquet")])
-    result["single_process"] = {"seconds": round(seconds, 1), "rows_per_s": round(n / seconds),
-                                "peak_rss_mb": round(rss / 2**20)}
+    result["single_process"] = {
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(n / seconds),
+        "peak_rss_mb": round(rss / 2**20),
+    }
     print(f"  single process: {n / seconds:,.0f} rows/s, {seconds:.1f} s, peak RSS {rss / 2**20:,.0f} MB", flush=True)
 
     ray_cmd = base + ["-o", str(tmp / "ray-out"), "--engine", "ray"]
@@ -57,11 +62,19 @@ def main() -> None:
         ray_cmd += ["--concurrency", str(args.concurrency)]
     seconds, rss, _, _ = run_measured(ray_cmd)
     actors = args.concurrency or _cluster_cpus(args.ray_address)
-    result["ray"] = {"seconds": round(seconds, 1), "rows_per_s": round(n / seconds), "peak_rss_mb": round(rss / 2**20),
-                     "actors": actors, "rows_per_s_per_actor_cpu": round(n / seconds / actors),
-                     "rss_measured": "driver only" if args.ray_address else "driver, raylet and workers"}
-    print(f"  ray ({result['ray_address']}, {actors} actors): {n / seconds:,.0f} rows/s, {seconds:.1f} s, "
-          f"peak RSS {rss / 2**20:,.0f} MB, {n / seconds / actors:,.0f} rows/s per actor CPU", flush=True)
+    result["ray"] = {
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(n / seconds),
+        "peak_rss_mb": round(rss / 2**20),
+        "actors": actors,
+        "rows_per_s_per_actor_cpu": round(n / seconds / actors),
+        "rss_measured": "driver only" if args.ray_address else "driver, raylet and workers",
+    }
+    print(
+        f"  ray ({result['ray_address']}, {actors} actors): {n / seconds:,.0f} rows/s, {seconds:.1f} s, "
+        f"peak RSS {rss / 2**20:,.0f} MB, {n / seconds / actors:,.0f} rows/s per actor CPU",
+        flush=True,
+    )
 
     single_frame = pd.read_parquet(tmp / "single.parquet", columns=["id", "prob_1"])
     parts = sorted((tmp / "ray-out").glob("part-*.parquet"))
@@ -71,13 +84,15 @@ def main() -> None:
     if result["same_rows_in_order"]:  # the same comment, the same probability (to the 6 decimals written)
         result["max_abs_prob_diff"] = float((single_frame["prob_1"] - ray_frame["prob_1"]).abs().max())
     result["ratio_ray_over_single"] = round(result["ray"]["rows_per_s"] / result["single_process"]["rows_per_s"], 2)
-    print(f"\n| engine | rows | seconds | rows/s | peak RSS MB |\n|---|---|---|---|---|")
+    print("\n| engine | rows | seconds | rows/s | peak RSS MB |\n|---|---|---|---|---|")
     for name in ("single_process", "ray"):
         r = result[name]
         print(f"| {name} | {n:,} | {r['seconds']} | {r['rows_per_s']:,} | {r['peak_rss_mb']:,} |")
-    print(f"ratio ray / single process: {result['ratio_ray_over_single']} (target >= 0.8); "
-          f"every row once, in order: {result['same_rows_in_order']}; largest probability difference: "
-          f"{result.get('max_abs_prob_diff')}")
+    print(
+        f"ratio ray / single process: {result['ratio_ray_over_single']} (target >= 0.8); "
+        f"every row once, in order: {result['same_rows_in_order']}; largest probability difference: "
+        f"{result.get('max_abs_prob_diff')}"
+    )
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(result, indent=2))
     print(f"written {args.json_out}")

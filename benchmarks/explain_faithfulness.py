@@ -33,8 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from sentiment import SentimentClassifier
-    from sentiment.io.readers import read_text_lines
     from sentiment.analysis.explain import deletion_test
+    from sentiment.io.readers import read_text_lines
 
     clf = SentimentClassifier.load(args.model)
     texts = read_text_lines(args.data)
@@ -43,21 +43,27 @@ def main() -> None:
     explanations = clf.explain(texts)
     seconds = time.perf_counter() - started
     tokens = sum(len(e.tokens) for e in explanations)
-    print(f"model: {args.model or 'default (packaged)'}; data: {args.data} ({len(texts):,} comments, "
-          f"{tokens:,} tokens)")
+    print(
+        f"model: {args.model or 'default (packaged)'}; data: {args.data} ({len(texts):,} comments, {tokens:,} tokens)"
+    )
     print(f"explanations: {len(texts) / seconds:,.0f} comments/s ({seconds:.1f} s, one process)\n")
-    print("| k | comments | mean drop, top-k deleted | mean drop, k random deleted (baseline) | ratio | "
-          "comments where top-k > random |")
+    print(
+        "| k | comments | mean drop, top-k deleted | mean drop, k random deleted (baseline) | ratio | "
+        "comments where top-k > random |"
+    )
     print("|---|---|---|---|---|---|")
     results = []
     for k in args.k:
         r = deletion_test(clf, texts, k=k, repeats=args.repeats, seed=0)
         results.append(r)
-        print(f"| {k} | {r['texts']:,} | {r['top_k_drop_mean']:.3f} | {r['random_k_drop_mean']:.3f} | "
-              f"{r['ratio']:.1f}x | {r['share_top_k_larger']:.1%} |")
+        print(
+            f"| {k} | {r['texts']:,} | {r['top_k_drop_mean']:.3f} | {r['random_k_drop_mean']:.3f} | "
+            f"{r['ratio']:.1f}x | {r['share_top_k_larger']:.1%} |"
+        )
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({"comments_per_second": len(texts) / seconds,
-                                                   "results": results}, indent=2))
+        Path(args.json_out).write_text(
+            json.dumps({"comments_per_second": len(texts) / seconds, "results": results}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -51,10 +51,14 @@ def inject_flips(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarra
 def scores(flagged: np.ndarray, flips: np.ndarray, rows: int, started: tuple[float, float]) -> dict:
     """Rows flagged, their share, the flips among them, and the wall and CPU seconds since ``started``."""
     found = np.intersect1d(flagged, flips)
-    return {"flagged": len(flagged), "flagged_share": round(len(flagged) / rows, 4),
-            "flips_found": len(found), "recall": round(len(found) / max(len(flips), 1), 4),
-            "seconds": round(time.perf_counter() - started[0], 1),
-            "cpu_seconds": round(time.process_time() - started[1], 1)}
+    return {
+        "flagged": len(flagged),
+        "flagged_share": round(len(flagged) / rows, 4),
+        "flips_found": len(found),
+        "recall": round(len(found) / max(len(flips), 1), 4),
+        "seconds": round(time.perf_counter() - started[0], 1),
+        "cpu_seconds": round(time.process_time() - started[1], 1),
+    }
 
 
 def clock() -> tuple[float, float]:
@@ -75,9 +79,18 @@ def run(args: argparse.Namespace) -> dict:
         index = np.sort(np.random.default_rng(args.seed).choice(index, args.rows, replace=False))
     texts = [data.texts[i] for i in index]
     labels, flips = inject_flips(data.labels[index], args.flip_share, args.seed)
-    out = {"data": str(args.data), "domain": args.domain, "rows": len(texts), "flip_share": args.flip_share,
-           "flips": len(flips), "seed": args.seed, "folds": args.folds, "workers": args.workers,
-           "model": args.model or "default (packaged)", "results": {}}
+    out = {
+        "data": str(args.data),
+        "domain": args.domain,
+        "rows": len(texts),
+        "flip_share": args.flip_share,
+        "flips": len(flips),
+        "seed": args.seed,
+        "folds": args.folds,
+        "workers": args.workers,
+        "model": args.model or "default (packaged)",
+        "results": {},
+    }
 
     if args.save_noisy:
         import pandas as pd
@@ -95,7 +108,8 @@ def run(args: argparse.Namespace) -> dict:
     started = clock()
     table = audit_labels(texts, labels, False, folds=args.folds, seed=args.seed, workers=args.workers)
     out["results"]["audit, n-gram models alone (--no-model)"] = scores(
-        table["row"].to_numpy(), flips, len(texts), started)
+        table["row"].to_numpy(), flips, len(texts), started
+    )
 
     started = clock()
     clf = SentimentClassifier.load(args.model)
@@ -105,21 +119,27 @@ def run(args: argparse.Namespace) -> dict:
     budget = audit["flagged"]
     baseline = np.argsort(given, kind="stable")[:budget]
     out["results"]["baseline: lowest model probability of the given label, same budget"] = scores(
-        baseline, flips, len(texts), started)
+        baseline, flips, len(texts), started
+    )
     clean = np.asarray([column[str(v)] for v in data.labels[index].tolist()])
     out["model_accuracy_on_clean_labels"] = round(float((proba.argmax(axis=1) == clean).mean()), 4)
     return out
 
 
 def markdown(out: dict) -> str:
-    lines = [f"{out['rows']:,} rows of {out['data']}{' (' + out['domain'] + ')' if out['domain'] else ''}, "
-             f"{out['flips']} labels flipped ({out['flip_share']:.0%}, seed {out['seed']}); model "
-             f"{out['model']} (accuracy on the clean labels {out['model_accuracy_on_clean_labels']})", "",
-             "| method | rows flagged | share flagged | flips found | recall of the flips | seconds (CPU seconds) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"{out['rows']:,} rows of {out['data']}{' (' + out['domain'] + ')' if out['domain'] else ''}, "
+        f"{out['flips']} labels flipped ({out['flip_share']:.0%}, seed {out['seed']}); model "
+        f"{out['model']} (accuracy on the clean labels {out['model_accuracy_on_clean_labels']})",
+        "",
+        "| method | rows flagged | share flagged | flips found | recall of the flips | seconds (CPU seconds) |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, r in out["results"].items():
-        lines.append(f"| {name} | {r['flagged']:,} | {r['flagged_share']:.1%} | {r['flips_found']} | "
-                     f"{r['recall']:.1%} | {r['seconds']} ({r['cpu_seconds']}) |")
+        lines.append(
+            f"| {name} | {r['flagged']:,} | {r['flagged_share']:.1%} | {r['flips_found']} | "
+            f"{r['recall']:.1%} | {r['seconds']} ({r['cpu_seconds']}) |"
+        )
     return "\n".join(lines)
 
 
@@ -132,11 +152,18 @@ def main() -> None:
     parser.add_argument("--model", help="model bundle (default: the packaged model)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=1, help="processes fitting the folds (default 1: this one, "
-                                                               "so that the CPU seconds hold all the work)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes fitting the folds (default 1: this one, so that the CPU seconds hold all the work)",
+    )
     parser.add_argument("--json-out", help="write the figures here")
-    parser.add_argument("--save-noisy", metavar="CSV", help="also write the sampled rows with the flipped labels "
-                                                           "(text, label, flipped) for `sentiment audit`")
+    parser.add_argument(
+        "--save-noisy",
+        metavar="CSV",
+        help="also write the sampled rows with the flipped labels (text, label, flipped) for `sentiment audit`",
+    )
     args = parser.parse_args()
     out = run(args)
     print(markdown(out))

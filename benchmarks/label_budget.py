@@ -52,20 +52,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--label-column", default=None)
     p.add_argument("--budgets", type=int, nargs="+", default=[0, 100, 300, 1000], help="label budgets")
     p.add_argument("--strategies", nargs="+", default=["random", "tool"], choices=("random", "tool"))
-    p.add_argument("--unlabeled", type=int, default=8000, help="unlabeled texts drawn from the pool (the user's "
-                                                                "comments; labels are chosen among them)")
+    p.add_argument(
+        "--unlabeled",
+        type=int,
+        default=8000,
+        help="unlabeled texts drawn from the pool (the user's comments; labels are chosen among them)",
+    )
     p.add_argument("--test-rows", type=int, default=5000, help="rows held out for testing")
     p.add_argument("--positive-share", type=float, default=None, help="resample the domain to this share positive")
     p.add_argument("--no-labels-only", action="store_true", help="skip 'adapt, labels only'")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="adapt.KEY=VALUE",
-                   help="adapt settings for every adaptation (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="adapt.KEY=VALUE",
+        help="adapt settings for every adaptation (repeatable)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json-out", default=None)
     return p.parse_args(argv)
 
 
-def load_domain(spec: str, text_column: str | None, label_column: str | None, positive_share: float | None,
-                seed: int) -> tuple[str, list[str], np.ndarray]:
+def load_domain(
+    spec: str, text_column: str | None, label_column: str | None, positive_share: float | None, seed: int
+) -> tuple[str, list[str], np.ndarray]:
     from sentiment.io.labeled import load_labeled
 
     name, _, path = spec.rpartition("=")
@@ -97,8 +108,10 @@ def split(y: np.ndarray, test_rows: int, unlabeled: int, seed: int) -> tuple[np.
 def figures(y: np.ndarray, pred: np.ndarray) -> dict:
     from sklearn.metrics import f1_score
 
-    return {"macro_f1": round(float(f1_score(y, pred, average="macro")), 4),
-            "share_error_points": round(100 * float(pred.mean() - y.mean()), 2)}
+    return {
+        "macro_f1": round(float(f1_score(y, pred, average="macro")), 4),
+        "share_error_points": round(100 * float(pred.mean() - y.mean()), 2),
+    }
 
 
 def tfidf_lr(texts: list[str], y: np.ndarray, seed: int):
@@ -107,13 +120,19 @@ def tfidf_lr(texts: list[str], y: np.ndarray, seed: int):
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.pipeline import make_pipeline
 
-    pipe = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1),
-                         LogisticRegression(max_iter=2000, class_weight="balanced"))
+    pipe = make_pipeline(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1),
+        LogisticRegression(max_iter=2000, class_weight="balanced"),
+    )
     folds = min(3, int(np.bincount(y, minlength=2).min()))
     if folds < 2:
         return pipe.fit(texts, y)
-    grid = GridSearchCV(pipe, {"logisticregression__C": [0.3, 1.0, 3.0, 10.0]}, scoring="f1_macro",
-                        cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
+    grid = GridSearchCV(
+        pipe,
+        {"logisticregression__C": [0.3, 1.0, 3.0, 10.0]},
+        scoring="f1_macro",
+        cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+    )
     return grid.fit(texts, y).best_estimator_
 
 
@@ -123,8 +142,10 @@ def choose(base, strategy: str, texts: list[str], n: int, seed: int) -> tuple[np
         rng = np.random.default_rng(seed + n)
         return np.sort(rng.choice(len(texts), n, replace=False)), ["audit"] * n
     if not hasattr(base, "select_for_labeling"):
-        raise SystemExit("--strategies tool needs SentimentClassifier.select_for_labeling (sentiment label); "
-                         "this version has none: pass --strategies random")
+        raise SystemExit(
+            "--strategies tool needs SentimentClassifier.select_for_labeling (sentiment label); "
+            "this version has none: pass --strategies random"
+        )
     chosen = base.select_for_labeling(texts, n, seed=seed)
     return chosen["row"].to_numpy(), chosen["sample"].astype(str).tolist()
 
@@ -140,18 +161,30 @@ def run(args: argparse.Namespace) -> dict:
     user_texts, y_user = [texts[i] for i in users], y[users]
     base = SentimentClassifier.load(args.base)
     tuned = base.config_.with_overrides(["adapt.min_texts=10", *args.overrides])
-    print(f"{name}: {len(texts):,} rows ({y.mean():.1%} positive); test {len(test):,}, the user's texts "
-          f"{len(users):,}", file=sys.stderr)
+    print(
+        f"{name}: {len(texts):,} rows ({y.mean():.1%} positive); test {len(test):,}, the user's texts {len(users):,}",
+        file=sys.stderr,
+    )
     base_test = base.predict_proba(test_texts)
     base_user = base.predict_proba(user_texts)
     results: list[dict] = []
 
     def record(budget: int, strategy: str, method: str, pred: np.ndarray, seconds: float, **extra) -> None:
-        row = {"labels": budget, "selection": strategy, "method": method, **figures(y_test, pred),
-               "seconds": round(seconds, 1), **extra}
+        row = {
+            "labels": budget,
+            "selection": strategy,
+            "method": method,
+            **figures(y_test, pred),
+            "seconds": round(seconds, 1),
+            **extra,
+        }
         results.append(row)
-        print(f"{budget:>5} {strategy:<7} {method:<34} macro-F1 {row['macro_f1']:.4f}  share error "
-              f"{row['share_error_points']:+.1f}  ({seconds:.0f} s)", file=sys.stderr, flush=True)
+        print(
+            f"{budget:>5} {strategy:<7} {method:<34} macro-F1 {row['macro_f1']:.4f}  share error "
+            f"{row['share_error_points']:+.1f}  ({seconds:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def adapt(texts_: list[str], labeled=None, sample=None, **cfg) -> tuple[object, float]:
         t0 = time.perf_counter()
@@ -162,8 +195,14 @@ def run(args: argparse.Namespace) -> dict:
         if budget == 0:
             record(0, "-", "base model", (base_test[:, 1] >= 0.5).astype(int), 0.0)
             adapted, seconds = adapt(user_texts)
-            record(0, "-", "adapt (default: equal classes)", adapted.predict(test_texts).astype(int), seconds,
-                   class_mix=adapted.training_["adaptation"]["class_mix"])
+            record(
+                0,
+                "-",
+                "adapt (default: equal classes)",
+                adapted.predict(test_texts).astype(int),
+                seconds,
+                class_mix=adapted.training_["adaptation"]["class_mix"],
+            )
             adapted, seconds = adapt(user_texts, **{"adapt.class_mix": "estimate", "adapt.decision": "estimate"})
             p_test = adapted.predict_proba(test_texts)
             record(0, "-", "adapt, EM class mix", p_test.argmax(axis=1), seconds)
@@ -176,32 +215,67 @@ def run(args: argparse.Namespace) -> dict:
             lab_texts, lab_y = [user_texts[i] for i in rows], y_user[rows]
             audit_y = lab_y[np.asarray(sample) == "audit"]
             threshold, _ = threshold_from_labels(base_user[:, 1], audit_y, base_user[rows, 1], lab_y)
-            record(budget, strategy, "threshold alone", (base_test[:, 1] >= threshold).astype(int), select_seconds,
-                   threshold=round(threshold, 3))
+            record(
+                budget,
+                strategy,
+                "threshold alone",
+                (base_test[:, 1] >= threshold).astype(int),
+                select_seconds,
+                threshold=round(threshold, 3),
+            )
             adapted, seconds = adapt(user_texts, (lab_texts, lab_y.tolist()), sample)
-            record(budget, strategy, "adapt --labeled", adapted.predict(test_texts).astype(int), seconds,
-                   threshold=getattr(adapted.decision_, "threshold", None))
+            record(
+                budget,
+                strategy,
+                "adapt --labeled",
+                adapted.predict(test_texts).astype(int),
+                seconds,
+                threshold=getattr(adapted.decision_, "threshold", None),
+            )
             if not args.no_labels_only:
                 adapted, seconds = adapt(lab_texts, (lab_texts, lab_y.tolist()), sample)
-                record(budget, strategy, "adapt, labels only (no texts)", adapted.predict(test_texts).astype(int),
-                       seconds)
+                record(
+                    budget, strategy, "adapt, labels only (no texts)", adapted.predict(test_texts).astype(int), seconds
+                )
             t0 = time.perf_counter()
             model = tfidf_lr(lab_texts, lab_y, args.seed)
-            record(budget, strategy, "char TF-IDF + LR on the labels", model.predict(test_texts).astype(int),
-                   time.perf_counter() - t0)
-    return {"domain": name, "data": args.data, "base": args.base, "rows": len(texts),
-            "positive_share": round(float(y.mean()), 4), "test_rows": len(test), "unlabeled_texts": len(users),
-            "budgets": args.budgets, "strategies": args.strategies, "overrides": args.overrides, "seed": args.seed,
-            "results": results, "seconds": round(time.perf_counter() - started, 1)}
+            record(
+                budget,
+                strategy,
+                "char TF-IDF + LR on the labels",
+                model.predict(test_texts).astype(int),
+                time.perf_counter() - t0,
+            )
+    return {
+        "domain": name,
+        "data": args.data,
+        "base": args.base,
+        "rows": len(texts),
+        "positive_share": round(float(y.mean()), 4),
+        "test_rows": len(test),
+        "unlabeled_texts": len(users),
+        "budgets": args.budgets,
+        "strategies": args.strategies,
+        "overrides": args.overrides,
+        "seed": args.seed,
+        "results": results,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def markdown(report: dict) -> str:
-    lines = [f"{report['domain']}: test {report['test_rows']:,} rows ({report['positive_share']:.1%} positive), "
-             f"{report['unlabeled_texts']:,} unlabeled texts; macro-F1 / share error (points)", "",
-             "| labels | selection | method | macro-F1 | share error | seconds |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"{report['domain']}: test {report['test_rows']:,} rows ({report['positive_share']:.1%} positive), "
+        f"{report['unlabeled_texts']:,} unlabeled texts; macro-F1 / share error (points)",
+        "",
+        "| labels | selection | method | macro-F1 | share error | seconds |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in report["results"]:
-        lines.append(f"| {r['labels']} | {r['selection']} | {r['method']} | {r['macro_f1']:.4f} | "
-                     f"{r['share_error_points']:+.1f} | {r['seconds']:.0f} |")
+        lines.append(
+            f"| {r['labels']} | {r['selection']} | {r['method']} | {r['macro_f1']:.4f} | "
+            f"{r['share_error_points']:+.1f} | {r['seconds']:.0f} |"
+        )
     return "\n".join(lines)
 
 

@@ -42,9 +42,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def start_page(source: Path, labels: Path, n: int) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "sentiment", "label", str(source), "-o", str(labels), "--n",
-                             str(n), "--port", "0"], cwd=ROOT, env=env, stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sentiment", "label", str(source), "-o", str(labels), "--n", str(n), "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     found: list[str] = []
     ready = threading.Event()
 
@@ -66,8 +71,12 @@ def start_page(source: Path, labels: Path, n: int) -> tuple[subprocess.Popen, st
 
 def summary(ms: list[float]) -> dict[str, float]:
     arr = np.asarray(ms, dtype=float)
-    return {"count": len(arr), "p50_ms": round(float(np.percentile(arr, 50)), 1),
-            "p95_ms": round(float(np.percentile(arr, 95)), 1), "max_ms": round(float(arr.max()), 1)}
+    return {
+        "count": len(arr),
+        "p50_ms": round(float(np.percentile(arr, 50)), 1),
+        "p95_ms": round(float(np.percentile(arr, 95)), 1),
+        "max_ms": round(float(arr.max()), 1),
+    }
 
 
 def browser_run(url: str, presses: int) -> dict[str, list[float]]:
@@ -90,7 +99,8 @@ def browser_run(url: str, presses: int) -> dict[str, list[float]]:
             before = driver.execute_script("return window.labelingTimings.length")
             ActionChains(driver).send_keys(key).perform()
             WebDriverWait(driver, 30).until(
-                lambda d, before=before: d.execute_script("return window.labelingTimings.length") > before)
+                lambda d, before=before: d.execute_script("return window.labelingTimings.length") > before
+            )
             elapsed = driver.execute_script("return window.labelingTimings[window.labelingTimings.length - 1]")
             (undo if key == "z" else decide).append(float(elapsed))
     finally:
@@ -101,8 +111,9 @@ def browser_run(url: str, presses: int) -> dict[str, list[float]]:
 def http_run(url: str, presses: int) -> list[float]:
     def call(path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url + path.lstrip("/"), data=data,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url + path.lstrip("/"), data=data, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
@@ -137,11 +148,15 @@ def main() -> None:
         frame = pd.read_csv(labels, keep_default_na=False, dtype=str)
     decided = int((frame["decided_at"] != "").sum())
     presses = len(browser["decide"]) - len(browser["undo"])  # each undo takes one decision back
-    result = {"input": args.input, "comments": len(frame), "decided": decided,
-              "expected_decided": min(len(frame), presses + len(http)),
-              "browser_keydown_to_next_comment": summary(browser["decide"]),
-              "browser_undo_to_comment": summary(browser["undo"]) if browser["undo"] else None,
-              "http_decide_round_trip": summary(http) if http else None}
+    result = {
+        "input": args.input,
+        "comments": len(frame),
+        "decided": decided,
+        "expected_decided": min(len(frame), presses + len(http)),
+        "browser_keydown_to_next_comment": summary(browser["decide"]),
+        "browser_undo_to_comment": summary(browser["undo"]) if browser["undo"] else None,
+        "http_decide_round_trip": summary(http) if http else None,
+    }
     print(json.dumps(result, indent=2))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -41,8 +41,11 @@ def macro_f1(y: np.ndarray, p1: np.ndarray) -> dict:
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     pred = (p1 >= 0.5).astype(int)
-    return {"macro_f1": round(float(f1_score(y, pred, average="macro")), 4),
-            "accuracy": round(float(accuracy_score(y, pred)), 4), "roc_auc": round(float(roc_auc_score(y, p1)), 4)}
+    return {
+        "macro_f1": round(float(f1_score(y, pred, average="macro")), 4),
+        "accuracy": round(float(accuracy_score(y, pred)), 4),
+        "roc_auc": round(float(roc_auc_score(y, p1)), 4),
+    }
 
 
 def run_tfidf(texts: list[str], y: np.ndarray, test_texts: list[str], seed: int) -> tuple[np.ndarray, str]:
@@ -54,8 +57,10 @@ def run_tfidf(texts: list[str], y: np.ndarray, test_texts: list[str], seed: int)
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True)
     x = vec.fit_transform([texts[i] for i in idx_fit])
     xv = vec.transform([texts[i] for i in idx_valid])
-    scores = {c: LogisticRegression(C=c, max_iter=2000).fit(x, y[idx_fit]).score(xv, y[idx_valid])
-              for c in (0.5, 1.0, 2.0, 4.0, 8.0)}
+    scores = {
+        c: LogisticRegression(C=c, max_iter=2000).fit(x, y[idx_fit]).score(xv, y[idx_valid])
+        for c in (0.5, 1.0, 2.0, 4.0, 8.0)
+    }
     best = max(scores, key=scores.get)
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True)
     clf = LogisticRegression(C=best, max_iter=2000).fit(vec.fit_transform(texts), y)
@@ -108,7 +113,7 @@ def main() -> None:
     base = SentimentClassifier.load(None if args.base == "default" else args.base, runtime="keras")
     tokenizer = Tokenizer(base.config_.normalize, base.config_.tokenizer)
     started = time.perf_counter()
-    need = pool.iloc[:max(sizes)]
+    need = pool.iloc[: max(sizes)]
     pool_tokens = tokenizer.tokenize_many(need["text"].tolist(), workers=1, show_progress=False)
     test_tokens = tokenizer.tokenize_many(test["text"].tolist(), workers=1, show_progress=False)
     print(f"tokenized {len(need) + len(test):,} texts in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -129,26 +134,53 @@ def main() -> None:
             elif method == "base":
                 p1, note = run_network(cfg_base, tokens, y, test_tokens)
             else:
-                p1, note = run_adapt(base, base.config_.with_overrides(
-                    [o for o in args.overrides if o.startswith("adapt.")]), texts, y, test_tokens)
+                p1, note = run_adapt(
+                    base,
+                    base.config_.with_overrides([o for o in args.overrides if o.startswith("adapt.")]),
+                    texts,
+                    y,
+                    test_tokens,
+                )
             seconds = round(time.perf_counter() - start, 1)
             row = {**macro_f1(y_test, p1), "seconds": seconds, "notes": note}
             results.setdefault(method, {})[str(n)] = row
-            print(f"{method} n={n}: macro-F1 {row['macro_f1']:.4f} ({seconds:.0f} s; {note})", file=sys.stderr,
-                  flush=True)
-    names = {"tfidf": "char TF-IDF + LR", "scratch": "from scratch (`--from-scratch`)",
-             "base": "from the base (`train` default)", "adapt": "`adapt --labeled` (base)"}
-    print(f"\n{args.data}: test {len(test):,} rows; base {args.base} alone: macro-F1 "
-          f"{results['base (no training)']['all']['macro_f1']:.4f}\n")
+            print(
+                f"{method} n={n}: macro-F1 {row['macro_f1']:.4f} ({seconds:.0f} s; {note})", file=sys.stderr, flush=True
+            )
+    names = {
+        "tfidf": "char TF-IDF + LR",
+        "scratch": "from scratch (`--from-scratch`)",
+        "base": "from the base (`train` default)",
+        "adapt": "`adapt --labeled` (base)",
+    }
+    print(
+        f"\n{args.data}: test {len(test):,} rows; base {args.base} alone: macro-F1 "
+        f"{results['base (no training)']['all']['macro_f1']:.4f}\n"
+    )
     print("| labeled rows | " + " | ".join(names[m] for m in args.methods) + " |")
     print("|---|" + "---|" * len(args.methods))
     for n in sizes:
-        print(f"| {n:,} | " + " | ".join(f"{results[m][str(n)]['macro_f1']:.4f} ({results[m][str(n)]['seconds']:.0f} s)"
-                                         for m in args.methods) + " |")
+        print(
+            f"| {n:,} | "
+            + " | ".join(
+                f"{results[m][str(n)]['macro_f1']:.4f} ({results[m][str(n)]['seconds']:.0f} s)" for m in args.methods
+            )
+            + " |"
+        )
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({
-            "data": args.data, "base": args.base, "test_rows": len(test), "seed": args.seed,
-            "overrides": args.overrides, "results": results}, indent=1))
+        Path(args.json_out).write_text(
+            json.dumps(
+                {
+                    "data": args.data,
+                    "base": args.base,
+                    "test_rows": len(test),
+                    "seed": args.seed,
+                    "overrides": args.overrides,
+                    "results": results,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ def parse_data(spec: str) -> tuple[Path, str]:
 
 
 def compare(model: str | None, path: Path, rows: int, seed: int, workers: int) -> dict:
-    from sentiment.classifier import SentimentClassifier
     from sentiment.analysis.evaluation import compute_metrics
+    from sentiment.classifier import SentimentClassifier
     from sentiment.io.labeled import load_labeled, match_labels
 
     fp32 = SentimentClassifier.load(model, runtime="onnx", precision="fp32")
@@ -49,8 +49,11 @@ def compare(model: str | None, path: Path, rows: int, seed: int, workers: int) -
     texts = [data.texts[i] for i in index]
     labels = match_labels(data.labels[index], fp32.classes_, str(path))
     start = time.perf_counter()
-    ids = [i for _, batch in fp32.tokenizer_.iter_batches([(None, texts)], workers=workers, vocab=fp32.vocabulary_)
-           for i in batch]
+    ids = [
+        i
+        for _, batch in fp32.tokenizer_.iter_batches([(None, texts)], workers=workers, vocab=fp32.vocabulary_)
+        for i in batch
+    ]
     tokenize_seconds = time.perf_counter() - start
     out = {"file": str(path), "rows": len(texts), "seed": seed, "tokenize_seconds": round(tokenize_seconds, 1)}
     proba = {}
@@ -59,7 +62,11 @@ def compare(model: str | None, path: Path, rows: int, seed: int, workers: int) -
         proba[name] = clf.predict_ids(ids)
         seconds = time.perf_counter() - start
         m = compute_metrics(labels, proba[name], clf.classes_)
-        out[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "inference_rows_per_s": round(len(ids) / seconds)}
+        out[name] = {
+            "accuracy": m["accuracy"],
+            "macro_f1": m["macro_f1"],
+            "inference_rows_per_s": round(len(ids) / seconds),
+        }
         reverse = clf.predict_ids(ids[::-1])[::-1]  # the same rows in other batches
         out[name]["max_abs_change_reversed_order"] = float(np.abs(reverse - proba[name]).max()) if len(ids) else 0.0
     out["accuracy_change_points"] = round(100 * (out["int8"]["accuracy"] - out["fp32"]["accuracy"]), 3)
@@ -78,9 +85,12 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
     p.add_argument("--max-loss", type=float, default=0.1, help="points int8 may lose on every file to be the default")
     p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "precision.json")
-    p.add_argument("--record", action="store_true",
-                   help="write the figures into the bundle (meta.json and the model card) with fp32 as its default "
-                        "precision (int8 is batch-dependent, never the default)")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="write the figures into the bundle (meta.json and the model card) with fp32 as its default "
+        "precision (int8 is batch-dependent, never the default)",
+    )
     args = p.parse_args()
 
     results = {}
@@ -88,26 +98,35 @@ def main() -> None:
         path, name = parse_data(spec)
         results[name] = compare(args.model, path, args.rows, args.seed, args.workers)
         print(f"  {name}: {results[name]}", flush=True)
-    ok = all(r["accuracy_change_points"] >= -args.max_loss and r["macro_f1_change_points"] >= -args.max_loss
-             for r in results.values())
-    print("\n| data | rows | accuracy fp32 | accuracy int8 | change (points) | macro-F1 fp32 | macro-F1 int8 | "
-          "change (points) | labels changed | max |dp| | int8 max |dp|, reversed order |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
+    ok = all(
+        r["accuracy_change_points"] >= -args.max_loss and r["macro_f1_change_points"] >= -args.max_loss
+        for r in results.values()
+    )
+    print(
+        "\n| data | rows | accuracy fp32 | accuracy int8 | change (points) | macro-F1 fp32 | macro-F1 int8 | "
+        "change (points) | labels changed | max |dp| | int8 max |dp|, reversed order |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|"
+    )
     for name, r in results.items():
-        print(f"| {name} | {r['rows']:,} | {r['fp32']['accuracy']:.4f} | {r['int8']['accuracy']:.4f} | "
-              f"{r['accuracy_change_points']:+.2f} | {r['fp32']['macro_f1']:.4f} | {r['int8']['macro_f1']:.4f} | "
-              f"{r['macro_f1_change_points']:+.2f} | {r['label_changes']:,} | {r['max_abs_probability_change']:.3f} | "
-              f"{r['int8']['max_abs_change_reversed_order']:.4f} |")
+        print(
+            f"| {name} | {r['rows']:,} | {r['fp32']['accuracy']:.4f} | {r['int8']['accuracy']:.4f} | "
+            f"{r['accuracy_change_points']:+.2f} | {r['fp32']['macro_f1']:.4f} | {r['int8']['macro_f1']:.4f} | "
+            f"{r['macro_f1_change_points']:+.2f} | {r['label_changes']:,} | {r['max_abs_probability_change']:.3f} | "
+            f"{r['int8']['max_abs_change_reversed_order']:.4f} |"
+        )
     verdict = "yes" if ok else "no"
     print(f"int8 within {args.max_loss} points on every file: {verdict} (never the default: batch-dependent)")
-    report = {"model": args.model or "default", "max_loss_points": args.max_loss, "int8_within_max_loss": ok,
-              "results": results}
+    report = {
+        "model": args.model or "default",
+        "max_loss_points": args.max_loss,
+        "int8_within_max_loss": ok,
+        "results": results,
+    }
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(report, indent=2))
     print(f"written {args.json_out}")
     if args.record:
-        from sentiment.model.bundle import set_default_precision
-        from sentiment.model.bundle import default_model_path
+        from sentiment.model.bundle import default_model_path, set_default_precision
 
         bundle = Path(args.model) if args.model else default_model_path()
         set_default_precision(bundle, "fp32", report)

@@ -38,8 +38,10 @@ WRITERS = {
     "csv.gz": ("comments{}.csv.gz", lambda f, p: f.to_csv(p, index=False, compression="gzip")),
     "tsv.gz": ("comments{}.tsv.gz", lambda f, p: f.to_csv(p, sep="\t", index=False, compression="gzip")),
     "jsonl": ("comments{}.jsonl", lambda f, p: f.to_json(p, orient="records", lines=True, force_ascii=False)),
-    "jsonl.gz": ("comments{}.jsonl.gz", lambda f, p: f.to_json(p, orient="records", lines=True, force_ascii=False,
-                                                               compression="gzip")),
+    "jsonl.gz": (
+        "comments{}.jsonl.gz",
+        lambda f, p: f.to_json(p, orient="records", lines=True, force_ascii=False, compression="gzip"),
+    ),
     "parquet": ("comments{}.parquet", lambda f, p: f.to_parquet(p, index=False)),
     "xlsx": ("comments{}.xlsx", lambda f, p: f.to_excel(p, index=False, engine="openpyxl")),
 }
@@ -55,7 +57,7 @@ def write_input(frame: pd.DataFrame, kind: str, layout: str, files: int, root: P
     folder.mkdir()
     bounds = np.linspace(0, len(frame), files + 1).astype(int)
     for i in range(files):
-        write(frame.iloc[bounds[i]: bounds[i + 1]].reset_index(drop=True), folder / name.format(f"-{i:02d}"))
+        write(frame.iloc[bounds[i] : bounds[i + 1]].reset_index(drop=True), folder / name.format(f"-{i:02d}"))
     return folder
 
 
@@ -67,8 +69,12 @@ def compare(out: Path, expected: pd.DataFrame) -> str | None:
         return f"ids differ ({len(got):,} rows, expected {len(expected):,})"
     for column in COMPARED:
         a = got[column].astype(object).where(got[column].notna(), None).map(lambda v: None if v is None else str(v))
-        b = expected[column].astype(object).where(expected[column].notna(), None).map(
-            lambda v: None if v is None else str(v))
+        b = (
+            expected[column]
+            .astype(object)
+            .where(expected[column].notna(), None)
+            .map(lambda v: None if v is None else str(v))
+        )
         if a.tolist() != b.tolist():
             return f"column {column} differs in {int((a != b).sum()):,} rows"
     probs = [c for c in expected.columns if c.startswith("prob_")]
@@ -104,31 +110,74 @@ def main() -> int:
         for kind in args.kinds:
             whole = write_input(frame, kind, "file", 1, tmp)
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "sentiment", "score", str(whole), "-o", str(tmp / "single.parquet"),
-                            "--precision", "fp32", "--overwrite", "-q", *model], env=env, check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "sentiment",
+                    "score",
+                    str(whole),
+                    "-o",
+                    str(tmp / "single.parquet"),
+                    "--precision",
+                    "fp32",
+                    "--overwrite",
+                    "-q",
+                    *model,
+                ],
+                env=env,
+                check=True,
+            )
             single = time.perf_counter() - started
             expected = pd.read_parquet(tmp / "single.parquet")
             print(f"  single process {kind:9} file: {single:6.1f} s, {len(frame) / single:6,.0f} rows/s", flush=True)
             for layout in args.layouts:
                 src = whole if layout == "file" else write_input(frame, kind, layout, args.files, tmp)
                 out = tmp / f"out-{kind}-{layout}"
-                cmd = [sys.executable, "-m", "sentiment", "score", str(src), "-o", str(out), "--engine", "ray",
-                       "--precision", "fp32", "--stall-timeout", str(int(args.limit)), "-q", *model]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "sentiment",
+                    "score",
+                    str(src),
+                    "-o",
+                    str(out),
+                    "--engine",
+                    "ray",
+                    "--precision",
+                    "fp32",
+                    "--stall-timeout",
+                    str(int(args.limit)),
+                    "-q",
+                    *model,
+                ]
                 started = time.perf_counter()
                 try:
                     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.limit)
                     seconds = time.perf_counter() - started
-                    problem = (f"exit {run.returncode}: {run.stderr.strip().splitlines()[-1:]}" if run.returncode
-                               else compare(out, expected))
+                    problem = (
+                        f"exit {run.returncode}: {run.stderr.strip().splitlines()[-1:]}"
+                        if run.returncode
+                        else compare(out, expected)
+                    )
                 except subprocess.TimeoutExpired:
                     seconds, problem = time.perf_counter() - started, f"did not finish in {args.limit:g} s"
-                case = {"kind": kind, "layout": layout, "seconds": round(seconds, 1),
-                        "rows_per_s": round(len(frame) / seconds), "single_process_seconds": round(single, 1),
-                        "equal": problem is None, "problem": problem}
+                case = {
+                    "kind": kind,
+                    "layout": layout,
+                    "seconds": round(seconds, 1),
+                    "rows_per_s": round(len(frame) / seconds),
+                    "single_process_seconds": round(single, 1),
+                    "equal": problem is None,
+                    "problem": problem,
+                }
                 result["cases"].append(case)
                 failed |= problem is not None
-                print(f"  ray            {kind:9} {layout:4}: {seconds:6.1f} s, {len(frame) / seconds:6,.0f} rows/s, "
-                      f"{'equal to single process' if problem is None else 'FAILED: ' + problem}", flush=True)
+                print(
+                    f"  ray            {kind:9} {layout:4}: {seconds:6.1f} s, {len(frame) / seconds:6,.0f} rows/s, "
+                    f"{'equal to single process' if problem is None else 'FAILED: ' + problem}",
+                    flush=True,
+                )
                 shutil.rmtree(out, ignore_errors=True)
                 if src.is_dir():
                     shutil.rmtree(src, ignore_errors=True)

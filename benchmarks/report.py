@@ -43,16 +43,18 @@ def synthesize(rows: int, path: Path, seed: int = 0) -> None:
     groups = np.array([f"상품{i:02d}" for i in range(1, 41)])[rng.choice(40, size=rows, p=weights / weights.sum())]
     start = pd.Timestamp("2024-01-01").value // 10**9
     seconds = rng.integers(0, 548 * 86400, rows) + start
-    frame = pd.DataFrame({
-        "id": np.arange(rows),
-        "document": texts[rng.integers(0, len(texts), rows)],
-        "domain": groups,
-        "created_at": pd.to_datetime(seconds, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
-        "status": status,
-        "pred_label": (p >= 0.5).astype(int).astype(str),
-        "prob_0": (1 - p).round(6),
-        "prob_1": p,
-    })
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(rows),
+            "document": texts[rng.integers(0, len(texts), rows)],
+            "domain": groups,
+            "created_at": pd.to_datetime(seconds, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
+            "status": status,
+            "pred_label": (p >= 0.5).astype(int).astype(str),
+            "prob_0": (1 - p).round(6),
+            "prob_1": p,
+        }
+    )
     unscored = status != "ok"
     frame.loc[unscored, ["pred_label", "prob_0", "prob_1"]] = np.nan
     frame.loc[status == "empty", "document"] = ""
@@ -71,32 +73,55 @@ def main() -> None:
     scored, report = work / "scored.csv", work / "report.html"
     started = time.perf_counter()
     synthesize(args.rows, scored)
-    print(f"synthetic scored file: {args.rows:,} rows, {scored.stat().st_size / 1e6:.0f} MB "
-          f"({time.perf_counter() - started:.1f} s to write)")
+    print(
+        f"synthetic scored file: {args.rows:,} rows, {scored.stat().st_size / 1e6:.0f} MB "
+        f"({time.perf_counter() - started:.1f} s to write)"
+    )
 
     started = time.perf_counter()
     pd.read_csv(scored, dtype=str, keep_default_na=False, engine="c")
     read_seconds = time.perf_counter() - started
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "sentiment", "report", str(scored), "-o", str(report), "--overwrite",
-               "--group-by", "domain", "--time-column", "created_at"]
+    command = [
+        sys.executable,
+        "-m",
+        "sentiment",
+        "report",
+        str(scored),
+        "-o",
+        str(report),
+        "--overwrite",
+        "--group-by",
+        "domain",
+        "--time-column",
+        "created_at",
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"sentiment report failed:\n{result.stderr[-3000:]}")
     steps = [line for line in result.stderr.splitlines() if line.startswith(("elapsed", "rows:"))]
-    figures = {"rows": args.rows, "report_seconds": round(seconds, 1), "target_seconds": TARGET_SECONDS,
-               "pandas_read_all_columns_seconds": round(read_seconds, 1),
-               "report_bytes": report.stat().st_size, "steps": steps}
-    print(f"| what | seconds |\n|---|---|\n| `sentiment report` end to end (process start, model load, "
-          f"every section) | {seconds:.1f} |\n| baseline: pandas read_csv of the whole file (C parser, all columns "
-          f"as text) | {read_seconds:.1f} |\n| target | {TARGET_SECONDS:.0f} |")
+    figures = {
+        "rows": args.rows,
+        "report_seconds": round(seconds, 1),
+        "target_seconds": TARGET_SECONDS,
+        "pandas_read_all_columns_seconds": round(read_seconds, 1),
+        "report_bytes": report.stat().st_size,
+        "steps": steps,
+    }
+    print(
+        f"| what | seconds |\n|---|---|\n| `sentiment report` end to end (process start, model load, "
+        f"every section) | {seconds:.1f} |\n| baseline: pandas read_csv of the whole file (C parser, all columns "
+        f"as text) | {read_seconds:.1f} |\n| target | {TARGET_SECONDS:.0f} |"
+    )
     for line in steps:
         print(line)
-    print(f"report: {report} ({report.stat().st_size / 1e3:.0f} KB); "
-          f"{'within' if seconds < TARGET_SECONDS else 'OVER'} the {TARGET_SECONDS:.0f} s target")
+    print(
+        f"report: {report} ({report.stat().st_size / 1e3:.0f} KB); "
+        f"{'within' if seconds < TARGET_SECONDS else 'OVER'} the {TARGET_SECONDS:.0f} s target"
+    )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(figures, indent=2))
 

@@ -34,17 +34,20 @@ from sentiment.io.labeled import load_labeled
 from sentiment.training.selection import AUDIT, INFORMATIVE, NEAR_DUPLICATE, near_duplicate_vectors, select_rows
 
 
-def describe(rows: np.ndarray, proba: np.ndarray, truth: np.ndarray, groups: np.ndarray, texts: list[str]
-             ) -> dict[str, float]:
+def describe(
+    rows: np.ndarray, proba: np.ndarray, truth: np.ndarray, groups: np.ndarray, texts: list[str]
+) -> dict[str, float]:
     vectors = near_duplicate_vectors([texts[r] for r in rows])
     sim = (vectors @ vectors.T).toarray()
     np.fill_diagonal(sim, 0)
     p = proba[rows]
-    return {"comments": len(rows),
-            "model_accuracy": round(float(((p >= 0.5) == truth[rows]).mean()), 4),
-            "uncertain_share": round(float(((p > 0.3) & (p < 0.7)).mean()), 4),
-            "groups_covered": len(set(groups[rows].tolist())),
-            "near_duplicate_pairs": int((np.triu(sim) >= NEAR_DUPLICATE).sum())}
+    return {
+        "comments": len(rows),
+        "model_accuracy": round(float(((p >= 0.5) == truth[rows]).mean()), 4),
+        "uncertain_share": round(float(((p > 0.3) & (p < 0.7)).mean()), 4),
+        "groups_covered": len(set(groups[rows].tolist())),
+        "near_duplicate_pairs": int((np.triu(sim) >= NEAR_DUPLICATE).sum()),
+    }
 
 
 def pool_groups(texts: list[str], k: int, seed: int) -> np.ndarray:
@@ -53,8 +56,9 @@ def pool_groups(texts: list[str], k: int, seed: int) -> np.ndarray:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
-    tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2,
-                            dtype=np.float32).fit_transform(texts)
+    tfidf = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2, dtype=np.float32
+    ).fit_transform(texts)
     dense = normalize(TruncatedSVD(64, n_iter=2, random_state=seed).fit_transform(tfidf))
     return MiniBatchKMeans(k, random_state=seed, n_init=1, batch_size=4096).fit_predict(dense)
 
@@ -90,15 +94,30 @@ def main() -> None:
         random_rows = np.random.default_rng(seed).choice(len(texts), size=args.n, replace=False)
         k = int(truth[audit].sum())
         low, high = wilson(np.array([k]), np.array([len(audit)]))
-        runs.append({"seed": seed, "selection_seconds": round(took, 2),
-                     "tool": describe(chosen["row"].to_numpy(), proba[:, 1], truth, groups, texts),
-                     "tool_informative_part": describe(info, proba[:, 1], truth, groups, texts),
-                     "random": describe(random_rows, proba[:, 1], truth, groups, texts),
-                     "audit_share_positive": {"estimate": round(k / len(audit), 4), "low": round(float(low[0]), 4),
-                                              "high": round(float(high[0]), 4)}})
-    result = {"data": args.data, "pool": len(texts), "pool_share_positive": round(float(truth.mean()), 4),
-              "pool_model_accuracy": round(float(((proba[:, 1] >= 0.5) == truth).mean()), 4),
-              "scoring_seconds": round(scored, 1), "n": args.n, "audit_share": args.audit_share, "runs": runs}
+        runs.append(
+            {
+                "seed": seed,
+                "selection_seconds": round(took, 2),
+                "tool": describe(chosen["row"].to_numpy(), proba[:, 1], truth, groups, texts),
+                "tool_informative_part": describe(info, proba[:, 1], truth, groups, texts),
+                "random": describe(random_rows, proba[:, 1], truth, groups, texts),
+                "audit_share_positive": {
+                    "estimate": round(k / len(audit), 4),
+                    "low": round(float(low[0]), 4),
+                    "high": round(float(high[0]), 4),
+                },
+            }
+        )
+    result = {
+        "data": args.data,
+        "pool": len(texts),
+        "pool_share_positive": round(float(truth.mean()), 4),
+        "pool_model_accuracy": round(float(((proba[:, 1] >= 0.5) == truth).mean()), 4),
+        "scoring_seconds": round(scored, 1),
+        "n": args.n,
+        "audit_share": args.audit_share,
+        "runs": runs,
+    }
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

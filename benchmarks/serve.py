@@ -45,8 +45,17 @@ def free_port() -> int:
 
 
 def start_server(model: str | None, port: int, batch_wait_ms: float) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "sentiment", "serve", "--port", str(port), "--quiet",
-           "--batch-wait-ms", str(batch_wait_ms)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sentiment",
+        "serve",
+        "--port",
+        str(port),
+        "--quiet",
+        "--batch-wait-ms",
+        str(batch_wait_ms),
+    ]
     if model:
         cmd += ["--model", model]
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -69,8 +78,10 @@ def start_server(model: str | None, port: int, batch_wait_ms: float) -> subproce
 
 def request_bytes(port: int, texts: list[str]) -> bytes:
     body = json.dumps({"texts": texts}, ensure_ascii=False).encode()
-    head = (f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    head = (
+        f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     return head + body
 
 
@@ -82,8 +93,9 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
-async def load(port: int, requests: list[bytes], clients: int, warmup: float, seconds: float,
-               check: dict[int, np.ndarray]) -> dict:
+async def load(
+    port: int, requests: list[bytes], clients: int, warmup: float, seconds: float, check: dict[int, np.ndarray]
+) -> dict:
     """``clients`` connections send ``requests`` (cycled) back to back; latencies after the warm-up."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -113,8 +125,10 @@ async def load(port: int, requests: list[bytes], clients: int, warmup: float, se
                 if status != 200:
                     errors.append(f"HTTP {status}: {body[:200]!r}")
                 elif i < k + clients * 2 and index in check:  # a few answers checked against predict_proba
-                    got = [[p["probabilities"][key] for key in sorted(p["probabilities"])]
-                           for p in json.loads(body)["predictions"]]
+                    got = [
+                        [p["probabilities"][key] for key in sorted(p["probabilities"])]
+                        for p in json.loads(body)["predictions"]
+                    ]
                     if not np.allclose(got, check[index], atol=1e-5):
                         errors.append(f"request {index}: probabilities differ from predict_proba")
                 if started >= measure_from:
@@ -128,9 +142,14 @@ async def load(port: int, requests: list[bytes], clients: int, warmup: float, se
 
     await asyncio.gather(*(client(k) for k in range(clients)))
     ms = np.array(latencies) * 1000
-    return {"requests": len(latencies), "requests_all": sent, "texts_per_s": texts_done / seconds, "errors": len(errors),
-            "error_examples": errors[:3],
-            **{f"p{q}_ms": float(np.percentile(ms, q)) if len(ms) else None for q in (50, 95, 99)}}
+    return {
+        "requests": len(latencies),
+        "requests_all": sent,
+        "texts_per_s": texts_done / seconds,
+        "errors": len(errors),
+        "error_examples": errors[:3],
+        **{f"p{q}_ms": float(np.percentile(ms, q)) if len(ms) else None for q in (50, 95, 99)},
+    }
 
 
 def in_process(clf, batches: list[list[str]], seconds: float) -> dict:
@@ -173,8 +192,11 @@ def server_batches(port: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model bundle (default: the packaged model)")
-    parser.add_argument("--data", default=str(ROOT / "data" / "sample" / "comments.csv"),
-                        help="CSV/TSV(.gz) with a 'document' column: the texts sent (default: the sample)")
+    parser.add_argument(
+        "--data",
+        default=str(ROOT / "data" / "sample" / "comments.csv"),
+        help="CSV/TSV(.gz) with a 'document' column: the texts sent (default: the sample)",
+    )
     parser.add_argument("--clients", type=int, default=32, help="concurrent connections (default 32)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per request size (default 10)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each (default 1)")
@@ -185,8 +207,13 @@ def main() -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sep = "\t" if ".tsv" in args.data else ","
-    texts = [t for t in pd.read_csv(args.data, sep=sep, quoting=3 if sep == "\t" else 0, dtype=str,
-                                    keep_default_na=False)["document"].tolist() if t.strip()]
+    texts = [
+        t
+        for t in pd.read_csv(args.data, sep=sep, quoting=3 if sep == "\t" else 0, dtype=str, keep_default_na=False)[
+            "document"
+        ].tolist()
+        if t.strip()
+    ]
     from sentiment import SentimentClassifier
 
     clf = SentimentClassifier.load(args.model)
@@ -200,8 +227,9 @@ def main() -> None:
             check = {i: clf.predict_proba(batches[i]) for i in range(min(8, len(batches)))}
             before = server_batches(port)
             cpu_before, client_before = cpu_seconds(proc.pid), time.process_time()
-            served = asyncio.run(load(port, [request_bytes(port, b) for b in batches], args.clients, args.warmup,
-                                      args.seconds, check))
+            served = asyncio.run(
+                load(port, [request_bytes(port, b) for b in batches], args.clients, args.warmup, args.seconds, check)
+            )
             after = server_batches(port)
             total = served["requests_all"]
             served["server_cpu_ms_per_request"] = (cpu_seconds(proc.pid) - cpu_before) * 1000 / max(total, 1)
@@ -214,22 +242,37 @@ def main() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
-    print(f"sentiment serve on 127.0.0.1, {args.clients} clients, {args.seconds:g} s per size, "
-          f"{os.cpu_count()} cores shared by server and client; server exit code after SIGTERM: {code}")
-    print("| texts/request | requests | texts/s served | p50 ms | p95 ms | p99 ms | errors | mean batch | "
-          "in-process texts/s | served / in-process | CPU ms/request server, client |")
+    print(
+        f"sentiment serve on 127.0.0.1, {args.clients} clients, {args.seconds:g} s per size, "
+        f"{os.cpu_count()} cores shared by server and client; server exit code after SIGTERM: {code}"
+    )
+    print(
+        "| texts/request | requests | texts/s served | p50 ms | p95 ms | p99 ms | errors | mean batch | "
+        "in-process texts/s | served / in-process | CPU ms/request server, client |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, r in results.items():
-        print(f"| {size} | {r['requests']:,} | {r['texts_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-              f"{r['p99_ms']:.1f} | {r['errors']} | {r['mean_batch_texts']:.1f} | {r['in_process_texts_per_s']:,.0f} | "
-              f"{r['share_of_in_process']:.0%} | {r['server_cpu_ms_per_request']:.2f}, "
-              f"{r['client_cpu_ms_per_request']:.2f} |")
+        print(
+            f"| {size} | {r['requests']:,} | {r['texts_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['errors']} | {r['mean_batch_texts']:.1f} | {r['in_process_texts_per_s']:,.0f} | "
+            f"{r['share_of_in_process']:.0%} | {r['server_cpu_ms_per_request']:.2f}, "
+            f"{r['client_cpu_ms_per_request']:.2f} |"
+        )
         for example in r["error_examples"]:
             print(f"  error: {example}")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({"clients": args.clients, "seconds": args.seconds,
-                                                   "model": args.model or "default", "results": results,
-                                                   "server_exit_code": code}, indent=2))
+        Path(args.json_out).write_text(
+            json.dumps(
+                {
+                    "clients": args.clients,
+                    "seconds": args.seconds,
+                    "model": args.model or "default",
+                    "results": results,
+                    "server_exit_code": code,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

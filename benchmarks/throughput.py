@@ -101,7 +101,7 @@ class RssSampler:
             self.peak = max(self.peak, self._rss())
             time.sleep(0.05)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 
@@ -151,18 +151,27 @@ def tutorial_scorer(src: str, dst: str, train_rows: int) -> None:
     for text in train["document"].fillna("").astype(str):
         for t in okt.morphs(text, norm=True, stem=True):
             vocab.setdefault(t, len(vocab) + 2)
-    model = keras.Sequential([keras.Input((80,)), keras.layers.Embedding(len(vocab) + 2, 128),
-                              keras.layers.LSTM(128), keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((80,)),
+            keras.layers.Embedding(len(vocab) + 2, 128),
+            keras.layers.LSTM(128),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile("adam", "binary_crossentropy")
     x = np.random.default_rng(0).integers(0, len(vocab) + 2, (len(train), 80))
     model.fit(x, np.random.default_rng(1).integers(0, 2, len(train)), epochs=1, batch_size=128, verbose=0)
 
     start = time.perf_counter()  # scoring: read, tokenize, pad, predict, write
     frame = pd.read_csv(src)
-    ids = [[vocab.get(t, 1) for t in okt.morphs(text, norm=True, stem=True)]
-           for text in frame["document"].fillna("").astype(str)]
-    frame["prob_1"] = model.predict(keras.utils.pad_sequences(ids, maxlen=80, padding="pre"),
-                                    batch_size=512, verbose=0)[:, 0]
+    ids = [
+        [vocab.get(t, 1) for t in okt.morphs(text, norm=True, stem=True)]
+        for text in frame["document"].fillna("").astype(str)
+    ]
+    frame["prob_1"] = model.predict(
+        keras.utils.pad_sequences(ids, maxlen=80, padding="pre"), batch_size=512, verbose=0
+    )[:, 0]
     frame.to_csv(dst, index=False)
     print(f"SCORE_SECONDS {time.perf_counter() - start:.3f}", file=sys.stderr)
 
@@ -182,16 +191,22 @@ def tfidf_scorer(src: str, dst: str, train_src: str) -> None:
     print(f"SCORE_SECONDS {time.perf_counter() - start:.3f} {time.process_time() - cpu:.3f}", file=sys.stderr)
 
 
-RUNTIME_OPTIONS = {"onnx": ["--runtime", "onnx", "--precision", "fp32"], "keras": ["--runtime", "keras"],
-                   "onnx-int8": ["--runtime", "onnx", "--precision", "int8"],
-                   "onnx-1thread": ["--runtime", "onnx", "--precision", "fp32", "--threads", "1"]}
+RUNTIME_OPTIONS = {
+    "onnx": ["--runtime", "onnx", "--precision", "fp32"],
+    "keras": ["--runtime", "keras"],
+    "onnx-int8": ["--runtime", "onnx", "--precision", "int8"],
+    "onnx-1thread": ["--runtime", "onnx", "--precision", "fp32", "--threads", "1"],
+}
 
 
 def load_options(variant: str) -> dict:
     """SentimentClassifier.load keyword arguments of a --runtimes entry."""
-    return {"onnx": {"runtime": "onnx", "precision": "fp32"}, "keras": {"runtime": "keras"},
-            "onnx-int8": {"runtime": "onnx", "precision": "int8"},
-            "onnx-1thread": {"runtime": "onnx", "precision": "fp32", "threads": 1}}[variant]
+    return {
+        "onnx": {"runtime": "onnx", "precision": "fp32"},
+        "keras": {"runtime": "keras"},
+        "onnx-int8": {"runtime": "onnx", "precision": "int8"},
+        "onnx-1thread": {"runtime": "onnx", "precision": "fp32", "threads": 1},
+    }[variant]
 
 
 COLD_START = """
@@ -213,25 +228,33 @@ def cold_start(model: str | None, variant: str, runs: int) -> dict:
     walls, parts = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", COLD_START, model or "-", repr(load_options(variant))], env=env,
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_START, model or "-", repr(load_options(variant))],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         walls.append(time.perf_counter() - start)
         if out.returncode != 0:
             sys.exit(f"error: cold start ({variant}) failed:\n{out.stderr[-3000:]}")
         line = [x for x in out.stderr.splitlines() if x.startswith("COLD ")][0]
         parts.append([float(v) for v in line.split()[1:]])
     median = np.median(np.array(parts), axis=0)
-    return {"wall_seconds": round(float(np.median(walls)), 2), "import_seconds": round(float(median[0]), 2),
-            "load_seconds": round(float(median[1]), 2), "predict_one_seconds": round(float(median[2]), 3),
-            "runs": runs}
+    return {
+        "wall_seconds": round(float(np.median(walls)), 2),
+        "import_seconds": round(float(median[0]), 2),
+        "load_seconds": round(float(median[1]), 2),
+        "predict_one_seconds": round(float(median[2]), 3),
+        "runs": runs,
+    }
 
 
 def scoring_parts(texts: list[str], src: Path, tmp: Path, model: str | None, variants: list[str]) -> dict:
     """The parts of a scoring run measured one at a time: tokenization (all cores), inference per runtime, CSV I/O."""
+    import resource
+
     from sentiment.classifier import SentimentClassifier
     from sentiment.text.tokenizers import Tokenizer, resolve_workers
-
-    import resource
 
     def tree_cpu() -> float:  # this process and its finished children (the tokenizer pool is joined when done)
         own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -242,19 +265,32 @@ def scoring_parts(texts: list[str], src: Path, tmp: Path, model: str | None, var
     frame = pd.read_csv(src)
     frame.to_csv(tmp / "io.csv", index=False)
     seconds = time.perf_counter() - start
-    parts["csv_read_write"] = {"seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds),
-                               "cpu_seconds": round(tree_cpu() - cpu, 2)}
+    parts["csv_read_write"] = {
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(len(texts) / seconds),
+        "cpu_seconds": round(tree_cpu() - cpu, 2),
+    }
     first = SentimentClassifier.load(model, **load_options(variants[0]))
     tokenizer = Tokenizer(first.config_.normalize, first.config_.tokenizer)
     workers = resolve_workers(0)
     start, cpu = time.perf_counter(), tree_cpu()
-    ids = [ids for _, batch in tokenizer.iter_batches([(None, texts)], workers=workers, vocab=first.vocabulary_)
-           for ids in batch]
+    ids = [
+        ids
+        for _, batch in tokenizer.iter_batches([(None, texts)], workers=workers, vocab=first.vocabulary_)
+        for ids in batch
+    ]
     seconds = time.perf_counter() - start
-    parts["tokenize"] = {"workers": workers, "seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds),
-                         "cpu_seconds": round(tree_cpu() - cpu, 2)}
-    print(f"  parts: CSV read+write {parts['csv_read_write']['seconds']} s, "
-          f"tokenize ({workers} processes) {seconds:.1f} s", flush=True)
+    parts["tokenize"] = {
+        "workers": workers,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(len(texts) / seconds),
+        "cpu_seconds": round(tree_cpu() - cpu, 2),
+    }
+    print(
+        f"  parts: CSV read+write {parts['csv_read_write']['seconds']} s, "
+        f"tokenize ({workers} processes) {seconds:.1f} s",
+        flush=True,
+    )
     reference = None
     for variant in variants:
         clf = SentimentClassifier.load(model, **load_options(variant))
@@ -286,27 +322,46 @@ def tokenizer_rates(texts: list[str], taggers: list[str], n: int) -> list[dict]:
             start = time.perf_counter()
             tok.tokenize_many(sample, workers=workers)
             seconds = time.perf_counter() - start
-            rows.append({"tagger": tagger, "workers": workers, "texts": len(sample),
-                         "reviews_per_s": round(len(sample) / seconds)})
+            rows.append(
+                {
+                    "tagger": tagger,
+                    "workers": workers,
+                    "texts": len(sample),
+                    "reviews_per_s": round(len(sample) / seconds),
+                }
+            )
             print(f"  tokenize {tagger:8} workers={workers}: {len(sample) / seconds:,.0f} reviews/s", flush=True)
     return rows
 
 
 def train_epoch_seconds(data_dir: Path, rows: int) -> dict:
-    from sentiment.config import Config
     from sentiment.classifier import SentimentClassifier
+    from sentiment.config import Config
 
     frame = pd.read_csv(data_dir / "train.tsv.gz", sep="\t", quoting=3, dtype=str, keep_default_na=False)
     frame = frame.sample(n=min(rows, len(frame)), random_state=0)
     # One epoch of the default network; its teachers and language-model pretraining are timed by accuracy.py.
     # Two epochs: the first also traces the training graph for each batch width, the second is the steady state.
-    cfg = Config.from_toml(ROOT / "configs" / "default.toml", ["train.epochs=2", "train.validation_split=0.0",
-                                                               "distill.teachers=0", "distill.char_ngram_teacher=false",
-                                                               "pretrain.epochs=0"])
-    clf = SentimentClassifier(config=cfg, workers=0).fit(frame["document"].tolist(), frame["label"].astype(int).tolist())
+    cfg = Config.from_toml(
+        ROOT / "configs" / "default.toml",
+        [
+            "train.epochs=2",
+            "train.validation_split=0.0",
+            "distill.teachers=0",
+            "distill.char_ngram_teacher=false",
+            "pretrain.epochs=0",
+        ],
+    )
+    clf = SentimentClassifier(config=cfg, workers=0).fit(
+        frame["document"].tolist(), frame["label"].astype(int).tolist()
+    )
     first, second = clf.history_["epoch_seconds"]
-    return {"rows": len(frame), "first_epoch_seconds": round(first, 1), "epoch_seconds": round(second, 1),
-            "epoch_seconds_per_135k": round(second * 135_000 / len(frame), 1)}
+    return {
+        "rows": len(frame),
+        "first_epoch_seconds": round(first, 1),
+        "epoch_seconds": round(second, 1),
+        "epoch_seconds_per_135k": round(second * 135_000 / len(frame), 1),
+    }
 
 
 def main() -> None:
@@ -318,13 +373,20 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "nsmc-raw")
     p.add_argument("--rows", type=int, default=200_000, help="comments to score (repeated past the data's size)")
     p.add_argument("--model", help="bundle to score with (default: the packaged model)")
-    p.add_argument("--tokenize-rows", type=int, default=20_000, help="texts per tokenizer measurement (Java taggers: 1/10)")
+    p.add_argument(
+        "--tokenize-rows", type=int, default=20_000, help="texts per tokenizer measurement (Java taggers: 1/10)"
+    )
     p.add_argument("--taggers", nargs="+", default=["mecab", "okt", "komoran"])
     p.add_argument("--tutorial-rows", type=int, default=10_000, help="rows for the slow tutorial scorer")
     p.add_argument("--train-rows", type=int, default=30_000, help="rows for the training-speed measurement (0: skip)")
     p.add_argument("--skip-tutorial", action="store_true")
-    p.add_argument("--runtimes", nargs="+", default=["onnx", "keras"], choices=sorted(RUNTIME_OPTIONS),
-                   help="`sentiment score` runs, one per inference back end (the model needs model.onnx for onnx*)")
+    p.add_argument(
+        "--runtimes",
+        nargs="+",
+        default=["onnx", "keras"],
+        choices=sorted(RUNTIME_OPTIONS),
+        help="`sentiment score` runs, one per inference back end (the model needs model.onnx for onnx*)",
+    )
     p.add_argument("--cold-runs", type=int, default=3, help="fresh-process cold starts per runtime (0: skip)")
     p.add_argument("--skip-parts", action="store_true", help="do not time tokenization/inference/I/O separately")
     p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "throughput.json")
@@ -338,37 +400,75 @@ def main() -> None:
     result["tokenizers"] = tokenizer_rates(texts, args.taggers, args.tokenize_rows)
 
     for variant in args.runtimes:
-        cmd = [sys.executable, "-m", "sentiment", "score", str(src), "-o", str(tmp / f"scored-{variant}.csv"), "-q",
-               *RUNTIME_OPTIONS[variant]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sentiment",
+            "score",
+            str(src),
+            "-o",
+            str(tmp / f"scored-{variant}.csv"),
+            "-q",
+            *RUNTIME_OPTIONS[variant],
+        ]
         if args.model:
             cmd += ["--model", args.model]
         seconds, rss, _, cpu = run_measured(cmd)
-        result[f"project_{variant}"] = {"rows": len(texts), "seconds": round(seconds, 1),
-                                        "rows_per_s": round(len(texts) / seconds), "peak_rss_mb": round(rss / 2**20),
-                                        "cpu_seconds": round(cpu, 1)}
-        print(f"  project score ({variant}): {len(texts) / seconds:,.0f} rows/s, {seconds:.1f} s, "
-              f"CPU {cpu:.1f} s, peak RSS {rss / 2**20:,.0f} MB", flush=True)
+        result[f"project_{variant}"] = {
+            "rows": len(texts),
+            "seconds": round(seconds, 1),
+            "rows_per_s": round(len(texts) / seconds),
+            "peak_rss_mb": round(rss / 2**20),
+            "cpu_seconds": round(cpu, 1),
+        }
+        print(
+            f"  project score ({variant}): {len(texts) / seconds:,.0f} rows/s, {seconds:.1f} s, "
+            f"CPU {cpu:.1f} s, peak RSS {rss / 2**20:,.0f} MB",
+            flush=True,
+        )
 
-    seconds, rss, scored, cpu = run_measured([sys.executable, __file__, "_tfidf", str(src), str(tmp / "tfidf.csv"),
-                                              str(args.data / "train.tsv.gz")])
-    result["tfidf_lr"] = {"rows": len(texts), "score_seconds": round(scored[0], 1),
-                          "rows_per_s": round(len(texts) / scored[0]), "cpu_seconds": round(scored[1], 1),
-                          "wall_seconds_with_fit": round(seconds, 1), "cpu_seconds_with_fit": round(cpu, 1),
-                          "peak_rss_mb": round(rss / 2**20)}
+    seconds, rss, scored, cpu = run_measured(
+        [sys.executable, __file__, "_tfidf", str(src), str(tmp / "tfidf.csv"), str(args.data / "train.tsv.gz")]
+    )
+    result["tfidf_lr"] = {
+        "rows": len(texts),
+        "score_seconds": round(scored[0], 1),
+        "rows_per_s": round(len(texts) / scored[0]),
+        "cpu_seconds": round(scored[1], 1),
+        "wall_seconds_with_fit": round(seconds, 1),
+        "cpu_seconds_with_fit": round(cpu, 1),
+        "peak_rss_mb": round(rss / 2**20),
+    }
     print(f"  tfidf+lr score: {len(texts) / scored[0]:,.0f} rows/s, CPU {scored[1]:.1f} s", flush=True)
 
     if not args.skip_tutorial:
         small = tmp / "small.csv"
-        pd.DataFrame({"id": range(args.tutorial_rows), "document": texts[: args.tutorial_rows]}).to_csv(small, index=False)
-        seconds, rss, scored, _ = run_measured([sys.executable, __file__, "_tutorial", str(small),
-                                                str(tmp / "tut.csv"), str(min(5000, args.tutorial_rows))])
-        result["tutorial"] = {"rows": args.tutorial_rows, "score_seconds": round(scored[0], 1),
-                              "rows_per_s": round(args.tutorial_rows / scored[0]), "wall_seconds_with_fit": round(seconds, 1),
-                              "peak_rss_mb": round(rss / 2**20)}
+        pd.DataFrame({"id": range(args.tutorial_rows), "document": texts[: args.tutorial_rows]}).to_csv(
+            small, index=False
+        )
+        seconds, rss, scored, _ = run_measured(
+            [
+                sys.executable,
+                __file__,
+                "_tutorial",
+                str(small),
+                str(tmp / "tut.csv"),
+                str(min(5000, args.tutorial_rows)),
+            ]
+        )
+        result["tutorial"] = {
+            "rows": args.tutorial_rows,
+            "score_seconds": round(scored[0], 1),
+            "rows_per_s": round(args.tutorial_rows / scored[0]),
+            "wall_seconds_with_fit": round(seconds, 1),
+            "peak_rss_mb": round(rss / 2**20),
+        }
         print(f"  tutorial score: {args.tutorial_rows / scored[0]:,.0f} rows/s")
     if args.cold_runs:
-        result["cold_start"] = {variant: cold_start(args.model, variant, args.cold_runs)
-                                for variant in dict.fromkeys(v.replace("-1thread", "") for v in args.runtimes)}
+        result["cold_start"] = {
+            variant: cold_start(args.model, variant, args.cold_runs)
+            for variant in dict.fromkeys(v.replace("-1thread", "") for v in args.runtimes)
+        }
         for variant, row in result["cold_start"].items():
             print(f"  cold start ({variant}): {row}", flush=True)
     if not args.skip_parts:
@@ -378,17 +478,26 @@ def main() -> None:
         print(f"  training: {result['training']}")
 
     tfidf = result["tfidf_lr"]["rows_per_s"]
-    result["ratios"] = {f"{name}_over_tfidf": round(result[name]["rows_per_s"] / tfidf, 2)
-                        for name in result if name.startswith("project_")}
+    result["ratios"] = {
+        f"{name}_over_tfidf": round(result[name]["rows_per_s"] / tfidf, 2)
+        for name in result
+        if name.startswith("project_")
+    }
     if "tutorial" in result:
         for name in [n for n in result if n.startswith("project_")]:
-            result["ratios"][f"{name}_over_tutorial"] = round(result[name]["rows_per_s"] / result["tutorial"]["rows_per_s"], 1)
-    print("\n| scorer (file in, file out) | rows | rows/s | x TF-IDF | CPU s | peak RSS MB |\n|---|---|---|---|---|---|")
+            result["ratios"][f"{name}_over_tutorial"] = round(
+                result[name]["rows_per_s"] / result["tutorial"]["rows_per_s"], 1
+            )
+    print(
+        "\n| scorer (file in, file out) | rows | rows/s | x TF-IDF | CPU s | peak RSS MB |\n|---|---|---|---|---|---|"
+    )
     for name in [n for n in result if n.startswith("project_")] + ["tfidf_lr", "tutorial"]:
         if name in result:
             r = result[name]
-            print(f"| {name} | {r['rows']:,} | {r['rows_per_s']:,} | {r['rows_per_s'] / tfidf:.2f} | "
-                  f"{r.get('cpu_seconds', '-')} | {r['peak_rss_mb']:,} |")
+            print(
+                f"| {name} | {r['rows']:,} | {r['rows_per_s']:,} | {r['rows_per_s'] / tfidf:.2f} | "
+                f"{r.get('cpu_seconds', '-')} | {r['peak_rss_mb']:,} |"
+            )
     if "parts" in result:
         print("\n| part of `sentiment score` | seconds | rows/s | CPU s |\n|---|---|---|---|")
         for name, row in result["parts"].items():
@@ -397,8 +506,10 @@ def main() -> None:
     if "cold_start" in result:
         print("\n| cold start (fresh process) | wall s | import s | load s | predict one s |\n|---|---|---|---|---|")
         for name, row in result["cold_start"].items():
-            print(f"| {name} | {row['wall_seconds']} | {row['import_seconds']} | {row['load_seconds']} | "
-                  f"{row['predict_one_seconds']} |")
+            print(
+                f"| {name} | {row['wall_seconds']} | {row['import_seconds']} | {row['load_seconds']} | "
+                f"{row['predict_one_seconds']} |"
+            )
     print(f"ratios: {result['ratios']}")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(result, indent=2))

@@ -24,15 +24,26 @@ def columns(n: int) -> dict[str, pd.Series]:
     hour12 = ((stamps.hour + 11) % 12 + 1).astype(str)
     return {
         "2019년 12월 21일 (dates of 18 months)": days,
-        "2019년 12월 21일 오후 3:05 (minutes of 18 months)":
-            pd.Series(stamps.strftime("%Y년 %m월 %d일 ") + np.where(stamps.hour < 12, "오전 ", "오후 ") + hour12
-                      + stamps.strftime(":%M")),
-        "2019-12-21 15:05:07": pd.Series((stamps + pd.to_timedelta(rng.integers(0, 60, n), unit="s"))
-                                         .strftime("%Y-%m-%d %H:%M:%S")),
-        "mixed: dotted dates, 3일 전, ISO with a zone": pd.Series(np.where(
-            rng.random(n) < 0.3, pd.Series(stamps.strftime("%Y.%m.%d")),
-            np.where(rng.random(n) < 0.5, pd.Series(rng.integers(1, 30, n)).astype(str) + "일 전",
-                     pd.Series(stamps.strftime("%Y-%m-%dT%H:%M:%S+09:00"))))),
+        "2019년 12월 21일 오후 3:05 (minutes of 18 months)": pd.Series(
+            stamps.strftime("%Y년 %m월 %d일 ")
+            + np.where(stamps.hour < 12, "오전 ", "오후 ")
+            + hour12
+            + stamps.strftime(":%M")
+        ),
+        "2019-12-21 15:05:07": pd.Series(
+            (stamps + pd.to_timedelta(rng.integers(0, 60, n), unit="s")).strftime("%Y-%m-%d %H:%M:%S")
+        ),
+        "mixed: dotted dates, 3일 전, ISO with a zone": pd.Series(
+            np.where(
+                rng.random(n) < 0.3,
+                pd.Series(stamps.strftime("%Y.%m.%d")),
+                np.where(
+                    rng.random(n) < 0.5,
+                    pd.Series(rng.integers(1, 30, n)).astype(str) + "일 전",
+                    pd.Series(stamps.strftime("%Y-%m-%dT%H:%M:%S+09:00")),
+                ),
+            )
+        ),
         "epoch seconds (integers)": pd.Series(stamps.astype("datetime64[s]").astype("int64")),
     }
 

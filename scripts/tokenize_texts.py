@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Stage 2 - tokenize the prepared splits with KoNLPy into RUN/tokens/ (named so it does not shadow Python's own tokenize module).
+"""Stage 2 - tokenize the prepared splits with KoNLPy into RUN/tokens/.
+
+(Named so that it does not shadow Python's own tokenize module.)
 
 Thin wrapper: the same as `sentiment tokenize ...`; see `--help`.
 """

@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from .versions import __version__
 
-__all__ = ["Config", "SentimentClassifier", "SentimentError", "__version__", "audit_labels", "create_app",
-           "score_dataset", "score_file"]
+__all__ = [
+    "Config",
+    "SentimentClassifier",
+    "SentimentError",
+    "__version__",
+    "audit_labels",
+    "create_app",
+    "score_dataset",
+    "score_file",
+]
 
 # The package face: name -> module that holds it, imported on first use so that `import sentiment` and the
 # CLI's --help stay fast (docs/architecture.md lists where everything lives).

@@ -64,14 +64,29 @@ class SentimentClassifier(EstimatorAPI):
     meta_: dict[str, Any]
     _bundle_path: Path
 
-    def __init__(self, config: Config | dict | str | None = None, *, tagger: str | None = None,
-                 vector_size: int | None = None, w2v_epochs: int | None = None, min_count: int | None = None,
-                 maxlen: int | None = None, lstm_units: Sequence[int] | None = None,
-                 bidirectional: bool | None = None, dropout: float | None = None,
-                 embedding_trainable: bool | None = None, optimizer: str | None = None,
-                 learning_rate: float | None = None, batch_size: int | None = None, epochs: int | None = None,
-                 validation_split: float | None = None, seed: int | None = None, teachers: int | None = None,
-                 workers: int = 1, verbose: int = 0) -> None:
+    def __init__(
+        self,
+        config: Config | dict | str | None = None,
+        *,
+        tagger: str | None = None,
+        vector_size: int | None = None,
+        w2v_epochs: int | None = None,
+        min_count: int | None = None,
+        maxlen: int | None = None,
+        lstm_units: Sequence[int] | None = None,
+        bidirectional: bool | None = None,
+        dropout: float | None = None,
+        embedding_trainable: bool | None = None,
+        optimizer: str | None = None,
+        learning_rate: float | None = None,
+        batch_size: int | None = None,
+        epochs: int | None = None,
+        validation_split: float | None = None,
+        seed: int | None = None,
+        teachers: int | None = None,
+        workers: int = 1,
+        verbose: int = 0,
+    ) -> None:
         self.config = config
         self.tagger = tagger
         self.vector_size = vector_size
@@ -109,9 +124,16 @@ class SentimentClassifier(EstimatorAPI):
         return base.with_overrides(overrides)
 
     # -- training ------------------------------------------------------------------------
-    def fit(self, X: Iterable[str], y: Iterable[Any], *, extra_texts: Iterable[str] = (),
-            domains: Iterable[Any] | None = None, positive_label: Any = None,
-            positive_from: float | None = None) -> SentimentClassifier:
+    def fit(
+        self,
+        X: Iterable[str],
+        y: Iterable[Any],
+        *,
+        extra_texts: Iterable[str] = (),
+        domains: Iterable[Any] | None = None,
+        positive_label: Any = None,
+        positive_from: float | None = None,
+    ) -> SentimentClassifier:
         """Tokenize, train Word2Vec (on ``X`` plus ``extra_texts``), train the LSTM; returns ``self``.
 
         With distillation on (``teachers`` or ``distill.char_ngram_teacher``), the
@@ -129,18 +151,37 @@ class SentimentClassifier(EstimatorAPI):
         tokens = tokenizer.tokenize_many(texts, workers=self.workers, show_progress=progress)
         extra = check_texts(extra_texts)
         extra_tokens = tokenizer.tokenize_many(extra, workers=self.workers, show_progress=progress) if extra else []
-        return self.fit_tokens(tokens, labels, cfg=cfg, extra_tokens=extra_tokens, texts=texts, extra_texts=extra,
-                               domains=None if domains is None else [str(d) for d in domains],
-                               fingerprint=data_fingerprint(texts, labels), positive_label=positive_label,
-                               positive_from=positive_from)
+        return self.fit_tokens(
+            tokens,
+            labels,
+            cfg=cfg,
+            extra_tokens=extra_tokens,
+            texts=texts,
+            extra_texts=extra,
+            domains=None if domains is None else [str(d) for d in domains],
+            fingerprint=data_fingerprint(texts, labels),
+            positive_label=positive_label,
+            positive_from=positive_from,
+        )
 
-    def fit_tokens(self, tokens: Sequence[Sequence[str]], labels: np.ndarray, *, cfg: Config | None = None,
-                   extra_tokens: Sequence[Sequence[str]] = (), keyed_vectors=None,
-                   fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
-                   extra_texts: Sequence[str] | None = None, domains: Sequence[str] | None = None,
-                   extra_domains: Sequence[str] | None = None, teacher_cache: str | Path | None = None,
-                   positive_label: Any = None, positive_from: float | None = None,
-                   log: Callable[[str], None] = lambda msg: None) -> SentimentClassifier:
+    def fit_tokens(
+        self,
+        tokens: Sequence[Sequence[str]],
+        labels: np.ndarray,
+        *,
+        cfg: Config | None = None,
+        extra_tokens: Sequence[Sequence[str]] = (),
+        keyed_vectors=None,
+        fingerprint: dict[str, Any] | None = None,
+        texts: Sequence[str] | None = None,
+        extra_texts: Sequence[str] | None = None,
+        domains: Sequence[str] | None = None,
+        extra_domains: Sequence[str] | None = None,
+        teacher_cache: str | Path | None = None,
+        positive_label: Any = None,
+        positive_from: float | None = None,
+        log: Callable[[str], None] = lambda msg: None,
+    ) -> SentimentClassifier:
         """Train from already tokenized texts (the pipeline stages call this directly).
 
         ``extra_tokens`` are unlabeled: Word2Vec reads them (unless ``keyed_vectors``
@@ -155,11 +196,23 @@ class SentimentClassifier(EstimatorAPI):
         from .training.recipe import train_network
 
         cfg = cfg or self.resolved_config()
-        trained = train_network(cfg, tokens, labels, extra_tokens=extra_tokens, keyed_vectors=keyed_vectors,
-                                fingerprint=fingerprint, texts=texts, extra_texts=extra_texts, domains=domains,
-                                extra_domains=extra_domains, teacher_cache=teacher_cache,
-                                positive_label=positive_label, positive_from=positive_from, verbose=self.verbose,
-                                log=log)
+        trained = train_network(
+            cfg,
+            tokens,
+            labels,
+            extra_tokens=extra_tokens,
+            keyed_vectors=keyed_vectors,
+            fingerprint=fingerprint,
+            texts=texts,
+            extra_texts=extra_texts,
+            domains=domains,
+            extra_domains=extra_domains,
+            teacher_cache=teacher_cache,
+            positive_label=positive_label,
+            positive_from=positive_from,
+            verbose=self.verbose,
+            log=log,
+        )
         return self._set_trained(cfg, trained)
 
     def _set_trained(self, cfg: Config, trained) -> SentimentClassifier:
@@ -181,13 +234,18 @@ class SentimentClassifier(EstimatorAPI):
         if fitted:
             from .model.decision import DecisionRule
 
-            self.decision_ = DecisionRule(threshold=fitted["threshold"], method="validation macro-F1",
-                                          details=fitted)
+            self.decision_ = DecisionRule(threshold=fitted["threshold"], method="validation macro-F1", details=fitted)
         return self
 
-    def adapt(self, texts: Iterable[str], labeled: tuple[Iterable[str], Iterable[Any]] | None = None, *,
-              sample: Iterable[Any] | None = None, config: Config | dict | None = None,
-              log: Callable[[str], None] = lambda msg: None) -> SentimentClassifier:
+    def adapt(
+        self,
+        texts: Iterable[str],
+        labeled: tuple[Iterable[str], Iterable[Any]] | None = None,
+        *,
+        sample: Iterable[Any] | None = None,
+        config: Config | dict | None = None,
+        log: Callable[[str], None] = lambda msg: None,
+    ) -> SentimentClassifier:
         """A new classifier fitted to ``texts`` (unlabeled comments of a new kind); ``self`` is unchanged.
 
         ``labeled`` = (texts, labels) adds a few rows labeled by you: the model learns from most of them, and a
@@ -202,12 +260,26 @@ class SentimentClassifier(EstimatorAPI):
         self._check_fitted()
         cfg = config if isinstance(config, Config) else self.config_.with_overrides(config or {})
         pairs = None if labeled is None else (list(labeled[0]), list(labeled[1]))
-        return adapt_classifier(self, list(texts), labeled=pairs,
-                                labeled_sample=None if sample is None else list(sample),
-                                cfg=cfg, workers=self.workers, verbose=self.verbose, log=log)
+        return adapt_classifier(
+            self,
+            list(texts),
+            labeled=pairs,
+            labeled_sample=None if sample is None else list(sample),
+            cfg=cfg,
+            workers=self.workers,
+            verbose=self.verbose,
+            log=log,
+        )
 
-    def select_for_labeling(self, texts: Iterable[Any], n: int = 300, *, audit_share: float = 0.3, seed: int = 0,
-                            log: Callable[[str], None] = lambda msg: None):
+    def select_for_labeling(
+        self,
+        texts: Iterable[Any],
+        n: int = 300,
+        *,
+        audit_share: float = 0.3,
+        seed: int = 0,
+        log: Callable[[str], None] = lambda msg: None,
+    ):
         """Which ``n`` of ``texts`` to label: a DataFrame in labeling order with ``row`` (position in ``texts``),
         ``sample`` (``"audit"``: a uniform random sample, ``round(n * audit_share)`` rows, for unbiased figures;
         ``"informative"``: uncertain under this model, diverse, no near-duplicates), ``prob_1`` (this model's
@@ -229,7 +301,9 @@ class SentimentClassifier(EstimatorAPI):
         if not hasattr(self, "_predict_fn"):
             from sklearn.exceptions import NotFittedError
 
-            raise NotFittedError("this SentimentClassifier is not fitted; call fit(...) or SentimentClassifier.load(...)")
+            raise NotFittedError(
+                "this SentimentClassifier is not fitted; call fit(...) or SentimentClassifier.load(...)"
+            )
 
     def encode(self, texts: Iterable[str]) -> list[np.ndarray]:
         """Token ids for each text (tokenizer rebuilt from the model's config)."""
@@ -286,15 +360,30 @@ class SentimentClassifier(EstimatorAPI):
             "maxlen": self.config_.sequence.maxlen,
             "training": training,
         }
-        if getattr(self, "decision_", None) is not None:
-            meta["decision"] = self.decision_.to_dict(self.classes_.tolist())
+        decision = getattr(self, "decision_", None)
+        if decision is not None:
+            meta["decision"] = decision.to_dict(self.classes_.tolist())
         extra = {"MODEL_CARD.md": model_card} if model_card else None
-        return write_bundle(path, self.config_, self.vocabulary_, scoring_copy(self.model_), meta,
-                            history=self.history_, extra_files=extra)
+        return write_bundle(
+            path,
+            self.config_,
+            self.vocabulary_,
+            scoring_copy(self.model_),
+            meta,
+            history=self.history_,
+            extra_files=extra,
+        )
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, runtime: str = "auto", precision: str = "auto",
-             workers: int = 1, threads: int | None = None) -> SentimentClassifier:
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        runtime: str = "auto",
+        precision: str = "auto",
+        workers: int = 1,
+        threads: int | None = None,
+    ) -> SentimentClassifier:
         """Load a bundle (the packaged default model when ``path`` is None); nothing is unpickled.
 
         ``runtime``: "auto" runs the bundle's ONNX graph in ONNX Runtime when it
@@ -310,9 +399,9 @@ class SentimentClassifier(EstimatorAPI):
         Without Keras in use, TensorFlow is never imported; ``model_`` (the
         Keras model) is still available and is loaded on first access.
         """
-        from .model.decision import DecisionRule
         from .errors import BundleError
         from .model.bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
+        from .model.decision import DecisionRule
         from .model.network import keras_predictor
         from .model.runtime import check_runtime, onnx_predictor, resolve_precision
 
@@ -324,9 +413,11 @@ class SentimentClassifier(EstimatorAPI):
         precision = resolve_precision(precision, None if use_keras else meta.get("onnx", {}).get("default_precision"))
         if not (use_keras or has_onnx) or (use_keras and precision != "fp32"):
             needs = f"precision {precision!r}" if precision != "fp32" else f"runtime {runtime!r}"
-            raise BundleError(f"{needs} needs an ONNX graph ({ONNX_FILE}), and {path} has none; add it with "
-                              f"`sentiment export --model {path} --in-place` (or --out NEW_DIR), or use "
-                              "--runtime keras with --precision fp32")
+            raise BundleError(
+                f"{needs} needs an ONNX graph ({ONNX_FILE}), and {path} has none; add it with "
+                f"`sentiment export --model {path} --in-place` (or --out NEW_DIR), or use "
+                "--runtime keras with --precision fp32"
+            )
         clf = cls(config=config, workers=workers)
         clf.config_ = config
         clf.classes_ = np.asarray(meta["labels"])
@@ -344,8 +435,11 @@ class SentimentClassifier(EstimatorAPI):
             clf.runtime_ = "onnx" if precision == "fp32" else f"onnx-{precision}"
         clf.history_ = json.loads((path / "history.json").read_text()) if (path / "history.json").is_file() else {}
         clf.training_ = meta.get("training", {})
-        clf.decision_ = (DecisionRule.from_dict(meta["decision"], clf.classes_.tolist(), f"{path / 'meta.json'}")
-                         if meta.get("decision") is not None else None)
+        clf.decision_ = (
+            DecisionRule.from_dict(meta["decision"], clf.classes_.tolist(), f"{path / 'meta.json'}")
+            if meta.get("decision") is not None
+            else None
+        )
         clf.meta_ = meta
         return clf
 
@@ -368,10 +462,17 @@ class SentimentClassifier(EstimatorAPI):
         self._keras_model = model
 
 
-def audit_labels(texts: Iterable[str], labels: Iterable[Any],
-                 model: str | Path | SentimentClassifier | Literal[False] | None = None, *, folds: int = 5,
-                 seed: int = 0, workers: int = 0, where: str = "the data",
-                 log: Callable[[str], None] | None = None) -> Any:
+def audit_labels(
+    texts: Iterable[str],
+    labels: Iterable[Any],
+    model: str | Path | SentimentClassifier | Literal[False] | None = None,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    workers: int = 0,
+    where: str = "the data",
+    log: Callable[[str], None] | None = None,
+) -> Any:
     """The rows whose label is likely wrong, most suspicious first, as a pandas DataFrame.
 
     Columns: ``row`` (0-based position in ``texts``), ``text``, ``given_label``,
@@ -395,8 +496,10 @@ def audit_labels(texts: Iterable[str], labels: Iterable[Any],
     predictor = None
     if model is not False:
         clf = model if isinstance(model, SentimentClassifier) else SentimentClassifier.load(model)
-        name = str(model) if isinstance(model, (str, Path)) else ("default (packaged)" if model is None
-                                                                 else "passed in")
+        name = (
+            str(model) if isinstance(model, (str, Path)) else ("default (packaged)" if model is None else "passed in")
+        )
         predictor = Predictor(clf.predict_proba, clf.classes_, name)
-    return run_audit(texts, labels, predictor, folds=folds, seed=seed, workers=workers, where=where,
-                     log=log or (lambda msg: None))
+    return run_audit(
+        texts, labels, predictor, folds=folds, seed=seed, workers=workers, where=where, log=log or (lambda msg: None)
+    )

@@ -14,8 +14,8 @@ import dataclasses
 import itertools
 import math
 import tomllib
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -26,8 +26,15 @@ OPTIMIZERS = ("adam", "adamw", "adamax", "nadam", "rmsprop", "sgd", "adagrad")
 SIDES = ("pre", "post")
 
 
-def _spec(default: Any = dataclasses.MISSING, *, factory: Any = None, min: float | None = None,
-          max: float | None = None, choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
+def _spec(
+    default: Any = dataclasses.MISSING,
+    *,
+    factory: Any = None,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+    doc: str = "",
+) -> Any:
     """A dataclass field carrying its validation rules and a short description."""
     meta = {"min": min, "max": max, "choices": choices, "doc": doc}
     if factory is not None:
@@ -55,7 +62,9 @@ class TokenizerConfig:
     norm: bool = _spec(True, doc="Okt only: normalize spelling")
     stem: bool = _spec(True, doc="Okt only: reduce predicates to their stem")
     with_pos: bool = _spec(False, doc="emit 'morpheme/POS' instead of bare morphemes")
-    pos_filter: list[str] = _spec(factory=list, doc="keep only tokens whose POS tag starts with one of these (empty: keep all)")
+    pos_filter: list[str] = _spec(
+        factory=list, doc="keep only tokens whose POS tag starts with one of these (empty: keep all)"
+    )
     stopwords: list[str] = _spec(factory=list, doc="morphemes to drop")
 
 
@@ -69,8 +78,11 @@ class Word2VecConfig:
     min_count: int = _spec(2, min=1, max=10_000, doc="ignore rarer tokens (they map to <unk>)")
     epochs: int = _spec(5, min=1, max=200, doc="passes over the corpus")
     max_vocab: int = _spec(60_000, min=10, max=10_000_000, doc="keep at most this many most frequent tokens")
-    extra_texts: list[str] = _spec(factory=list, doc="unlabeled text files (one text per line or a table) for Word2Vec, "
-                                                     "language-model pretraining and distillation")
+    extra_texts: list[str] = _spec(
+        factory=list,
+        doc="unlabeled text files (one text per line or a table) for Word2Vec, "
+        "language-model pretraining and distillation",
+    )
 
 
 @dataclass
@@ -102,31 +114,52 @@ class TrainConfig:
     learning_rate: float = _spec(1e-3, min=1e-6, max=10.0, doc="learning rate")
     batch_size: int = _spec(128, min=1, max=65_536, doc="batch size")
     epochs: int = _spec(4, min=1, max=1000, doc="maximum epochs")
-    patience: int = _spec(1, min=0, max=100, doc="EarlyStopping patience (epochs without a better train.monitor; "
-                                                  "best weights restored)")
+    patience: int = _spec(
+        1, min=0, max=100, doc="EarlyStopping patience (epochs without a better train.monitor; best weights restored)"
+    )
     monitor: str = _spec("loss", choices=("loss", "accuracy"), doc="what early stopping watches on the validation rows")
-    lr_schedule: str = _spec("constant", choices=("constant", "cosine"), doc="learning rate over the run: constant, "
-                                                                           "or cosine decay to 0 at train.epochs")
-    average_epochs: int = _spec(0, min=0, max=100, doc="keep the mean of the weights after the last N epochs when it "
-                                                       "does at least as well on the validation rows as the best "
-                                                       "epoch (0: the best epoch's weights)")
+    lr_schedule: str = _spec(
+        "constant",
+        choices=("constant", "cosine"),
+        doc="learning rate over the run: constant, or cosine decay to 0 at train.epochs",
+    )
+    average_epochs: int = _spec(
+        0,
+        min=0,
+        max=100,
+        doc="keep the mean of the weights after the last N epochs when it "
+        "does at least as well on the validation rows as the best "
+        "epoch (0: the best epoch's weights)",
+    )
     validation_split: float = _spec(0.1, min=0.0, max=0.5, doc="share of the training rows held out for early stopping")
-    sparse_updates: bool = _spec(True, doc="adam only: update just the embedding rows each batch uses (lazy Adam; "
-                                           "faster on CPU)")
+    sparse_updates: bool = _spec(
+        True, doc="adam only: update just the embedding rows each batch uses (lazy Adam; faster on CPU)"
+    )
     class_weight: str = _spec("none", choices=("none", "balanced"), doc="weight classes by inverse frequency")
-    domain_max_rows: int = _spec(0, min=0, max=1_000_000_000, doc="with several domains: use at most this many "
-                                                                   "labeled rows of each domain, a seeded sample "
-                                                                   "(0: all)")
-    init_from: str = _spec("auto", doc="start from a trained bundle's network instead of a new one: a bundle "
-                                       "directory or 'default' (the packaged model); its vocabulary grows with the "
-                                       "data's frequent new morphemes as in [adapt]. 'auto': the packaged model when "
-                                       "the task is the same (two classes read as negative/positive) and the "
-                                       "config's tokenizer and network match it, else a new network; 'none' (or "
-                                       "''): always a new network (--from-scratch)")
-    domain_balance: float = _spec(1.0, min=0.0, max=1.0, doc="with several domains (a domain column): each "
-                                                             "domain's total weight is proportional to its rows "
-                                                             "to this power (1: as the rows come, 0.5: square "
-                                                             "root, 0: every domain the same)")
+    domain_max_rows: int = _spec(
+        0,
+        min=0,
+        max=1_000_000_000,
+        doc="with several domains: use at most this many labeled rows of each domain, a seeded sample (0: all)",
+    )
+    init_from: str = _spec(
+        "auto",
+        doc="start from a trained bundle's network instead of a new one: a bundle "
+        "directory or 'default' (the packaged model); its vocabulary grows with the "
+        "data's frequent new morphemes as in [adapt]. 'auto': the packaged model when "
+        "the task is the same (two classes read as negative/positive) and the "
+        "config's tokenizer and network match it, else a new network; 'none' (or "
+        "''): always a new network (--from-scratch)",
+    )
+    domain_balance: float = _spec(
+        1.0,
+        min=0.0,
+        max=1.0,
+        doc="with several domains (a domain column): each "
+        "domain's total weight is proportional to its rows "
+        "to this power (1: as the rows come, 0.5: square "
+        "root, 0: every domain the same)",
+    )
     bucket_by_length: bool = _spec(True, doc="batch similar lengths together and pad per batch (needs mask_padding)")
     seed: int = _spec(42, min=0, max=2**31 - 1, doc="seed for splits, Word2Vec and Keras")
 
@@ -144,30 +177,48 @@ class PretrainConfig:
 class DistillConfig:
     """Distillation: teachers trained on the labeled rows label ``word2vec.extra_texts`` for the student."""
 
-    teachers: int = _spec(0, min=0, max=20, doc="(Bi)LSTM teachers, seeds seed+1, seed+2, ... (0 and no char-n-gram "
-                                                "teacher: no distillation)")
+    teachers: int = _spec(
+        0,
+        min=0,
+        max=20,
+        doc="(Bi)LSTM teachers, seeds seed+1, seed+2, ... (0 and no char-n-gram teacher: no distillation)",
+    )
     teacher_lstm_units: list[int] = _spec(factory=lambda: [128], doc="LSTM units of each teacher layer")
     char_ngram_teacher: bool = _spec(False, doc="add a char n-gram TF-IDF + logistic-regression teacher")
     char_ngram_c: float = _spec(4.0, min=1e-4, max=1e4, doc="inverse regularization C of that teacher")
-    char_ngram_range: list[int] = _spec(factory=lambda: [2, 4], doc="[min, max] character n-gram length of that teacher")
-    morpheme_ngrams: int = _spec(0, min=0, max=5, doc="also give that teacher token (morpheme) 1..N-gram TF-IDF "
-                                                      "features (0: characters only)")
-    naive_bayes: bool = _spec(False, doc="scale that teacher's features by naive-Bayes log-count ratios (NB-LR; "
-                                         "two classes only)")
-    char_ngram_share: str = _spec("equal", choices=("equal", "validation"),
-                                  doc="that teacher's share of the teachers' mean: 'equal' (one teacher among "
-                                      "all) or 'validation' (the share with the lowest log-loss on the validation "
-                                      "rows, 0.05-0.95)")
-    student_init: str = _spec("none", choices=("none", "best_teacher"),
-                              doc="the student's starting weights: 'none' (Word2Vec embedding, random LSTM) or "
-                                  "'best_teacher' (the LSTM teacher with the best validation accuracy; needs "
-                                  "teacher_lstm_units = model.lstm_units)")
-    student_epochs: int = _spec(0, min=0, max=100, doc="the student's train.epochs (0: train.epochs, as the "
-                                                       "teachers)")
-    students: int = _spec(1, min=1, max=10, doc="students trained from the best teacher's weights (seeds seed, "
-                                                "seed+1000, ...); the mean of their weights (a model soup) is kept "
-                                                "when it does at least as well on the validation rows as the best "
-                                                "of them (needs student_init = 'best_teacher')")
+    char_ngram_range: list[int] = _spec(
+        factory=lambda: [2, 4], doc="[min, max] character n-gram length of that teacher"
+    )
+    morpheme_ngrams: int = _spec(
+        0, min=0, max=5, doc="also give that teacher token (morpheme) 1..N-gram TF-IDF features (0: characters only)"
+    )
+    naive_bayes: bool = _spec(
+        False, doc="scale that teacher's features by naive-Bayes log-count ratios (NB-LR; two classes only)"
+    )
+    char_ngram_share: str = _spec(
+        "equal",
+        choices=("equal", "validation"),
+        doc="that teacher's share of the teachers' mean: 'equal' (one teacher among "
+        "all) or 'validation' (the share with the lowest log-loss on the validation "
+        "rows, 0.05-0.95)",
+    )
+    student_init: str = _spec(
+        "none",
+        choices=("none", "best_teacher"),
+        doc="the student's starting weights: 'none' (Word2Vec embedding, random LSTM) or "
+        "'best_teacher' (the LSTM teacher with the best validation accuracy; needs "
+        "teacher_lstm_units = model.lstm_units)",
+    )
+    student_epochs: int = _spec(0, min=0, max=100, doc="the student's train.epochs (0: train.epochs, as the teachers)")
+    students: int = _spec(
+        1,
+        min=1,
+        max=10,
+        doc="students trained from the best teacher's weights (seeds seed, "
+        "seed+1000, ...); the mean of their weights (a model soup) is kept "
+        "when it does at least as well on the validation rows as the best "
+        "of them (needs student_init = 'best_teacher')",
+    )
 
     @property
     def enabled(self) -> bool:
@@ -179,58 +230,103 @@ class AdaptConfig:
     """``sentiment adapt``: fitting a trained model to a new kind of comment from unlabeled texts."""
 
     min_texts: int = _spec(200, min=10, max=10_000_000, doc="refuse fewer unlabeled texts than this")
-    new_token_min_count: int = _spec(3, min=1, max=10_000, doc="morphemes at least this frequent in the new texts "
-                                                              "and unknown to the model join its vocabulary")
-    max_new_tokens: int = _spec(20_000, min=0, max=1_000_000, doc="at most this many new morphemes (most frequent "
-                                                                 "first)")
-    ngram_teacher: bool = _spec(True, doc="co-training: an n-gram model (char + morpheme TF-IDF, logistic "
-                                          "regression) trained on the model's confident pseudo-labels relabels the "
-                                          "texts together with the model")
-    confidence: float = _spec(0.5, min=0.05, max=1.0, doc="share of each predicted class kept as pseudo-labels, the "
-                                                          "most confident first (classes kept in adapt.class_mix)")
-    class_mix: str = _spec("labels", choices=("labels", "estimate", "balanced"),
-                           doc="class mix of the pseudo-labels (the model's probabilities are reweighted to it): "
-                               "'labels' (the share among 30+ audit labels, else equal classes; the EM estimate "
-                               "from the texts is reported but not used), 'estimate' (the same, but without "
-                               "enough labels the EM estimate on the model's probabilities, Saerens et al. 2002) "
-                               "or 'balanced' (always equal classes)")
-    decision: str = _spec("labels", choices=("labels", "estimate", "none"),
-                          doc="the decision rule recorded in the adapted bundle (two classes): 'labels' (with "
-                              "--labeled: the threshold at which the predicted share on the texts matches 30+ "
-                              "audit labels, else the one maximizing macro-F1 on the held-out rows), 'estimate' "
-                              "(also without labels: the threshold matching the estimated class mix) or 'none' "
-                              "(the likelier class)")
-    holdout_share: float = _spec(0.3, min=0.0, max=0.9, doc="share of the labeled rows (audit rows first) held out "
-                                                           "of training to measure the source and adapted models "
-                                                           "(before/after figures with 95% intervals)")
+    new_token_min_count: int = _spec(
+        3,
+        min=1,
+        max=10_000,
+        doc="morphemes at least this frequent in the new texts and unknown to the model join its vocabulary",
+    )
+    max_new_tokens: int = _spec(
+        20_000, min=0, max=1_000_000, doc="at most this many new morphemes (most frequent first)"
+    )
+    ngram_teacher: bool = _spec(
+        True,
+        doc="co-training: an n-gram model (char + morpheme TF-IDF, logistic "
+        "regression) trained on the model's confident pseudo-labels relabels the "
+        "texts together with the model",
+    )
+    confidence: float = _spec(
+        0.5,
+        min=0.05,
+        max=1.0,
+        doc="share of each predicted class kept as pseudo-labels, the "
+        "most confident first (classes kept in adapt.class_mix)",
+    )
+    class_mix: str = _spec(
+        "labels",
+        choices=("labels", "estimate", "balanced"),
+        doc="class mix of the pseudo-labels (the model's probabilities are reweighted to it): "
+        "'labels' (the share among 30+ audit labels, else equal classes; the EM estimate "
+        "from the texts is reported but not used), 'estimate' (the same, but without "
+        "enough labels the EM estimate on the model's probabilities, Saerens et al. 2002) "
+        "or 'balanced' (always equal classes)",
+    )
+    decision: str = _spec(
+        "labels",
+        choices=("labels", "estimate", "none"),
+        doc="the decision rule recorded in the adapted bundle (two classes): 'labels' (with "
+        "--labeled: the threshold at which the predicted share on the texts matches 30+ "
+        "audit labels, else the one maximizing macro-F1 on the held-out rows), 'estimate' "
+        "(also without labels: the threshold matching the estimated class mix) or 'none' "
+        "(the likelier class)",
+    )
+    holdout_share: float = _spec(
+        0.3,
+        min=0.0,
+        max=0.9,
+        doc="share of the labeled rows (audit rows first) held out "
+        "of training to measure the source and adapted models "
+        "(before/after figures with 95% intervals)",
+    )
     epochs: int = _spec(2, min=1, max=50, doc="fine-tuning epochs")
-    learning_rate: float = _spec(3e-4, min=1e-6, max=1.0, doc="fine-tuning learning rate (lower than training: "
-                                                              "keeps what the model knew)")
-    anchor_weight: float = _spec(1.0, min=0.0, max=100.0, doc="weight of the original model's own probabilities "
-                                                              "in the targets (guards against forgetting)")
-    labeled_weight: float = _spec(3.0, min=0.0, max=1000.0, doc="weight of each user-labeled row against a "
-                                                                "pseudo-labeled one")
+    learning_rate: float = _spec(
+        3e-4, min=1e-6, max=1.0, doc="fine-tuning learning rate (lower than training: keeps what the model knew)"
+    )
+    anchor_weight: float = _spec(
+        1.0,
+        min=0.0,
+        max=100.0,
+        doc="weight of the original model's own probabilities in the targets (guards against forgetting)",
+    )
+    labeled_weight: float = _spec(
+        3.0, min=0.0, max=1000.0, doc="weight of each user-labeled row against a pseudo-labeled one"
+    )
 
 
 @dataclass
 class FinetuneConfig:
     """Training that starts from a trained model (``train.init_from``): the small-data schedule."""
 
-    learning_rate: float = _spec(1e-3, min=1e-6, max=1.0, doc="learning rate (measured against 3e-4 on 300-10,000 "
-                                                              "rows: docs/training.md)")
-    epochs: int = _spec(8, min=1, max=1000, doc="maximum epochs (early stopping on the validation rows picks the "
-                                                "best)")
-    patience: int = _spec(2, min=0, max=100, doc="epochs without a better validation train.monitor before "
-                                                  "stopping (the best epoch's weights are kept)")
-    freeze: str = _spec("none", choices=("none", "embedding", "encoder"),
-                        doc="layers kept as they are: none, embedding (new morphemes keep their mapped vectors), "
-                            "or encoder (embedding and (Bi)LSTM: only the output layer learns)")
-    anchor_weight: float = _spec(0.0, min=0.0, max=100.0, doc="weight of the starting model's own probabilities "
-                                                              "mixed into each row's target (a soft anchor against "
-                                                              "forgetting; 0: the labels alone)")
-    fit_threshold: bool = _spec(True, doc="two classes whose mix is off 50/50 (minority share below 40%): fit the "
-                                          "decision threshold on the validation rows (macro-F1) as the bundle's "
-                                          "decision rule (new networks too; --threshold overrides it)")
+    learning_rate: float = _spec(
+        1e-3, min=1e-6, max=1.0, doc="learning rate (measured against 3e-4 on 300-10,000 rows: docs/training.md)"
+    )
+    epochs: int = _spec(8, min=1, max=1000, doc="maximum epochs (early stopping on the validation rows picks the best)")
+    patience: int = _spec(
+        2,
+        min=0,
+        max=100,
+        doc="epochs without a better validation train.monitor before stopping (the best epoch's weights are kept)",
+    )
+    freeze: str = _spec(
+        "none",
+        choices=("none", "embedding", "encoder"),
+        doc="layers kept as they are: none, embedding (new morphemes keep their mapped vectors), "
+        "or encoder (embedding and (Bi)LSTM: only the output layer learns)",
+    )
+    anchor_weight: float = _spec(
+        0.0,
+        min=0.0,
+        max=100.0,
+        doc="weight of the starting model's own probabilities "
+        "mixed into each row's target (a soft anchor against "
+        "forgetting; 0: the labels alone)",
+    )
+    fit_threshold: bool = _spec(
+        True,
+        doc="two classes whose mix is off 50/50 (minority share below 40%): fit the "
+        "decision threshold on the validation rows (macro-F1) as the bundle's "
+        "decision rule (new networks too; --threshold overrides it)",
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -264,15 +360,14 @@ class Config:
 
     # -- construction ---------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "Config":
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> Config:
         """Build and validate a config from nested dicts; missing keys take defaults."""
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
         unknown = sorted(set(data) - set(SECTIONS))
         if unknown:
             raise ConfigError(
-                f"{source}: unknown section(s) {', '.join(map(repr, unknown))}; "
-                f"valid sections: {', '.join(SECTIONS)}"
+                f"{source}: unknown section(s) {', '.join(map(repr, unknown))}; valid sections: {', '.join(SECTIONS)}"
             )
         sections = {}
         for name, section_cls in SECTIONS.items():
@@ -283,7 +378,7 @@ class Config:
         return cls(**sections)
 
     @classmethod
-    def from_toml(cls, path: str | Path, overrides: list[str] | None = None) -> "Config":
+    def from_toml(cls, path: str | Path, overrides: list[str] | None = None) -> Config:
         """Load a TOML file, apply ``section.key=value`` overrides and validate."""
         path = Path(path)
         if not path.is_file():
@@ -307,7 +402,7 @@ class Config:
             lines.append("")
         return "\n".join(lines)
 
-    def with_overrides(self, overrides: list[str] | dict[str, Any]) -> "Config":
+    def with_overrides(self, overrides: list[str] | dict[str, Any]) -> Config:
         """A validated copy with ``section.key`` overrides applied."""
         return Config.from_dict(apply_overrides(self.to_dict(), overrides), source="overrides")
 
@@ -321,13 +416,15 @@ def _build_section(section_cls: type, name: str, values: dict[str, Any], source:
             f"valid keys in [{name}]: {', '.join(fields)}"
         )
     hints = get_type_hints(section_cls)
-    checked = {key: _check_value(f"{name}.{key}", values[key], hints[key], fields[key].metadata, source)
-               for key in values}
+    checked = {
+        key: _check_value(f"{name}.{key}", values[key], hints[key], fields[key].metadata, source) for key in values
+    }
     return section_cls(**checked)
 
 
 def _check_value(key: str, value: Any, hint: Any, meta: Any, source: str) -> Any:
     """Type- and range-check one value; ints are accepted where floats are expected."""
+
     def fail(expected: str) -> ConfigError:
         return ConfigError(f"{source}: {key} = {value!r} is invalid; expected {expected}")
 
@@ -346,11 +443,14 @@ def _check_value(key: str, value: Any, hint: Any, meta: Any, source: str) -> Any
             raise fail("a string")
     elif hint == list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail("a list of strings, e.g. [\"a\", \"b\"]")
+            raise fail('a list of strings, e.g. ["a", "b"]')
         value = list(value)
     elif hint == list[int]:
-        if (not isinstance(value, list) or not value
-                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        ):
             raise fail("a non-empty list of positive integers, e.g. [128] or [128, 64]")
         value = list(value)
     choices, lo, hi = meta.get("choices"), meta.get("min"), meta.get("max")
@@ -381,8 +481,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any])
     for key, value in items:
         section, _, name = key.partition(".")
         if not name or "." in name:
-            raise ConfigError(f"override key {key!r} must be section.key, e.g. train.epochs; "
-                              f"sections: {', '.join(SECTIONS)}")
+            raise ConfigError(
+                f"override key {key!r} must be section.key, e.g. train.epochs; sections: {', '.join(SECTIONS)}"
+            )
         if section not in SECTIONS:
             raise ConfigError(f"override {key!r}: unknown section {section!r}; valid sections: {', '.join(SECTIONS)}")
         merged.setdefault(section, {})[name] = value

@@ -28,13 +28,14 @@ class EstimatorAPI:
         """The hyperparameters as passed to ``__init__`` (scikit-learn's ``BaseEstimator.get_params``)."""
         return {name: getattr(self, name) for name in self._get_param_names()}
 
-    def set_params(self, **params: Any) -> "EstimatorAPI":
+    def set_params(self, **params: Any) -> EstimatorAPI:
         """Set hyperparameters; an unknown name raises ``ValueError`` listing the valid ones."""
         valid = self._get_param_names()
         for name, value in params.items():
             if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
-                                 f"Valid parameters are: {valid!r}.")
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. Valid parameters are: {valid!r}."
+                )
             setattr(self, name, value)
         return self
 
@@ -55,8 +56,7 @@ class EstimatorAPI:
         return tags
 
     def __repr__(self) -> str:
-        changed = {name: value for name, value in self.get_params().items()
-                   if value is not _default(type(self), name)}
+        changed = {name: value for name, value in self.get_params().items() if value is not _default(type(self), name)}
         args = ", ".join(f"{name}={value!r}" for name, value in changed.items())
         return f"{type(self).__name__}({args})"
 

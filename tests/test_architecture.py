@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 grimp = pytest.importorskip("grimp", reason="install the test extra (import-linter)")
@@ -24,8 +23,11 @@ def import_cycles(package: str = "sentiment") -> list[list[str]]:
     """Groups of modules that import each other, directly or through others (Tarjan's strongly connected
     components over the package's import graph; imports of the package root itself are left out)."""
     graph = grimp.build_graph(package)
-    edges = {m: sorted(x for x in graph.find_modules_directly_imported_by(m) if x.startswith(f"{package}."))
-             for m in graph.modules if m.startswith(package)}
+    edges = {
+        m: sorted(x for x in graph.find_modules_directly_imported_by(m) if x.startswith(f"{package}."))
+        for m in graph.modules
+        if m.startswith(package)
+    }
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -64,8 +66,11 @@ def test_top_level_stays_small():
 
 def test_every_module_is_described_in_the_architecture_page():
     page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    modules = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "sentiment").rglob("*.py"))
-               if p.name != "__init__.py" or p.parent.name == "sentiment"]
+    modules = [
+        p.relative_to(ROOT).as_posix()
+        for p in sorted((ROOT / "sentiment").rglob("*.py"))
+        if p.name != "__init__.py" or p.parent.name == "sentiment"
+    ]
     missing = [m for m in modules if f"`{m}`" not in page]
     assert not missing, f"add these modules to docs/architecture.md's table: {missing}"
 
@@ -73,6 +78,9 @@ def test_every_module_is_described_in_the_architecture_page():
 def test_every_module_says_its_job():
     import ast
 
-    silent = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "sentiment").rglob("*.py"))
-              if not ast.get_docstring(ast.parse(p.read_text(encoding="utf-8")))]
+    silent = [
+        p.relative_to(ROOT).as_posix()
+        for p in sorted((ROOT / "sentiment").rglob("*.py"))
+        if not ast.get_docstring(ast.parse(p.read_text(encoding="utf-8")))
+    ]
     assert not silent, f"give these modules a one-line docstring: {silent}"

@@ -32,8 +32,10 @@ def test_proba_shape_and_order(tiny_model):
     assert proba.shape == (2, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
     assert tiny_model.classes_.tolist() == [0, 1]
-    assert tiny_model.predict(["배우 연기 정말 최고", "시간 아깝다"]).tolist() == \
-        tiny_model.classes_[proba.argmax(axis=1)].tolist()
+    assert (
+        tiny_model.predict(["배우 연기 정말 최고", "시간 아깝다"]).tolist()
+        == tiny_model.classes_[proba.argmax(axis=1)].tolist()
+    )
 
 
 def test_save_load_identical(tiny_model, tmp_path):
@@ -56,8 +58,9 @@ def test_length_buckets_equal_full_padding(tiny_model, sample_frame):
     ids = tiny_model.encode(sample_frame["document"].tolist())
     bucketed = tiny_model.predict_ids(ids, batch_size=16)
     cfg = tiny_model.config_
-    full = tiny_model.model_.predict(pad(ids, cfg.sequence.maxlen, cfg.sequence.padding, cfg.sequence.truncating),
-                                     verbose=0)[:, 0]
+    full = tiny_model.model_.predict(
+        pad(ids, cfg.sequence.maxlen, cfg.sequence.padding, cfg.sequence.truncating), verbose=0
+    )[:, 0]
     np.testing.assert_allclose(bucketed[:, 1], full, atol=1e-5)
 
 

@@ -7,10 +7,8 @@ import ast
 import importlib.util
 import re
 from functools import cache
-from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 ERRORS_PAGE = ROOT / "docs" / "errors.md"
@@ -93,8 +91,10 @@ def _row_problems(situation: str, message: str, checked_by: str) -> list[str]:
             problems.append(f"{situation!r}: fragment {fragment!r} is not part of the message shown")
         in_tests = any(fragment in _test_functions(file)[0] for file, _ in tests)
         if not in_tests and not any(fragment in text for text in _source_strings()):
-            problems.append(f"{situation!r}: fragment {fragment!r} is in no string of sentiment/ nor in the "
-                            f"test file (message changed?)")
+            problems.append(
+                f"{situation!r}: fragment {fragment!r} is in no string of sentiment/ nor in the "
+                f"test file (message changed?)"
+            )
     return problems
 
 
@@ -105,14 +105,16 @@ def test_error_table_rows_name_real_tests_and_real_messages():
     assert not problems, "docs/errors.md disagrees with the code:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("checked_by, ok", [
-    ("`test_cli.py::test_score_input_errors` `input file not found`", True),
-    ("`test_cli.py::test_renamed_away` `input file not found`", False),
-    ("`test_cli.py::test_score_input_errors` `input file not findable`", False),
-    ("`input file not found`", False),
-])
+@pytest.mark.parametrize(
+    "checked_by, ok",
+    [
+        ("`test_cli.py::test_score_input_errors` `input file not found`", True),
+        ("`test_cli.py::test_renamed_away` `input file not found`", False),
+        ("`test_cli.py::test_score_input_errors` `input file not findable`", False),
+        ("`input file not found`", False),
+    ],
+)
 def test_error_table_check_catches_drift(checked_by, ok):
     """The checker itself: a renamed test, a changed message or a missing test reference is reported."""
-    problems = _row_problems("x", "`error: input file not found: PATH` / `error: input file not findable`",
-                             checked_by)
+    problems = _row_problems("x", "`error: input file not found: PATH` / `error: input file not findable`", checked_by)
     assert (not problems) is ok, problems

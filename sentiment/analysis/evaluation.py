@@ -14,13 +14,19 @@ from ..io.labeled import class_indices
 from ..model.fitted import FittedClassifier
 
 
-def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray,
-                    pred: np.ndarray | None = None) -> dict[str, Any]:
+def compute_metrics(
+    y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, pred: np.ndarray | None = None
+) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, ROC AUC (binary).
 
     ``pred``: the predicted class indices (default: the likeliest class), e.g. by a bundle's decision rule."""
-    from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support,
-                                 roc_auc_score)
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
 
     idx = class_indices(np.asarray(y_true), np.asarray(classes))  # classes_ in any order
     pred = proba.argmax(axis=1) if pred is None else np.asarray(pred)
@@ -30,8 +36,10 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray,
         "rows": int(len(idx)),
         "accuracy": float(accuracy_score(idx, pred)),
         "macro_f1": float(f1_score(idx, pred, labels=labels, average="macro", zero_division=0)),
-        "per_class": {str(c): {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                      for c, p, r, f, s in zip(classes.tolist(), precision, recall, f1, support)},
+        "per_class": {
+            str(c): {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for c, p, r, f, s in zip(classes.tolist(), precision, recall, f1, support)
+        },
         "labels": classes.tolist(),
         "confusion_matrix": confusion_matrix(idx, pred, labels=labels).tolist(),
     }
@@ -50,8 +58,9 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: metrics[k] for k in HEADLINE if k in metrics}
 
 
-def evaluate_texts(clf: FittedClassifier, texts: list[str], labels: np.ndarray,
-                   tokens: list[list[str]] | None = None) -> tuple[dict[str, Any], np.ndarray]:
+def evaluate_texts(
+    clf: FittedClassifier, texts: list[str], labels: np.ndarray, tokens: list[list[str]] | None = None
+) -> tuple[dict[str, Any], np.ndarray]:
     """Metrics for ``texts`` (labels already in the model's classes) and the probabilities.
 
     ``tokens`` (from the token cache) skips tokenization; they must come from the model's tokenizer.
@@ -100,9 +109,16 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_report(report_dir: str | Path, metrics: dict[str, Any], texts: list[str], labels: np.ndarray,
-                 proba: np.ndarray, classes: np.ndarray, history: dict[str, Any] | None = None,
-                 mistakes: int = 100) -> list[Path]:
+def write_report(
+    report_dir: str | Path,
+    metrics: dict[str, Any],
+    texts: list[str],
+    labels: np.ndarray,
+    proba: np.ndarray,
+    classes: np.ndarray,
+    history: dict[str, Any] | None = None,
+    mistakes: int = 100,
+) -> list[Path]:
     """Write metrics.json, confusion_matrix.csv, most_confident_mistakes.csv and PNG plots."""
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
@@ -119,22 +135,34 @@ def write_report(report_dir: str | Path, metrics: dict[str, Any], texts: list[st
     wrong = np.flatnonzero(pred != true_idx)
     order = wrong[np.argsort(-proba[wrong, pred[wrong]])][:mistakes]
     path = report / "most_confident_mistakes.csv"
-    pd.DataFrame({"text": [texts[i] for i in order], "true": [names[true_idx[i]] for i in order],
-                  "predicted": [names[pred[i]] for i in order],
-                  "confidence": np.round(proba[order, pred[order]], 4)}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "text": [texts[i] for i in order],
+            "true": [names[true_idx[i]] for i in order],
+            "predicted": [names[pred[i]] for i in order],
+            "confidence": np.round(proba[order, pred[order]], 4),
+        }
+    ).to_csv(path, index=False)
     written.append(path)
     for key in ("by_domain", "by_group"):
         if metrics.get(key):
             path = report / f"metrics_{key}.csv"
-            pd.DataFrame([{"group": name, **{k: m.get(k) for k in HEADLINE}}
-                          for name, m in metrics[key].items()]).to_csv(path, index=False)
+            pd.DataFrame(
+                [{"group": name, **{k: m.get(k) for k in HEADLINE}} for name, m in metrics[key].items()]
+            ).to_csv(path, index=False)
             written.append(path)
     written.extend(_plots(report, metrics, true_idx, proba, names, history or {}))
     return written
 
 
-def _plots(report: Path, metrics: dict[str, Any], true_idx: np.ndarray, proba: np.ndarray, names: list[str],
-           history: dict[str, Any]) -> list[Path]:
+def _plots(
+    report: Path,
+    metrics: dict[str, Any],
+    true_idx: np.ndarray,
+    proba: np.ndarray,
+    names: list[str],
+    history: dict[str, Any],
+) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -144,8 +172,14 @@ def _plots(report: Path, metrics: dict[str, Any], true_idx: np.ndarray, proba: n
         return _draw_plots(report, metrics, true_idx, proba, names, history)
 
 
-def _draw_plots(report: Path, metrics: dict[str, Any], true_idx: np.ndarray, proba: np.ndarray, names: list[str],
-                history: dict[str, Any]) -> list[Path]:
+def _draw_plots(
+    report: Path,
+    metrics: dict[str, Any],
+    true_idx: np.ndarray,
+    proba: np.ndarray,
+    names: list[str],
+    history: dict[str, Any],
+) -> list[Path]:
     import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -181,8 +215,9 @@ def _draw_plots(report: Path, metrics: dict[str, Any], true_idx: np.ndarray, pro
         for ax, key in zip(axes, ("loss", "accuracy")):
             for prefix in ("", "val_"):
                 if history.get(prefix + key):
-                    ax.plot(range(1, len(history[prefix + key]) + 1), history[prefix + key],
-                            marker="o", label=prefix + key)
+                    ax.plot(
+                        range(1, len(history[prefix + key]) + 1), history[prefix + key], marker="o", label=prefix + key
+                    )
             ax.set_xlabel("epoch")
             ax.legend()
         written.append(_save(fig, report / "training_curves.png"))

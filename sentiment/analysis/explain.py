@@ -59,15 +59,16 @@ class Explanation:
         return {**asdict(self), "tokens": [asdict(t) for t in self.tokens]}
 
 
-def explain(clf: "FittedClassifier", texts: Iterable[str], batch_size: int = 1024) -> list[Explanation]:
+def explain(clf: FittedClassifier, texts: Iterable[str], batch_size: int = 1024) -> list[Explanation]:
     """Leave-one-token-out explanations of ``clf``'s predictions for ``texts`` (one batched pass)."""
     from ..text.checks import check_texts
 
     texts = check_texts(texts)
     spans = [clf.tokenizer_.spans(text) for text in texts]
     ids = [clf.vocabulary_.encode([s.token for s in text_spans]) for text_spans in spans]
-    windows = [visible(len(text_spans), clf.config_.sequence.maxlen, clf.config_.sequence.truncating)
-               for text_spans in spans]
+    windows = [
+        visible(len(text_spans), clf.config_.sequence.maxlen, clf.config_.sequence.truncating) for text_spans in spans
+    ]
     sequences: list[np.ndarray] = []
     for seq, window in zip(ids, windows):
         sequences.append(seq)
@@ -78,12 +79,21 @@ def explain(clf: "FittedClassifier", texts: Iterable[str], batch_size: int = 102
         full = proba[row]
         pred = int(full.argmax())
         contributions = np.zeros(len(text_spans))
-        contributions[window] = full[pred] - proba[row + 1: row + 1 + len(window), pred]
+        contributions[window] = full[pred] - proba[row + 1 : row + 1 + len(window), pred]
         row += 1 + len(window)
-        tokens = tuple(TokenContribution(s.token, s.start, s.end, text[s.start:s.end], round(float(c), 6))
-                       for s, c in zip(text_spans, contributions))
-        out.append(Explanation(text, _plain(clf.classes_[pred]), round(float(full[pred]), 6),
-                               {str(c): round(float(p), 6) for c, p in zip(clf.classes_.tolist(), full)}, tokens))
+        tokens = tuple(
+            TokenContribution(s.token, s.start, s.end, text[s.start : s.end], round(float(c), 6))
+            for s, c in zip(text_spans, contributions)
+        )
+        out.append(
+            Explanation(
+                text,
+                _plain(clf.classes_[pred]),
+                round(float(full[pred]), 6),
+                {str(c): round(float(p), 6) for c, p in zip(clf.classes_.tolist(), full)},
+                tokens,
+            )
+        )
     return out
 
 
@@ -100,8 +110,9 @@ def without(seq: np.ndarray, positions: Sequence[int]) -> np.ndarray:
     return rest if len(rest) else np.asarray([OOV_ID], dtype=np.int32)
 
 
-def deletion_test(clf: "FittedClassifier", texts: Iterable[str], k: int = 3, repeats: int = 10,
-                  seed: int = 0) -> dict[str, Any]:
+def deletion_test(
+    clf: FittedClassifier, texts: Iterable[str], k: int = 3, repeats: int = 10, seed: int = 0
+) -> dict[str, Any]:
     """Faithfulness: how far the predicted class's probability falls when each text loses its top-``k`` tokens
     by attribution, against losing ``k`` tokens drawn at random (``repeats`` draws per text).
 
@@ -125,10 +136,15 @@ def deletion_test(clf: "FittedClassifier", texts: Iterable[str], k: int = 3, rep
     p = proba[np.arange(len(explanations)), :, preds]  # (texts, 2 + repeats): full, top-k removed, random removed
     top_drop = p[:, 0] - p[:, 1]
     random_drop = (p[:, :1] - p[:, 2:]).mean(axis=1)
-    return {"k": k, "texts": len(explanations), "repeats": repeats,
-            "top_k_drop_mean": float(top_drop.mean()), "random_k_drop_mean": float(random_drop.mean()),
-            "ratio": float(top_drop.mean() / random_drop.mean()) if random_drop.mean() > 0 else float("inf"),
-            "share_top_k_larger": float((top_drop > random_drop).mean())}
+    return {
+        "k": k,
+        "texts": len(explanations),
+        "repeats": repeats,
+        "top_k_drop_mean": float(top_drop.mean()),
+        "random_k_drop_mean": float(random_drop.mean()),
+        "ratio": float(top_drop.mean() / random_drop.mean()) if random_drop.mean() > 0 else float("inf"),
+        "share_top_k_larger": float((top_drop > random_drop).mean()),
+    }
 
 
 # -- output ---------------------------------------------------------------------------
@@ -159,8 +175,8 @@ def highlight_ansi(e: Explanation) -> str:
             continue
         level = min(3, int(4 * abs(t.contribution) / scale))
         code = (greens if t.contribution > 0 else reds)[level]
-        parts.append(e.text[cursor:t.start])
-        parts.append(f"\x1b[48;5;{code}m\x1b[97m{e.text[t.start:t.end]}\x1b[0m")
+        parts.append(e.text[cursor : t.start])
+        parts.append(f"\x1b[48;5;{code}m\x1b[97m{e.text[t.start : t.end]}\x1b[0m")
         cursor = t.end
     parts.append(e.text[cursor:])
     return "".join(parts)

@@ -21,7 +21,11 @@ BOOTSTRAP_RESAMPLES = 1000
 
 
 def metric_intervals(
-    true_idx: np.ndarray, proba: np.ndarray, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = 0, z: float = Z95,
+    true_idx: np.ndarray,
+    proba: np.ndarray,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    z: float = Z95,
     pred: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """``{"accuracy": [lo, hi], "macro_f1": [lo, hi], "roc_auc": [lo, hi] (two classes, both present),

@@ -21,8 +21,16 @@ from pathlib import Path
 from typing import Any
 
 BUNDLED_FAMILY = "NanumGothic"
-SYSTEM_FAMILIES = ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "Malgun Gothic", "Apple SD Gothic Neo",
-                   "AppleGothic", "UnDotum", "Baekmuk Gulim")
+SYSTEM_FAMILIES = (
+    "Noto Sans CJK KR",
+    "Noto Sans KR",
+    "NanumGothic",
+    "Malgun Gothic",
+    "Apple SD Gothic Neo",
+    "AppleGothic",
+    "UnDotum",
+    "Baekmuk Gulim",
+)
 
 
 def korean_font_path() -> Path | None:
@@ -92,5 +100,6 @@ def chart_text(text: str) -> str:
     import unicodedata
 
     charmap = _chart_charmap()
-    return "".join(ch if ord(ch) in charmap or ch.isspace() else f"[{unicodedata.name(ch, hex(ord(ch))).lower()}]"
-                   for ch in text)
+    return "".join(
+        ch if ord(ch) in charmap or ch.isspace() else f"[{unicodedata.name(ch, hex(ord(ch))).lower()}]" for ch in text
+    )

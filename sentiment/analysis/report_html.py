@@ -19,8 +19,14 @@ from typing import Any
 
 POSITIVE = "#1a9850"
 NEGATIVE = "#d73027"
-SECTIONS = {"overview": "Overview", "groups": "By group", "time": "Over time", "drivers": "What drives it",
-            "read-first": "Comments to read first", "method": "How this was computed"}
+SECTIONS = {
+    "overview": "Overview",
+    "groups": "By group",
+    "time": "Over time",
+    "drivers": "What drives it",
+    "read-first": "Comments to read first",
+    "method": "How this was computed",
+}
 
 CSS = """
 body{font-family:%(family)s;margin:0;color:#222;background:#fafafa;line-height:1.45}
@@ -42,13 +48,16 @@ img{max-width:100%%;height:auto;display:block;margin:10px 0}
 mark{border-radius:3px;padding:0 1px;color:inherit}.key{padding:0 4px;border-radius:3px}
 .key.pos{background:rgba(26,152,80,.45)}.key.neg{background:rgba(215,48,39,.45)}
 .note{color:#555;font-style:italic}.warn{color:#8a4b00}p.warn{background:#fff4e0;border-left:4px solid #e69500;
-padding:6px 10px}p.ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:6px 10px}.muted{color:#777;font-weight:normal;font-size:.85em}
+padding:6px 10px}p.ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:6px 10px}
+.muted{color:#777;font-weight:normal;font-size:.85em}
 code{background:#f1f3f4;padding:0 3px;border-radius:3px}details{margin:8px 0}.nowrap{white-space:nowrap}
 table,th,td,caption,details,summary,mark,button,input,select,textarea{font-family:inherit}
 code,pre,kbd,samp,tt{font-family:%(mono)s;font-size:.92em}
 """
-FONT_STACK = ('"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR","Noto Sans CJK KR","NanumGothic",'
-              '"Segoe UI",Roboto,Helvetica,Arial,sans-serif')
+FONT_STACK = (
+    '"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR","Noto Sans CJK KR","NanumGothic",'
+    '"Segoe UI",Roboto,Helvetica,Arial,sans-serif'
+)
 MONO_STACK = 'Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono"'  # without the inline fonts
 FAMILIES = ("ReportNanumGothic", "ReportDejaVuSans")  # the inline subsets, in this order
 MONO_FAMILY = "ReportDejaVuSansMono"  # the inline ASCII of code elements
@@ -58,16 +67,18 @@ ASCII = set(range(0x20, 0x7F))
 def render_page(title: str, sections: list[str], subtitle: str = "") -> str:
     """The whole page: inline CSS with inline font subsets covering every character of the page, no script."""
     nav = "".join(f'<a href="#{key}">{name}</a>' for key, name in SECTIONS.items())
-    body = (f'<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p><nav>{nav}</nav></header>'
-            f'<main>{"".join(sections)}</main>')
+    body = (
+        f"<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p><nav>{nav}</nav></header><main>{''.join(sections)}</main>"
+    )
     font_face, families, mono = embedded_fonts(html.unescape(body))
     inline = "".join(f'"{f}",' for f in families)
     code = f'"{mono}",{inline}{FONT_STACK}' if mono else f"{MONO_STACK},{inline}{FONT_STACK},monospace"
-    css = CSS % {"family": inline + FONT_STACK, "mono": code,
-                 "pos": POSITIVE, "neg": NEGATIVE}
-    return (f'<!DOCTYPE html>\n<html lang="ko"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{esc(title)}</title><style>{font_face}{css}</style></head><body>{body}</body></html>\n')
+    css = CSS % {"family": inline + FONT_STACK, "mono": code, "pos": POSITIVE, "neg": NEGATIVE}
+    return (
+        f'<!DOCTYPE html>\n<html lang="ko"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{font_face}{css}</style></head><body>{body}</body></html>\n"
+    )
 
 
 def font_paths() -> list[Path]:
@@ -155,8 +166,9 @@ def _font_face(path: Path, family: str, unicodes: set[int]) -> str:
     font.flavor = "woff"
     font.save(buf)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return (f'@font-face{{font-family:"{family}";font-display:block;'
-            f'src:url(data:font/woff;base64,{data}) format("woff")}}')
+    return (
+        f'@font-face{{font-family:"{family}";font-display:block;src:url(data:font/woff;base64,{data}) format("woff")}}'
+    )
 
 
 def section(key: str, body: str) -> str:
@@ -164,8 +176,11 @@ def section(key: str, body: str) -> str:
 
 
 def cards(items: list[tuple[str, str]]) -> str:
-    return '<div class="cards">' + "".join(f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>'
-                                           for k, v in items) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in items)
+        + "</div>"
+    )
 
 
 def table(header: list[str], rows: list[list[str]], caption: str = "", escape: bool = False, css: str = "") -> str:
@@ -189,8 +204,10 @@ def marked(text: str, marks: list[tuple[int, int, float, str]], limit: int = 300
             continue
         rgb = "26,152,80" if weight > 0 else "215,48,39"
         out.append(esc(text[cursor:start]))
-        out.append(f'<mark style="background:rgba({rgb},{0.12 + 0.6 * min(abs(weight), 1):.2f})" '
-                   f'title="{esc(title)}">{esc(text[start:end])}</mark>')
+        out.append(
+            f'<mark style="background:rgba({rgb},{0.12 + 0.6 * min(abs(weight), 1):.2f})" '
+            f'title="{esc(title)}">{esc(text[start:end])}</mark>'
+        )
         cursor = end
     out.append(esc(text[cursor:limit]) + ("…" if len(text) > limit else ""))
     return "".join(out)

@@ -41,8 +41,11 @@ def period_of(span: pd.Timedelta) -> str:
 
 def group_table(ok: pd.DataFrame, positive: str, key: str = "group") -> pd.DataFrame:
     """Per value of ``key``: comments, positive comments, share positive and its 95% Wilson interval."""
-    table = ok.assign(pos=(ok["pred"] == positive)).groupby(key, observed=True, sort=False)["pos"].agg(
-        n="size", positive="sum")
+    table = (
+        ok.assign(pos=(ok["pred"] == positive))
+        .groupby(key, observed=True, sort=False)["pos"]
+        .agg(n="size", positive="sum")
+    )
     table["share"] = table["positive"] / table["n"]
     table["lo"], table["hi"] = wilson(table["positive"].to_numpy(), table["n"].to_numpy())
     return table

@@ -9,17 +9,32 @@ from typing import Any
 from ..classifier import SentimentClassifier
 from ..io.labeled import class_indices
 from ..model.bundle import default_model_path
-from ..training.adaptation import SAMPLE_COLUMN, adaptation_card, adapt_classifier
+from ..training.adaptation import SAMPLE_COLUMN, adapt_classifier, adaptation_card
 
 Log = Callable[[str], None]
 
 
-def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides: Sequence[str] = (), *,
-                 text_column: str | None = None, labeled_file: str | None = None, label_column: str | None = None,
-                 eval_file: str | None = None, sep: str | None = None, encoding: str | None = None,
-                 sheet: str | int | None = None, workers: int = 0, overwrite: bool = False, verbose: int = 0,
-                 labeled_text_column: str | None = None, positive_label: Any = None,
-                 positive_from: float | None = None, log: Log = lambda msg: None):
+def adapt_bundle(
+    model: str | None,
+    texts_file: str,
+    output: str,
+    cfg_overrides: Sequence[str] = (),
+    *,
+    text_column: str | None = None,
+    labeled_file: str | None = None,
+    label_column: str | None = None,
+    eval_file: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    workers: int = 0,
+    overwrite: bool = False,
+    verbose: int = 0,
+    labeled_text_column: str | None = None,
+    positive_label: Any = None,
+    positive_from: float | None = None,
+    log: Log = lambda msg: None,
+):
     """``sentiment adapt``: read the files, adapt the bundle ``model`` (None: the packaged one), save to ``output``.
 
     With ``eval_file`` (labeled), the source and the adapted model are both evaluated on it and the figures
@@ -34,18 +49,49 @@ def adapt_bundle(model: str | None, texts_file: str, output: str, cfg_overrides:
     with exclusive_lock(out, "model directory", create_folder=True):  # one writer of the output bundle
         if out.exists() and not overwrite:
             raise SentimentError(f"{out} already exists; pass --overwrite to replace it")
-        return _adapt_bundle(model, texts_file, out, cfg_overrides, text_column=text_column,
-                             labeled_file=labeled_file, label_column=label_column, eval_file=eval_file, sep=sep,
-                             encoding=encoding, sheet=sheet, workers=workers, verbose=verbose,
-                             labeled_text_column=labeled_text_column, positive_label=positive_label,
-                             positive_from=positive_from, log=log)
+        return _adapt_bundle(
+            model,
+            texts_file,
+            out,
+            cfg_overrides,
+            text_column=text_column,
+            labeled_file=labeled_file,
+            label_column=label_column,
+            eval_file=eval_file,
+            sep=sep,
+            encoding=encoding,
+            sheet=sheet,
+            workers=workers,
+            verbose=verbose,
+            labeled_text_column=labeled_text_column,
+            positive_label=positive_label,
+            positive_from=positive_from,
+            log=log,
+        )
 
 
-def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequence[str], *, text_column, labeled_file,
-                  label_column, eval_file, sep, encoding, sheet, workers, verbose, labeled_text_column, positive_label,
-                  positive_from, log):
-    from ..io.readers import read_table, read_text_lines, text_column_of
+def _adapt_bundle(
+    model: str | None,
+    texts_file: str,
+    out,
+    cfg_overrides: Sequence[str],
+    *,
+    text_column,
+    labeled_file,
+    label_column,
+    eval_file,
+    sep,
+    encoding,
+    sheet,
+    workers,
+    verbose,
+    labeled_text_column,
+    positive_label,
+    positive_from,
+    log,
+):
     from ..io.labeled import load_labeled, match_labels
+    from ..io.readers import read_table, read_text_lines, text_column_of
 
     source_path = Path(model) if model else default_model_path()
     source = SentimentClassifier.load(source_path, workers=workers)
@@ -61,31 +107,66 @@ def _adapt_bundle(model: str | None, texts_file: str, out, cfg_overrides: Sequen
         texts = [t for t in frame[column].tolist() if isinstance(t, str) and t.strip()]
     labeled, sample = None, None
     if labeled_file:
-        data = load_labeled(labeled_file, labeled_text_column, label_column, sep=sep, encoding=encoding, log=log,
-                            text_option="--labeled-text-column", label_option="--labeled-label-column")
-        labeled = (data.texts, match_labels(data.labels, source.classes_, labeled_file, positive_label=positive_label,
-                                            positive_from=positive_from))
+        data = load_labeled(
+            labeled_file,
+            labeled_text_column,
+            label_column,
+            sep=sep,
+            encoding=encoding,
+            log=log,
+            text_option="--labeled-text-column",
+            label_option="--labeled-label-column",
+        )
+        labeled = (
+            data.texts,
+            match_labels(
+                data.labels, source.classes_, labeled_file, positive_label=positive_label, positive_from=positive_from
+            ),
+        )
         if data.frame is not None and SAMPLE_COLUMN in data.frame.columns:  # a LABELS file of `sentiment label`
             sample = data.frame[SAMPLE_COLUMN].tolist()
-    adapted = adapt_classifier(source, texts, labeled=labeled, labeled_sample=sample, cfg=cfg, workers=workers,
-                               verbose=verbose, what=f"{texts_file} column {column!r}", log=log)
+    adapted = adapt_classifier(
+        source,
+        texts,
+        labeled=labeled,
+        labeled_sample=sample,
+        cfg=cfg,
+        workers=workers,
+        verbose=verbose,
+        what=f"{texts_file} column {column!r}",
+        log=log,
+    )
     report = adapted.training_["adaptation"]
-    report.update(source_path=str(model or "default (packaged)"), texts_file=str(texts_file),
-                  **({"labeled_file": str(labeled_file)} if labeled_file else {}))
+    report.update(
+        source_path=str(model or "default (packaged)"),
+        texts_file=str(texts_file),
+        **({"labeled_file": str(labeled_file)} if labeled_file else {}),
+    )
     metrics = {}
     if eval_file:
         from ..analysis.evaluation import compute_metrics, headline
 
-        test = load_labeled(eval_file, labeled_text_column, label_column, sep=sep, encoding=encoding, log=log,
-                            text_option="--labeled-text-column", label_option="--labeled-label-column")
-        y = match_labels(test.labels, source.classes_, eval_file, positive_label=positive_label,
-                         positive_from=positive_from)
+        test = load_labeled(
+            eval_file,
+            labeled_text_column,
+            label_column,
+            sep=sep,
+            encoding=encoding,
+            log=log,
+            text_option="--labeled-text-column",
+            label_option="--labeled-label-column",
+        )
+        y = match_labels(
+            test.labels, source.classes_, eval_file, positive_label=positive_label, positive_from=positive_from
+        )
         for name, clf in (("source", source), ("adapted", adapted)):
             proba = clf.predict_proba(test.texts)  # decided by each model's rule (the adapted one's fitted threshold)
             m = compute_metrics(y, proba, source.classes_, class_indices(clf.decide(proba), source.classes_))
             metrics[name] = headline(m)
-            log(f"{eval_file}: {name} accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
-                + (f", ROC AUC {m['roc_auc']:.4f}" if "roc_auc" in m else ""))
+            log(
+                f"{eval_file}: {name} accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
+                + (f", ROC AUC {m['roc_auc']:.4f}" if "roc_auc" in m else "")
+            )
         report["evaluation"] = {"file": str(eval_file), **metrics}
     card_path = source_path / "MODEL_CARD.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else f"# Model card: {out.name}\n"

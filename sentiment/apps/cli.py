@@ -29,32 +29,52 @@ def _quiet_log(msg: str) -> None:
 # -- shared options -----------------------------------------------------------------
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", help="TOML config (presets in configs/); defaults if omitted")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override one config key, e.g. --set train.epochs=3 (repeatable; "
-                        "--train.epochs 3 works too)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config key, e.g. --set train.epochs=3 (repeatable; --train.epochs 3 works too)",
+    )
 
 
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sep", help="column separator for delimited text (default: ',' for .csv, tab for .tsv/.txt)")
     p.add_argument("--encoding", help="input encoding (default: try utf-8/utf-8-sig, then cp949)")
-    p.add_argument("--sheet", help="Excel input: the sheet, by name or number (1 = first); default: the sheet "
-                                   "whose column looks most like comments (reported, with the runner-up)")
+    p.add_argument(
+        "--sheet",
+        help="Excel input: the sheet, by name or number (1 = first); default: the sheet "
+        "whose column looks most like comments (reported, with the runner-up)",
+    )
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or log messages")
-    p.add_argument("--verbose", "-v", action="store_true",
-                   help="also show TensorFlow's native log lines (hidden by default; TF_CPP_MIN_LOG_LEVEL=0)")
+    p.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="also show TensorFlow's native log lines (hidden by default; TF_CPP_MIN_LOG_LEVEL=0)",
+    )
 
 
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
-                   help="inference back end: auto (default) = ONNX Runtime when the model has model.onnx, else "
-                        "Keras; keras = TensorFlow (slower start-up, for comparison)")
-    p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
-                   help="auto (default) = fp32: full precision, the same probability for a comment on every path "
-                        "(alone, in any batch, chunk size, engine); int8: dynamically quantized (ONNX only; faster, "
-                        "but a comment's probability then depends on the rows scored with it). See docs/runtime.md")
+    p.add_argument(
+        "--runtime",
+        choices=("auto", "onnx", "keras"),
+        default="auto",
+        help="inference back end: auto (default) = ONNX Runtime when the model has model.onnx, else "
+        "Keras; keras = TensorFlow (slower start-up, for comparison)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "int8"),
+        default="auto",
+        help="auto (default) = fp32: full precision, the same probability for a comment on every path "
+        "(alone, in any batch, chunk size, engine); int8: dynamically quantized (ONNX only; faster, "
+        "but a comment's probability then depends on the rows scored with it). See docs/runtime.md",
+    )
     p.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all available cores)")
 
 
@@ -62,8 +82,10 @@ def _load_classifier(args: argparse.Namespace):
     from ..classifier import SentimentClassifier
 
     if args.threads is not None and args.threads < 1:
-        raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads, or leave it "
-                             "out to use all available cores")
+        raise SentimentError(
+            f"--threads {args.threads} is invalid; give a positive number of threads, or leave it "
+            "out to use all available cores"
+        )
     clf = SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision, threads=args.threads)
     if args.precision == "int8" and not args.quiet:
         from ..model.runtime import INT8_NOTE
@@ -73,9 +95,14 @@ def _load_classifier(args: argparse.Namespace):
 
 
 def _add_extra_texts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--extra-texts", action="append", default=[], metavar="[DOMAIN=]FILE",
-                   help="unlabeled texts (one per line, or a table) for Word2Vec and, with distillation on, "
-                        "for the teachers to label; added to word2vec.extra_texts (repeatable)")
+    p.add_argument(
+        "--extra-texts",
+        action="append",
+        default=[],
+        metavar="[DOMAIN=]FILE",
+        help="unlabeled texts (one per line, or a table) for Word2Vec and, with distillation on, "
+        "for the teachers to label; added to word2vec.extra_texts (repeatable)",
+    )
 
 
 def _load_config(args: argparse.Namespace, extra: list[str]) -> Config:
@@ -93,8 +120,9 @@ def _extra_overrides(extra: list[str]) -> list[str]:
     while i < len(extra):
         item = extra[i]
         if not item.startswith("--") or "." not in item.split("=", 1)[0]:
-            raise ConfigError(f"unrecognized argument {item!r}; config overrides look like --train.epochs 3 "
-                              f"or --set train.epochs=3")
+            raise ConfigError(
+                f"unrecognized argument {item!r}; config overrides look like --train.epochs 3 or --set train.epochs=3"
+            )
         if "=" in item:
             out.append(item[2:])
             i += 1
@@ -122,24 +150,47 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
     log = _quiet_log if args.quiet else _log
     if args.engine == "ray":
         return _score_on_ray(args, log)
-    ray_only = [flag for flag, value in (("--ray-address", args.ray_address), ("--concurrency", args.concurrency),
-                                         ("--output-format", args.output_format),
-                                         ("--stall-timeout", args.stall_timeout)) if value is not None]
+    ray_only = [
+        flag
+        for flag, value in (
+            ("--ray-address", args.ray_address),
+            ("--concurrency", args.concurrency),
+            ("--output-format", args.output_format),
+            ("--stall-timeout", args.stall_timeout),
+        )
+        if value is not None
+    ]
     if ray_only:
-        raise SentimentError(f"{', '.join(ray_only)} work(s) with --engine ray only; add --engine ray or leave "
-                             f"{'them' if len(ray_only) > 1 else 'it'} out")
+        raise SentimentError(
+            f"{', '.join(ray_only)} work(s) with --engine ray only; add --engine ray or leave "
+            f"{'them' if len(ray_only) > 1 else 'it'} out"
+        )
     table_kind(check_input(args.input))  # fail fast, before the model is loaded
     check_output(args.output, args.overwrite or args.resume)
     with exclusive_lock(args.output, "output") if args.output != "-" else nullcontext():  # fail before the model loads
         clf = _load_classifier(args)
         log(f"model: {args.model or 'default (packaged)'} ({clf.runtime_})")
         summary = score_file.__wrapped__(  # score_file itself takes the lock held here
-            args.input, args.output, clf, text_column=args.text_column, sep=args.sep, encoding=args.encoding,
-            chunksize=args.chunk_size or 50_000, workers=args.workers, overwrite=args.overwrite, resume=args.resume,
-            escape=not args.no_escape_formulas, output_encoding=args.output_encoding,
-            column_prefix=args.column_prefix, batch_size=args.batch_size, threshold=args.threshold,
-            show_progress=False if args.quiet else None, encoding_errors=args.encoding_errors, sheet=args.sheet,
-            log=log)
+            args.input,
+            args.output,
+            clf,
+            text_column=args.text_column,
+            sep=args.sep,
+            encoding=args.encoding,
+            chunksize=args.chunk_size or 50_000,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            resume=args.resume,
+            escape=not args.no_escape_formulas,
+            output_encoding=args.output_encoding,
+            column_prefix=args.column_prefix,
+            batch_size=args.batch_size,
+            threshold=args.threshold,
+            show_progress=False if args.quiet else None,
+            encoding_errors=args.encoding_errors,
+            sheet=args.sheet,
+            log=log,
+        )
     for line in summary.lines():
         log(line)
     return 0
@@ -148,44 +199,78 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
 def _score_on_ray(args: argparse.Namespace, log) -> int:
     from .distributed import ROWS_PER_BATCH, STALL_TIMEOUT, require_ray, score_path
 
-    unsupported = [flag for flag, used in (("--resume", args.resume), ("-o -", args.output == "-"),
-                                           ("--output-encoding", args.output_encoding != "utf-8"))
-                   if used]
+    unsupported = [
+        flag
+        for flag, used in (
+            ("--resume", args.resume),
+            ("-o -", args.output == "-"),
+            ("--output-encoding", args.output_encoding != "utf-8"),
+        )
+        if used
+    ]
     if unsupported:
-        raise SentimentError(f"{', '.join(unsupported)} cannot be used with --engine ray; it writes a directory "
-                             f"of UTF-8 part files (rerun a failed job with --overwrite)")
+        raise SentimentError(
+            f"{', '.join(unsupported)} cannot be used with --engine ray; it writes a directory "
+            f"of UTF-8 part files (rerun a failed job with --overwrite)"
+        )
     require_ray()
     if args.threads is not None and args.threads < 1:
-        raise SentimentError(f"--threads {args.threads} is invalid; give a positive number of threads per actor, "
-                             f"or leave it out (1 per actor, which holds one CPU)")
+        raise SentimentError(
+            f"--threads {args.threads} is invalid; give a positive number of threads per actor, "
+            f"or leave it out (1 per actor, which holds one CPU)"
+        )
     if args.precision == "int8":
         from ..model.runtime import INT8_NOTE
 
         log(f"note: {INT8_NOTE}")
-    summary = score_path(args.input, args.output, model=args.model, text_column=args.text_column, sep=args.sep,
-                         encoding=args.encoding, encoding_errors=args.encoding_errors, sheet=args.sheet,
-                         threshold=args.threshold, column_prefix=args.column_prefix,
-                         escape=not args.no_escape_formulas, overwrite=args.overwrite,
-                         output_format=args.output_format or "parquet", ray_address=args.ray_address,
-                         concurrency=args.concurrency, batch_size=args.chunk_size or ROWS_PER_BATCH,
-                         model_batch_size=args.batch_size, runtime=args.runtime, precision=args.precision,
-                         threads=args.threads,
-                         stall_timeout=STALL_TIMEOUT if args.stall_timeout is None else args.stall_timeout, log=log)
+    summary = score_path(
+        args.input,
+        args.output,
+        model=args.model,
+        text_column=args.text_column,
+        sep=args.sep,
+        encoding=args.encoding,
+        encoding_errors=args.encoding_errors,
+        sheet=args.sheet,
+        threshold=args.threshold,
+        column_prefix=args.column_prefix,
+        escape=not args.no_escape_formulas,
+        overwrite=args.overwrite,
+        output_format=args.output_format or "parquet",
+        ray_address=args.ray_address,
+        concurrency=args.concurrency,
+        batch_size=args.chunk_size or ROWS_PER_BATCH,
+        model_batch_size=args.batch_size,
+        runtime=args.runtime,
+        precision=args.precision,
+        threads=args.threads,
+        stall_timeout=STALL_TIMEOUT if args.stall_timeout is None else args.stall_timeout,
+        log=log,
+    )
     for line in summary.lines():
         log(line)
     return 0
 
 
 def _add_label_options(p: argparse.ArgumentParser, train: bool = False) -> None:
-    p.add_argument("--positive-label", metavar="VALUE",
-                   help="the label value meaning positive, when the two values are not names the tool knows "
-                        "(known: 1/0, True/False, 긍정/부정, pos/neg, positive/negative, 좋음/나쁨, 추천/비추천, ...)")
-    p.add_argument("--positive-from", type=float, metavar="N",
-                   help="numeric ratings (stars): N and above are positive, below N negative (e.g. 4)")
+    p.add_argument(
+        "--positive-label",
+        metavar="VALUE",
+        help="the label value meaning positive, when the two values are not names the tool knows "
+        "(known: 1/0, True/False, 긍정/부정, pos/neg, positive/negative, 좋음/나쁨, 추천/비추천, ...)",
+    )
+    p.add_argument(
+        "--positive-from",
+        type=float,
+        metavar="N",
+        help="numeric ratings (stars): N and above are positive, below N negative (e.g. 4)",
+    )
     if train:
-        p.add_argument("--from-scratch", action="store_true",
-                       help="train a new network instead of starting from the packaged model "
-                            "(same as --set train.init_from=none)")
+        p.add_argument(
+            "--from-scratch",
+            action="store_true",
+            help="train a new network instead of starting from the packaged model (same as --set train.init_from=none)",
+        )
 
 
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
@@ -203,12 +288,25 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
     if not args.data or not args.out:
         raise SentimentError("train: --data FILE and --out DIR are required (or --run-dir RUN for the stage)")
-    stages.train_from_file(args.data, args.out, cfg, text_column=args.text_column, label_column=args.label_column,
-                           sep=args.sep, encoding=args.encoding, sheet=args.sheet,
-                           test_data=args.test_data, workers=args.workers, verbose=verbose,
-                           overwrite=args.overwrite, use_cache=not args.no_cache, log=log,
-                           positive_label=args.positive_label, positive_from=args.positive_from,
-                           command="sentiment " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None)
+    stages.train_from_file(
+        args.data,
+        args.out,
+        cfg,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        sep=args.sep,
+        encoding=args.encoding,
+        sheet=args.sheet,
+        test_data=args.test_data,
+        workers=args.workers,
+        verbose=verbose,
+        overwrite=args.overwrite,
+        use_cache=not args.no_cache,
+        log=log,
+        positive_label=args.positive_label,
+        positive_from=args.positive_from,
+        command="sentiment " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None,
+    )
     return 0
 
 
@@ -227,27 +325,42 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.data:
         raise SentimentError("evaluate: --data FILE is required (or --run-dir RUN)")
     clf = _load_classifier(args)
-    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
-                        sheet=args.sheet, log=log)
+    data = load_labeled(
+        args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding, sheet=args.sheet, log=log
+    )
     from ..analysis.audit_sample import audit_rows
 
     data, evaluated_on = audit_rows(data, args.all_rows)
     if evaluated_on:
         log(f"evaluating on {evaluated_on}")
-    labels = match_labels(data.labels, clf.classes_, args.data, positive_label=args.positive_label,
-                          positive_from=args.positive_from)
+    labels = match_labels(
+        data.labels, clf.classes_, args.data, positive_label=args.positive_label, positive_from=args.positive_from
+    )
     from ..text.token_cache import tokenize_with_cache
 
-    tokens = tokenize_with_cache(clf.tokenizer_, data.texts, "evaluate", workers=args.workers,
-                                 use_cache=not args.no_cache, show_progress=False if args.quiet else None, log=log)
+    tokens = tokenize_with_cache(
+        clf.tokenizer_,
+        data.texts,
+        "evaluate",
+        workers=args.workers,
+        use_cache=not args.no_cache,
+        show_progress=False if args.quiet else None,
+        log=log,
+    )
     metrics, proba = evaluate_texts(clf, data.texts, labels, tokens=tokens)
     if args.bootstrap < 100:
-        raise SentimentError(f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; give at least "
-                             "100 (default 1000)")
+        raise SentimentError(
+            f"--bootstrap {args.bootstrap} is too few resamples for a 95% interval; give at least 100 (default 1000)"
+        )
     from ..analysis.intervals import metric_intervals
 
-    metrics["intervals"] = metric_intervals(class_indices(labels, clf.classes_), proba, n_boot=args.bootstrap,
-                                            seed=args.seed, pred=class_indices(clf.decide(proba), clf.classes_))
+    metrics["intervals"] = metric_intervals(
+        class_indices(labels, clf.classes_),
+        proba,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        pred=class_indices(clf.decide(proba), clf.classes_),
+    )
     if evaluated_on:
         metrics["evaluated_on"] = evaluated_on
     if args.group_by:
@@ -256,8 +369,13 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
 
         column = find_column(list(data.frame.columns), args.group_by, (), "group", str(args.data))
         metrics["group_by"] = column
-        metrics["by_group"] = metrics_by_group(labels, proba, clf.classes_, data.frame[column].tolist(),
-                                               pred=class_indices(clf.decide(proba), clf.classes_))
+        metrics["by_group"] = metrics_by_group(
+            labels,
+            proba,
+            clf.classes_,
+            data.frame[column].tolist(),
+            pred=class_indices(clf.decide(proba), clf.classes_),
+        )
     metrics["data"] = str(args.data)
     metrics["model"] = str(args.model or "default")
     metrics["runtime"] = clf.runtime_
@@ -299,20 +417,29 @@ def cmd_info(args: argparse.Namespace, extra: list[str]) -> int:
     card = path / "MODEL_CARD.md"
     training = meta.get("training", {})
     tok = meta.get("tokenizer", {}).get("tokenizer", {})
-    lines = [f"model: {path}", f"labels: {meta.get('labels')}", f"vocabulary: {meta.get('vocab_size'):,} tokens",
-             f"maxlen: {meta.get('maxlen')}",
-             f"tokenizer: {tok.get('tagger')} (pos tags: {tok.get('with_pos')}, okt norm/stem: "
-             f"{tok.get('norm')}/{tok.get('stem')})",
-             f"training rows: {training.get('rows')} ({training.get('class_counts')}), "
-             f"epochs: {training.get('epochs_run')}, seconds: {training.get('seconds')}",
-             f"data fingerprint: {training.get('data_fingerprint', {}).get('sha256')}",
-             f"metrics: {json.dumps(training.get('metrics', {}))}",
-             "inference: " + (f"ONNX Runtime (model.onnx, max |p - p_keras| {meta['onnx']['max_abs_diff_vs_keras']:.1e})"
-                              if "onnx" in meta else "Keras only (add model.onnx with `sentiment export --model "
-                                                     f"{path} --in-place`)"),
-             "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
-             "decision: " + _decision_line(meta, path),
-             "", "config:", (path / "config.toml").read_text(encoding="utf-8")]
+    lines = [
+        f"model: {path}",
+        f"labels: {meta.get('labels')}",
+        f"vocabulary: {meta.get('vocab_size'):,} tokens",
+        f"maxlen: {meta.get('maxlen')}",
+        f"tokenizer: {tok.get('tagger')} (pos tags: {tok.get('with_pos')}, okt norm/stem: "
+        f"{tok.get('norm')}/{tok.get('stem')})",
+        f"training rows: {training.get('rows')} ({training.get('class_counts')}), "
+        f"epochs: {training.get('epochs_run')}, seconds: {training.get('seconds')}",
+        f"data fingerprint: {training.get('data_fingerprint', {}).get('sha256')}",
+        f"metrics: {json.dumps(training.get('metrics', {}))}",
+        "inference: "
+        + (
+            f"ONNX Runtime (model.onnx, max |p - p_keras| {meta['onnx']['max_abs_diff_vs_keras']:.1e})"
+            if "onnx" in meta
+            else f"Keras only (add model.onnx with `sentiment export --model {path} --in-place`)"
+        ),
+        "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+        "decision: " + _decision_line(meta, path),
+        "",
+        "config:",
+        (path / "config.toml").read_text(encoding="utf-8"),
+    ]
     by_domain = training.get("metrics", {}).get("test", {}).get("by_domain")
     if by_domain:
         from ..training.domains import format_groups
@@ -340,17 +467,34 @@ def cmd_prepare(args: argparse.Namespace, extra: list[str]) -> int:
     from . import stages
 
     cfg = _load_config(args, extra)
-    stages.prepare(args.data, args.run_dir, cfg, text_column=args.text_column, label_column=args.label_column,
-                   test_data=args.test_data, test_size=args.test_size or 0.1, add_train=args.add_train, sep=args.sep,
-                   encoding=args.encoding, sheet=args.sheet, force=args.force, log=_quiet_log if args.quiet else _log)
+    stages.prepare(
+        args.data,
+        args.run_dir,
+        cfg,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        test_data=args.test_data,
+        test_size=args.test_size or 0.1,
+        add_train=args.add_train,
+        sep=args.sep,
+        encoding=args.encoding,
+        sheet=args.sheet,
+        force=args.force,
+        log=_quiet_log if args.quiet else _log,
+    )
     return 0
 
 
 def cmd_tokenize(args: argparse.Namespace, extra: list[str]) -> int:
     from . import stages
 
-    stages.tokenize(args.run_dir, _load_config(args, extra), workers=args.workers, force=args.force,
-                    log=_quiet_log if args.quiet else _log)
+    stages.tokenize(
+        args.run_dir,
+        _load_config(args, extra),
+        workers=args.workers,
+        force=args.force,
+        log=_quiet_log if args.quiet else _log,
+    )
     return 0
 
 
@@ -365,11 +509,24 @@ def cmd_pipeline(args: argparse.Namespace, extra: list[str]) -> int:
     from . import stages
 
     cfg = _load_config(args, extra)
-    stages.run_pipeline(args.data, args.run_dir, cfg, stages=args.stages or stages.STAGES, workers=args.workers,
-                        force=args.force, verbose=0 if args.quiet else 2, log=_quiet_log if args.quiet else _log,
-                        text_column=args.text_column, label_column=args.label_column, test_data=args.test_data,
-                        test_size=args.test_size or 0.1, add_train=args.add_train, sep=args.sep,
-                        encoding=args.encoding, sheet=args.sheet)
+    stages.run_pipeline(
+        args.data,
+        args.run_dir,
+        cfg,
+        stages=args.stages or stages.STAGES,
+        workers=args.workers,
+        force=args.force,
+        verbose=0 if args.quiet else 2,
+        log=_quiet_log if args.quiet else _log,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        test_data=args.test_data,
+        test_size=args.test_size or 0.1,
+        add_train=args.add_train,
+        sep=args.sep,
+        encoding=args.encoding,
+        sheet=args.sheet,
+    )
     return 0
 
 
@@ -379,16 +536,20 @@ def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
     _no_extra(extra, "export")
     log = _quiet_log if args.quiet else _log
     if bool(args.run_dir) == bool(args.model):
-        raise SentimentError("export: give either --run-dir RUN (a run's model, with its test metrics and a model "
-                             "card) or --model BUNDLE (add model.onnx to an existing bundle)")
+        raise SentimentError(
+            "export: give either --run-dir RUN (a run's model, with its test metrics and a model "
+            "card) or --model BUNDLE (add model.onnx to an existing bundle)"
+        )
     if args.run_dir:
         if not args.out or args.in_place:
             raise SentimentError("export --run-dir RUN needs --out DIR (and takes no --in-place)")
         stages.export_model(args.run_dir, args.out, overwrite=args.overwrite, command=args.rebuild_command, log=log)
         return 0
     if bool(args.out) == bool(args.in_place):
-        raise SentimentError("export --model BUNDLE needs either --out NEW_DIR (a copy with model.onnx) or "
-                             "--in-place (add model.onnx to BUNDLE itself)")
+        raise SentimentError(
+            "export --model BUNDLE needs either --out NEW_DIR (a copy with model.onnx) or "
+            "--in-place (add model.onnx to BUNDLE itself)"
+        )
     stages.add_onnx_graph(args.model, None if args.in_place else args.out, overwrite=args.overwrite, log=log)
     return 0
 
@@ -398,16 +559,26 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
     from .adapt import adapt_bundle
 
     log = _quiet_log if args.quiet else _log
-    _, report = adapt_bundle(args.model, args.texts, args.out, list(args.overrides) + _extra_overrides(extra),
-                             text_column=args.text_column, labeled_file=args.labeled,
-                             labeled_text_column=args.labeled_text_column,
-                             label_column=args.labeled_label_column,
-                             positive_label=args.positive_label, positive_from=args.positive_from,
-                             eval_file=args.eval_data, sep=args.sep, encoding=args.encoding, sheet=args.sheet,
-                             workers=args.workers,
-                             overwrite=args.overwrite,
-                             verbose=0 if args.quiet or args.json else 2 if not sys.stderr.isatty() else 1,
-                             log=log)
+    _, report = adapt_bundle(
+        args.model,
+        args.texts,
+        args.out,
+        list(args.overrides) + _extra_overrides(extra),
+        text_column=args.text_column,
+        labeled_file=args.labeled,
+        labeled_text_column=args.labeled_text_column,
+        label_column=args.labeled_label_column,
+        positive_label=args.positive_label,
+        positive_from=args.positive_from,
+        eval_file=args.eval_data,
+        sep=args.sep,
+        encoding=args.encoding,
+        sheet=args.sheet,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        verbose=0 if args.quiet or args.json else 2 if not sys.stderr.isatty() else 1,
+        log=log,
+    )
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -419,10 +590,23 @@ def cmd_label(args: argparse.Namespace, extra: list[str]) -> int:
     from .label import label_file
 
     _no_extra(extra, "label")
-    label_file(args.input, args.output, n=args.n, model=args.model, text_column=args.text_column,
-               audit_share=args.audit_share, seed=args.seed, labels=args.labels, export=args.export, port=args.port,
-               workers=args.workers, sep=args.sep, encoding=args.encoding, sheet=args.sheet,
-               log=_quiet_log if args.quiet else _log)
+    label_file(
+        args.input,
+        args.output,
+        n=args.n,
+        model=args.model,
+        text_column=args.text_column,
+        audit_share=args.audit_share,
+        seed=args.seed,
+        labels=args.labels,
+        export=args.export,
+        port=args.port,
+        workers=args.workers,
+        sep=args.sep,
+        encoding=args.encoding,
+        sheet=args.sheet,
+        log=_quiet_log if args.quiet else _log,
+    )
     return 0
 
 
@@ -432,8 +616,10 @@ def cmd_explain(args: argparse.Namespace, extra: list[str]) -> int:
     if texts == ["-"]:
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
-        raise SentimentError('explain: give at least one text, e.g. sentiment explain "배우 연기 최고", '
-                             "or - to read one text per line from stdin")
+        raise SentimentError(
+            'explain: give at least one text, e.g. sentiment explain "배우 연기 최고", '
+            "or - to read one text per line from stdin"
+        )
     from ..analysis.explain import format_terminal, to_json
     from ..classifier import SentimentClassifier
 
@@ -451,9 +637,18 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     _no_extra(extra, "report")
     log = _quiet_log if args.quiet else _log
     check_report_options(Path(args.output), args.overwrite, args.top, args.sample, args.min_labels)
-    data = read_scored(args.scored, text_column=args.text_column, group_by=args.group_by,
-                       time_column=args.time_column, column_prefix=args.column_prefix, positive=args.positive,
-                       sep=args.sep, encoding=args.encoding, time_reference=args.time_reference, log=log)
+    data = read_scored(
+        args.scored,
+        text_column=args.text_column,
+        group_by=args.group_by,
+        time_column=args.time_column,
+        column_prefix=args.column_prefix,
+        positive=args.positive,
+        sep=args.sep,
+        encoding=args.encoding,
+        time_reference=args.time_reference,
+        log=log,
+    )
     # (the columns are checked before TensorFlow is loaded)
     audit = None
     if args.labeled:
@@ -461,16 +656,32 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
 
         from ..analysis.audit_sample import read_audit_labels
 
-        audit = read_audit_labels(args.labeled, data.frame, np.asarray(data.labels), data.positive,
-                                  text_column=args.labeled_text_column, label_column=args.label_column,
-                                  scored_text_column=data.columns["text"])
+        audit = read_audit_labels(
+            args.labeled,
+            data.frame,
+            np.asarray(data.labels),
+            data.positive,
+            text_column=args.labeled_text_column,
+            label_column=args.label_column,
+            scored_text_column=data.columns["text"],
+        )
         log(f"labels: {audit.describe()}")
     from ..classifier import SentimentClassifier
 
     clf = SentimentClassifier.load(args.model)
-    summary = write_report(data, clf, args.output, top=args.top, sample=args.sample, overwrite=args.overwrite,
-                           title=args.title, model_name=args.model or "default (packaged)", audit=audit,
-                           min_labels=args.min_labels, log=log)
+    summary = write_report(
+        data,
+        clf,
+        args.output,
+        top=args.top,
+        sample=args.sample,
+        overwrite=args.overwrite,
+        title=args.title,
+        model_name=args.model or "default (packaged)",
+        audit=audit,
+        min_labels=args.min_labels,
+        log=log,
+    )
     for line in summary.lines():
         log(line)
     if args.json:
@@ -493,19 +704,33 @@ def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     require_cleanlab()  # fail fast, before the data is read and the model loads
     table_kind(check_input(args.data))
     check_output(args.output, args.overwrite)
-    data = load_labeled(args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding,
-                        sheet=args.sheet, log=log)
+    data = load_labeled(
+        args.data, args.text_column, args.label_column, sep=args.sep, encoding=args.encoding, sheet=args.sheet, log=log
+    )
     from ..classifier import audit_labels
 
     model = False if args.no_model else args.model
-    table = audit_labels(data.texts, data.labels, model, folds=args.folds, seed=args.seed,
-                         workers=args.workers, where=str(args.data), log=log)
+    table = audit_labels(
+        data.texts,
+        data.labels,
+        model,
+        folds=args.folds,
+        seed=args.seed,
+        workers=args.workers,
+        where=str(args.data),
+        log=log,
+    )
     summary = table.attrs["summary"]
     table["row"] = data.rows[table["row"].to_numpy()]  # positions in the file, rows without text or label included
     write_table(table, args.output)
-    summary.update(data=str(args.data), text_column=data.text_column, label_column=data.label_column,
-                   dropped=data.dropped, output=str(args.output),
-                   model=summary["model"] if not args.no_model else None)
+    summary.update(
+        data=str(args.data),
+        text_column=data.text_column,
+        label_column=data.label_column,
+        dropped=data.dropped,
+        output=str(args.output),
+        model=summary["model"] if not args.no_model else None,
+    )
     if args.json:
         top = table.head(args.top)
         summary["top"] = json.loads(top.to_json(orient="records", force_ascii=False))
@@ -527,29 +752,43 @@ def _add_explain_parser(sub: Any) -> None:
 
 
 def _add_label_parser(sub: Any) -> None:
-    p = sub.add_parser("label", help="choose comments worth labeling and label them in a local page (or --export "
-                                     "a table to fill in)",
-                       description="Chooses --n comments of INPUT (an audit part drawn at random + an informative "
-                                   "part the model is unsure about, varied, without near-duplicates) and either "
-                                   "serves a labeling page on 127.0.0.1 that saves every decision in LABELS at "
-                                   "once, or (--export) writes them to LABELS with an empty label column. Running "
-                                   "the same command again continues where it stopped. See docs/labeling.md.")
+    p = sub.add_parser(
+        "label",
+        help="choose comments worth labeling and label them in a local page (or --export a table to fill in)",
+        description="Chooses --n comments of INPUT (an audit part drawn at random + an informative "
+        "part the model is unsure about, varied, without near-duplicates) and either "
+        "serves a labeling page on 127.0.0.1 that saves every decision in LABELS at "
+        "once, or (--export) writes them to LABELS with an empty label column. Running "
+        "the same command again continues where it stopped. See docs/labeling.md.",
+    )
     p.add_argument("input", help="the comments (CSV/TSV/.txt(.gz), .xlsx, .parquet, .jsonl)")
-    p.add_argument("-o", "--output", required=True, metavar="LABELS",
-                   help="labels file: .csv (the page saves here), or .xlsx with --export")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="LABELS",
+        help="labels file: .csv (the page saves here), or .xlsx with --export",
+    )
     p.add_argument("--n", type=int, default=300, help="comments to choose (default 300)")
-    p.add_argument("--audit-share", type=float, default=0.3,
-                   help="share of them drawn uniformly at random, for unbiased figures (default 0.3)")
-    p.add_argument("--model", "-m", help="the model whose uncertainty guides the choice (default: the packaged "
-                                         "model)")
+    p.add_argument(
+        "--audit-share",
+        type=float,
+        default=0.3,
+        help="share of them drawn uniformly at random, for unbiased figures (default 0.3)",
+    )
+    p.add_argument("--model", "-m", help="the model whose uncertainty guides the choice (default: the packaged model)")
     p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the selection (default 0)")
-    p.add_argument("--labels", default="1,0", metavar="POS,NEG",
-                   help="what the page writes for positive and negative, e.g. 긍정,부정 (default 1,0)")
-    p.add_argument("--export", action="store_true", help="write LABELS with an empty label column and exit (no "
-                                                         "page)")
-    p.add_argument("--port", type=int, default=8765, help="the page's port on 127.0.0.1 (default 8765; 0 = any "
-                                                          "free port)")
+    p.add_argument(
+        "--labels",
+        default="1,0",
+        metavar="POS,NEG",
+        help="what the page writes for positive and negative, e.g. 긍정,부정 (default 1,0)",
+    )
+    p.add_argument("--export", action="store_true", help="write LABELS with an empty label column and exit (no page)")
+    p.add_argument(
+        "--port", type=int, default=8765, help="the page's port on 127.0.0.1 (default 8765; 0 = any free port)"
+    )
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes for scoring INPUT (0 = all cores)")
     _add_read_options(p)
     _add_common(p)
@@ -557,35 +796,66 @@ def _add_label_parser(sub: Any) -> None:
 
 
 def _add_report_parser(sub: Any) -> None:
-    p = sub.add_parser("report", help="one self-contained HTML page (plots, groups, time, drivers, examples) "
-                                      "about a file scored by `sentiment score`")
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML page (plots, groups, time, drivers, examples) "
+        "about a file scored by `sentiment score`",
+    )
     p.add_argument("scored", help="output of `sentiment score` (CSV/TSV/.gz, Parquet, JSONL, .xlsx)")
     p.add_argument("-o", "--output", required=True, help="HTML file to write, e.g. report.html")
     p.add_argument("--group-by", metavar="COL", help="compare groups of this column (product, app, channel...)")
-    p.add_argument("--time-column", metavar="COL", help="dates/times (2019-12-21, 2019.12.21, 2019년 12월 21일 오후 "
-                                                        "3:05, 3일 전, Excel serial, epoch...): sentiment per day, "
-                                                        "week or month")
-    p.add_argument("--time-reference", metavar="TIME", help="the time relative dates (3일 전, 어제) count back from "
-                                                            "(default: the file's modification time)")
+    p.add_argument(
+        "--time-column",
+        metavar="COL",
+        help="dates/times (2019-12-21, 2019.12.21, 2019년 12월 21일 오후 "
+        "3:05, 3일 전, Excel serial, epoch...): sentiment per day, "
+        "week or month",
+    )
+    p.add_argument(
+        "--time-reference",
+        metavar="TIME",
+        help="the time relative dates (3일 전, 어제) count back from (default: the file's modification time)",
+    )
     p.add_argument("--text-column", metavar="COL", help="column with the comments (default: guessed)")
-    p.add_argument("--top", type=int, default=15, metavar="N", help="rows per ranking (groups, morphemes, "
-                                                                    "comments; default 15)")
+    p.add_argument(
+        "--top", type=int, default=15, metavar="N", help="rows per ranking (groups, morphemes, comments; default 15)"
+    )
     p.add_argument("--model", "-m", help="the model the file was scored with (default: the packaged model)")
     p.add_argument("--column-prefix", help="the --column-prefix the file was scored with (default: detected)")
     p.add_argument("--positive", metavar="LABEL", help="the positive label (default: the last prob_* column)")
-    p.add_argument("--sample", type=int, default=20_000, metavar="N",
-                   help="comments tokenized for the morpheme statistics and examples (default 20000)")
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="comments tokenized for the morpheme statistics and examples (default 20000)",
+    )
     p.add_argument("--title", help="page title (default: from the file name)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
-    p.add_argument("--labeled", metavar="LABELS", help="labeled comments (the file of `sentiment label`): its audit "
-                                                       "rows correct the share positive, overall and per group")
-    p.add_argument("--labeled-text-column", metavar="COL", help="text column of LABELS (default: the scored "
-                                                                "file's text column if LABELS has it, else guessed)")
+    p.add_argument(
+        "--labeled",
+        metavar="LABELS",
+        help="labeled comments (the file of `sentiment label`): its audit "
+        "rows correct the share positive, overall and per group",
+    )
+    p.add_argument(
+        "--labeled-text-column",
+        metavar="COL",
+        help="text column of LABELS (default: the scored file's text column if LABELS has it, else guessed)",
+    )
     p.add_argument("--label-column", metavar="COL", help="label column of LABELS (default: guessed, e.g. label)")
-    p.add_argument("--min-labels", type=int, default=30, metavar="N",
-                   help="audit labels a share (overall or a group's) needs to be corrected (default 30)")
-    p.add_argument("--json", action="store_true", help="also print the share positive, overall and per group, as "
-                                                       "JSON on stdout (fractions)")
+    p.add_argument(
+        "--min-labels",
+        type=int,
+        default=30,
+        metavar="N",
+        help="audit labels a share (overall or a group's) needs to be corrected (default 30)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="also print the share positive, overall and per group, as JSON on stdout (fractions)",
+    )
     _add_read_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_report)
@@ -597,9 +867,11 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env, "")
         if not api_key.strip():
-            raise SentimentError(f"--api-key-env {args.api_key_env}: the environment variable {args.api_key_env} "
-                                 f"is not set or empty; export it with the key clients must send "
-                                 f"(Authorization: Bearer <key>), or leave --api-key-env out")
+            raise SentimentError(
+                f"--api-key-env {args.api_key_env}: the environment variable {args.api_key_env} "
+                f"is not set or empty; export it with the key clients must send "
+                f"(Authorization: Bearer <key>), or leave --api-key-env out"
+            )
     try:
         import uvicorn  # noqa: F401  (run_server imports it)
 
@@ -607,13 +879,24 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in {"fastapi", "starlette", "pydantic", "uvicorn", "prometheus_client"}:
             raise
-        raise SentimentError(f"serving needs FastAPI, uvicorn and prometheus-client (missing: {exc.name}); "
-                             f'install them with: pip install "sentiment[serve]"') from None
-    serving.run_server(args.model, host=args.host, port=args.port, max_texts=args.max_texts, api_key=api_key,
-                       max_body_bytes=args.max_body_bytes, batch_wait_ms=args.batch_wait_ms,
-                       max_batch=args.max_batch, graceful_timeout=args.graceful_timeout,
-                       access_log=args.access_log, log_level="warning" if args.quiet else "info",
-                       log=_quiet_log if args.quiet else _log)
+        raise SentimentError(
+            f"serving needs FastAPI, uvicorn and prometheus-client (missing: {exc.name}); "
+            f'install them with: pip install "sentiment[serve]"'
+        ) from None
+    serving.run_server(
+        args.model,
+        host=args.host,
+        port=args.port,
+        max_texts=args.max_texts,
+        api_key=api_key,
+        max_body_bytes=args.max_body_bytes,
+        batch_wait_ms=args.batch_wait_ms,
+        max_batch=args.max_batch,
+        graceful_timeout=args.graceful_timeout,
+        access_log=args.access_log,
+        log_level="warning" if args.quiet else "info",
+        log=_quiet_log if args.quiet else _log,
+    )
     return 0
 
 
@@ -632,51 +915,90 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sentiment", description="Korean comment sentiment: KoNLPy tokens, "
-                                     "Word2Vec, (Bi)LSTM. Score files, train, evaluate.")
-    parser.add_argument("--version", action=_VersionAction,
-                        help="print the versions of this package, Python, TensorFlow, Keras, KoNLPy, the MeCab "
-                             "dictionary, ... and exit")
+    parser = argparse.ArgumentParser(
+        prog="sentiment",
+        description="Korean comment sentiment: KoNLPy tokens, Word2Vec, (Bi)LSTM. Score files, train, evaluate.",
+    )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the versions of this package, Python, TensorFlow, Keras, KoNLPy, the MeCab "
+        "dictionary, ... and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("score", help="add predicted labels and probabilities to a comment file")
-    p.add_argument("input", help="CSV/TSV/.txt (optionally .gz), .xlsx, .parquet or .jsonl; with --engine ray also "
-                                 "a directory, a glob (dir/*.csv) or a URI (s3://bucket/comments/)")
-    p.add_argument("-o", "--output", required=True, help="output file (type from extension) or - for CSV on stdout; "
-                                                         "with --engine ray a directory of part files")
-    p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process and its tokenizer workers (default); ray: Ray Data actors on a local "
-                        "Ray or a cluster (needs the ray extra: pip install \"sentiment[ray]\")")
-    p.add_argument("--ray-address", help="--engine ray: join this cluster (auto, or ray://HOST:10001) instead of "
-                                         "starting a local Ray")
-    p.add_argument("--concurrency", type=int, help="--engine ray: scoring actors, one CPU each "
-                                                    "(default: one per CPU of the cluster)")
-    p.add_argument("--output-format", choices=("parquet", "csv"),
-                   help="--engine ray: part file format (default parquet)")
-    p.add_argument("--stall-timeout", type=float, metavar="SECONDS",
-                   help="--engine ray: end the job (exit 2) when no stage (read, score, write) makes progress for "
-                        "this long (default 300; 0 = wait for ever)")
+    p.add_argument(
+        "input",
+        help="CSV/TSV/.txt (optionally .gz), .xlsx, .parquet or .jsonl; with --engine ray also "
+        "a directory, a glob (dir/*.csv) or a URI (s3://bucket/comments/)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file (type from extension) or - for CSV on stdout; with --engine ray a directory of part files",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process and its tokenizer workers (default); ray: Ray Data actors on a local "
+        'Ray or a cluster (needs the ray extra: pip install "sentiment[ray]")',
+    )
+    p.add_argument(
+        "--ray-address",
+        help="--engine ray: join this cluster (auto, or ray://HOST:10001) instead of starting a local Ray",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help="--engine ray: scoring actors, one CPU each (default: one per CPU of the cluster)",
+    )
+    p.add_argument(
+        "--output-format", choices=("parquet", "csv"), help="--engine ray: part file format (default parquet)"
+    )
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="--engine ray: end the job (exit 2) when no stage (read, score, write) makes progress for "
+        "this long (default 300; 0 = wait for ever)",
+    )
     p.add_argument("--model", "-m", help="model bundle directory (default: the packaged model)")
     p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
     _add_read_options(p)
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores; default 0)")
-    p.add_argument("--chunk-size", type=int,
-                   help="rows read, scored and written per chunk (default 50000; --engine ray: rows per actor "
-                        "call, default 4096)")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        help="rows read, scored and written per chunk (default 50000; --engine ray: rows per actor call, default 4096)",
+    )
     p.add_argument("--batch-size", type=int, default=256, help="rows per model batch (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished chunk")
-    p.add_argument("--no-escape-formulas", action="store_true",
-                   help="do not prefix cells starting with = + - @ with ' (formula-injection guard, on by default)")
+    p.add_argument(
+        "--no-escape-formulas",
+        action="store_true",
+        help="do not prefix cells starting with = + - @ with ' (formula-injection guard, on by default)",
+    )
     p.add_argument("--output-encoding", default="utf-8", help="utf-8 (default) or utf-8-sig (BOM, for Excel)")
     p.add_argument("--column-prefix", default="", help="prefix for the added columns (status, label, prob_*)")
-    p.add_argument("--encoding-errors", choices=("strict", "replace", "skip-rows"), default="strict",
-                   help="undecodable bytes in the input: strict (default: an error naming the line), replace "
-                        "(keep the row, text with U+FFFD, status bad_encoding, no prediction) or skip-rows "
-                        "(leave the row out; counted and listed in the summary)")
-    p.add_argument("--threshold", type=float, help="two-class models: predict the second class (1 = positive) when "
-                                                   "its probability is at least this (default: the model's fitted decision rule, "
-                                                   "e.g. from `adapt --labeled`, else the likelier class)")
+    p.add_argument(
+        "--encoding-errors",
+        choices=("strict", "replace", "skip-rows"),
+        default="strict",
+        help="undecodable bytes in the input: strict (default: an error naming the line), replace "
+        "(keep the row, text with U+FFFD, status bad_encoding, no prediction) or skip-rows "
+        "(leave the row out; counted and listed in the summary)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="two-class models: predict the second class (1 = positive) when "
+        "its probability is at least this (default: the model's fitted decision rule, "
+        "e.g. from `adapt --labeled`, else the likelier class)",
+    )
     _add_runtime_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_score)
@@ -692,9 +1014,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extra_texts(p)
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--force", action="store_true", help="with --run-dir: retrain even if up to date (distillation teachers too)")
-    p.add_argument("--no-cache", action="store_true",
-                   help="do not read or write the token cache ($SENTIMENT_CACHE_DIR or ~/.cache/sentiment)")
+    p.add_argument(
+        "--force", action="store_true", help="with --run-dir: retrain even if up to date (distillation teachers too)"
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not read or write the token cache ($SENTIMENT_CACHE_DIR or ~/.cache/sentiment)",
+    )
     _add_read_options(p)
     _add_config_options(p)
     _add_common(p)
@@ -707,13 +1034,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     p.add_argument("--report-dir", help="where to write the report (default: reports/MODEL-DATA)")
-    p.add_argument("--group-by", metavar="COLUMN", help="also report accuracy, macro-F1 and ROC AUC for each value "
-                                                        "of this column (domain, product, source, ...)")
+    p.add_argument(
+        "--group-by",
+        metavar="COLUMN",
+        help="also report accuracy, macro-F1 and ROC AUC for each value of this column (domain, product, source, ...)",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.add_argument("--all-rows", action="store_true", help="a LABELS file of `sentiment label`: evaluate every "
-                   "labeled row, not only its audit sample (the informative rows are not a random sample)")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                   help="resamples for the 95%% intervals of macro-F1 and ROC AUC (default 1000)")
+    p.add_argument(
+        "--all-rows",
+        action="store_true",
+        help="a LABELS file of `sentiment label`: evaluate every "
+        "labeled row, not only its audit sample (the informative rows are not a random sample)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="resamples for the 95%% intervals of macro-F1 and ROC AUC (default 1000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     _add_label_options(p)
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (0 = all cores)")
@@ -737,25 +1076,42 @@ def build_parser() -> argparse.ArgumentParser:
     def stage_parser(name: str, help_text: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("--run-dir", required=True, help="run directory shared by the stages")
-        sp.add_argument("--force", action="store_true",
-                        help="run even if the inputs did not change (train: distillation teachers too)")
+        sp.add_argument(
+            "--force",
+            action="store_true",
+            help="run even if the inputs did not change (train: distillation teachers too)",
+        )
         _add_config_options(sp)
         _add_common(sp)
         return sp
 
     def data_options(sp: argparse.ArgumentParser, required: bool) -> None:
-        sp.add_argument("--data", required=required, action="append", metavar="[DOMAIN=]FILE",
-                        help="labeled table; repeat with DOMAIN=FILE for several domains (each gets its own test "
-                             "split, a domain column and per-domain figures)")
+        sp.add_argument(
+            "--data",
+            required=required,
+            action="append",
+            metavar="[DOMAIN=]FILE",
+            help="labeled table; repeat with DOMAIN=FILE for several domains (each gets its own test "
+            "split, a domain column and per-domain figures)",
+        )
         sp.add_argument("--text-column")
         sp.add_argument("--label-column")
         sp.add_argument("--test-data", help="use this labeled table as the test split instead of carving one")
-        sp.add_argument("--test-size", action="append", metavar="[DOMAIN=]SIZE",
-                        help="held out for testing: a share (0.1) or a row count (20000), for every domain or "
-                             "for one (movie=20000); default 0.1")
-        sp.add_argument("--add-train", action="append", default=[], metavar="[DOMAIN=]FILE",
-                        help="more labeled data for the train split only (texts in either split are left out; "
-                             "unnamed files join the first domain; repeatable)")
+        sp.add_argument(
+            "--test-size",
+            action="append",
+            metavar="[DOMAIN=]SIZE",
+            help="held out for testing: a share (0.1) or a row count (20000), for every domain or "
+            "for one (movie=20000); default 0.1",
+        )
+        sp.add_argument(
+            "--add-train",
+            action="append",
+            default=[],
+            metavar="[DOMAIN=]FILE",
+            help="more labeled data for the train split only (texts in either split are left out; "
+            "unnamed files join the first domain; repeatable)",
+        )
         _add_read_options(sp)
 
     p = stage_parser("prepare", "stage 1: read, clean, deduplicate and split labeled data")
@@ -775,48 +1131,83 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0)
     p.set_defaults(func=cmd_pipeline)
 
-    p = sub.add_parser("adapt", help="fit a model to your own unlabeled comments (new vocabulary, pseudo-labels, "
-                                     "fine-tuning) and save it as a new bundle")
+    p = sub.add_parser(
+        "adapt",
+        help="fit a model to your own unlabeled comments (new vocabulary, pseudo-labels, "
+        "fine-tuning) and save it as a new bundle",
+    )
     p.add_argument("--model", "-m", help="the model to adapt (default: the packaged model)")
     p.add_argument("--texts", required=True, help="unlabeled comments of the new kind: a table or one comment a line")
     p.add_argument("--out", "-o", required=True, help="the adapted bundle's directory")
     p.add_argument("--text-column", help="column with the comments (default: guessed, and reported)")
-    p.add_argument("--labeled", help="optional: a few labeled comments of the new kind (table with text and label; "
-                                     "its columns are detected on their own, or named with --labeled-text-column "
-                                     "and --labeled-label-column)")
+    p.add_argument(
+        "--labeled",
+        help="optional: a few labeled comments of the new kind (table with text and label; "
+        "its columns are detected on their own, or named with --labeled-text-column "
+        "and --labeled-label-column)",
+    )
     p.add_argument("--labeled-text-column", metavar="COL", help="the --labeled file's text column (default: guessed)")
-    p.add_argument("--labeled-label-column", "--label-column", dest="labeled_label_column", metavar="COL",
-                   help="the --labeled (and --eval-data) file's label column (default: guessed)")
+    p.add_argument(
+        "--labeled-label-column",
+        "--label-column",
+        dest="labeled_label_column",
+        metavar="COL",
+        help="the --labeled (and --eval-data) file's label column (default: guessed)",
+    )
     _add_label_options(p)
     p.add_argument("--eval-data", help="optional labeled table: evaluate the source and the adapted model on it")
     p.add_argument("--workers", type=int, default=0, help="tokenizer processes (0 = all cores)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--json", action="store_true", help="print the adaptation report as JSON")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="adapt.KEY=VALUE",
-                   help="override an [adapt] setting, e.g. --set adapt.epochs=3 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="adapt.KEY=VALUE",
+        help="override an [adapt] setting, e.g. --set adapt.epochs=3 (repeatable)",
+    )
     _add_read_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_adapt)
 
-    p = sub.add_parser("audit", help="find the rows whose label is likely wrong (out-of-fold probabilities + "
-                                     "confident learning; pip install \"sentiment[audit]\")",
-                       description="Ranks the rows of a labeled table whose given label is most likely wrong: a "
-                                   "char n-gram model fitted on the other folds of every row, mixed with a trained "
-                                   "model's probabilities, and cleanlab's confident learning. See docs/audit.md.")
+    p = sub.add_parser(
+        "audit",
+        help="find the rows whose label is likely wrong (out-of-fold probabilities + "
+        'confident learning; pip install "sentiment[audit]")',
+        description="Ranks the rows of a labeled table whose given label is most likely wrong: a "
+        "char n-gram model fitted on the other folds of every row, mixed with a trained "
+        "model's probabilities, and cleanlab's confident learning. See docs/audit.md.",
+    )
     p.add_argument("--data", required=True, help="labeled table (CSV/TSV/.gz, .xlsx, .parquet, .jsonl)")
-    p.add_argument("-o", "--output", required=True,
-                   help="file for the flagged rows, most suspicious first (.csv, .tsv, .xlsx, .parquet, .jsonl): "
-                        "row, text, given_label, suggested_label, score, p_given, p_suggested")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="file for the flagged rows, most suspicious first (.csv, .tsv, .xlsx, .parquet, .jsonl): "
+        "row, text, given_label, suggested_label, score, p_given, p_suggested",
+    )
     p.add_argument("--text-column", help="column with the texts (default: guessed, and reported)")
     p.add_argument("--label-column", help="column with the labels (default: guessed)")
-    p.add_argument("--model", "-m", help="model whose probabilities join the n-gram models' (default: the packaged "
-                                         "model; its labels must include the data's)")
-    p.add_argument("--no-model", action="store_true",
-                   help="the per-fold n-gram models alone: for labels no model knows, or a model's own training data")
+    p.add_argument(
+        "--model",
+        "-m",
+        help="model whose probabilities join the n-gram models' (default: the packaged "
+        "model; its labels must include the data's)",
+    )
+    p.add_argument(
+        "--no-model",
+        action="store_true",
+        help="the per-fold n-gram models alone: for labels no model knows, or a model's own training data",
+    )
     p.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold n-gram models (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
-    p.add_argument("--workers", type=int, default=0, help="processes fitting the folds at once (0 = one per core, "
-                                                          "at most --folds; default 0)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes fitting the folds at once (0 = one per core, at most --folds; default 0)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary (and the --top rows) as JSON")
     p.add_argument("--top", type=int, default=10, help="with --json: the most suspicious rows included (default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -828,8 +1219,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
     _add_label_parser(sub)
 
-    p = sub.add_parser("export", help="copy a run's model with its test metrics and a model card into a bundle, "
-                                      "or add the ONNX graph to an existing bundle")
+    p = sub.add_parser(
+        "export",
+        help="copy a run's model with its test metrics and a model card into a bundle, "
+        "or add the ONNX graph to an existing bundle",
+    )
     p.add_argument("--run-dir", help="run directory whose model to export")
     p.add_argument("--model", "-m", help="existing bundle to add model.onnx to (an older bundle without it)")
     p.add_argument("--out", "-o", help="bundle directory to write")
@@ -839,23 +1233,44 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("serve", help="serve the model over HTTP (FastAPI + uvicorn; pip install \"sentiment[serve]\")",
-                       description="POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics; OpenAPI at /docs. "
-                                   "Stops gracefully on SIGTERM or Ctrl+C.")
+    p = sub.add_parser(
+        "serve",
+        help='serve the model over HTTP (FastAPI + uvicorn; pip install "sentiment[serve]")',
+        description="POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics; OpenAPI at /docs. "
+        "Stops gracefully on SIGTERM or Ctrl+C.",
+    )
     p.add_argument("--model", "-m", help="model bundle directory (default: the packaged model)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only; "
-                                                       "0.0.0.0 for every interface)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 for every interface)",
+    )
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
     p.add_argument("--max-texts", type=int, default=1000, help="most texts in one request (more: 413; default 1000)")
-    p.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024,
-                   help="largest request body in bytes (larger: 413; default 8 MiB)")
-    p.add_argument("--api-key-env", metavar="VAR", help="require 'Authorization: Bearer KEY' on /v1/ endpoints, "
-                                                        "KEY read from the environment variable VAR")
-    p.add_argument("--batch-wait-ms", type=float, default=2.0,
-                   help="how long a request waits for others to share its model call (default 2 ms)")
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=8 * 1024 * 1024,
+        help="largest request body in bytes (larger: 413; default 8 MiB)",
+    )
+    p.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="require 'Authorization: Bearer KEY' on /v1/ endpoints, KEY read from the environment variable VAR",
+    )
+    p.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=2.0,
+        help="how long a request waits for others to share its model call (default 2 ms)",
+    )
     p.add_argument("--max-batch", type=int, default=1024, help="most texts in one model call (default 1024)")
-    p.add_argument("--graceful-timeout", type=float, default=30.0,
-                   help="on SIGTERM, seconds to let requests in flight finish (default 30)")
+    p.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=30.0,
+        help="on SIGTERM, seconds to let requests in flight finish (default 30)",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request (off by default; see /metrics)")
     _add_common(p)
     p.set_defaults(func=cmd_serve)
@@ -874,8 +1289,7 @@ def _silence_native_stderr() -> None:
     sys.stderr.flush()
     os.dup2(devnull, 2)
     os.close(devnull)
-    sys.stderr = os.fdopen(saved, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
-                           errors="backslashreplace")
+    sys.stderr = os.fdopen(saved, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,8 +69,9 @@ def require_ray() -> Any:
         import ray
         import ray.data
     except ImportError as exc:
-        raise SentimentError(f"--engine ray needs Ray Data, which is not installed ({exc}); "
-                             f"install it with: {INSTALL_HINT}") from None
+        raise SentimentError(
+            f"--engine ray needs Ray Data, which is not installed ({exc}); install it with: {INSTALL_HINT}"
+        ) from None
     return ray
 
 
@@ -160,13 +161,17 @@ class StallWatchdog:
 
     def _describe(self, counts: dict[str, int]) -> str:
         """Which stage stopped: the first one behind the stage before it."""
-        done = f"read {counts.get('read', 0):,}, scored {counts.get('scored', 0):,}, " \
-               f"written {counts.get('written', 0):,} rows"
+        done = (
+            f"read {counts.get('read', 0):,}, scored {counts.get('scored', 0):,}, "
+            f"written {counts.get('written', 0):,} rows"
+        )
         if counts.get("ready", 0) == 0:
             cpus = int(self.ray.cluster_resources().get("CPU", 0))
             free = int(self.ray.available_resources().get("CPU", 0))
-            stage = (f"starting the scoring actors (none of {self.concurrency} started; each needs 1 CPU, the "
-                     f"cluster has {cpus}, {free} free: free CPUs or lower --concurrency)")
+            stage = (
+                f"starting the scoring actors (none of {self.concurrency} started; each needs 1 CPU, the "
+                f"cluster has {cpus}, {free} free: free CPUs or lower --concurrency)"
+            )
         elif counts.get("read", 0) == 0:
             stage = "reading the input"
         elif counts.get("scored", 0) < counts.get("read", 0):
@@ -175,17 +180,30 @@ class StallWatchdog:
             stage = "writing the output"
         else:
             stage = "reading the input"
-        return (f"the Ray job made no progress for {self.timeout:g} s while {stage}; {done}. "
-                f"Raise --stall-timeout if a stage is only slow")
+        return (
+            f"the Ray job made no progress for {self.timeout:g} s while {stage}; {done}. "
+            f"Raise --stall-timeout if a stage is only slow"
+        )
 
 
 # -- the actor ---------------------------------------------------------------------
 class BatchScorer:
     """A Ray Data callable class: one classifier per actor, every batch scored by ``score_frame``."""
 
-    def __init__(self, model: str | None, column: str, prefix: str, threshold: float | None, escape: bool,
-                 batch_size: int, label_dtype: str | None, runtime: str = "auto", precision: str = "auto",
-                 threads: int | None = None, board: Any = None) -> None:
+    def __init__(
+        self,
+        model: str | None,
+        column: str,
+        prefix: str,
+        threshold: float | None,
+        escape: bool,
+        batch_size: int,
+        label_dtype: str | None,
+        runtime: str = "auto",
+        precision: str = "auto",
+        threads: int | None = None,
+        board: Any = None,
+    ) -> None:
         from ..classifier import SentimentClassifier
 
         # One inference thread by default: the actor holds one CPU, and the pool has an actor per CPU.
@@ -208,11 +226,20 @@ class BatchScorer:
             bad = batch.pop(BAD_ENCODING_COLUMN).fillna(False).astype(bool).to_numpy()
         parts = []
         for start in range(0, max(len(batch), 1), self.step):
-            part = batch.iloc[start: start + self.step]
+            part = batch.iloc[start : start + self.step]
             if bad is not None:
-                part.attrs[BAD_ENCODING_ATTR] = list(bad[start: start + self.step].nonzero()[0])
-            parts.append(score_frame(part, self.clf, self.column, prefix=self.prefix, threshold=self.threshold,
-                                     escape=self.escape, batch_size=self.batch_size))
+                part.attrs[BAD_ENCODING_ATTR] = list(bad[start : start + self.step].nonzero()[0])
+            parts.append(
+                score_frame(
+                    part,
+                    self.clf,
+                    self.column,
+                    prefix=self.prefix,
+                    threshold=self.threshold,
+                    escape=self.escape,
+                    batch_size=self.batch_size,
+                )
+            )
             _report(self.board, "scored", len(part))
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
         # The same Arrow types in every block, whatever its rows (escaped cells, no scorable row): the input
@@ -225,8 +252,11 @@ class BatchScorer:
         text = pd.ArrowDtype(pa_string())
         out[f"{self.prefix}status"] = out[f"{self.prefix}status"].astype(text)
         label = out[f"{self.prefix}pred_label"]
-        out[f"{self.prefix}pred_label"] = label.astype(self.label_dtype) if self.label_dtype else \
-            label.map(lambda v: None if v is None else str(v)).astype(text)
+        out[f"{self.prefix}pred_label"] = (
+            label.astype(self.label_dtype)
+            if self.label_dtype
+            else label.map(lambda v: None if v is None else str(v)).astype(text)
+        )
         return out
 
 
@@ -249,11 +279,21 @@ def _label_dtype(labels: list[Any]) -> str | None:
     return None
 
 
-def score_dataset(ds: ray.data.Dataset, model: str | Path | None = None, text_column: str | None = None, *,
-                  threshold: float | None = None, column_prefix: str = "", escape: bool = True,
-                  concurrency: int | None = None, batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256,
-                  runtime: str = "auto", precision: str = "auto",
-                  log: Callable[[str], None] = lambda msg: None) -> ray.data.Dataset:
+def score_dataset(
+    ds: ray.data.Dataset,
+    model: str | Path | None = None,
+    text_column: str | None = None,
+    *,
+    threshold: float | None = None,
+    column_prefix: str = "",
+    escape: bool = True,
+    concurrency: int | None = None,
+    batch_size: int = ROWS_PER_BATCH,
+    model_batch_size: int = 256,
+    runtime: str = "auto",
+    precision: str = "auto",
+    log: Callable[[str], None] = lambda msg: None,
+) -> ray.data.Dataset:
     """``ds`` with the scoring columns added (lazily, like every Ray Data transform).
 
     ``model``: a bundle directory readable on every node (default: the packaged
@@ -276,17 +316,44 @@ def score_dataset(ds: ray.data.Dataset, model: str | Path | None = None, text_co
     sample = None
     if text_column is None and not any(n.lower().strip() in TEXT_COLUMN_NAMES for n in names):
         sample = ds.limit(200).to_pandas()  # to find the one text-like column
-    scored, _, _ = _score(ds, names, sample, model, text_column, threshold=threshold, column_prefix=column_prefix,
-                          escape=escape, concurrency=concurrency, batch_size=batch_size,
-                          model_batch_size=model_batch_size, runtime=runtime, precision=precision, log=log)
+    scored, _, _ = _score(
+        ds,
+        names,
+        sample,
+        model,
+        text_column,
+        threshold=threshold,
+        column_prefix=column_prefix,
+        escape=escape,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        model_batch_size=model_batch_size,
+        runtime=runtime,
+        precision=precision,
+        log=log,
+    )
     return scored
 
 
-def _score(ds: ray.data.Dataset, names: list[str], sample: pd.DataFrame | None, model: str | Path | None,
-           text_column: str | None, *, threshold: float | None, column_prefix: str, escape: bool,
-           concurrency: int, batch_size: int, model_batch_size: int, runtime: str = "auto",
-           precision: str = "auto", threads: int | None = None, board: Any = None,
-           log: Callable[[str], None]) -> tuple[ray.data.Dataset, str, Any]:
+def _score(
+    ds: ray.data.Dataset,
+    names: list[str],
+    sample: pd.DataFrame | None,
+    model: str | Path | None,
+    text_column: str | None,
+    *,
+    threshold: float | None,
+    column_prefix: str,
+    escape: bool,
+    concurrency: int,
+    batch_size: int,
+    model_batch_size: int,
+    runtime: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+    board: Any = None,
+    log: Callable[[str], None],
+) -> tuple[ray.data.Dataset, str, Any]:
     """:func:`score_dataset` with the input's column names (and a few rows when the text column is to be
     guessed from them) known; also returns the text column and the model's classes."""
     import numpy as np
@@ -307,26 +374,49 @@ def _score(ds: ray.data.Dataset, names: list[str], sample: pd.DataFrame | None, 
         log(f"text column: {column!r} (choose another with --text-column)")
     clash = [c for c in output_columns(classes, column_prefix) if c in names]
     if clash:
-        raise DataError(f"the input already has column(s) {', '.join(map(repr, clash))}; "
-                        f"pass --column-prefix (e.g. 'pred_') to name the added columns differently")
+        raise DataError(
+            f"the input already has column(s) {', '.join(map(repr, clash))}; "
+            f"pass --column-prefix (e.g. 'pred_') to name the added columns differently"
+        )
     if concurrency < 1:
         raise DataError(f"--concurrency {concurrency} is invalid; give the number of scoring actors (1 or more)")
-    scored = ds.map_batches(BatchScorer, batch_format="pandas", batch_size=batch_size, num_cpus=1,
-                            compute=ray.data.ActorPoolStrategy(size=concurrency), zero_copy_batch=False,
-                            fn_constructor_kwargs={"model": str(model_path), "column": column,
-                                                   "prefix": column_prefix, "threshold": threshold,
-                                                   "escape": escape, "batch_size": model_batch_size,
-                                                   "label_dtype": _label_dtype(labels), "runtime": runtime,
-                                                   "precision": precision, "threads": threads or 1,
-                                                   "board": board})
+    scored = ds.map_batches(
+        BatchScorer,
+        batch_format="pandas",
+        batch_size=batch_size,
+        num_cpus=1,
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
+        zero_copy_batch=False,
+        fn_constructor_kwargs={
+            "model": str(model_path),
+            "column": column,
+            "prefix": column_prefix,
+            "threshold": threshold,
+            "escape": escape,
+            "batch_size": model_batch_size,
+            "label_dtype": _label_dtype(labels),
+            "runtime": runtime,
+            "precision": precision,
+            "threads": threads or 1,
+            "board": board,
+        },
+    )
     return scored, column, classes
 
 
 # -- files in: a datasource whose reads take no CPU -------------------------------------
-def read_files(files: InputFiles | str, *, rows_per_block: int = ROWS_PER_BATCH, sep: str | None = None,
-               encoding: str | None = None, encoding_errors: str = "strict", sheet: str | int | None = None,
-               text_column: str | None = None, concurrency: int | None = None,
-               board: Any = None) -> ray.data.Dataset:
+def read_files(
+    files: InputFiles | str,
+    *,
+    rows_per_block: int = ROWS_PER_BATCH,
+    sep: str | None = None,
+    encoding: str | None = None,
+    encoding_errors: str = "strict",
+    sheet: str | int | None = None,
+    text_column: str | None = None,
+    concurrency: int | None = None,
+    board: Any = None,
+) -> ray.data.Dataset:
     """A lazy Dataset of the rows of ``files`` (an :class:`InputFiles`, or a path, directory, glob or URI),
     read as ``sentiment score`` reads them: one read task per file, in file order, each yielding blocks of
     ``rows_per_block`` rows read by :func:`sentiment.io.readers.iter_table`. Read tasks take no CPU slot
@@ -338,8 +428,13 @@ def read_files(files: InputFiles | str, *, rows_per_block: int = ROWS_PER_BATCH,
 
     if isinstance(files, str):
         files = list_inputs(files)
-    options = {"sep": sep, "encoding": encoding, "encoding_errors": encoding_errors, "sheet": sheet,
-               "text_column": text_column}
+    options = {
+        "sep": sep,
+        "encoding": encoding,
+        "encoding_errors": encoding_errors,
+        "sheet": sheet,
+        "text_column": text_column,
+    }
 
     def read_one(path: str) -> Iterator[pd.DataFrame]:
         for chunk in iter_chunks(files, path, rows=rows_per_block, **options):
@@ -358,15 +453,20 @@ def read_files(files: InputFiles | str, *, rows_per_block: int = ROWS_PER_BATCH,
         def estimate_inmemory_data_size(self) -> int | None:
             return 2 * sum(files.sizes) or None
 
-        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
-                           data_context: Any = None) -> list[Any]:
-            return [ReadTask(lambda path=path: read_one(path),
-                             BlockMetadata(num_rows=None, size_bytes=2 * size or None, input_files=[path],
-                                           exec_stats=None))
-                    for path, size in zip(files.paths, files.sizes or [0] * len(files.paths), strict=True)]
+        def get_read_tasks(
+            self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
+        ) -> list[Any]:
+            return [
+                ReadTask(
+                    lambda path=path: read_one(path),
+                    BlockMetadata(num_rows=None, size_bytes=2 * size or None, input_files=[path], exec_stats=None),
+                )
+                for path, size in zip(files.paths, files.sizes or [0] * len(files.paths), strict=True)
+            ]
 
-    return ray.data.read_datasource(CommentFiles(), num_cpus=0, concurrency=concurrency or 2,
-                                    override_num_blocks=len(files.paths))
+    return ray.data.read_datasource(
+        CommentFiles(), num_cpus=0, concurrency=concurrency or 2, override_num_blocks=len(files.paths)
+    )
 
 
 class _PartNames:
@@ -427,8 +527,10 @@ def _check_output_dir(fs: pyarrow.fs.FileSystem, path: str, display: str, overwr
 
     info = fs.get_file_info(path)
     if info.type == pafs.FileType.File:
-        raise DataError(f"output {display} is a file; --engine ray writes a directory of part files, "
-                        f"e.g. -o {display.rsplit('.', 1)[0]}.scored/")
+        raise DataError(
+            f"output {display} is a file; --engine ray writes a directory of part files, "
+            f"e.g. -o {display.rsplit('.', 1)[0]}.scored/"
+        )
     if info.type == pafs.FileType.Directory and not overwrite:
         raise OutputExistsError(f"output {display} already exists; pass --overwrite to replace it")
     parent = path.rstrip("/").rsplit("/", 1)[0]
@@ -444,8 +546,12 @@ def _ray_session(address: str | None, num_cpus: int | None, log: Callable[[str],
         yield ray
         return
     # "local": a new Ray even when RAY_ADDRESS or a `ray start` on this machine would make ray.init() join it
-    kwargs: dict[str, Any] = {"address": address or "local", "log_to_driver": False, "include_dashboard": False,
-                              "configure_logging": False}
+    kwargs: dict[str, Any] = {
+        "address": address or "local",
+        "log_to_driver": False,
+        "include_dashboard": False,
+        "configure_logging": False,
+    }
     if address is None:
         kwargs["num_cpus"] = num_cpus or available_cores()  # the cores this process may use (its affinity)
     root = Path(__file__).resolve().parents[2]
@@ -456,8 +562,10 @@ def _ray_session(address: str | None, num_cpus: int | None, log: Callable[[str],
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise SentimentError(f"cannot start or join {where}: {exc}. Start one with `ray start --head` "
-                             f"and pass --ray-address auto (or ray://HOST:10001), or leave --ray-address out") from None
+        raise SentimentError(
+            f"cannot start or join {where}: {exc}. Start one with `ray start --head` "
+            f"and pass --ray-address auto (or ray://HOST:10001), or leave --ray-address out"
+        ) from None
     log(f"ray: {'joined ' + address if address else 'local'}, {int(ray.cluster_resources().get('CPU', 0))} CPU(s)")
     try:
         yield ray
@@ -499,8 +607,6 @@ def _ordered() -> Iterator[None]:
         options.preserve_order = before
 
 
-
-
 @contextmanager
 def _block_bytes(nbytes: int) -> Iterator[None]:
     """Ray Data's target block size set to ``nbytes`` for one job (restored after).
@@ -528,14 +634,32 @@ def _chunk_bytes(sample: pd.DataFrame, rows: int) -> int:
     return int(min(128 << 20, max(16 << 10, per_row * rows / 2)))
 
 
-def score_path(input_spec: str, output: str, *, model: str | Path | None = None, text_column: str | None = None,
-               sep: str | None = None, encoding: str | None = None, encoding_errors: str = "strict",
-               sheet: str | int | None = None, threshold: float | None = None, column_prefix: str = "",
-               escape: bool = True, overwrite: bool = False, output_format: str = "parquet",
-               ray_address: str | None = None, concurrency: int | None = None, num_cpus: int | None = None,
-               batch_size: int = ROWS_PER_BATCH, model_batch_size: int = 256, runtime: str = "auto",
-               precision: str = "auto", threads: int | None = None, stall_timeout: float | None = STALL_TIMEOUT,
-               log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
+def score_path(
+    input_spec: str,
+    output: str,
+    *,
+    model: str | Path | None = None,
+    text_column: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+    encoding_errors: str = "strict",
+    sheet: str | int | None = None,
+    threshold: float | None = None,
+    column_prefix: str = "",
+    escape: bool = True,
+    overwrite: bool = False,
+    output_format: str = "parquet",
+    ray_address: str | None = None,
+    concurrency: int | None = None,
+    num_cpus: int | None = None,
+    batch_size: int = ROWS_PER_BATCH,
+    model_batch_size: int = 256,
+    runtime: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+    stall_timeout: float | None = STALL_TIMEOUT,
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+) -> ScoreSummary:
     """``sentiment score INPUT -o OUTDIR --engine ray``: score every row of the input files on Ray and write
     them, in input order, as ``OUTDIR/part-NNNNNN.parquet`` (or ``.csv``).
 
@@ -564,8 +688,13 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
     _check_output_dir(out_fs, out_path, output, overwrite)
     parent, name = out_path.rsplit("/", 1)
     tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:8]}"
-    read_options = {"sep": sep, "encoding": encoding, "encoding_errors": encoding_errors, "sheet": sheet,
-                    "text_column": text_column}
+    read_options = {
+        "sep": sep,
+        "encoding": encoding,
+        "encoding_errors": encoding_errors,
+        "sheet": sheet,
+        "text_column": text_column,
+    }
     sample = peek(files, **read_options)  # the first file's columns (a bad file fails here, before Ray starts)
     log(f"input: {len(files.paths)} {files.kind} file(s)")
     if num_cpus is None and concurrency is not None:  # a local Ray with a CPU slot for every actor asked for
@@ -575,20 +704,45 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
         if concurrency is None:
             concurrency = cpus  # reads, writes and progress reports need no CPU: every CPU can score
         elif concurrency > cpus:
-            log(f"warning: --concurrency {concurrency} > {cpus} CPU(s) in the cluster: only {cpus} actor(s) can "
-                f"run at once")
+            log(
+                f"warning: --concurrency {concurrency} > {cpus} CPU(s) in the cluster: only {cpus} actor(s) can "
+                f"run at once"
+            )
         log(f"scoring actors: {concurrency}")
-        with _ordered(), _block_bytes(_chunk_bytes(sample, batch_size)), _quiet_ray_data(), \
-                StallWatchdog(ray, stall_timeout, concurrency) as watchdog:
-            ds = read_files(files, rows_per_block=batch_size, concurrency=max(2, min(concurrency, len(files.paths))),
-                            board=watchdog.board, **read_options)
+        with (
+            _ordered(),
+            _block_bytes(_chunk_bytes(sample, batch_size)),
+            _quiet_ray_data(),
+            StallWatchdog(ray, stall_timeout, concurrency) as watchdog,
+        ):
+            ds = read_files(
+                files,
+                rows_per_block=batch_size,
+                concurrency=max(2, min(concurrency, len(files.paths))),
+                board=watchdog.board,
+                **read_options,
+            )
             scored, column, classes = _score(
-                ds, [str(c) for c in sample.columns], sample, model, text_column, threshold=threshold,
-                column_prefix=column_prefix, escape=escape, concurrency=concurrency, batch_size=batch_size,
-                model_batch_size=model_batch_size, runtime=runtime, precision=precision, threads=threads,
-                board=watchdog.board, log=log)
+                ds,
+                [str(c) for c in sample.columns],
+                sample,
+                model,
+                text_column,
+                threshold=threshold,
+                column_prefix=column_prefix,
+                escape=escape,
+                concurrency=concurrency,
+                batch_size=batch_size,
+                model_batch_size=model_batch_size,
+                runtime=runtime,
+                precision=precision,
+                threads=threads,
+                board=watchdog.board,
+                log=log,
+            )
             sink = (parquet_parts_sink if output_format == "parquet" else csv_parts_sink)(
-                tmp, out_fs, board=watchdog.board)
+                tmp, out_fs, board=watchdog.board
+            )
             try:
                 try:
                     scored.write_datasink(sink, ray_remote_args={"num_cpus": 0})  # writes take no CPU slot
@@ -606,15 +760,25 @@ def score_path(input_spec: str, output: str, *, model: str | Path | None = None,
     try:
         _replace_dir(out_fs, tmp, out_path)
     except OSError as exc:
-        raise SentimentError(f"the parts were written to {tmp} but could not be moved to {output} "
-                             f"({str(exc).strip().splitlines()[0]}); move them yourself or rerun with --overwrite"
-                             ) from None
+        raise SentimentError(
+            f"the parts were written to {tmp} but could not be moved to {output} "
+            f"({str(exc).strip().splitlines()[0]}); move them yourself or rerun with --overwrite"
+        ) from None
     names = label_names(classes, escape)
-    return ScoreSummary(output=output, text_column=column, encoding=None, rows=sum(statuses.values()),
-                        scored=statuses.get(STATUS_OK, 0), status_counts=dict(statuses),
-                        label_counts={name: sum(n for shown, n in labels.items() if names.get(shown, shown) == name)
-                                      for name in map(str, classes.tolist())},
-                        seconds=time.perf_counter() - started)
+    return ScoreSummary(
+        output=output,
+        text_column=column,
+        encoding=None,
+        rows=sum(statuses.values()),
+        scored=statuses.get(STATUS_OK, 0),
+        status_counts=dict(statuses),
+        label_counts={
+            name: sum(n for shown, n in labels.items() if names.get(shown, shown) == name)
+            for name in map(str, classes.tolist())
+        },
+        seconds=time.perf_counter() - started,
+    )
+
 
 def _reason(exc: BaseException) -> str:
     """One line on why a Ray job failed: our own error when a task or actor raised one (Ray wraps it, or only

@@ -45,8 +45,10 @@ def label_words(spec: str) -> tuple[str, str]:
     """``"긍정,부정"`` -> (positive word, negative word); two different non-empty words, positive first."""
     words = [w.strip() for w in str(spec).split(",")]
     if len(words) != 2 or not all(words) or words[0] == words[1]:
-        raise DataError(f"--labels {spec!r}: give two different words separated by a comma, the positive one "
-                        f"first, e.g. --labels 1,0 (the default) or --labels 긍정,부정 or --labels pos,neg")
+        raise DataError(
+            f"--labels {spec!r}: give two different words separated by a comma, the positive one "
+            f"first, e.g. --labels 1,0 (the default) or --labels 긍정,부정 or --labels pos,neg"
+        )
     return words[0], words[1]
 
 
@@ -56,9 +58,11 @@ def labels_type(path: str | Path, export: bool) -> str:
     allowed = EXPORT_TYPES if export else PAGE_TYPES
     if suffix not in allowed:
         if not export and suffix in EXPORT_TYPES:
-            raise DataError(f"-o {path}: the labeling page records each decision in a .csv file; give -o "
-                            f"{Path(path).with_suffix('.csv')}, or add --export to write an .xlsx for labeling "
-                            f"in Excel")
+            raise DataError(
+                f"-o {path}: the labeling page records each decision in a .csv file; give -o "
+                f"{Path(path).with_suffix('.csv')}, or add --export to write an .xlsx for labeling "
+                f"in Excel"
+            )
         raise DataError(f"-o {path}: LABELS must be {' or '.join(allowed)} (e.g. -o labels.csv)")
     return suffix
 
@@ -86,21 +90,32 @@ class LabelsTable:
 
     def counts(self) -> dict[str, int]:
         decided = (self.frame["label"] != "") | (self.frame["decided_at"] != "")
-        return {"rows": len(self.frame), "audit": int((self.frame["sample"] == "audit").sum()),
-                "informative": int((self.frame["sample"] == "informative").sum()),
-                "decided": int(decided.sum()), "labeled": int((self.frame["label"] != "").sum())}
+        return {
+            "rows": len(self.frame),
+            "audit": int((self.frame["sample"] == "audit").sum()),
+            "informative": int((self.frame["sample"] == "informative").sum()),
+            "decided": int(decided.sum()),
+            "labeled": int((self.frame["label"] != "").sum()),
+        }
 
 
-def read_input(path: str | Path, text_column: str | None = None, *, sep: str | None = None,
-               encoding: str | None = None, sheet: str | int | None = None, log: Log = lambda m: None
-               ) -> tuple[pd.DataFrame, str]:
+def read_input(
+    path: str | Path,
+    text_column: str | None = None,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    log: Log = lambda m: None,
+) -> tuple[pd.DataFrame, str]:
     """INPUT as read by the other commands, and its text column. A plain ``.txt`` (no tab in its first line) is
     one comment a line: column ``text``, one row per non-empty line (as ``adapt --texts`` reads it)."""
     if is_plain_text(path) and sep is None:
         frame = pd.DataFrame({"text": read_text_lines(path, encoding=encoding)})
         if text_column not in (None, "text"):
-            raise DataError(f"{path} is plain text (one comment a line, no columns); leave out --text-column "
-                            f"{text_column!r}")
+            raise DataError(
+                f"{path} is plain text (one comment a line, no columns); leave out --text-column {text_column!r}"
+            )
         if frame.empty:
             raise DataError(f"{path} has no comments (every line is empty)")
         return frame, "text"
@@ -116,21 +131,25 @@ def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
     return out.map(lambda v: v if isinstance(v, str) else str(v))
 
 
-def build_labels(frame: pd.DataFrame, text_column: str, selection: pd.DataFrame, log: Log = lambda m: None
-                 ) -> tuple[pd.DataFrame, str]:
+def build_labels(
+    frame: pd.DataFrame, text_column: str, selection: pd.DataFrame, log: Log = lambda m: None
+) -> tuple[pd.DataFrame, str]:
     """The LABELS table for ``selection`` (from :func:`sentiment.training.selection.select_rows`) of INPUT ``frame``:
     (all-string frame, text column name). INPUT columns whose names LABELS needs get the suffix ``_input``."""
     renamed = {c: f"{c}_input" for c in frame.columns if str(c) in ADDED_COLUMNS}
     if renamed:
-        log("INPUT columns renamed in LABELS (their names are LABELS' own): "
-            + ", ".join(f"{a!r} -> {b!r}" for a, b in renamed.items()))
+        log(
+            "INPUT columns renamed in LABELS (their names are LABELS' own): "
+            + ", ".join(f"{a!r} -> {b!r}" for a, b in renamed.items())
+        )
     rows = selection["row"].to_numpy()
     chosen = frame.iloc[rows].rename(columns=renamed).reset_index(drop=True)
     chosen["row"] = rows
     chosen["sample"] = selection["sample"].to_numpy()
     if "prob_1" not in selection:
-        raise DataError("the labeling page and LABELS need a two-class (positive/negative) model; this model "
-                        "has more classes")
+        raise DataError(
+            "the labeling page and LABELS need a two-class (positive/negative) model; this model has more classes"
+        )
     chosen["prob_1"] = [f"{p:.6f}" for p in selection["prob_1"]]
     chosen["label"] = ""
     chosen["decided_at"] = ""
@@ -142,45 +161,64 @@ def check_existing(path: Path, frame: pd.DataFrame, text_column: str) -> LabelsT
     try:
         labels, _ = read_table(path)
     except DataError as exc:
-        raise DataError(f"-o {path} exists but cannot be read as a LABELS table ({exc}); choose another -o or "
-                        f"remove it") from None
+        raise DataError(
+            f"-o {path} exists but cannot be read as a LABELS table ({exc}); choose another -o or remove it"
+        ) from None
     labels.columns = [str(c) for c in labels.columns]
     if "decided_at" not in labels.columns and {"row", "sample", "label"} <= set(labels.columns):
         labels["decided_at"] = ""
     missing = [c for c in ADDED_COLUMNS if c not in labels.columns]
     renamed_text = f"{text_column}_input" if text_column in ADDED_COLUMNS else text_column
     if missing or renamed_text not in labels.columns:
-        lacks = ", ".join(repr(c) for c in [*missing, *([renamed_text] if renamed_text not in labels.columns
-                                                           else [])])
-        raise DataError(f"-o {path} exists and is not a LABELS file of this INPUT (no column {lacks}); nothing "
-                        f"was changed. Choose another -o, or remove {path} to start a new selection")
+        lacks = ", ".join(repr(c) for c in [*missing, *([renamed_text] if renamed_text not in labels.columns else [])])
+        raise DataError(
+            f"-o {path} exists and is not a LABELS file of this INPUT (no column {lacks}); nothing "
+            f"was changed. Choose another -o, or remove {path} to start a new selection"
+        )
     labels = _as_strings(labels)
     rows = pd.to_numeric(labels["row"], errors="coerce")
     bad = rows.isna() | (rows < 0) | (rows >= len(frame)) | (rows != rows.round())
     if bad.any() or rows.duplicated().any():
         where = int(np.flatnonzero(bad | rows.duplicated())[0])
-        raise DataError(f"-o {path} was made from a different INPUT: its row column holds "
-                        f"{labels['row'].iloc[where]!r} "
-                        f"(line {where + 2}), but INPUT has rows 0 to {len(frame) - 1}, each once; choose another "
-                        f"-o, or remove {path} to start a new selection")
+        raise DataError(
+            f"-o {path} was made from a different INPUT: its row column holds "
+            f"{labels['row'].iloc[where]!r} "
+            f"(line {where + 2}), but INPUT has rows 0 to {len(frame) - 1}, each once; choose another "
+            f"-o, or remove {path} to start a new selection"
+        )
     rows = rows.astype(int).to_numpy()
     for i, r in enumerate(rows):
         if text_key(labels[renamed_text].iloc[i]) != text_key(frame[text_column].iloc[r]):
-            raise DataError(f"-o {path} was made from a different INPUT: its line {i + 2} (row {r}) holds "
-                            f"{labels[renamed_text].iloc[i][:40]!r}, but INPUT's row {r} is "
-                            f"{text_key(frame[text_column].iloc[r])[:40]!r}; choose another -o for this INPUT, or "
-                            f"remove {path} to start a new selection. Nothing was changed.")
+            raise DataError(
+                f"-o {path} was made from a different INPUT: its line {i + 2} (row {r}) holds "
+                f"{labels[renamed_text].iloc[i][:40]!r}, but INPUT's row {r} is "
+                f"{text_key(frame[text_column].iloc[r])[:40]!r}; choose another -o for this INPUT, or "
+                f"remove {path} to start a new selection. Nothing was changed."
+            )
     samples = set(labels["sample"]) - {"audit", "informative"}
     if samples:
-        raise DataError(f"-o {path}: the sample column holds {sorted(samples)[:3]}, not only 'audit' and "
-                        f"'informative'; it was edited or comes from elsewhere. Choose another -o")
+        raise DataError(
+            f"-o {path}: the sample column holds {sorted(samples)[:3]}, not only 'audit' and "
+            f"'informative'; it was edited or comes from elsewhere. Choose another -o"
+        )
     return LabelsTable(labels, renamed_text, created=False)
 
 
-def prepare_labels(input_path: str | Path, labels_path: str | Path, *, n: int = 300, model: Any = None,
-                   text_column: str | None = None, audit_share: float = 0.3, seed: int = 0, export: bool = False,
-                   sep: str | None = None, encoding: str | None = None, sheet: str | int | None = None,
-                   log: Log = lambda m: None) -> LabelsTable:
+def prepare_labels(
+    input_path: str | Path,
+    labels_path: str | Path,
+    *,
+    n: int = 300,
+    model: Any = None,
+    text_column: str | None = None,
+    audit_share: float = 0.3,
+    seed: int = 0,
+    export: bool = False,
+    sep: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    log: Log = lambda m: None,
+) -> LabelsTable:
     """Read INPUT; resume an existing LABELS made from it, else choose ``n`` rows with ``model`` (a
     :class:`~sentiment.classifier.SentimentClassifier`, or a callable returning one, loaded only when needed)
     and write LABELS (atomically). The caller holds LABELS' lock."""
@@ -194,17 +232,24 @@ def prepare_labels(input_path: str | Path, labels_path: str | Path, *, n: int = 
     if labels_path.exists():
         table = check_existing(labels_path, frame, column)
         c = table.counts()
-        then = ("left as it is (remove it for a new selection)" if export else
-                "continuing with them (--n, --seed, --audit-share and --model apply to a new selection only)")
-        log(f"{labels_path} already holds {c['rows']:,} comments chosen from {input_path} ({c['decided']:,} "
-            f"decided, {c['labeled']:,} labeled); {then}")
+        then = (
+            "left as it is (remove it for a new selection)"
+            if export
+            else "continuing with them (--n, --seed, --audit-share and --model apply to a new selection only)"
+        )
+        log(
+            f"{labels_path} already holds {c['rows']:,} comments chosen from {input_path} ({c['decided']:,} "
+            f"decided, {c['labeled']:,} labeled); {then}"
+        )
         return table
     texts = frame[column].tolist()
     check_selection_args(sum(isinstance(t, str) and bool(t.strip()) for t in texts), n, audit_share)
     clf = model() if callable(model) and not hasattr(model, "select_for_labeling") else model
     if getattr(clf, "n_classes_", 2) != 2:
-        raise DataError(f"sentiment label needs a two-class (positive/negative) model; this one has the classes "
-                        f"{list(clf.classes_)}")
+        raise DataError(
+            f"sentiment label needs a two-class (positive/negative) model; this one has the classes "
+            f"{list(clf.classes_)}"
+        )
     selection = clf.select_for_labeling(texts, n, audit_share=audit_share, seed=seed, log=log)
     labels, text_col = build_labels(frame, column, selection, log)
     if suffix == ".xlsx":
@@ -216,8 +261,10 @@ def prepare_labels(input_path: str | Path, labels_path: str | Path, *, n: int = 
         write_csv(labels, labels_path)
     table = LabelsTable(labels, text_col, created=True)
     c = table.counts()
-    log(f"wrote {labels_path}: {c['rows']:,} comments from {input_path} ({c['audit']:,} audit: drawn at random; "
-        f"{c['informative']:,} informative: uncertain and varied), in labeling order")
+    log(
+        f"wrote {labels_path}: {c['rows']:,} comments from {input_path} ({c['audit']:,} audit: drawn at random; "
+        f"{c['informative']:,} informative: uncertain and varied), in labeling order"
+    )
     return table
 
 
@@ -238,8 +285,9 @@ class LabelStore:
     thread-safe by itself: the page serializes calls with a lock.
     """
 
-    def __init__(self, path: str | Path, table: LabelsTable, words: tuple[str, str] = ("1", "0"),
-                 threshold: float = 0.5) -> None:
+    def __init__(
+        self, path: str | Path, table: LabelsTable, words: tuple[str, str] = ("1", "0"), threshold: float = 0.5
+    ) -> None:
         frame = table.frame.reset_index(drop=True)
         self.path = Path(path)
         self.text_column = table.text_column
@@ -258,13 +306,16 @@ class LabelStore:
         used = set(self.labels) - {"", self.positive, self.negative}
         if used:
             listed = ", ".join(repr(v) for v in sorted(used)[:5])
-            raise DataError(f"{self.path} already holds the label(s) {listed}, which are not the words of this "
-                            f"run ({self.positive!r} for positive, {self.negative!r} for negative); continue with "
-                            f"the same words, e.g. --labels {','.join(sorted(used)[:2])} (positive first)")
+            raise DataError(
+                f"{self.path} already holds the label(s) {listed}, which are not the words of this "
+                f"run ({self.positive!r} for positive, {self.negative!r} for negative); continue with "
+                f"the same words, e.g. --labels {','.join(sorted(used)[:2])} (positive first)"
+            )
         # page decisions, oldest first (undo takes the last); decided_at parsed once, file order breaks ties
         stamped = [i for i, t in enumerate(self.times) if t]
-        parsed = pd.to_datetime(pd.Series([self.times[i] for i in stamped], dtype=object), errors="coerce",
-                                utc=True, format="ISO8601")
+        parsed = pd.to_datetime(
+            pd.Series([self.times[i] for i in stamped], dtype=object), errors="coerce", utc=True, format="ISO8601"
+        )
         keys = parsed.fillna(pd.Timestamp.min.tz_localize("UTC")).tolist()
         self.order = [i for _, i in sorted(zip(keys, stamped, strict=True))]
 
@@ -294,18 +345,31 @@ class LabelStore:
         if not n:
             return {"labels": 0, "estimate": None, "low": None, "high": None}
         low, high = wilson(np.array([correct]), np.array([n]))
-        return {"labels": n, "correct": int(correct), "estimate": correct / n, "low": float(low[0]),
-                "high": float(high[0]), "threshold": self.threshold}
+        return {
+            "labels": n,
+            "correct": int(correct),
+            "estimate": correct / n,
+            "low": float(low[0]),
+            "high": float(high[0]),
+            "threshold": self.threshold,
+        }
 
     def item(self, position: int) -> dict[str, Any]:
-        return {"position": position, "row": self.rows[position], "text": shown_text(self.texts[position]),
-                "label": self.labels[position], "skipped": not self.labels[position] and bool(self.times[position])}
+        return {
+            "position": position,
+            "row": self.rows[position],
+            "text": shown_text(self.texts[position]),
+            "label": self.labels[position],
+            "skipped": not self.labels[position] and bool(self.times[position]),
+        }
 
     def state(self) -> dict[str, Any]:
         current = self.current()
         return {
-            "total": len(self.rows), "decided": sum(1 for i in range(len(self.rows)) if self.decided(i)),
-            "positive": self.labels.count(self.positive), "negative": self.labels.count(self.negative),
+            "total": len(self.rows),
+            "decided": sum(1 for i in range(len(self.rows)) if self.decided(i)),
+            "positive": self.labels.count(self.positive),
+            "negative": self.labels.count(self.negative),
             "skipped": sum(1 for lab, t in zip(self.labels, self.times, strict=True) if t and not lab),
             "current": None if current is None else self.item(current),
             "last": self.item(self.order[-1]) if self.order else None,
@@ -322,8 +386,10 @@ class LabelStore:
             raise DataError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
         current = self.current()
         if current is None or self.rows[current] != int(row):
-            raise DecisionConflict(f"row {row} is not the comment waiting for a decision"
-                                   + ("" if current is None else f" (row {self.rows[current]} is)"))
+            raise DecisionConflict(
+                f"row {row} is not the comment waiting for a decision"
+                + ("" if current is None else f" (row {self.rows[current]} is)")
+            )
         label = {"positive": self.positive, "negative": self.negative}.get(decision, "")
         self._set(current, label, datetime.now(UTC).astimezone().isoformat(timespec="microseconds"))
         self.order.append(current)

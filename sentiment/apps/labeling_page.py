@@ -55,19 +55,27 @@ def create_labeling_app(store: LabelStore, *, title: str = "sentiment label", po
     async def guard(request: Request, call_next):
         host = request.headers.get("host", "")
         if allowed_hosts is not None and host not in allowed_hosts:
-            return JSONResponse({"error": f"Host {host!r} is not this labeling page; open http://{HOST}:{port}/"},
-                                status_code=403)
+            return JSONResponse(
+                {"error": f"Host {host!r} is not this labeling page; open http://{HOST}:{port}/"}, status_code=403
+            )
         if request.method == "POST" and not request.headers.get("content-type", "").startswith("application/json"):
-            return JSONResponse({"error": "send the decision as JSON (Content-Type: application/json)"},
-                                status_code=415)
+            return JSONResponse(
+                {"error": "send the decision as JSON (Content-Type: application/json)"}, status_code=415
+            )
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc: RequestValidationError) -> JSONResponse:
-        fields = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'body'}: {e.get('msg')}"
-                           for e in exc.errors()[:3])
-        return JSONResponse({"error": f"invalid request ({fields}); expected {{\"row\": 12, \"decision\": "
-                                      f"\"positive\" | \"negative\" | \"skip\"}}"}, status_code=422)
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'body'}: {e.get('msg')}" for e in exc.errors()[:3]
+        )
+        return JSONResponse(
+            {
+                "error": f'invalid request ({fields}); expected {{"row": 12, "decision": '
+                f'"positive" | "negative" | "skip"}}'
+            },
+            status_code=422,
+        )
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:
@@ -120,13 +128,21 @@ def bind(port: int) -> socket.socket:
     try:
         return socket.create_server((HOST, port), family=socket.AF_INET, backlog=64)
     except OSError as exc:
-        raise SentimentError(f"cannot listen on {HOST}:{port} ({exc.strerror or exc}); the port may be in use "
-                             f"(another labeling page?): choose another with --port, e.g. --port {port + 1}, or "
-                             f"--port 0 for any free port") from None
+        raise SentimentError(
+            f"cannot listen on {HOST}:{port} ({exc.strerror or exc}); the port may be in use "
+            f"(another labeling page?): choose another with --port, e.g. --port {port + 1}, or "
+            f"--port 0 for any free port"
+        ) from None
 
 
-def serve(store: LabelStore, sock: socket.socket, *, title: str = "sentiment label",
-          log: Callable[[str], None] = lambda msg: None, log_level: str = "warning") -> None:
+def serve(
+    store: LabelStore,
+    sock: socket.socket,
+    *,
+    title: str = "sentiment label",
+    log: Callable[[str], None] = lambda msg: None,
+    log_level: str = "warning",
+) -> None:
     """Serve the page on ``sock`` until Ctrl+C or SIGTERM (every decision is already on disk)."""
     import signal
 
@@ -134,10 +150,13 @@ def serve(store: LabelStore, sock: socket.socket, *, title: str = "sentiment lab
 
     port = sock.getsockname()[1]
     app = create_labeling_app(store, title=title, port=port)
-    log(f"labeling page: http://{HOST}:{port}/  (keys: 1 or → positive, 0 or ← negative, s skip, z or Backspace "
-        f"undo; Ctrl+C stops, every decision is already saved in {store.path})")
-    config = uvicorn.Config(app, host=HOST, port=port, log_level=log_level, access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=5)
+    log(
+        f"labeling page: http://{HOST}:{port}/  (keys: 1 or → positive, 0 or ← negative, s skip, z or Backspace "
+        f"undo; Ctrl+C stops, every decision is already saved in {store.path})"
+    )
+    config = uvicorn.Config(
+        app, host=HOST, port=port, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
 
     def stopped(signum: int, frame: Any) -> None:

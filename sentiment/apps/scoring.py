@@ -18,22 +18,23 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..classifier import SentimentClassifier
+from ..errors import DataError, SentimentError
 from ..io.decoding import bad_encoding_rows, line_list
 from ..io.excel import check_excel_cells
-from ..io.readers import iter_table, text_column_of
-from ..io.writers import atomic_target, check_output, escape_formulas, output_kind, write_frame
-from ..errors import DataError, SentimentError
-from ..model.decision import DecisionRule, decide
 from ..io.locks import locked
 from ..io.progress import progress_bar
+from ..io.readers import iter_table, text_column_of
+from ..io.writers import atomic_target, check_output, escape_formulas, output_kind, write_frame
+from ..model.decision import DecisionRule, decide
 
 STATUS_OK = "ok"
 STATUS_BAD_ENCODING = "bad_encoding"  # the row held undecodable bytes (encoding_errors="replace"); not scored
@@ -97,19 +98,43 @@ def output_columns(classes: np.ndarray, prefix: str) -> list[str]:
 
 def _fingerprint(path: Path, settings: dict[str, Any]) -> str:
     stat = path.stat()
-    data = json.dumps({"input": str(path.resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
-                       "settings": settings, "format": PARTS_FORMAT}, sort_keys=True, default=str)
+    data = json.dumps(
+        {
+            "input": str(path.resolve()),
+            "size": stat.st_size,
+            "mtime": stat.st_mtime_ns,
+            "settings": settings,
+            "format": PARTS_FORMAT,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(data.encode()).hexdigest()
 
 
 @locked("output", "output")
-def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassifier, *,
-               text_column: str | None = None, sep: str | None = None, encoding: str | None = None,
-               chunksize: int = 50_000, workers: int = 0, overwrite: bool = False, resume: bool = False,
-               escape: bool = True, output_encoding: str = "utf-8", column_prefix: str = "",
-               batch_size: int = 256, threshold: float | None = None, show_progress: bool | None = None,
-               encoding_errors: str = "strict", sheet: str | int | None = None,
-               log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> ScoreSummary:
+def score_file(
+    input_path: str | Path,
+    output: str | Path,
+    clf: SentimentClassifier,
+    *,
+    text_column: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+    chunksize: int = 50_000,
+    workers: int = 0,
+    overwrite: bool = False,
+    resume: bool = False,
+    escape: bool = True,
+    output_encoding: str = "utf-8",
+    column_prefix: str = "",
+    batch_size: int = 256,
+    threshold: float | None = None,
+    show_progress: bool | None = None,
+    encoding_errors: str = "strict",
+    sheet: str | int | None = None,
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+) -> ScoreSummary:
     """Score every row of ``input_path`` and write the rows with added columns to ``output``.
 
     The run holds the lock of ``output`` (see :mod:`sentiment.io.locks`) from start to end.
@@ -124,12 +149,21 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     input_path = Path(input_path)
     check_threshold(threshold, clf.classes_)
     if output_encoding not in OUTPUT_ENCODINGS:
-        raise DataError(f"output encoding {output_encoding!r} is not supported; use one of {', '.join(OUTPUT_ENCODINGS)}")
+        raise DataError(
+            f"output encoding {output_encoding!r} is not supported; use one of {', '.join(OUTPUT_ENCODINGS)}"
+        )
     to_stdout = str(output) == "-"
     check_output(output, overwrite or resume)
     started = time.perf_counter()
-    chunks = iter_table(input_path, sep=sep, encoding=encoding, chunksize=chunksize, encoding_errors=encoding_errors,
-                        sheet=sheet, text_column=text_column)
+    chunks = iter_table(
+        input_path,
+        sep=sep,
+        encoding=encoding,
+        chunksize=chunksize,
+        encoding_errors=encoding_errors,
+        sheet=sheet,
+        text_column=text_column,
+    )
     first, info = next(chunks)
     choice = text_column_of(first, info, text_column)
     column = choice.column
@@ -140,8 +174,10 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     new_columns = output_columns(clf.classes_, column_prefix)
     clash = [c for c in new_columns if c in first.columns]
     if clash:
-        raise DataError(f"{input_path} already has column(s) {', '.join(map(repr, clash))}; "
-                        f"pass --column-prefix (e.g. 'pred_') to name the added columns differently")
+        raise DataError(
+            f"{input_path} already has column(s) {', '.join(map(repr, clash))}; "
+            f"pass --column-prefix (e.g. 'pred_') to name the added columns differently"
+        )
     if len(first) < min(chunksize, 5000):
         workers = 1  # a small file: worker start-up would cost more than it saves
     summary = ScoreSummary(output=str(output), text_column=column, encoding=info.encoding)
@@ -153,12 +189,22 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
         for chunk, _ in chunks:
             yield chunk
 
-    settings = {"text_column": column, "sep": info.sep, "encoding": info.encoding, "chunksize": chunksize,
-                "escape": escape, "prefix": column_prefix, "encoding_errors": encoding_errors, "sheet": info.sheet,
-                "output_encoding": output_encoding, "threshold": threshold,
-                "model": clf.meta_.get("files") if hasattr(clf, "meta_") else id(clf), "output": str(output),
-                "runtime": getattr(clf, "runtime_", None),  # a resumed run keeps one back end and precision
-                "decision": clf.meta_.get("decision") if hasattr(clf, "meta_") else None}
+    settings = {
+        "text_column": column,
+        "sep": info.sep,
+        "encoding": info.encoding,
+        "chunksize": chunksize,
+        "escape": escape,
+        "prefix": column_prefix,
+        "encoding_errors": encoding_errors,
+        "sheet": info.sheet,
+        "output_encoding": output_encoding,
+        "threshold": threshold,
+        "model": clf.meta_.get("files") if hasattr(clf, "meta_") else id(clf),
+        "output": str(output),
+        "runtime": getattr(clf, "runtime_", None),  # a resumed run keeps one back end and precision
+        "decision": clf.meta_.get("decision") if hasattr(clf, "meta_") else None,
+    }
     parts = None if to_stdout else _Parts(Path(output), _fingerprint(input_path, settings), resume)
     done = parts.completed if parts else 0
     summary.resumed_chunks = done
@@ -177,10 +223,20 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     shown_as = label_names(clf.classes_, escape)
     bar = progress_bar(total=None, unit="rows", desc="scoring", enable=show_progress)
     try:
-        for (index, chunk, statuses), ids in clf.tokenizer_.iter_batches(pending(), workers=workers,
-                                                                          vocab=clf.vocabulary_):
-            out = score_frame(chunk, clf, column, prefix=column_prefix, threshold=threshold, escape=escape,
-                              batch_size=batch_size, ids=ids, statuses=statuses)
+        for (index, chunk, statuses), ids in clf.tokenizer_.iter_batches(
+            pending(), workers=workers, vocab=clf.vocabulary_
+        ):
+            out = score_frame(
+                chunk,
+                clf,
+                column,
+                prefix=column_prefix,
+                threshold=threshold,
+                escape=escape,
+                batch_size=batch_size,
+                ids=ids,
+                statuses=statuses,
+            )
             labels = out[f"{column_prefix}pred_label"][statuses == STATUS_OK]
             chunk_labels = Counter(shown_as.get(str(v), str(v)) for v in labels.tolist())
             chunk_status = Counter(statuses.tolist())
@@ -208,9 +264,18 @@ def score_file(input_path: str | Path, output: str | Path, clf: SentimentClassif
     return summary
 
 
-def score_frame(frame: pd.DataFrame, clf: SentimentClassifier, column: str, *, prefix: str = "",
-                threshold: float | None = None, escape: bool = True, batch_size: int = 256,
-                ids: Sequence[np.ndarray] | None = None, statuses: pd.Series | None = None) -> pd.DataFrame:
+def score_frame(
+    frame: pd.DataFrame,
+    clf: SentimentClassifier,
+    column: str,
+    *,
+    prefix: str = "",
+    threshold: float | None = None,
+    escape: bool = True,
+    batch_size: int = 256,
+    ids: Sequence[np.ndarray] | None = None,
+    statuses: pd.Series | None = None,
+) -> pd.DataFrame:
     """``frame`` with the added columns (``{prefix}status``, ``{prefix}pred_label``, ``{prefix}prob_*``).
 
     The one scoring step of every engine (``score_file``'s chunks, the Ray actors of
@@ -243,23 +308,35 @@ def check_threshold(threshold: float | None, classes: np.ndarray, option: str = 
     if threshold is None:
         return
     if len(classes) != 2:
-        raise DataError(f"{option} works with two-class models; this model has {len(classes)} classes "
-                        f"({', '.join(map(str, classes.tolist()))}). Leave {option} out to predict the likeliest class")
+        raise DataError(
+            f"{option} works with two-class models; this model has {len(classes)} classes "
+            f"({', '.join(map(str, classes.tolist()))}). Leave {option} out to predict the likeliest class"
+        )
     if not 0.0 < threshold < 1.0:
-        raise DataError(f"{option} {threshold} is invalid; expected a probability of class {classes[1]} strictly "
-                        f"between 0 and 1, e.g. 0.6 (the default, the likelier class, is 0.5)")
+        raise DataError(
+            f"{option} {threshold} is invalid; expected a probability of class {classes[1]} strictly "
+            f"between 0 and 1, e.g. 0.6 (the default, the likelier class, is 0.5)"
+        )
 
 
-def predicted_classes(proba: np.ndarray, classes: np.ndarray, threshold: float | None = None,
-                      rule: DecisionRule | None = None) -> np.ndarray:
+def predicted_classes(
+    proba: np.ndarray, classes: np.ndarray, threshold: float | None = None, rule: DecisionRule | None = None
+) -> np.ndarray:
     """For two classes with ``threshold``: the second class when its probability >= ``threshold``; else by the
     bundle's fitted decision ``rule`` (None: the likeliest class); see :mod:`sentiment.model.decision`."""
     return decide(proba, classes, threshold, rule)
 
 
-def _scored_frame(chunk: pd.DataFrame, statuses: pd.Series, ok: np.ndarray, proba: np.ndarray,
-                  classes: np.ndarray, prefix: str, threshold: float | None = None,
-                  rule: DecisionRule | None = None) -> pd.DataFrame:
+def _scored_frame(
+    chunk: pd.DataFrame,
+    statuses: pd.Series,
+    ok: np.ndarray,
+    proba: np.ndarray,
+    classes: np.ndarray,
+    prefix: str,
+    threshold: float | None = None,
+    rule: DecisionRule | None = None,
+) -> pd.DataFrame:
     out = chunk.copy()
     out[f"{prefix}status"] = statuses.to_numpy()
     labels = pd.Series([None] * len(chunk), dtype=object)

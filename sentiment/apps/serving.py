@@ -37,9 +37,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..model.bundle import bundle_id
 from ..classifier import SentimentClassifier
 from ..errors import DataError, SentimentError
+from ..model.bundle import bundle_id
 from .scoring import STATUS_OK, check_threshold, predicted_classes, row_status
 
 DEFAULT_MAX_TEXTS = 1000
@@ -52,23 +52,32 @@ PROTECTED_PREFIX = "/v1/"
 
 # -- request and response bodies (also the OpenAPI schema) ------------------------------
 class PredictRequest(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={
-        "examples": [{"texts": ["배우 연기 정말 최고", "시간 아깝다"], "threshold": 0.7}]})
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"texts": ["배우 연기 정말 최고", "시간 아깝다"], "threshold": 0.7}]},
+    )
 
-    texts: list[str] = Field(description="comments to score, in order; at most --max-texts of them. Empty or "
-                                         "whitespace-only texts get status 'empty'. Texts longer than the "
-                                         "model's normalize.max_chars characters (then sequence.maxlen tokens) "
-                                         "are truncated as in training")
-    threshold: float | None = Field(None, description="two-class models only: predict the second class when "
-                                                      "its probability is at least this (0 < threshold < 1); "
-                                                      "default: the bundle's fitted decision rule "
-                                                      "(GET /v1/model, 'decision'), else the likelier class")
+    texts: list[str] = Field(
+        description="comments to score, in order; at most --max-texts of them. Empty or "
+        "whitespace-only texts get status 'empty'. Texts longer than the "
+        "model's normalize.max_chars characters (then sequence.maxlen tokens) "
+        "are truncated as in training"
+    )
+    threshold: float | None = Field(
+        None,
+        description="two-class models only: predict the second class when "
+        "its probability is at least this (0 < threshold < 1); "
+        "default: the bundle's fitted decision rule "
+        "(GET /v1/model, 'decision'), else the likelier class",
+    )
 
 
 class Prediction(BaseModel):
     label: int | str | None = Field(description="predicted class (null unless status is 'ok')")
-    probabilities: dict[str, float] | None = Field(description="probability of each class, keyed by class "
-                                                               "(null unless status is 'ok')")
+    probabilities: dict[str, float] | None = Field(
+        description="probability of each class, keyed by class (null unless status is 'ok')"
+    )
     status: str = Field(description="'ok', or why the text was not scored: 'empty' (empty or whitespace)")
 
 
@@ -173,7 +182,7 @@ class MicroBatcher:
                         break
                     try:
                         job = await asyncio.wait_for(self._queue.get(), timeout)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         break
                 if job is None:
                     break
@@ -239,11 +248,15 @@ def model_summary(clf: SentimentClassifier, identifier: str) -> dict[str, Any]:
         "labels": clf.classes_.tolist(),
         "vocab_size": len(clf.vocabulary_),
         "config": {name: cfg[name] for name in ("normalize", "tokenizer", "sequence", "model")},
-        "truncation": {"max_chars": clf.config_.normalize.max_chars, "maxlen": clf.config_.sequence.maxlen,
-                       "truncating": clf.config_.sequence.truncating},
+        "truncation": {
+            "max_chars": clf.config_.normalize.max_chars,
+            "maxlen": clf.config_.sequence.maxlen,
+            "truncating": clf.config_.sequence.truncating,
+        },
         "metrics": training.get("metrics", {}),
-        "training": {key: training[key] for key in ("rows", "class_counts", "epochs_run", "data_fingerprint")
-                     if key in training},
+        "training": {
+            key: training[key] for key in ("rows", "class_counts", "epochs_run", "data_fingerprint") if key in training
+        },
         "versions": meta.get("versions") or package_versions(),
         "decision": rule.to_dict(clf.classes_.tolist()) if (rule := getattr(clf, "decision_", None)) else None,
     }
@@ -255,8 +268,9 @@ def _error(message: str) -> dict[str, str]:
     return {"error": message, "detail": message}
 
 
-async def _send_json(send: Callable, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-                     ) -> None:
+async def _send_json(
+    send: Callable, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
     body = json.dumps(payload, ensure_ascii=False).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
@@ -268,8 +282,10 @@ class BodyTooLarge(StarletteHTTPException):
     """Raised from ``receive`` when a streamed body passes the limit (FastAPI re-raises HTTP exceptions)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body is larger than {limit:,} bytes (--max-body-bytes); "
-                              f"send fewer or shorter texts per request")
+        super().__init__(
+            413,
+            f"request body is larger than {limit:,} bytes (--max-body-bytes); send fewer or shorter texts per request",
+        )
 
 
 class Guard:
@@ -356,20 +372,23 @@ def _validation_message(errors: Sequence[dict[str, Any]]) -> tuple[str, list[dic
         name = _field_name(err.get("loc", ()))
         if err.get("type") == "json_invalid":  # loc: ("body", character position)
             name, where = "body", f" at character {err['loc'][-1]}" if len(err.get("loc", ())) > 1 else ""
-            line = f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'decode error')}{where}); " \
-                   f'send e.g. {{"texts": ["좋아요"]}} with Content-Type: application/json'
+            line = (
+                f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'decode error')}{where}); "
+                f'send e.g. {{"texts": ["좋아요"]}} with Content-Type: application/json'
+            )
         elif err.get("type") == "missing" and name == "body":
             line = 'the request body is missing; send JSON like {"texts": ["좋아요"]}'
         elif name == "body":
-            line = f"body: {err.get('msg')}; send a JSON object like {{\"texts\": [\"좋아요\"]}} with " \
-                   f"Content-Type: application/json"
+            line = (
+                f'body: {err.get("msg")}; send a JSON object like {{"texts": ["좋아요"]}} with '
+                f"Content-Type: application/json"
+            )
         elif err.get("type") == "extra_forbidden":
             line = f"{name}: unknown field; the fields are 'texts' and 'threshold'"
         else:
             line = f"{name}: {err.get('msg')}"
         lines.append(line)
-        clean.append({"loc": [str(p) for p in err.get("loc", ())], "field": name, "msg": line,
-                      "type": err.get("type")})
+        clean.append({"loc": [str(p) for p in err.get("loc", ())], "field": name, "msg": line, "type": err.get("type")})
     shown = "; ".join(lines[:3]) + (f"; and {len(lines) - 3} more" if len(lines) > 3 else "")
     return shown, clean
 
@@ -390,19 +409,30 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 # -- the app ------------------------------------------------------------------------------------
 def _check_limits(max_texts: int, max_body_bytes: int, batch_wait_ms: float, max_batch: int) -> None:
-    for name, value, low in (("max_texts", max_texts, 1), ("max_body_bytes", max_body_bytes, 1024),
-                             ("max_batch", max_batch, 1)):
+    for name, value, low in (
+        ("max_texts", max_texts, 1),
+        ("max_body_bytes", max_body_bytes, 1024),
+        ("max_batch", max_batch, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise SentimentError(f"{name} (--{name.replace('_', '-')}) = {value!r} is invalid; expected a whole "
-                                 f"number >= {low}")
+            raise SentimentError(
+                f"{name} (--{name.replace('_', '-')}) = {value!r} is invalid; expected a whole number >= {low}"
+            )
     if not 0 <= batch_wait_ms <= 1000:
-        raise SentimentError(f"batch_wait_ms (--batch-wait-ms) = {batch_wait_ms!r} is invalid; expected 0 to 1000 "
-                             f"milliseconds (e.g. 2)")
+        raise SentimentError(
+            f"batch_wait_ms (--batch-wait-ms) = {batch_wait_ms!r} is invalid; expected 0 to 1000 milliseconds (e.g. 2)"
+        )
 
 
-def create_app(model: SentimentClassifier | str | Path | None = None, *, max_texts: int = DEFAULT_MAX_TEXTS,
-               api_key: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS, max_batch: int = DEFAULT_MAX_BATCH) -> FastAPI:
+def create_app(
+    model: SentimentClassifier | str | Path | None = None,
+    *,
+    max_texts: int = DEFAULT_MAX_TEXTS,
+    api_key: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> FastAPI:
     """The FastAPI app serving ``model`` (a fitted classifier, a bundle directory, or None: the packaged model).
 
     The model is loaded here (bad bundles fail now, with a :class:`SentimentError`);
@@ -421,26 +451,47 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
     keys = [str(c) for c in classes.tolist()]
 
     registry = CollectorRegistry(auto_describe=True)
-    requests = Counter("sentiment_http_requests", "HTTP requests by path, method and status code",
-                       ["path", "method", "status"], registry=registry)
-    latency = Histogram("sentiment_http_request_duration_seconds", "HTTP request latency", ["path"],
-                        registry=registry, buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
-    texts_total = Counter("sentiment_texts", "texts received in prediction requests, by status", ["status"],
-                          registry=registry)
-    batch_texts = Histogram("sentiment_batch_texts", "texts per model call (micro-batch size)", registry=registry,
-                            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096))
-    batch_requests = Histogram("sentiment_batch_requests", "requests gathered into one model call",
-                               registry=registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128))
-    batch_seconds = Histogram("sentiment_batch_seconds", "seconds per model call (tokenize + predict)",
-                              registry=registry, buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+    requests = Counter(
+        "sentiment_http_requests",
+        "HTTP requests by path, method and status code",
+        ["path", "method", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "sentiment_http_request_duration_seconds",
+        "HTTP request latency",
+        ["path"],
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    )
+    texts_total = Counter(
+        "sentiment_texts", "texts received in prediction requests, by status", ["status"], registry=registry
+    )
+    batch_texts = Histogram(
+        "sentiment_batch_texts",
+        "texts per model call (micro-batch size)",
+        registry=registry,
+        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+    )
+    batch_requests = Histogram(
+        "sentiment_batch_requests",
+        "requests gathered into one model call",
+        registry=registry,
+        buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+    )
+    batch_seconds = Histogram(
+        "sentiment_batch_seconds",
+        "seconds per model call (tokenize + predict)",
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    )
 
     def on_batch(size: int, n_requests: int, seconds: float) -> None:
         batch_texts.observe(size)
         batch_requests.observe(n_requests)
         batch_seconds.observe(seconds)
 
-    batcher = MicroBatcher(clf.predict_proba, max_wait=batch_wait_ms / 1000, max_batch=max_batch,
-                           on_batch=on_batch)
+    batcher = MicroBatcher(clf.predict_proba, max_wait=batch_wait_ms / 1000, max_batch=max_batch, on_batch=on_batch)
     ready = asyncio.Event()
 
     @asynccontextmanager
@@ -451,25 +502,36 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
         finally:
             await batcher.stop()  # in-flight requests finished first (uvicorn's graceful shutdown)
 
-    app = FastAPI(title="sentiment", version=_version(),
-                  description="Korean comment sentiment. POST texts to /v1/predict; labels and probabilities come "
-                              "back in input order. " + ("Requests to /v1/ need 'Authorization: Bearer <key>'."
-                                                         if api_key else ""),
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="sentiment",
+        version=_version(),
+        description="Korean comment sentiment. POST texts to /v1/predict; labels and probabilities come "
+        "back in input order. " + ("Requests to /v1/ need 'Authorization: Bearer <key>'." if api_key else ""),
+        lifespan=lifespan,
+    )
     _add_error_handlers(app)
     bearer = HTTPBearer(auto_error=False, description="the key given to the server with --api-key-env")
     security = [Security(bearer)] if api_key else []  # documents the scheme; Guard checks the key
 
-    @app.post("/v1/predict", response_model=PredictResponse, dependencies=security,
-              responses={401: {"description": "missing or wrong API key"},
-                         413: {"description": "too many texts or too large a body"},
-                         422: {"description": "malformed JSON, a wrong type, or an invalid threshold"}})
+    @app.post(
+        "/v1/predict",
+        response_model=PredictResponse,
+        dependencies=security,
+        responses={
+            401: {"description": "missing or wrong API key"},
+            413: {"description": "too many texts or too large a body"},
+            422: {"description": "malformed JSON, a wrong type, or an invalid threshold"},
+        },
+    )
     async def predict(body: PredictRequest) -> Response:
         """Label and probabilities for each text, in input order."""
         texts, threshold = body.texts, body.threshold
         if len(texts) > max_texts:
-            raise HTTPException(413, f"{len(texts):,} texts in one request; the limit is {max_texts:,} "
-                                     f"(--max-texts); send them in several requests")
+            raise HTTPException(
+                413,
+                f"{len(texts):,} texts in one request; the limit is {max_texts:,} "
+                f"(--max-texts); send them in several requests",
+            )
         try:
             check_threshold(threshold, classes, option="threshold")
         except DataError as exc:
@@ -494,8 +556,15 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
     @app.get("/v1/model", dependencies=security)
     async def model_info() -> dict[str, Any]:
         """Labels, the config that shapes predictions, metrics and package versions of the served bundle."""
-        return {**summary, "limits": {"max_texts": max_texts, "max_body_bytes": max_body_bytes,
-                                      "batch_wait_ms": batch_wait_ms, "max_batch": max_batch}}
+        return {
+            **summary,
+            "limits": {
+                "max_texts": max_texts,
+                "max_body_bytes": max_body_bytes,
+                "batch_wait_ms": batch_wait_ms,
+                "max_batch": max_batch,
+            },
+        }
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -508,9 +577,15 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
         if ready.is_set():
             return JSONResponse({"status": "ready", "model": identifier})
         problem = batcher.problem()
-        return JSONResponse({"status": "failed" if problem else "warming up", "model": identifier,
-                             **({"error": problem} if problem else {})}, status_code=503,
-                            headers={"Retry-After": "1"})
+        return JSONResponse(
+            {
+                "status": "failed" if problem else "warming up",
+                "model": identifier,
+                **({"error": problem} if problem else {}),
+            },
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.get("/metrics", response_class=Response)
     async def metrics() -> Response:
@@ -518,8 +593,9 @@ def create_app(model: SentimentClassifier | str | Path | None = None, *, max_tex
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(Guard, api_key=api_key, max_body_bytes=max_body_bytes)
-    app.add_middleware(RequestMetrics, requests=requests, latency=latency,
-                       paths=frozenset(route.path for route in app.routes))
+    app.add_middleware(
+        RequestMetrics, requests=requests, latency=latency, paths=frozenset(route.path for route in app.routes)
+    )
     app.state.classifier = clf
     app.state.model_id = identifier
     app.state.registry = registry
@@ -532,11 +608,21 @@ def _version() -> str:
     return __version__
 
 
-def run_server(model: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000,
-               max_texts: int = DEFAULT_MAX_TEXTS, api_key: str | None = None,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
-               max_batch: int = DEFAULT_MAX_BATCH, graceful_timeout: float = 30.0, access_log: bool = False,
-               log_level: str = "info", log: Callable[[str], None] = lambda msg: None) -> None:
+def run_server(
+    model: str | Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_texts: int = DEFAULT_MAX_TEXTS,
+    api_key: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    graceful_timeout: float = 30.0,
+    access_log: bool = False,
+    log_level: str = "info",
+    log: Callable[[str], None] = lambda msg: None,
+) -> None:
     """Bind ``host:port`` (a clear error if taken), load the model and serve until SIGTERM or Ctrl+C.
 
     On SIGTERM/SIGINT uvicorn stops accepting connections, lets requests in
@@ -552,17 +638,34 @@ def run_server(model: str | Path | None = None, *, host: str = "127.0.0.1", port
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.create_server((host, port), family=family, backlog=2048)
     except OSError as exc:
-        raise SentimentError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); the port may be in use: "
-                             f"choose another with --port, or another address with --host") from None
+        raise SentimentError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); the port may be in use: "
+            f"choose another with --port, or another address with --host"
+        ) from None
     try:
-        app = create_app(model, max_texts=max_texts, api_key=api_key, max_body_bytes=max_body_bytes,
-                         batch_wait_ms=batch_wait_ms, max_batch=max_batch)
+        app = create_app(
+            model,
+            max_texts=max_texts,
+            api_key=api_key,
+            max_body_bytes=max_body_bytes,
+            batch_wait_ms=batch_wait_ms,
+            max_batch=max_batch,
+        )
         bound = sock.getsockname()
         shown = f"[{bound[0]}]" if family == socket.AF_INET6 else bound[0]
-        log(f"model {app.state.model_id} ({model or 'default (packaged)'}); serving on http://{shown}:{bound[1]} "
-            f"(docs: /docs)")
-        config = uvicorn.Config(app, host=host, port=bound[1], log_level=log_level, access_log=access_log,
-                                timeout_graceful_shutdown=graceful_timeout, lifespan="on")
+        log(
+            f"model {app.state.model_id} ({model or 'default (packaged)'}); serving on http://{shown}:{bound[1]} "
+            f"(docs: /docs)"
+        )
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=bound[1],
+            log_level=log_level,
+            access_log=access_log,
+            timeout_graceful_shutdown=graceful_timeout,
+            lifespan="on",
+        )
         server = uvicorn.Server(config)
 
         def stopped(signum: int, frame: Any) -> None:

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config
-from ..training.domains import UNLABELED, named_files
 from ..errors import DataError, SentimentError
 from ..io.locks import exclusive_lock, locked
+from ..training.domains import UNLABELED, named_files
 
 STAGES = ("prepare", "tokenize", "word2vec", "train", "evaluate")
 Log = Callable[[str], None]
@@ -58,8 +58,9 @@ def _stamp_path(run_dir: Path, stage: str) -> Path:
 def _read_key(run_dir: Path, stage: str) -> str:
     path = _stamp_path(run_dir, stage)
     if not path.is_file():
-        raise DataError(f"{run_dir}: stage {stage!r} has not run yet; run it first "
-                        f"(stages in order: {' -> '.join(STAGES)})")
+        raise DataError(
+            f"{run_dir}: stage {stage!r} has not run yet; run it first (stages in order: {' -> '.join(STAGES)})"
+        )
     return json.loads(path.read_text())["key"]
 
 
@@ -95,11 +96,22 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 # -- stages ------------------------------------------------------------------------------
-def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: Config, *,
-            text_column: str | None = None, label_column: str | None = None, test_data: str | Path | None = None,
-            test_size: float | int | Sequence[str] = 0.1, add_train: Sequence[str | Path] = (),
-            sep: str | None = None, encoding: str | None = None, force: bool = False, log: Log = _stderr,
-            sheet: str | int | None = None) -> bool:
+def prepare(
+    data: str | Path | Sequence[str | Path],
+    run_dir: str | Path,
+    cfg: Config,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    test_data: str | Path | None = None,
+    test_size: float | int | Sequence[str] = 0.1,
+    add_train: Sequence[str | Path] = (),
+    sep: str | None = None,
+    encoding: str | None = None,
+    force: bool = False,
+    log: Log = _stderr,
+    sheet: str | int | None = None,
+) -> bool:
     """Read, clean, deduplicate and split labeled data; returns False when skipped.
 
     ``sheet`` picks the sheet of workbook ``data`` files (a name or a number from 1).
@@ -111,8 +123,8 @@ def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: C
     train split only (after the split), minus texts already in either split: more training data that never
     changes the test split.
     """
-    from ..training.domains import parse_sizes
     from ..io.labeled import check_trainable
+    from ..training.domains import parse_sizes
 
     run_dir = Path(run_dir)
     out = run_dir / "prepared"
@@ -125,31 +137,43 @@ def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: C
         files = [(name or Path(path).name.split(".")[0], path) for name, path in files]
         dupes = sorted({n for n, _ in files if [m for m, _ in files].count(n) > 1})
         if dupes:
-            raise SentimentError(f"prepare: domain name(s) {', '.join(dupes)} given twice; name each --data "
-                                 f"file differently (NAME=PATH)")
+            raise SentimentError(
+                f"prepare: domain name(s) {', '.join(dupes)} given twice; name each --data file differently (NAME=PATH)"
+            )
         if test_data is not None:
-            raise SentimentError("prepare: --test-data works with one --data file; with several domains each "
-                                 "domain's test split is carved from its own file (--test-size)")
+            raise SentimentError(
+                "prepare: --test-data works with one --data file; with several domains each "
+                "domain's test split is carved from its own file (--test-size)"
+            )
     sizes = parse_sizes(test_size)
     unknown = sorted(set(sizes) - {None} - {n for n, _ in files})
     if unknown:
-        raise SentimentError(f"prepare: --test-size names unknown domain(s) {', '.join(unknown)}; domains: "
-                             f"{', '.join(str(n) for n, _ in files)}")
+        raise SentimentError(
+            f"prepare: --test-size names unknown domain(s) {', '.join(unknown)}; domains: "
+            f"{', '.join(str(n) for n, _ in files)}"
+        )
     extra = named_files(add_train, files[0][0])
-    key = _key("prepare", {"data": [[n, file_digest(p)] for n, p in files],
-                           "test": test_data and file_digest(test_data),
-                           "add_train": [[n, file_digest(p)] for n, p in extra],
-                           "columns": [text_column, label_column], "test_size": {str(k): v for k, v in sizes.items()},
-                           "seed": cfg.train.seed, "sep": sep, "encoding": encoding,
-                           **({"sheet": sheet} if sheet is not None else {})})
+    key = _key(
+        "prepare",
+        {
+            "data": [[n, file_digest(p)] for n, p in files],
+            "test": test_data and file_digest(test_data),
+            "add_train": [[n, file_digest(p)] for n, p in extra],
+            "columns": [text_column, label_column],
+            "test_size": {str(k): v for k, v in sizes.items()},
+            "seed": cfg.train.seed,
+            "sep": sep,
+            "encoding": encoding,
+            **({"sheet": sheet} if sheet is not None else {}),
+        },
+    )
     if _up_to_date(run_dir, "prepare", key, [out / "train.parquet", out / "test.parquet"], force):
         log("prepare: up to date, skipped")
         return False
     stats: dict[str, Any] = {}
     trains, tests, classes = [], [], None
     for name, path in files:
-        frame, part_stats = _read_clean(path, text_column, label_column, sep, encoding, classes, log,
-                                        sheet=sheet)
+        frame, part_stats = _read_clean(path, text_column, label_column, sep, encoding, classes, log, sheet=sheet)
         check_trainable(_as_labeled(frame), path)
         classes = np.unique(frame["label"].to_numpy()) if classes is None else classes
         if test_data is not None:
@@ -162,8 +186,12 @@ def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: C
             train_frame, test_frame = _split(frame, sizes.get(name, sizes.get(None, 0.1)), cfg.train.seed, path)
         if named:
             train_frame, test_frame = train_frame.assign(domain=name), test_frame.assign(domain=name)
-            stats.setdefault("domains", {})[name] = {"file": str(path), **part_stats, "train": len(train_frame),
-                                                     "test": len(test_frame)}
+            stats.setdefault("domains", {})[name] = {
+                "file": str(path),
+                **part_stats,
+                "train": len(train_frame),
+                "test": len(test_frame),
+            }
         else:
             stats.update(part_stats)
         trains.append(train_frame)
@@ -171,8 +199,18 @@ def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: C
     test_frame = pd.concat(tests, ignore_index=True)
     train_frame = _without_test_texts(pd.concat(trains, ignore_index=True), test_frame, stats, log)
     if extra:
-        train_frame = _add_training_rows(train_frame, test_frame, extra, text_column, label_column, stats,
-                                         named=named, sep=sep, encoding=encoding, log=log)
+        train_frame = _add_training_rows(
+            train_frame,
+            test_frame,
+            extra,
+            text_column,
+            label_column,
+            stats,
+            named=named,
+            sep=sep,
+            encoding=encoding,
+            log=log,
+        )
     stats.update(train=len(train_frame), test=len(test_frame))
     _write_parquet(train_frame.reset_index(drop=True), out / "train.parquet")
     _write_parquet(test_frame.reset_index(drop=True), out / "test.parquet")
@@ -180,16 +218,29 @@ def prepare(data: str | Path | Sequence[str | Path], run_dir: str | Path, cfg: C
     _stamp(run_dir, "prepare", key, stats)
     by_domain = ""
     if named:
-        by_domain = " (" + ", ".join(f"{n}: {int((train_frame['domain'] == n).sum()):,} / "
-                                     f"{int((test_frame['domain'] == n).sum()):,}" for n, _ in files) + ")"
+        by_domain = (
+            " ("
+            + ", ".join(
+                f"{n}: {int((train_frame['domain'] == n).sum()):,} / {int((test_frame['domain'] == n).sum()):,}"
+                for n, _ in files
+            )
+            + ")"
+        )
     log(f"prepare: {stats['train']:,} train / {stats['test']:,} test rows{by_domain} -> {out}")
     return True
 
 
-def _read_clean(path: str | Path, text_column: str | None, label_column: str | None, sep: str | None,
-                encoding: str | None, classes: np.ndarray | None, log: Log,
-                against: str = "the first data file's labels", sheet: str | int | None = None
-                ) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _read_clean(
+    path: str | Path,
+    text_column: str | None,
+    label_column: str | None,
+    sep: str | None,
+    encoding: str | None,
+    classes: np.ndarray | None,
+    log: Log,
+    against: str = "the first data file's labels",
+    sheet: str | int | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One labeled file as a cleaned (text, label) frame; labels must match ``classes`` when given."""
     from ..io.labeled import load_labeled, match_labels
 
@@ -206,22 +257,27 @@ def _split(frame: pd.DataFrame, size: float | int, seed: int, path: str | Path) 
     from sklearn.model_selection import train_test_split
 
     if isinstance(size, int) and size >= len(frame):
-        raise SentimentError(f"{path}: test size {size:,} is not below its {len(frame):,} usable rows; give a "
-                             f"smaller count or a share (e.g. 0.2)")
+        raise SentimentError(
+            f"{path}: test size {size:,} is not below its {len(frame):,} usable rows; give a "
+            f"smaller count or a share (e.g. 0.2)"
+        )
     counts = frame["label"].value_counts()
     stratify = frame["label"] if counts.min() >= 2 else None
     return train_test_split(frame, test_size=size, random_state=seed, stratify=stratify)
 
 
-def _without_test_texts(train_frame: pd.DataFrame, test_frame: pd.DataFrame, stats: dict[str, Any],
-                        log: Log) -> pd.DataFrame:
+def _without_test_texts(
+    train_frame: pd.DataFrame, test_frame: pd.DataFrame, stats: dict[str, Any], log: Log
+) -> pd.DataFrame:
     """Training rows minus texts in any test split (domains can share texts) and texts seen twice."""
     in_test = train_frame["text"].isin(set(test_frame["text"]))
     twice = train_frame["text"].duplicated() & ~in_test
     if in_test.any() or twice.any():
         stats["dropped_across_domains"] = {"in_a_test_split": int(in_test.sum()), "duplicates": int(twice.sum())}
-        log(f"prepare: {int(in_test.sum()):,} training text(s) equal to another domain's test text and "
-            f"{int(twice.sum()):,} repeated across domains left out")
+        log(
+            f"prepare: {int(in_test.sum()):,} training text(s) equal to another domain's test text and "
+            f"{int(twice.sum()):,} repeated across domains left out"
+        )
     return train_frame[~(in_test | twice)]
 
 
@@ -231,31 +287,50 @@ def _clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     conflicting = frame.groupby("text")["label"].transform("nunique") > 1
     frame = frame[~conflicting]
     deduplicated = frame.drop_duplicates("text").reset_index(drop=True)
-    return deduplicated, {"dropped_conflicting_labels": int(conflicting.sum()),
-                          "dropped_duplicates": len(frame) - len(deduplicated)}
+    return deduplicated, {
+        "dropped_conflicting_labels": int(conflicting.sum()),
+        "dropped_duplicates": len(frame) - len(deduplicated),
+    }
 
 
-def _add_training_rows(train_frame: pd.DataFrame, test_frame: pd.DataFrame,
-                       files: Sequence[tuple[str | None, str | Path]], text_column: str | None,
-                       label_column: str | None, stats: dict[str, Any], *, named: bool, sep: str | None,
-                       encoding: str | None, log: Log) -> pd.DataFrame:
+def _add_training_rows(
+    train_frame: pd.DataFrame,
+    test_frame: pd.DataFrame,
+    files: Sequence[tuple[str | None, str | Path]],
+    text_column: str | None,
+    label_column: str | None,
+    stats: dict[str, Any],
+    *,
+    named: bool,
+    sep: str | None,
+    encoding: str | None,
+    log: Log,
+) -> pd.DataFrame:
     """The train split plus the rows of ``files`` ((domain, path) pairs) whose texts are in neither split."""
     classes = np.unique(train_frame["label"].to_numpy())
     seen = set(train_frame["text"]) | set(test_frame["text"].str.strip())
     added = []
     for name, path in files:
-        part, part_stats = _read_clean(path, text_column, label_column, sep, encoding, classes, log,
-                                       "the training data's labels")
+        part, part_stats = _read_clean(
+            path, text_column, label_column, sep, encoding, classes, log, "the training data's labels"
+        )
         in_splits = part["text"].isin(seen)
         part = part[~in_splits]
         added.append(part.assign(domain=name) if named else part)
         seen.update(part["text"])
-        stats.setdefault("added_train", []).append({"file": str(path), **({"domain": name} if named else {}),
-                                                    **{k: v for k, v in part_stats.items() if k != "dropped"},
-                                                    "dropped_in_splits": int(in_splits.sum()),
-                                                    "added": int((~in_splits).sum())})
-        log(f"prepare: {path}: {int((~in_splits).sum()):,} rows added to the train split "
-            f"{f'of domain {name!r} ' if named else ''}({int(in_splits.sum()):,} already in a split)")
+        stats.setdefault("added_train", []).append(
+            {
+                "file": str(path),
+                **({"domain": name} if named else {}),
+                **{k: v for k, v in part_stats.items() if k != "dropped"},
+                "dropped_in_splits": int(in_splits.sum()),
+                "added": int((~in_splits).sum()),
+            }
+        )
+        log(
+            f"prepare: {path}: {int((~in_splits).sum()):,} rows added to the train split "
+            f"{f'of domain {name!r} ' if named else ''}({int(in_splits.sum()):,} already in a split)"
+        )
     return pd.concat([train_frame, *added], ignore_index=True)
 
 
@@ -272,8 +347,14 @@ def tokenize(run_dir: str | Path, cfg: Config, *, workers: int = 0, force: bool 
     run_dir = Path(run_dir)
     out = run_dir / "tokens"
     extra_files = list(cfg.word2vec.extra_texts)
-    key = _key("tokenize", {"up": _read_key(run_dir, "prepare"), "cfg": _section(cfg, "normalize", "tokenizer"),
-                            "extra": [[n, file_digest(p)] for n, p in named_files(extra_files, None)]})
+    key = _key(
+        "tokenize",
+        {
+            "up": _read_key(run_dir, "prepare"),
+            "cfg": _section(cfg, "normalize", "tokenizer"),
+            "extra": [[n, file_digest(p)] for n, p in named_files(extra_files, None)],
+        },
+    )
     names = ["train", "test"] + (["extra"] if extra_files else [])
     if _up_to_date(run_dir, "tokenize", key, [out / f"{n}.parquet" for n in names], force):
         log("tokenize: up to date, skipped")
@@ -326,8 +407,15 @@ def word2vec(run_dir: str | Path, cfg: Config, *, workers: int = 1, force: bool 
 
     run_dir = Path(run_dir)
     out = run_dir / "word2vec"
-    key = _key("word2vec", {"up": _read_key(run_dir, "tokenize"), "cfg": _section(cfg, "word2vec"),
-                            "seed": cfg.train.seed, "workers": workers})
+    key = _key(
+        "word2vec",
+        {
+            "up": _read_key(run_dir, "tokenize"),
+            "cfg": _section(cfg, "word2vec"),
+            "seed": cfg.train.seed,
+            "workers": workers,
+        },
+    )
     if _up_to_date(run_dir, "word2vec", key, [out / "vectors.npy", out / "tokens.json"], force):
         log("word2vec: up to date, skipped")
         return False
@@ -365,8 +453,13 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
     run_dir = Path(run_dir)
     out = run_dir / "model"
     with exclusive_lock(out, "model directory", create_folder=True):  # one writer of RUN/model
-        key = _key("train", {"up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
-                             "cfg": _section(cfg, "sequence", "model", "train", "pretrain", "distill")})
+        key = _key(
+            "train",
+            {
+                "up": [_read_key(run_dir, "tokenize"), _read_key(run_dir, "word2vec")],
+                "cfg": _section(cfg, "sequence", "model", "train", "pretrain", "distill"),
+            },
+        )
         if _up_to_date(run_dir, "train", key, [out / "meta.json"], force):
             log("train: up to date, skipped")
             return False
@@ -380,23 +473,35 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
         domains = frame["domain"].astype(str).tolist() if "domain" in frame else None
         extra_domains = extra_frame["domain"].astype(str).tolist() if "domain" in extra_frame else None
         clf = SentimentClassifier(config=cfg, verbose=verbose)
-        clf.fit_tokens(tokens, labels, cfg=cfg, keyed_vectors=load_vectors(run_dir),
-                       extra_tokens=extra_tokens if used else [], texts=texts,
-                       extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
-                       domains=domains, extra_domains=extra_domains,
-                       fingerprint=data_fingerprint(texts, labels), teacher_cache=run_dir / "teachers", log=log)
+        clf.fit_tokens(
+            tokens,
+            labels,
+            cfg=cfg,
+            keyed_vectors=load_vectors(run_dir),
+            extra_tokens=extra_tokens if used else [],
+            texts=texts,
+            extra_texts=extra_frame["text"].tolist() if len(extra_frame) else [],
+            domains=domains,
+            extra_domains=extra_domains,
+            fingerprint=data_fingerprint(texts, labels),
+            teacher_cache=run_dir / "teachers",
+            log=log,
+        )
         clf.training_["extra_texts"] = len(extra_tokens)
         clf.save(out)
         _stamp(run_dir, "train", key, {"history": clf.history_})
-        log(f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
-            f"validation accuracy {clf.training_['metrics'].get('validation', {}).get('accuracy', float('nan')):.4f} -> {out}")
+        accuracy = clf.training_["metrics"].get("validation", {}).get("accuracy", float("nan"))
+        log(
+            f"train: {clf.training_['epochs_run']} epoch(s) in {clf.training_['seconds']:.0f} s; "
+            f"validation accuracy {accuracy:.4f} -> {out}"
+        )
         return True
 
 
 def evaluate(run_dir: str | Path, *, force: bool = False, log: Log = _stderr) -> dict[str, Any] | None:
     """Evaluate RUN/model on the prepared test split; writes RUN/report/."""
-    from ..classifier import SentimentClassifier
     from ..analysis.evaluation import evaluate_texts, format_metrics, write_report
+    from ..classifier import SentimentClassifier
 
     run_dir = Path(run_dir)
     out = run_dir / "report"
@@ -421,9 +526,18 @@ def evaluate(run_dir: str | Path, *, force: bool = False, log: Log = _stderr) ->
     return metrics
 
 
-def run_pipeline(data: str | Path, run_dir: str | Path, cfg: Config, *, stages: Sequence[str] = STAGES,
-                 workers: int = 0, force: bool = False, verbose: int = 0, log: Log = _stderr,
-                 **prepare_args: Any) -> None:
+def run_pipeline(
+    data: str | Path,
+    run_dir: str | Path,
+    cfg: Config,
+    *,
+    stages: Sequence[str] = STAGES,
+    workers: int = 0,
+    force: bool = False,
+    verbose: int = 0,
+    log: Log = _stderr,
+    **prepare_args: Any,
+) -> None:
     """Run the named stages in order, skipping those whose inputs did not change."""
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -447,12 +561,27 @@ def run_pipeline(data: str | Path, run_dir: str | Path, cfg: Config, *, stages: 
 
 
 @locked("output", "model directory", create_folder=True)
-def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_column: str | None = None,
-                    label_column: str | None = None, sep: str | None = None, encoding: str | None = None,
-                    extra_texts: Sequence[str | Path] = (), test_data: str | Path | None = None,
-                    workers: int = 0, verbose: int = 0, overwrite: bool = False, use_cache: bool = True,
-                    log: Log = _stderr, sheet: str | int | None = None, positive_label: Any = None,
-                    positive_from: float | None = None, command: str | None = None):
+def train_from_file(
+    data: str | Path,
+    output: str | Path,
+    cfg: Config,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+    extra_texts: Sequence[str | Path] = (),
+    test_data: str | Path | None = None,
+    workers: int = 0,
+    verbose: int = 0,
+    overwrite: bool = False,
+    use_cache: bool = True,
+    log: Log = _stderr,
+    sheet: str | int | None = None,
+    positive_label: Any = None,
+    positive_from: float | None = None,
+    command: str | None = None,
+):
     """Read a labeled table, train a model and save its bundle (optionally with test metrics) and model card.
 
     Tokens are cached (see :mod:`sentiment.text.token_cache`) unless ``use_cache`` is False. Two label values read
@@ -472,11 +601,21 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
     labeled = load_labeled(data, text_column, label_column, sep=sep, encoding=encoding, sheet=sheet, log=log)
     check_trainable(labeled, data)
     if cfg.train.init_from == "auto" or positive_label is not None or positive_from is not None:
-        binary_mapping(labeled.labels, positive_label=positive_label, positive_from=positive_from,
-                       where=str(data))  # unknown names fail here, naming the file, before tokenizing
-    test = load_labeled(test_data, labeled.text_column if text_column is None else text_column,
-                        labeled.label_column if label_column is None else label_column,
-                        sep=sep, encoding=encoding, log=log) if test_data else None
+        binary_mapping(
+            labeled.labels, positive_label=positive_label, positive_from=positive_from, where=str(data)
+        )  # unknown names fail here, naming the file, before tokenizing
+    test = (
+        load_labeled(
+            test_data,
+            labeled.text_column if text_column is None else text_column,
+            labeled.label_column if label_column is None else label_column,
+            sep=sep,
+            encoding=encoding,
+            log=log,
+        )
+        if test_data
+        else None
+    )
     files = [*cfg.word2vec.extra_texts, *map(str, extra_texts)]
     extra = unlabeled_frame(files, test.texts if test is not None else [], log)["text"].tolist()
     if extra:
@@ -487,34 +626,53 @@ def train_from_file(data: str | Path, output: str | Path, cfg: Config, *, text_c
         return tokenize_with_cache(tokenizer, texts, what, workers=workers, use_cache=use_cache, log=log)
 
     clf = SentimentClassifier(config=cfg, workers=workers, verbose=verbose)
-    clf.fit_tokens(tokenize(labeled.texts, "train"), labeled.labels, cfg=cfg,
-                   extra_tokens=tokenize(extra, "extra texts") if extra else [], texts=labeled.texts,
-                   extra_texts=extra, fingerprint=data_fingerprint(labeled.texts, labeled.labels),
-                   positive_label=positive_label, positive_from=positive_from, log=log)
-    clf.training_["data"] = {"file": str(data), "text_column": labeled.text_column,
-                             "label_column": labeled.label_column, "rows_read": len(labeled.texts) + sum(
-                                 labeled.dropped.values()), "dropped": labeled.dropped}
+    clf.fit_tokens(
+        tokenize(labeled.texts, "train"),
+        labeled.labels,
+        cfg=cfg,
+        extra_tokens=tokenize(extra, "extra texts") if extra else [],
+        texts=labeled.texts,
+        extra_texts=extra,
+        fingerprint=data_fingerprint(labeled.texts, labeled.labels),
+        positive_label=positive_label,
+        positive_from=positive_from,
+        log=log,
+    )
+    clf.training_["data"] = {
+        "file": str(data),
+        "text_column": labeled.text_column,
+        "label_column": labeled.label_column,
+        "rows_read": len(labeled.texts) + sum(labeled.dropped.values()),
+        "dropped": labeled.dropped,
+    }
     metrics, test_metrics = {}, None
     if test is not None:
-        test_labels = match_labels(test.labels, clf.classes_, test_data, positive_label=positive_label,
-                                   positive_from=positive_from)
+        test_labels = match_labels(
+            test.labels, clf.classes_, test_data, positive_label=positive_label, positive_from=positive_from
+        )
         test_metrics, _ = evaluate_texts(clf, test.texts, test_labels, tokens=tokenize(test.texts, "test"))
         metrics["test"] = headline(test_metrics)
         log(f"test accuracy {test_metrics['accuracy']:.4f}, macro-F1 {test_metrics['macro_f1']:.4f}")
-    card = render_model_card(output.name, clf.config_, {"training": {**clf.training_, "metrics": metrics},
-                                                        "vocab_size": len(clf.vocabulary_)},
-                             test_metrics, None, command or f"sentiment train --data {data} --out {output}")
+    card = render_model_card(
+        output.name,
+        clf.config_,
+        {"training": {**clf.training_, "metrics": metrics}, "vocab_size": len(clf.vocabulary_)},
+        test_metrics,
+        None,
+        command or f"sentiment train --data {data} --out {output}",
+    )
     clf.save(output, metrics=metrics, model_card=card)
     log(f"saved model bundle -> {output}")
     return clf
 
 
 @locked("output", "model directory", create_folder=True)
-def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = False,
-                 command: str | None = None, log: Log = _stderr) -> Path:
+def export_model(
+    run_dir: str | Path, output: str | Path, *, overwrite: bool = False, command: str | None = None, log: Log = _stderr
+) -> Path:
     """Copy RUN/model to ``output`` with the test-split metrics and a model card added."""
-    from ..classifier import SentimentClassifier
     from ..analysis.evaluation import headline
+    from ..classifier import SentimentClassifier
     from ..model.modelcard import render_model_card
 
     run_dir, output = Path(run_dir), Path(output)
@@ -528,20 +686,29 @@ def export_model(run_dir: str | Path, output: str | Path, *, overwrite: bool = F
     test = headline(metrics) if metrics else {}
     if metrics and "by_domain" in metrics:
         test["by_domain"] = {name: headline(m) for name, m in metrics["by_domain"].items()}
-    card = render_model_card(output.name, clf.config_, clf.meta_, metrics, stats,
-                             command or f"sentiment export --run-dir {run_dir} --out {output}")
+    card = render_model_card(
+        output.name,
+        clf.config_,
+        clf.meta_,
+        metrics,
+        stats,
+        command or f"sentiment export --run-dir {run_dir} --out {output}",
+    )
     clf.save(output, metrics={"test": test} if test else None, model_card=card)
     log(f"exported {run_dir / 'model'} -> {output}")
     return output
 
 
-def add_onnx_graph(model: str | Path, output: str | Path | None = None, *, overwrite: bool = False,
-                   log: Log = _stderr) -> Path:
+def add_onnx_graph(
+    model: str | Path, output: str | Path | None = None, *, overwrite: bool = False, log: Log = _stderr
+) -> Path:
     """Add ``model.onnx`` to an existing bundle, in place (``output=None``) or as a copy at ``output``."""
     from ..model.bundle import ONNX_FILE, add_onnx
 
     target = add_onnx(model, output, overwrite=overwrite)
     meta = json.loads((target / "meta.json").read_text(encoding="utf-8"))
-    log(f"wrote {target / ONNX_FILE} (max |p_onnx - p_keras| = {meta['onnx']['max_abs_diff_vs_keras']:.1e} "
-        f"on {meta['onnx']['parity_rows']} random sequences)")
+    log(
+        f"wrote {target / ONNX_FILE} (max |p_onnx - p_keras| = {meta['onnx']['max_abs_diff_vs_keras']:.1e} "
+        f"on {meta['onnx']['parity_rows']} random sequences)"
+    )
     return target

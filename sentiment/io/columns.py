@@ -27,10 +27,24 @@ import pandas as pd
 
 from ..errors import DataError
 
-TEXT_COLUMN_NAMES = ("document", "text", "comment", "comments", "review", "content", "contents", "sentence",
-                     "body", "댓글", "내용", "리뷰", "본문", "문장", "텍스트")
+TEXT_COLUMN_NAMES = (
+    "document",
+    "text",
+    "comment",
+    "comments",
+    "review",
+    "content",
+    "contents",
+    "sentence",
+    "body",
+    "댓글",
+    "내용",
+    "리뷰",
+    "본문",
+    "문장",
+    "텍스트",
+)
 LABEL_COLUMN_NAMES = ("label", "labels", "sentiment", "polarity", "target", "class", "y", "레이블", "라벨", "감성")
-
 
 
 SAMPLE = 1000  # values per column looked at
@@ -85,8 +99,9 @@ class TextChoice:
         return text + f"; choose another with {options}"
 
 
-def comment_likeness(values: pd.Series, rows: int | None = None, known_name: bool = False
-                     ) -> tuple[float, float, float]:
+def comment_likeness(
+    values: pd.Series, rows: int | None = None, known_name: bool = False
+) -> tuple[float, float, float]:
     """(score, median length, Hangul share) of a column; score 0 for a column that is not mostly text."""
     from .times import parse_times
 
@@ -108,13 +123,23 @@ def comment_likeness(values: pd.Series, rows: int | None = None, known_name: boo
     hangul = sum("\uac00" <= ch <= "\ud7a3" or "\u3131" <= ch <= "\u318e" for ch in joined) / max(letters, 1)
     variety = strings.nunique() / len(strings)
     rows = len(present) if rows is None else rows
-    score = (text_share * (0.2 + 0.8 * variety) * math.log2(1.0 + float(np.median(lengths))) * (0.5 + hangul)
-             * math.log10(10.0 + rows) * (2.0 if known_name else 1.0))
+    score = (
+        text_share
+        * (0.2 + 0.8 * variety)
+        * math.log2(1.0 + float(np.median(lengths)))
+        * (0.5 + hangul)
+        * math.log10(10.0 + rows)
+        * (2.0 if known_name else 1.0)
+    )
     return score, float(np.median(lengths)), hangul
 
 
-def choose_text_column(tables: dict[str | None, pd.DataFrame], path: str, wanted: str | None = None,
-                       known: tuple[str, ...] = TEXT_COLUMN_NAMES) -> TextChoice:
+def choose_text_column(
+    tables: dict[str | None, pd.DataFrame],
+    path: str,
+    wanted: str | None = None,
+    known: tuple[str, ...] = TEXT_COLUMN_NAMES,
+) -> TextChoice:
     """The most comment-like column over all ``tables`` (sheet name -> frame; ``None`` for a file without
     sheets), or the column named ``wanted`` (on the sheet where it looks most like comments).
 
@@ -129,17 +154,22 @@ def choose_text_column(tables: dict[str | None, pd.DataFrame], path: str, wanted
         scored = [_candidate(sheet, frame, wanted, known_names) for sheet, frame in having]
         scored.sort(key=lambda c: -c.score)
         return TextChoice(scored[0], scored[1] if len(scored) > 1 else None, named=True)
-    candidates = [_candidate(sheet, frame, str(column), known_names)
-                  for sheet, frame in tables.items() for column in frame.columns]
+    candidates = [
+        _candidate(sheet, frame, str(column), known_names)
+        for sheet, frame in tables.items()
+        for column in frame.columns
+    ]
     candidates = sorted((c for c in candidates if c.score > 0), key=lambda c: -c.score)
     if not candidates:
         raise DataError(_none(tables, path))
     best = candidates[0]
     runner_up = candidates[1] if len(candidates) > 1 else None
     if runner_up is not None and not best.known_name and best.score < TIE * runner_up.score:
-        raise DataError(f"{path}: cannot tell which column holds the text: {best.where()} and "
-                        f"{runner_up.where()} look alike ({best.figures()}; {runner_up.figures()}); columns found: "
-                        f"{_listing(tables)}. Name it with --text-column.")
+        raise DataError(
+            f"{path}: cannot tell which column holds the text: {best.where()} and "
+            f"{runner_up.where()} look alike ({best.figures()}; {runner_up.figures()}); columns found: "
+            f"{_listing(tables)}. Name it with --text-column."
+        )
     return TextChoice(best, runner_up)
 
 
@@ -155,27 +185,41 @@ def _candidate(sheet: str | None, frame: pd.DataFrame, column: str, known_names:
 def _listing(tables: dict[str | None, pd.DataFrame]) -> str:
     if len(tables) == 1:
         return ", ".join(repr(str(c)) for c in next(iter(tables.values())).columns)
-    return "; ".join(f"{i} {sheet!r} (columns: {', '.join(repr(str(c)) for c in frame.columns) or 'none'})"
-                     for i, (sheet, frame) in enumerate(tables.items(), 1))
+    return "; ".join(
+        f"{i} {sheet!r} (columns: {', '.join(repr(str(c)) for c in frame.columns) or 'none'})"
+        for i, (sheet, frame) in enumerate(tables.items(), 1)
+    )
 
 
 def _missing(tables: dict[str | None, pd.DataFrame], path: str, wanted: str) -> str:
     if len(tables) == 1:
         return f"{path}: no column {wanted!r}; columns found: {_listing(tables)}"
-    return (f"{path}: no sheet has a column {wanted!r}; sheets: {_listing(tables)}. Choose the sheet with --sheet "
-            f"NAME or NUMBER (1 = first) and the column with --text-column")
+    return (
+        f"{path}: no sheet has a column {wanted!r}; sheets: {_listing(tables)}. Choose the sheet with --sheet "
+        f"NAME or NUMBER (1 = first) and the column with --text-column"
+    )
 
 
 def _none(tables: dict[str | None, pd.DataFrame], path: str) -> str:
     if len(tables) == 1:
-        return (f"{path}: cannot tell which column holds the text (no column is mostly text); columns found: "
-                f"{_listing(tables)}. Name it with --text-column.")
-    return (f"{path}: no sheet has a recognizable text column; sheets: {_listing(tables)}. Choose the sheet with "
-            f"--sheet NAME or NUMBER (1 = first) and the column with --text-column")
+        return (
+            f"{path}: cannot tell which column holds the text (no column is mostly text); columns found: "
+            f"{_listing(tables)}. Name it with --text-column."
+        )
+    return (
+        f"{path}: no sheet has a recognizable text column; sheets: {_listing(tables)}. Choose the sheet with "
+        f"--sheet NAME or NUMBER (1 = first) and the column with --text-column"
+    )
 
 
-def find_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str,
-                path: str, frame: pd.DataFrame | None = None) -> str:
+def find_column(
+    columns: list[str],
+    wanted: str | None,
+    candidates: tuple[str, ...],
+    what: str,
+    path: str,
+    frame: pd.DataFrame | None = None,
+) -> str:
     """Resolve a column: the one named, else (text with ``frame``) the most comment-like one (see
     :func:`choose_text_column`), else a known name, else an error listing the columns."""
     names = [str(c) for c in columns]
@@ -191,5 +235,7 @@ def find_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
         if candidate in lowered:
             return lowered[candidate]
     option = "--text-column" if what == "text" else "--label-column"
-    raise DataError(f"{path}: cannot tell which column holds the {what}; columns found: "
-                    f"{', '.join(map(repr, names))}. Name it with {option}.")
+    raise DataError(
+        f"{path}: cannot tell which column holds the {what}; columns found: "
+        f"{', '.join(map(repr, names))}. Name it with {option}."
+    )

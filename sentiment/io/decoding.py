@@ -38,6 +38,7 @@ SURROGATES = re.compile("[\ud800-\udfff]")
 
 MAX_LISTED_LINES = 1000
 
+
 @dataclass
 class TableInfo:
     """What was detected while opening a table."""
@@ -53,12 +54,15 @@ class TableInfo:
     sheet: str | None = None  # the workbook sheet read (xlsx)
     text_choice: TextChoice | None = None  # how the sheet and text column were chosen (xlsx without --sheet)
 
+
 def open_binary(path: Path, gz: bool) -> IO[bytes]:
     return gzip.open(path, "rb") if gz else open(path, "rb")  # type: ignore[return-value]
+
 
 def _check_encoding_errors(encoding_errors: str) -> None:
     if encoding_errors not in ENCODING_ERRORS:
         raise DataError(f"--encoding-errors {encoding_errors!r} is invalid; choose one of {', '.join(ENCODING_ERRORS)}")
+
 
 def detect_encoding(path: Path, gz: bool, encoding: str | None = None, encoding_errors: str = "strict") -> str:
     """The first encoding in (``encoding``,) or ENCODINGS that decodes the whole file.
@@ -103,9 +107,12 @@ def detect_encoding(path: Path, gz: bool, encoding: str | None = None, encoding_
     where = _first_bad_bytes(path, gz, best)
     others = [c for c in reached if c != best]
     also = f"; it is not {' or '.join(others)} either" if others else ""
-    raise DataError(f"{path}: {where} are not valid {best}{also}. Fix that line, pass the file's encoding with "
-                    f"--encoding (e.g. euc-kr, utf-16), or (sentiment score) --encoding-errors replace (score the "
-                    f"rest; rows with such bytes get status bad_encoding) or skip-rows (leave them out)")
+    raise DataError(
+        f"{path}: {where} are not valid {best}{also}. Fix that line, pass the file's encoding with "
+        f"--encoding (e.g. euc-kr, utf-16), or (sentiment score) --encoding-errors replace (score the "
+        f"rest; rows with such bytes get status bad_encoding) or skip-rows (leave them out)"
+    )
+
 
 def _mostly_utf8(path: Path, gz: bool) -> bool:
     """More lines with non-ASCII text that decode as UTF-8 than lines that do not (streams)."""
@@ -122,6 +129,7 @@ def _mostly_utf8(path: Path, gz: bool) -> bool:
                         return False
     return good > bad
 
+
 def _first_bad_bytes(path: Path, gz: bool, encoding: str) -> str:
     """'line N: bytes b'...'' for the first undecodable bytes (streams; for the error message)."""
     decoder = codecs.getincrementaldecoder(encoding)()
@@ -132,7 +140,7 @@ def _first_bad_bytes(path: Path, gz: bool, encoding: str) -> str:
                     decoder.decode(line)
                 except UnicodeDecodeError as exc:
                     start = max(exc.start - (len(exc.object) - len(line)), 0)
-                    shown = line[start:start + 8].rstrip(b"\r\n")
+                    shown = line[start : start + 8].rstrip(b"\r\n")
                     return f"line {number:,}: bytes {shown!r}"
         offset = 0
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -140,14 +148,16 @@ def _first_bad_bytes(path: Path, gz: bool, encoding: str) -> str:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
                 start = offset + exc.start - (len(exc.object) - len(block))
-                return f"byte {start:,}: bytes {exc.object[exc.start:exc.start + 8]!r}"
+                return f"byte {start:,}: bytes {exc.object[exc.start : exc.start + 8]!r}"
             offset += len(block)
     return "the end of the file: an incomplete character; bytes"
+
 
 def _mark_bad_bytes(exc: UnicodeError) -> tuple[str, int]:
     if not isinstance(exc, UnicodeDecodeError):
         raise exc
     return BAD_BYTES, exc.end
+
 
 class _MarkingReader(io.RawIOBase):
     """Re-encode a binary stream as UTF-8, turning undecodable bytes into :data:`BAD_BYTES` and noting their
@@ -199,11 +209,13 @@ class _MarkingReader(io.RawIOBase):
         self._buffer = self._buffer[size:]
         return size
 
+
 def decoded(path: Path, gz: bool, info: TableInfo) -> Any:
     """What pandas reads: the path itself (strict), or a UTF-8 stream marking undecodable bytes."""
     if info.encoding_errors == "strict":
         return path
     return io.BufferedReader(_MarkingReader(open_binary(path, gz), info.encoding or "utf-8", info), 1 << 20)
+
 
 def handle_bad_bytes(chunk: pd.DataFrame, info: TableInfo) -> pd.DataFrame:
     """Replace the marks of undecodable bytes by U+FFFD and flag (replace) or drop (skip-rows) their rows."""
@@ -220,13 +232,16 @@ def handle_bad_bytes(chunk: pd.DataFrame, info: TableInfo) -> pd.DataFrame:
                 marked = values.map(lambda v: isinstance(v, str) and BAD_BYTES in v).to_numpy(dtype=bool)
             if marked.any():
                 bad |= marked
-                chunk[column] = values.astype(object).where(~marked, values.astype(object).map(
-                    lambda v: v.replace(BAD_BYTES, "\ufffd") if isinstance(v, str) else v))
+                chunk[column] = values.astype(object).where(
+                    ~marked,
+                    values.astype(object).map(lambda v: v.replace(BAD_BYTES, "\ufffd") if isinstance(v, str) else v),
+                )
     if info.encoding_errors == "skip-rows":
         info.skipped_rows += int(bad.sum())
         return chunk[~bad].reset_index(drop=True)
     chunk.attrs[BAD_ENCODING_ATTR] = tuple(np.flatnonzero(bad).tolist())
     return chunk
+
 
 def mark_surrogates(chunk: pd.DataFrame, info: TableInfo, first_row: int) -> pd.DataFrame:
     """JSON can escape lone surrogates (``"\\udfff"``), which are no characters and cannot be written out:
@@ -240,22 +255,27 @@ def mark_surrogates(chunk: pd.DataFrame, info: TableInfo, first_row: int) -> pd.
         for row in np.flatnonzero(marked):
             line = first_row + int(row) + 1
             if info.encoding_errors == "strict":
-                raise DataError(f"{info.path}: line {line:,}: {values.iloc[row][:40]!r} holds a lone surrogate "
-                                f"(an escape such as \\udfff that is no character); fix that line, or use "
-                                f"(sentiment score) --encoding-errors replace or skip-rows")
+                raise DataError(
+                    f"{info.path}: line {line:,}: {values.iloc[row][:40]!r} holds a lone surrogate "
+                    f"(an escape such as \\udfff that is no character); fix that line, or use "
+                    f"(sentiment score) --encoding-errors replace or skip-rows"
+                )
             info.bad_line_count += 1
             if len(info.bad_lines) < MAX_LISTED_LINES:
                 info.bad_lines.append(line)
         if marked.any():
-            chunk[column] = values.astype(object).map(lambda v: SURROGATES.sub(BAD_BYTES, v) if isinstance(v, str)
-                                                      else v)
+            chunk[column] = values.astype(object).map(
+                lambda v: SURROGATES.sub(BAD_BYTES, v) if isinstance(v, str) else v
+            )
     return chunk
+
 
 def bad_encoding_rows(chunk: pd.DataFrame) -> np.ndarray:
     """Boolean mask of the rows of a chunk read with ``encoding_errors="replace"`` that held undecodable bytes."""
     mask = np.zeros(len(chunk), dtype=bool)
     mask[list(chunk.attrs.get(BAD_ENCODING_ATTR, ()))] = True
     return mask
+
 
 def line_list(info: TableInfo, limit: int = 20) -> str:
     """The lines with undecodable bytes, e.g. '5, 734,219' (the first ``limit``, then 'and N more')."""

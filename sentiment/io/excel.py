@@ -11,8 +11,9 @@ from ..errors import DataError
 from .columns import TEXT_COLUMN_NAMES, TextChoice, choose_text_column
 
 
-def read_sheet(path: Path, sheet: str | int | None, text_column: str | None
-               ) -> tuple[pd.DataFrame, str, TextChoice | None]:
+def read_sheet(
+    path: Path, sheet: str | int | None, text_column: str | None
+) -> tuple[pd.DataFrame, str, TextChoice | None]:
     """The sheet named or numbered (from 1), else the one whose column looks most like comments (see
     :func:`sentiment.io.columns.choose_text_column`; with ``text_column``, among the sheets that have it)."""
     try:
@@ -28,8 +29,9 @@ def read_sheet(path: Path, sheet: str | int | None, text_column: str | None
                 return _parse_sheet(book, path, text), text, None
             if text.strip().isdigit() and 1 <= int(text) <= len(names):
                 return _parse_sheet(book, path, names[int(text) - 1]), names[int(text) - 1], None
-            raise DataError(f"{path}: no sheet {text!r}; sheets: {listing} (--sheet takes a name or a number "
-                            f"counting from 1)")
+            raise DataError(
+                f"{path}: no sheet {text!r}; sheets: {listing} (--sheet takes a name or a number counting from 1)"
+            )
         frames: dict[str | None, pd.DataFrame] = {name: _parse_sheet(book, path, name) for name in names}
     if len(names) == 1:
         return frames[names[0]], names[0], None  # its columns are checked (and listed) by the caller
@@ -45,9 +47,11 @@ def _parse_sheet(book: pd.ExcelFile, path: Path, name: str) -> pd.DataFrame:
     frame.columns = [str(c) for c in frame.columns]
     return frame
 
+
 EXCEL_MAX_CHARS = 32_767  # the most characters an Excel cell holds (openpyxl would cut the rest silently)
 
 EXCEL_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters an .xlsx cell cannot store
+
 
 def check_excel_cells(frame: pd.DataFrame, path: str | Path) -> None:
     """Raise :class:`DataError` for a text cell (or column name) that an .xlsx file cannot hold as it is."""
@@ -61,5 +65,7 @@ def check_excel_cells(frame: pd.DataFrame, path: str | Path) -> None:
                 problem = f"holds the control character U+{ord(bad.group()):04X}, which Excel cells cannot store"
             else:
                 continue
-            raise DataError(f"output {path}: the cell in column {column!r} ({value[:30]!r}...) {problem}; write "
-                            f".csv, .jsonl or .parquet instead, which keep every character")
+            raise DataError(
+                f"output {path}: the cell in column {column!r} ({value[:30]!r}...) {problem}; write "
+                f".csv, .jsonl or .parquet instead, which keep every character"
+            )

@@ -17,15 +17,44 @@ from .readers import read_table, text_column_of
 # Label names this tool reads as negative / positive (compared lowercased, stripped). The first pair whose two
 # names are both in a file decides; one file's two values must come from the same pair.
 POLARITY_PAIRS: tuple[tuple[str, str], ...] = (
-    ("0", "1"), ("-1", "1"), ("false", "true"), ("f", "t"), ("no", "yes"), ("n", "y"),
-    ("neg", "pos"), ("negative", "positive"), ("bad", "good"), ("-", "+"),
-    ("not recommended", "recommended"), ("thumbs down", "thumbs up"),
-    ("부정", "긍정"), ("나쁨", "좋음"), ("비추천", "추천"), ("비추", "추천"), ("불만족", "만족"), ("싫어요", "좋아요"),
-    ("별로", "좋음"), ("부정적", "긍정적"), ("아니오", "예"), ("아니요", "예"),
+    ("0", "1"),
+    ("-1", "1"),
+    ("false", "true"),
+    ("f", "t"),
+    ("no", "yes"),
+    ("n", "y"),
+    ("neg", "pos"),
+    ("negative", "positive"),
+    ("bad", "good"),
+    ("-", "+"),
+    ("not recommended", "recommended"),
+    ("thumbs down", "thumbs up"),
+    ("부정", "긍정"),
+    ("나쁨", "좋음"),
+    ("비추천", "추천"),
+    ("비추", "추천"),
+    ("불만족", "만족"),
+    ("싫어요", "좋아요"),
+    ("별로", "좋음"),
+    ("부정적", "긍정적"),
+    ("아니오", "예"),
+    ("아니요", "예"),
 )
 # extra column names that hold labels in exported sheets (평가 = rating/verdict, 평점/별점 = star rating)
-LABEL_COLUMN_EXTRA = ("평가", "평점", "별점", "긍부정", "감정", "극성", "rating", "ratings", "stars", "star",
-                      "recommended", "is_positive")
+LABEL_COLUMN_EXTRA = (
+    "평가",
+    "평점",
+    "별점",
+    "긍부정",
+    "감정",
+    "극성",
+    "rating",
+    "ratings",
+    "stars",
+    "star",
+    "recommended",
+    "is_positive",
+)
 
 
 @dataclass
@@ -42,8 +71,10 @@ class LabeledData:
 
     def describe(self) -> str:
         counts = pd.Series(self.labels).value_counts().sort_index()
-        parts = [f"{len(self.texts):,} rows (text column {self.text_column!r}, label column {self.label_column!r})",
-                 "labels: " + ", ".join(f"{k}: {v:,}" for k, v in counts.items())]
+        parts = [
+            f"{len(self.texts):,} rows (text column {self.text_column!r}, label column {self.label_column!r})",
+            "labels: " + ", ".join(f"{k}: {v:,}" for k, v in counts.items()),
+        ]
         if any(self.dropped.values()):
             parts.append("dropped: " + ", ".join(f"{k} {v:,}" for k, v in self.dropped.items() if v))
         return "; ".join(parts)
@@ -58,10 +89,19 @@ def coerce_labels(values: pd.Series) -> np.ndarray:
     return as_str.to_numpy(dtype=object).astype(str)
 
 
-def load_labeled(path: str | Path, text_column: str | None = None, label_column: str | None = None, *,
-                 sep: str | None = None, encoding: str | None = None, sheet: str | int | None = None,
-                 min_rows: int = 1, log: Callable[[str], None] | None = None, text_option: str = "--text-column",
-                 label_option: str = "--label-column") -> LabeledData:
+def load_labeled(
+    path: str | Path,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    min_rows: int = 1,
+    log: Callable[[str], None] | None = None,
+    text_option: str = "--text-column",
+    label_option: str = "--label-column",
+) -> LabeledData:
     """Read a labeled table; rows with a missing label or no text are dropped and counted.
 
     ``sheet``: the workbook sheet (name or number from 1); by default the one whose column looks most like
@@ -85,12 +125,22 @@ def load_labeled(path: str | Path, text_column: str | None = None, label_column:
     texts = frame[text_col]
     bad_text = ~texts.map(lambda v: isinstance(v, str) and bool(v.strip()))
     keep = ~(missing_label | bad_text)
-    dropped = {"missing label": int(missing_label.sum()), "empty or missing text": int((bad_text & ~missing_label).sum())}
+    dropped = {
+        "missing label": int(missing_label.sum()),
+        "empty or missing text": int((bad_text & ~missing_label).sum()),
+    }
     kept = frame[keep].reset_index(drop=True)
     if len(kept) < min_rows:
         raise DataError(f"{path}: {len(kept)} usable rows (text and label present); at least {min_rows} are needed")
-    data = LabeledData(kept[text_col].astype(str).tolist(), coerce_labels(kept[label_col]), text_col, label_col,
-                       dropped, kept, np.flatnonzero(keep.to_numpy()))
+    data = LabeledData(
+        kept[text_col].astype(str).tolist(),
+        coerce_labels(kept[label_col]),
+        text_col,
+        label_col,
+        dropped,
+        kept,
+        np.flatnonzero(keep.to_numpy()),
+    )
     if log:
         named = text_column is not None and label_column is not None
         log(f"{path}: {data.describe()}" + ("" if named else f" (choose others with {text_option}/{label_option})"))
@@ -109,8 +159,15 @@ def check_trainable(data: LabeledData, path: str | Path, min_rows: int = 20) -> 
         raise DataError(f"{path}: label(s) {', '.join(rare)} occur only once; each class needs at least 2 rows")
 
 
-def match_labels(labels: np.ndarray, classes: np.ndarray, path: str | Path, against: str = "the model's labels", *,
-                 positive_label: Any = None, positive_from: float | None = None) -> np.ndarray:
+def match_labels(
+    labels: np.ndarray,
+    classes: np.ndarray,
+    path: str | Path,
+    against: str = "the model's labels",
+    *,
+    positive_label: Any = None,
+    positive_from: float | None = None,
+) -> np.ndarray:
     """Map labels onto ``classes`` (``against`` says whose, for the error).
 
     Values equal to the classes map as they are. Otherwise, for a two-class model, negative/positive names map
@@ -133,15 +190,22 @@ def match_labels(labels: np.ndarray, classes: np.ndarray, path: str | Path, agai
         if mapping is not None:
             polarity = mapping.polarity(labels)
             return np.asarray(classes.tolist(), dtype=object)[np.where(polarity == 1, sides[1], sides[0])].astype(
-                classes.dtype)
-    hint = (" or name the positive value with --positive-label (star ratings: --positive-from 4)"
-            if sides is not None else "")
-    raise DataError(f"{path}: label value(s) {', '.join(map(repr, unknown[:10]))} are not among {against} "
-                    f"{list(known)}; check --label-column{hint}, or relabel the data")
+                classes.dtype
+            )
+    hint = (
+        " or name the positive value with --positive-label (star ratings: --positive-from 4)"
+        if sides is not None
+        else ""
+    )
+    raise DataError(
+        f"{path}: label value(s) {', '.join(map(repr, unknown[:10]))} are not among {against} "
+        f"{list(known)}; check --label-column{hint}, or relabel the data"
+    )
 
 
-def _polarity_of_values(labels: np.ndarray, positive_label: Any, positive_from: float | None, where: str
-                        ) -> LabelMapping | None:
+def _polarity_of_values(
+    labels: np.ndarray, positive_label: Any, positive_from: float | None, where: str
+) -> LabelMapping | None:
     """A mapping for labels holding one or two values of a known pair (an evaluation sample may hold one)."""
     values = list(dict.fromkeys(labels.tolist()))
     if positive_label is None and positive_from is None and len(values) == 1:
@@ -154,8 +218,9 @@ def _polarity_of_values(labels: np.ndarray, positive_label: Any, positive_from: 
     return binary_mapping(labels, positive_label=positive_label, positive_from=positive_from, where=where)
 
 
-def find_label_column(frame: pd.DataFrame, wanted: str | None, path: str, exclude: str | None = None,
-                      option: str = "--label-column") -> str:
+def find_label_column(
+    frame: pd.DataFrame, wanted: str | None, path: str, exclude: str | None = None, option: str = "--label-column"
+) -> str:
     """The label column: the one named, else a known name (label, 평가, rating, ...), else the only column whose
     values are a known pair of label names (긍정/부정, 1/0, True/False, ...)."""
     names = [str(c) for c in frame.columns]
@@ -213,8 +278,12 @@ class LabelMapping:
     classes: tuple[Any, Any]  # the names the trained model predicts: (negative, positive)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"negative": list(self.negative), "positive": list(self.positive), "how": self.how,
-                "classes": [_plain(c) for c in self.classes]}
+        return {
+            "negative": list(self.negative),
+            "positive": list(self.positive),
+            "how": self.how,
+            "classes": [_plain(c) for c in self.classes],
+        }
 
     def polarity(self, labels: np.ndarray) -> np.ndarray:
         """0 (negative) / 1 (positive) per label."""
@@ -227,8 +296,10 @@ class LabelMapping:
         return _typed(classes[self.polarity(labels)])
 
     def describe(self) -> str:
-        return (f"negative = {'/'.join(map(str, self.negative))}, positive = {'/'.join(map(str, self.positive))} "
-                f"({self.how})")
+        return (
+            f"negative = {'/'.join(map(str, self.negative))}, positive = {'/'.join(map(str, self.positive))} "
+            f"({self.how})"
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -242,8 +313,9 @@ def _typed(values: np.ndarray) -> np.ndarray:
     return values.astype(str)
 
 
-def binary_mapping(labels: np.ndarray, *, positive_label: Any = None, positive_from: float | None = None,
-                   where: str = "the labels") -> LabelMapping | None:
+def binary_mapping(
+    labels: np.ndarray, *, positive_label: Any = None, positive_from: float | None = None, where: str = "the labels"
+) -> LabelMapping | None:
     """Read two label values as negative/positive; None when the labels are a task of three or more classes.
 
     Known pairs (:data:`POLARITY_PAIRS`: 1/0, True/False, 긍정/부정, pos/neg, 좋음/나쁨, 추천/비추천, ...) map
@@ -256,24 +328,32 @@ def binary_mapping(labels: np.ndarray, *, positive_label: Any = None, positive_f
         numbers = pd.to_numeric(pd.Series([str(v) for v in values]), errors="coerce")
         if numbers.isna().any():
             bad = [v for v, n in zip(values, numbers) if pd.isna(n)]
-            raise DataError(f"{where}: --positive-from {positive_from:g} needs numeric ratings, but the labels "
-                            f"include {', '.join(map(repr, bad[:5]))}; leave --positive-from out for named labels")
+            raise DataError(
+                f"{where}: --positive-from {positive_from:g} needs numeric ratings, but the labels "
+                f"include {', '.join(map(repr, bad[:5]))}; leave --positive-from out for named labels"
+            )
         pos = tuple(sorted((v for v, n in zip(values, numbers) if n >= positive_from), key=float))
         neg = tuple(sorted((v for v, n in zip(values, numbers) if n < positive_from), key=float))
         if not pos or not neg:
-            raise DataError(f"{where}: --positive-from {positive_from:g} puts every rating "
-                            f"({', '.join(map(str, sorted(values, key=float)))}) on one side; choose a value between "
-                            f"the lowest and the highest rating")
+            raise DataError(
+                f"{where}: --positive-from {positive_from:g} puts every rating "
+                f"({', '.join(map(str, sorted(values, key=float)))}) on one side; choose a value between "
+                f"the lowest and the highest rating"
+            )
         return LabelMapping(neg, pos, f"--positive-from {positive_from:g}", (0, 1))
     if positive_label is not None:
         wanted = _name(positive_label)
         names = [_name(v) for v in values]
         if wanted not in names:
-            raise DataError(f"{where}: --positive-label {positive_label!r} is not one of the label values "
-                            f"{', '.join(map(repr, values[:10]))}")
+            raise DataError(
+                f"{where}: --positive-label {positive_label!r} is not one of the label values "
+                f"{', '.join(map(repr, values[:10]))}"
+            )
         if len(values) != 2:
-            raise DataError(f"{where}: --positive-label needs exactly two label values; found {len(values)} "
-                            f"({', '.join(map(repr, values[:10]))}); with star ratings use --positive-from")
+            raise DataError(
+                f"{where}: --positive-label needs exactly two label values; found {len(values)} "
+                f"({', '.join(map(repr, values[:10]))}); with star ratings use --positive-from"
+            )
         pos_value = values[names.index(wanted)]
         neg_value = values[1 - names.index(wanted)]
         return LabelMapping((neg_value,), (pos_value,), "--positive-label", (_plain(neg_value), _plain(pos_value)))
@@ -282,10 +362,12 @@ def binary_mapping(labels: np.ndarray, *, positive_label: Any = None, positive_f
     names = [_name(v) for v in values]
     pair = _pair_of(set(names))
     if pair is None:
-        raise DataError(f"{where}: the label values {values[0]!r} and {values[1]!r} are not names this tool knows "
-                        f"for negative/positive (such as 긍정/부정, 1/0, pos/neg); say which one is positive with "
-                        f"--positive-label {values[0]!s}, or train a new model of your own classes with "
-                        f"--from-scratch")
+        raise DataError(
+            f"{where}: the label values {values[0]!r} and {values[1]!r} are not names this tool knows "
+            f"for negative/positive (such as 긍정/부정, 1/0, pos/neg); say which one is positive with "
+            f"--positive-label {values[0]!s}, or train a new model of your own classes with "
+            f"--from-scratch"
+        )
     neg_value = values[names.index(pair[0])]
     pos_value = values[names.index(pair[1])]
     return LabelMapping((neg_value,), (pos_value,), "known names", (_plain(neg_value), _plain(pos_value)))

@@ -57,8 +57,7 @@ def lock_path(target: str | Path) -> Path:
 def _holder(path: Path) -> str:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-        return (f"pid {info['pid']} on {info['host']}, started {info['started']}: "
-                f"{info['command'][:200]}")
+        return f"pid {info['pid']} on {info['host']}, started {info['started']}: {info['command'][:200]}"
     except (OSError, ValueError, KeyError, TypeError):
         return "a process that has not written its details yet"
 
@@ -71,14 +70,18 @@ def _open_locked(path: Path, target: Path, what: str) -> int:
         except FileNotFoundError:
             raise DataError(f"{what} folder {target.parent} does not exist") from None
         except OSError as exc:
-            raise LockedError(f"cannot create the lock file {path} for {what} {target} ({exc.strerror}); "
-                              f"check that the folder is writable") from None
+            raise LockedError(
+                f"cannot create the lock file {path} for {what} {target} ({exc.strerror}); "
+                f"check that the folder is writable"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise LockedError(f"{what} {target} is being written by another run ({_holder(path)}); wait for it "
-                              f"to finish or write elsewhere. Nothing was changed. (lock file: {path})") from None
+            raise LockedError(
+                f"{what} {target} is being written by another run ({_holder(path)}); wait for it "
+                f"to finish or write elsewhere. Nothing was changed. (lock file: {path})"
+            ) from None
         try:
             same = os.path.samestat(os.fstat(fd), os.stat(path))
         except FileNotFoundError:
@@ -103,8 +106,12 @@ def exclusive_lock(target: str | Path, what: str = "output", create_folder: bool
     path = lock_path(target)
     fd = _open_locked(path, target, what)
     try:
-        details = {"pid": os.getpid(), "host": socket.gethostname(),
-                   "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": shlex.join(sys.orig_argv)}
+        details = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "command": shlex.join(sys.orig_argv),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(details).encode("utf-8"), 0)
         yield path

@@ -16,5 +16,12 @@ def progress_enabled(enable: bool | None) -> bool:
 def progress_bar(total: int | None, unit: str, desc: str, enable: bool | None = None) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit=unit, desc=desc, disable=not progress_enabled(enable), unit_scale=True,
-                dynamic_ncols=True, file=sys.stderr)
+    return tqdm(
+        total=total,
+        unit=unit,
+        desc=desc,
+        disable=not progress_enabled(enable),
+        unit_scale=True,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )

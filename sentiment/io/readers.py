@@ -23,6 +23,7 @@ DELIMITED = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 
 READABLE = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".xlsx", ".parquet", ".jsonl", ".jsonl.gz")
 
+
 def table_kind(path: str | Path) -> tuple[str, bool]:
     """('delimited'|'xlsx'|'parquet'|'jsonl', gzipped) from the file name."""
     name = str(path).lower()
@@ -37,6 +38,7 @@ def table_kind(path: str | Path) -> tuple[str, bool]:
             return kind, gz
     raise DataError(f"{path}: unsupported file type; readable types: {', '.join(READABLE)}")
 
+
 def check_input(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
@@ -47,9 +49,11 @@ def check_input(path: str | Path) -> Path:
         raise DataError(f"{path} is empty (0 bytes)")
     return path
 
+
 def _default_sep(path: Path) -> str:
     name = path.name.lower().removesuffix(".gz")
     return DELIMITED[Path(name).suffix]
+
 
 def _check_columns(frame: pd.DataFrame, path: Path, sep: str | None) -> pd.DataFrame:
     if frame.shape[1] == 0:
@@ -58,23 +62,49 @@ def _check_columns(frame: pd.DataFrame, path: Path, sep: str | None) -> pd.DataF
         header = str(frame.columns[0])
         for other, name in ((",", "','"), ("\t", "'\\t'"), (";", "';'"), ("|", "'|'")):
             if other != sep and other in header:
-                raise DataError(f"{path}: found a single column {header[:60]!r} with separator {sep!r}; the file "
-                                f"looks separated by {name}: pass --sep {name}")
+                raise DataError(
+                    f"{path}: found a single column {header[:60]!r} with separator {sep!r}; the file "
+                    f"looks separated by {name}: pass --sep {name}"
+                )
     return frame
 
-def read_table(path: str | Path, *, sep: str | None = None, encoding: str | None = None,
-               encoding_errors: str = "strict", sheet: str | int | None = None, text_column: str | None = None
-               ) -> tuple[pd.DataFrame, TableInfo]:
+
+def read_table(
+    path: str | Path,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    encoding_errors: str = "strict",
+    sheet: str | int | None = None,
+    text_column: str | None = None,
+) -> tuple[pd.DataFrame, TableInfo]:
     """Read a whole table; every column is read as-is (text columns as strings)."""
-    frames = list(iter_table(path, sep=sep, encoding=encoding, encoding_errors=encoding_errors, sheet=sheet,
-                             text_column=text_column, chunksize=None))
+    frames = list(
+        iter_table(
+            path,
+            sep=sep,
+            encoding=encoding,
+            encoding_errors=encoding_errors,
+            sheet=sheet,
+            text_column=text_column,
+            chunksize=None,
+        )
+    )
     info = frames[0][1]
     frame = pd.concat([f for f, _ in frames], ignore_index=True) if len(frames) > 1 else frames[0][0]
     return frame, info
 
-def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None = None,
-               chunksize: int | None = 50_000, encoding_errors: str = "strict", sheet: str | int | None = None,
-               text_column: str | None = None) -> Iterator[tuple[pd.DataFrame, TableInfo]]:
+
+def iter_table(
+    path: str | Path,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    chunksize: int | None = 50_000,
+    encoding_errors: str = "strict",
+    sheet: str | int | None = None,
+    text_column: str | None = None,
+) -> Iterator[tuple[pd.DataFrame, TableInfo]]:
     """Yield ``(chunk, info)`` pairs; ``chunksize=None`` yields the whole table once.
 
     Workbooks: ``sheet`` (a name, or a number counting from 1) picks the sheet; without it the
@@ -95,10 +125,19 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         info = TableInfo(str(path), "tsv" if sep == "\t" else "csv", enc, sep, encoding_errors)
         source = decoded(path, gz, info)
         try:
-            reader = pd.read_csv(source, sep=sep, encoding=enc if source is path else "utf-8", dtype=str,
-                                 keep_default_na=False, na_values=[""], quoting=3 if sep == "\t" else 0,
-                                 chunksize=chunksize, compression="gzip" if gz and source is path else None,
-                                 on_bad_lines="error", engine="c")
+            reader = pd.read_csv(
+                source,
+                sep=sep,
+                encoding=enc if source is path else "utf-8",
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                quoting=3 if sep == "\t" else 0,
+                chunksize=chunksize,
+                compression="gzip" if gz and source is path else None,
+                on_bad_lines="error",
+                engine="c",
+            )
             chunks = [reader] if chunksize is None else reader
             for chunk in chunks:
                 chunk = _check_columns(handle_bad_bytes(chunk, info), path, sep)
@@ -108,8 +147,10 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         except pd.errors.EmptyDataError:
             raise DataError(f"{path} has no header and no rows") from None
         except pd.errors.ParserError as exc:
-            raise DataError(f"{path}: cannot parse as {info.kind.upper()} with separator {sep!r} "
-                            f"({str(exc).strip()}); check the separator (--sep) or quoting") from None
+            raise DataError(
+                f"{path}: cannot parse as {info.kind.upper()} with separator {sep!r} "
+                f"({str(exc).strip()}); check the separator (--sep) or quoting"
+            ) from None
         finally:
             if source is not path:
                 source.close()
@@ -118,9 +159,14 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         info = TableInfo(str(path), "jsonl", enc, encoding_errors=encoding_errors)
         source = decoded(path, gz, info)
         try:
-            reader = pd.read_json(source, lines=True, encoding=enc if source is path else "utf-8", dtype=False,
-                                  chunksize=chunksize or 10**12,
-                                  compression="gzip" if gz and source is path else None)
+            reader = pd.read_json(
+                source,
+                lines=True,
+                encoding=enc if source is path else "utf-8",
+                dtype=False,
+                chunksize=chunksize or 10**12,
+                compression="gzip" if gz and source is path else None,
+            )
             with reader:
                 rows = 0
                 for chunk in reader:
@@ -152,12 +198,15 @@ def iter_table(path: str | Path, *, sep: str | None = None, encoding: str | None
         step = chunksize or max(len(frame), 1)
         for start in range(0, len(frame), step):
             yielded = True
-            yield frame.iloc[start: start + step].reset_index(drop=True), info
+            yield frame.iloc[start : start + step].reset_index(drop=True), info
     if not yielded and info.skipped_rows:
-        raise DataError(f"{path}: every row held undecodable bytes and was skipped ({info.skipped_rows:,} rows, "
-                        f"lines {line_list(info)}); pass the file's encoding with --encoding")
+        raise DataError(
+            f"{path}: every row held undecodable bytes and was skipped ({info.skipped_rows:,} rows, "
+            f"lines {line_list(info)}); pass the file's encoding with --encoding"
+        )
     if not yielded:
         raise DataError(f"{path} has a header but no data rows")
+
 
 def is_plain_text(path: str | Path) -> bool:
     """A ``.txt`` (or ``.txt.gz``) whose first line has no tab: one comment a line, no header."""

@@ -87,12 +87,16 @@ def open_filesystem(path: str) -> tuple[pyarrow.fs.FileSystem, str]:
         return pafs.LocalFileSystem(), str(Path(path).absolute())
     scheme = urlparse(path).scheme.lower()
     if scheme in ("http", "https"):
-        raise DataError(f"cannot read {path!r}: --engine ray reads local paths and filesystems pyarrow opens "
-                        f"({', '.join(s + '://' for s in PYARROW_SCHEMES)}); download the file first, or score "
-                        f"it without --engine ray")
+        raise DataError(
+            f"cannot read {path!r}: --engine ray reads local paths and filesystems pyarrow opens "
+            f"({', '.join(s + '://' for s in PYARROW_SCHEMES)}); download the file first, or score "
+            f"it without --engine ray"
+        )
     if scheme not in PYARROW_SCHEMES:
-        raise DataError(f"cannot open {path!r}: unknown scheme {scheme + '://'!r}; give a local path or one of "
-                        f"{', '.join(s + '://' for s in PYARROW_SCHEMES)}")
+        raise DataError(
+            f"cannot open {path!r}: unknown scheme {scheme + '://'!r}; give a local path or one of "
+            f"{', '.join(s + '://' for s in PYARROW_SCHEMES)}"
+        )
     try:
         if scheme == "s3":
             parsed = urlparse(path)
@@ -100,14 +104,17 @@ def open_filesystem(path: str) -> tuple[pyarrow.fs.FileSystem, str]:
         fs, inner = pafs.FileSystem.from_uri(path)
         return fs, inner
     except ImportError as exc:
-        raise DataError(f"cannot open {path!r}: {exc}; install the ray extra: pip install \"sentiment[ray]\"") \
-            from None
+        raise DataError(f'cannot open {path!r}: {exc}; install the ray extra: pip install "sentiment[ray]"') from None
     except NotImplementedError as exc:  # ArrowNotImplementedError: this pyarrow build lacks the filesystem
-        raise DataError(f"cannot open {path!r}: {str(exc).strip()}; install a pyarrow build with it "
-                        f"(pip install -U pyarrow, the PyPI wheels include S3, GCS and Azure)") from None
+        raise DataError(
+            f"cannot open {path!r}: {str(exc).strip()}; install a pyarrow build with it "
+            f"(pip install -U pyarrow, the PyPI wheels include S3, GCS and Azure)"
+        ) from None
     except (ValueError, OSError) as exc:  # ArrowInvalid (a bad URI), OSError (credentials, network)
-        raise DataError(f"cannot open {path!r} ({str(exc).strip().splitlines()[0]}); check the URI and the "
-                        f"credentials (for s3://: AWS_* variables, AWS_ENDPOINT_URL for another S3 server)") from None
+        raise DataError(
+            f"cannot open {path!r} ({str(exc).strip().splitlines()[0]}); check the URI and the "
+            f"credentials (for s3://: AWS_* variables, AWS_ENDPOINT_URL for another S3 server)"
+        ) from None
 
 
 def _readable(name: str) -> bool:
@@ -122,8 +129,9 @@ def _file_info(fs: pyarrow.fs.FileSystem, path: str, spec: str) -> Any:
     try:
         return fs.get_file_info(path)
     except OSError as exc:
-        raise DataError(f"cannot read {spec} ({str(exc).strip().splitlines()[0]}); check the path and the "
-                        f"credentials") from None
+        raise DataError(
+            f"cannot read {spec} ({str(exc).strip().splitlines()[0]}); check the path and the credentials"
+        ) from None
 
 
 def list_inputs(spec: str) -> InputFiles:
@@ -136,16 +144,22 @@ def list_inputs(spec: str) -> InputFiles:
     if info.type == pafs.FileType.File:
         entries = [info]
     elif info.type == pafs.FileType.Directory:
-        entries = [e for e in fs.get_file_info(pafs.FileSelector(root, recursive=False))
-                   if e.type == pafs.FileType.File and _readable(e.base_name)]
+        entries = [
+            e
+            for e in fs.get_file_info(pafs.FileSelector(root, recursive=False))
+            if e.type == pafs.FileType.File and _readable(e.base_name)
+        ]
         if not entries:
             raise DataError(f"{spec} is a directory without readable files ({', '.join(READABLE)})")
     elif any(ch in root for ch in "*?["):
         parent, pattern = root.rsplit("/", 1) if "/" in root else (".", root)
         if any(ch in parent for ch in "*?["):
             raise DataError(f"{spec}: only the last part of a path may be a pattern (e.g. dir/*.csv)")
-        entries = [e for e in fs.get_file_info(pafs.FileSelector(parent, allow_not_found=True))
-                   if e.type == pafs.FileType.File and fnmatch.fnmatch(e.base_name, pattern)]
+        entries = [
+            e
+            for e in fs.get_file_info(pafs.FileSelector(parent, allow_not_found=True))
+            if e.type == pafs.FileType.File and fnmatch.fnmatch(e.base_name, pattern)
+        ]
         if not entries:
             raise DataError(f"no file matches {spec}")
     else:
@@ -157,13 +171,16 @@ def list_inputs(spec: str) -> InputFiles:
         kinds.setdefault(kind, entry.base_name)
     if len(kinds) > 1:
         found = ", ".join(f"{KIND_NAMES[k]} ({name})" for k, name in sorted(kinds.items()))
-        raise DataError(f"{spec}: one job reads one kind of file; found {found}. Score each kind separately "
-                        f"(e.g. with a glob such as dir/*.csv)")
-    kind, = kinds
+        raise DataError(
+            f"{spec}: one job reads one kind of file; found {found}. Score each kind separately "
+            f"(e.g. with a glob such as dir/*.csv)"
+        )
+    (kind,) = kinds
     empty = [e.path for e in entries if e.size == 0]
     if empty:
-        raise DataError(f"{empty[0]} is empty (0 bytes)" + (f", and {len(empty) - 1} more file(s)" if len(empty) > 1
-                                                            else ""))
+        raise DataError(
+            f"{empty[0]} is empty (0 bytes)" + (f", and {len(empty) - 1} more file(s)" if len(empty) > 1 else "")
+        )
     return InputFiles([e.path for e in entries], fs, kind, spec, [int(e.size or 0) for e in entries])
 
 
@@ -185,9 +202,17 @@ def local_copy(fs: pyarrow.fs.FileSystem, path: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def iter_chunks(files: InputFiles, path: str, *, rows: int, sep: str | None = None, encoding: str | None = None,
-                encoding_errors: str = "strict", sheet: str | int | None = None,
-                text_column: str | None = None) -> Generator[pd.DataFrame, None, None]:
+def iter_chunks(
+    files: InputFiles,
+    path: str,
+    *,
+    rows: int,
+    sep: str | None = None,
+    encoding: str | None = None,
+    encoding_errors: str = "strict",
+    sheet: str | int | None = None,
+    text_column: str | None = None,
+) -> Generator[pd.DataFrame, None, None]:
     """The rows of one input file in chunks of ``rows``, read by :func:`sentiment.io.readers.iter_table` (the
     single-process reader, so the same cells, types, encoding detection and errors); messages name the file
     as the user gave it, not a temporary copy."""
@@ -210,8 +235,15 @@ def iter_chunks(files: InputFiles, path: str, *, rows: int, sep: str | None = No
         return
     with local_copy(files.filesystem, path) as local:
         try:
-            for chunk, _ in iter_table(local, sep=sep, encoding=encoding, chunksize=rows,
-                                       encoding_errors=encoding_errors, sheet=sheet, text_column=text_column):
+            for chunk, _ in iter_table(
+                local,
+                sep=sep,
+                encoding=encoding,
+                chunksize=rows,
+                encoding_errors=encoding_errors,
+                sheet=sheet,
+                text_column=text_column,
+            ):
                 yield chunk
         except DataError as exc:
             if str(local) == path:

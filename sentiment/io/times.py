@@ -39,46 +39,117 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 DAY_NS = 86_400 * 10**9
 
-_TIME = (r"(?:(?:\s*[T ,]\s*|\s+)(?:(?P<ap1>오전|오후|새벽|밤|[AaPp]\.?[Mm]\.?)\s*)?(?P<H>\d{1,2})\s*(?::|시)\s*"
-         r"(?:(?P<M>\d{1,2})\s*분?)?(?:\s*:\s*(?P<S>\d{1,2})(?:[.,](?P<F>\d{1,9}))?|\s*(?P<S2>\d{1,2})\s*초)?"
-         r"\s*(?P<ap2>[AaPp]\.?[Mm]\.?|오전|오후)?\s*(?P<tz>Z|UTC|GMT|KST|JST|[+-]\d{2}:?\d{2})?)?")
+_TIME = (
+    r"(?:(?:\s*[T ,]\s*|\s+)(?:(?P<ap1>오전|오후|새벽|밤|[AaPp]\.?[Mm]\.?)\s*)?(?P<H>\d{1,2})\s*(?::|시)\s*"
+    r"(?:(?P<M>\d{1,2})\s*분?)?(?:\s*:\s*(?P<S>\d{1,2})(?:[.,](?P<F>\d{1,9}))?|\s*(?P<S2>\d{1,2})\s*초)?"
+    r"\s*(?P<ap2>[AaPp]\.?[Mm]\.?|오전|오후)?\s*(?P<tz>Z|UTC|GMT|KST|JST|[+-]\d{2}:?\d{2})?)?"
+)
 _WEEKDAY = r"(?:\s*\(?\s*(?:[월화수목금토일](?:요일)?|Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?\s*\)?)?"
 _END = r"\.?\s*$"
 PATTERNS = {
-    "year first (2019.12.21, 2019-12-21, ISO 8601)":
-        re.compile(r"^(?P<y>\d{4}|\d{2})\s*(?P<sep>[-./])\s*(?P<m>\d{1,2})\s*(?P=sep)\s*(?P<d>\d{1,2})\.?"
-                   + _WEEKDAY + _TIME + _END),
-    "Korean (2019년 12월 21일)":
-        re.compile(r"^(?:(?P<y>\d{4}|\d{2})\s*년\s*)?(?P<m>\d{1,2})\s*월\s*(?P<d>\d{1,2})\s*일" + _WEEKDAY + _TIME
-                   + _END),
-    "month first (12/21/2019)":
-        re.compile(r"^(?P<a>\d{1,2})\s*(?P<sep>[-./])\s*(?P<b>\d{1,2})\s*(?P=sep)\s*(?P<y>\d{4})" + _TIME + _END),
-    "month name (Dec 21, 2019)":
-        re.compile(r"^(?:[A-Za-z]{3,9},?\s+)?(?:(?P<mon>[A-Za-z]{3,9})\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?|"
-                   r"(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<mon2>[A-Za-z]{3,9})\.?),?\s+(?P<y>\d{4})" + _TIME + _END),
+    "year first (2019.12.21, 2019-12-21, ISO 8601)": re.compile(
+        r"^(?P<y>\d{4}|\d{2})\s*(?P<sep>[-./])\s*(?P<m>\d{1,2})\s*(?P=sep)\s*(?P<d>\d{1,2})\.?"
+        + _WEEKDAY
+        + _TIME
+        + _END
+    ),
+    "Korean (2019년 12월 21일)": re.compile(
+        r"^(?:(?P<y>\d{4}|\d{2})\s*년\s*)?(?P<m>\d{1,2})\s*월\s*(?P<d>\d{1,2})\s*일" + _WEEKDAY + _TIME + _END
+    ),
+    "month first (12/21/2019)": re.compile(
+        r"^(?P<a>\d{1,2})\s*(?P<sep>[-./])\s*(?P<b>\d{1,2})\s*(?P=sep)\s*(?P<y>\d{4})" + _TIME + _END
+    ),
+    "month name (Dec 21, 2019)": re.compile(
+        r"^(?:[A-Za-z]{3,9},?\s+)?(?:(?P<mon>[A-Za-z]{3,9})\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?|"
+        r"(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<mon2>[A-Za-z]{3,9})\.?),?\s+(?P<y>\d{4})" + _TIME + _END
+    ),
 }
-MONTHS = {name: i for i, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-                                            "nov", "dec"), 1)}
-_RELATIVE = re.compile(r"^(?:약\s*)?(?P<n>\d+|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|an?|one)\s*"
-                       r"(?P<u>초|분|시간|일|주일?|개월|달|년|seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|"
-                       r"weeks?|months?|years?)\s*(?:전|ago)\s*$", re.IGNORECASE)
-_RELATIVE_WORDS = {"방금": 0, "방금 전": 0, "방금전": 0, "지금": 0, "now": 0, "just now": 0, "오늘": 0, "today": 0,
-                   "어제": 1, "yesterday": 1, "그제": 2, "그저께": 2, "엊그제": 2, "일주일 전": 7, "일주일전": 7}
-_NUMBER_WORDS = {"한": 1, "두": 2, "세": 3, "네": 4, "다섯": 5, "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9, "열": 10,
-                 "a": 1, "an": 1, "one": 1}
-_UNIT_SECONDS = {"초": 1, "분": 60, "시간": 3600, "일": 86_400, "주": 604_800, "주일": 604_800, "개월": 2_592_000,
-                 "달": 2_592_000, "년": 31_536_000, "sec": 1, "second": 1, "min": 60, "minute": 60, "hr": 3600,
-                 "hour": 3600, "day": 86_400, "week": 604_800, "month": 2_592_000, "year": 31_536_000}
+MONTHS = {
+    name: i
+    for i, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+}
+_RELATIVE = re.compile(
+    r"^(?:약\s*)?(?P<n>\d+|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|an?|one)\s*"
+    r"(?P<u>초|분|시간|일|주일?|개월|달|년|seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|"
+    r"weeks?|months?|years?)\s*(?:전|ago)\s*$",
+    re.IGNORECASE,
+)
+_RELATIVE_WORDS = {
+    "방금": 0,
+    "방금 전": 0,
+    "방금전": 0,
+    "지금": 0,
+    "now": 0,
+    "just now": 0,
+    "오늘": 0,
+    "today": 0,
+    "어제": 1,
+    "yesterday": 1,
+    "그제": 2,
+    "그저께": 2,
+    "엊그제": 2,
+    "일주일 전": 7,
+    "일주일전": 7,
+}
+_NUMBER_WORDS = {
+    "한": 1,
+    "두": 2,
+    "세": 3,
+    "네": 4,
+    "다섯": 5,
+    "여섯": 6,
+    "일곱": 7,
+    "여덟": 8,
+    "아홉": 9,
+    "열": 10,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+}
+_UNIT_SECONDS = {
+    "초": 1,
+    "분": 60,
+    "시간": 3600,
+    "일": 86_400,
+    "주": 604_800,
+    "주일": 604_800,
+    "개월": 2_592_000,
+    "달": 2_592_000,
+    "년": 31_536_000,
+    "sec": 1,
+    "second": 1,
+    "min": 60,
+    "minute": 60,
+    "hr": 3600,
+    "hour": 3600,
+    "day": 86_400,
+    "week": 604_800,
+    "month": 2_592_000,
+    "year": 31_536_000,
+}
 _ZONES = {"Z": 0, "UTC": 0, "GMT": 0, "KST": 540, "JST": 540}
 FORM_NAMES = {"year": "year first (2019.12.21, 2019-12-21, ISO 8601)", "korean": "Korean (2019년 12월 21일)"}
 # Common forms read first with explicit formats (pandas' compiled strptime: ~1 s per million values); the
 # regular expressions of PATTERNS read the rest value by value.
-FAST_FORMATS = (("year", "ISO8601"), ("korean", "%Y년 %m월 %d일"), ("korean", "%Y년 %m월 %d일 %p %I:%M"),
-                ("korean", "%Y년 %m월 %d일 %H:%M"), ("korean", "%Y년 %m월 %d일 %p %I:%M:%S"),
-                ("korean", "%Y년 %m월 %d일 %H:%M:%S"), ("year", "%Y.%m.%d"), ("year", "%Y.%m.%d."),
-                ("year", "%Y. %m. %d."), ("year", "%Y.%m.%d %H:%M"), ("year", "%Y.%m.%d %H:%M:%S"),
-                ("year", "%Y. %m. %d. %p %I:%M"), ("year", "%Y. %m. %d. %p %I:%M:%S"), ("year", "%y.%m.%d"),
-                ("year", "%Y/%m/%d"), ("year", "%Y/%m/%d %H:%M"), ("year", "%Y/%m/%d %H:%M:%S"))
+FAST_FORMATS = (
+    ("year", "ISO8601"),
+    ("korean", "%Y년 %m월 %d일"),
+    ("korean", "%Y년 %m월 %d일 %p %I:%M"),
+    ("korean", "%Y년 %m월 %d일 %H:%M"),
+    ("korean", "%Y년 %m월 %d일 %p %I:%M:%S"),
+    ("korean", "%Y년 %m월 %d일 %H:%M:%S"),
+    ("year", "%Y.%m.%d"),
+    ("year", "%Y.%m.%d."),
+    ("year", "%Y. %m. %d."),
+    ("year", "%Y.%m.%d %H:%M"),
+    ("year", "%Y.%m.%d %H:%M:%S"),
+    ("year", "%Y. %m. %d. %p %I:%M"),
+    ("year", "%Y. %m. %d. %p %I:%M:%S"),
+    ("year", "%y.%m.%d"),
+    ("year", "%Y/%m/%d"),
+    ("year", "%Y/%m/%d %H:%M"),
+    ("year", "%Y/%m/%d %H:%M:%S"),
+)
 FAST_SAMPLE = 500
 _DIGITS = re.compile(r"^\d{1,19}(?:\.\d+)?$")
 
@@ -103,8 +174,10 @@ class ParsedTimes:
         """'N values could not be read as a date or time (e.g. 'x')', or None when every value was read."""
         if not self.unreadable:
             return None
-        return (f"{self.unreadable:,} value{'s' if self.unreadable != 1 else ''} could not be read as a date or time "
-                f"(e.g. {self.example!r})")
+        return (
+            f"{self.unreadable:,} value{'s' if self.unreadable != 1 else ''} could not be read as a date or time "
+            f"(e.g. {self.example!r})"
+        )
 
 
 def parse_times(values: pd.Series | list | np.ndarray, reference: Any = None) -> ParsedTimes:
@@ -117,8 +190,9 @@ def parse_times(values: pd.Series | list | np.ndarray, reference: Any = None) ->
     ref = None if reference is None else _naive(pd.Timestamp(reference))
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         times = _naive_series(series)
-        return ParsedTimes(times, empty=int(times.isna().sum()), reference=ref,
-                           forms={"datetime": int(times.notna().sum())})
+        return ParsedTimes(
+            times, empty=int(times.isna().sum()), reference=ref, forms={"datetime": int(times.notna().sum())}
+        )
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     parsed, form, relative = _parse_unique(np.asarray(uniques, dtype=object), ref)
     ns = parsed.view("int64")
@@ -129,8 +203,11 @@ def parse_times(values: pd.Series | list | np.ndarray, reference: Any = None) ->
     blank_unique = np.zeros(len(uniques), dtype=bool)  # blank strings count as empty, not unreadable
     if not pd.api.types.is_numeric_dtype(uniques.dtype):
         objects = np.asarray(uniques, dtype=object)
-        is_str = np.array([isinstance(v, str) for v in objects], dtype=bool) if (
-            pd.api.types.infer_dtype(objects, skipna=False) != "string") else np.ones(len(objects), dtype=bool)
+        is_str = (
+            np.array([isinstance(v, str) for v in objects], dtype=bool)
+            if (pd.api.types.infer_dtype(objects, skipna=False) != "string")
+            else np.ones(len(objects), dtype=bool)
+        )
         blank_unique[is_str] = _stripped(objects[is_str]).eq("").to_numpy(dtype=bool)
     counts = np.bincount(codes[valid], minlength=len(uniques))
     empty = int((~valid).sum() + counts[blank_unique].sum())
@@ -150,8 +227,10 @@ def parse_reference(text: str, option: str = "--time-reference") -> pd.Timestamp
     """A reference time given by the user (any absolute form :func:`parse_times` reads), else a DataError."""
     result = parse_times(pd.Series([str(text)]))
     if result.times.isna().all():
-        raise DataError(f"{option} {text!r} is not a date or time; give one such as 2024-05-01, "
-                        f"'2024-05-01 13:45' or '2024년 5월 1일 오후 1:45'")
+        raise DataError(
+            f"{option} {text!r} is not a date or time; give one such as 2024-05-01, "
+            f"'2024-05-01 13:45' or '2024년 5월 1일 오후 1:45'"
+        )
     return result.times.iloc[0]
 
 
@@ -203,8 +282,9 @@ def _parse_unique(values: np.ndarray, ref: pd.Timestamp | None) -> tuple[np.ndar
         out[strings], form[strings], relative[strings] = parsed, names, rel
     # out of range: unreadable
     ns = out.view("int64")
-    bad = (ns != np.iinfo(np.int64).min) & ((out < np.datetime64(f"{MIN_YEAR}-01-01"))
-                                            | (out >= np.datetime64(f"{MAX_YEAR + 1}-01-01")))
+    bad = (ns != np.iinfo(np.int64).min) & (
+        (out < np.datetime64(f"{MIN_YEAR}-01-01")) | (out >= np.datetime64(f"{MAX_YEAR + 1}-01-01"))
+    )
     out[bad] = np.datetime64("NaT")
     form[bad] = ""
     relative[bad] = False
@@ -262,9 +342,13 @@ def _from_numbers(x: np.ndarray, digits: np.ndarray | None) -> tuple[np.ndarray,
         out[mask], form[mask] = stamps, np.where(np.isnat(stamps), "", name)
     stamp_like = (ndigits == 8) | (ndigits == 14) | ((ndigits == 12) & (x >= 1.9e11) & (x < 2.2e11))
     todo = np.isnat(out) & ~(whole & stamp_like)  # an impossible YYYYMMDD is no epoch time either
-    ranges = (("Excel serial date", 2e4, 1e5, None), ("epoch seconds", 1e8, 1e10, 10**9),
-              ("epoch milliseconds", 1e11, 1e13, 10**6), ("epoch microseconds", 1e14, 1e16, 10**3),
-              ("epoch nanoseconds", 1e17, 1e19, 1))
+    ranges = (
+        ("Excel serial date", 2e4, 1e5, None),
+        ("epoch seconds", 1e8, 1e10, 10**9),
+        ("epoch milliseconds", 1e11, 1e13, 10**6),
+        ("epoch microseconds", 1e14, 1e16, 10**3),
+        ("epoch nanoseconds", 1e17, 1e19, 1),
+    )
     for name, lo, hi, ns_per in ranges:
         mask = todo & (x >= lo) & (x < hi)
         if not mask.any():
@@ -280,8 +364,13 @@ def _from_numbers(x: np.ndarray, digits: np.ndarray | None) -> tuple[np.ndarray,
 
 def _assemble(parts: dict[str, Any]) -> np.ndarray:
     """datetime64[ns] from year/month/day[/hour/minute/second/ns/offset minutes] arrays; NaT where invalid."""
-    frame = pd.DataFrame({k: pd.to_numeric(pd.Series(np.asarray(v)), errors="coerce")
-                          for k, v in parts.items() if k in ("year", "month", "day", "hour", "minute", "second")})
+    frame = pd.DataFrame(
+        {
+            k: pd.to_numeric(pd.Series(np.asarray(v)), errors="coerce")
+            for k, v in parts.items()
+            if k in ("year", "month", "day", "hour", "minute", "second")
+        }
+    )
     ok = frame.notna().all(axis=1)
     ok &= frame["month"].between(1, 12) & frame["day"].between(1, 31) & frame["year"].between(MIN_YEAR, MAX_YEAR)
     for unit, top in (("hour", 23), ("minute", 59), ("second", 59)):
@@ -312,8 +401,9 @@ def _from_strings(text: pd.Series, ref: pd.Timestamp | None) -> tuple[np.ndarray
     digits = pc.match_substring_regex(pa_strings(text), _DIGITS.pattern).to_numpy(zero_copy_only=False)
     if digits.any():
         body = text[digits].str.split(".", n=1).str[0]
-        out[digits], form[digits] = _from_numbers(pd.to_numeric(text[digits]).to_numpy(dtype=float),
-                                                  digits=body.str.len().to_numpy())
+        out[digits], form[digits] = _from_numbers(
+            pd.to_numeric(text[digits]).to_numpy(dtype=float), digits=body.str.len().to_numpy()
+        )
     todo = ~digits
     _fast(text, todo, out, form)
     for name, pattern in PATTERNS.items():
@@ -343,8 +433,11 @@ def _fast(text: pd.Series, todo: np.ndarray, out: np.ndarray, form: np.ndarray) 
     if todo.sum() < 2 * FAST_SAMPLE:
         return  # few values: the patterns are as fast
     rest = text[todo]
-    variants = [(family, fmt.replace("%p", word), half) for family, fmt in FAST_FORMATS
-                for word, half in ((("오전", "am"), ("오후", "pm")) if "%p" in fmt else (("", ""),))]
+    variants = [
+        (family, fmt.replace("%p", word), half)
+        for family, fmt in FAST_FORMATS
+        for word, half in ((("오전", "am"), ("오후", "pm")) if "%p" in fmt else (("", ""),))
+    ]
     for family, fmt, half in variants:
         if not len(rest):
             break
@@ -382,8 +475,11 @@ def _to_datetime(values: pd.Series, fmt: str) -> pd.Series:
 
 
 def _components(name: str, found: pd.DataFrame, ref: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray]:
-    num = {c: pd.to_numeric(found[c], errors="coerce") for c in found.columns
-           if c not in ("sep", "ap1", "ap2", "tz", "mon", "mon2", "F")}
+    num = {
+        c: pd.to_numeric(found[c], errors="coerce")
+        for c in found.columns
+        if c not in ("sep", "ap1", "ap2", "tz", "mon", "mon2", "F")
+    }
     relative = np.zeros(len(found), dtype=bool)
     if name.startswith("month first"):
         a, b = num["a"], num["b"]
@@ -418,8 +514,18 @@ def _components(name: str, found: pd.DataFrame, ref: pd.Timestamp | None) -> tup
         sign = np.where(z.str[0] == "-", -1, 1)
         offset[signed] = sign * (z.str[1:3].astype(int) * 60 + z.str[3:5].astype(int))
     offset = offset.fillna(0).astype("int64")
-    stamps = _assemble({"year": year, "month": month, "day": day, "hour": hour, "minute": num["M"].fillna(0),
-                        "second": second, "ns": ns.to_numpy(), "offset": offset.to_numpy()})
+    stamps = _assemble(
+        {
+            "year": year,
+            "month": month,
+            "day": day,
+            "hour": hour,
+            "minute": num["M"].fillna(0),
+            "second": second,
+            "ns": ns.to_numpy(),
+            "offset": offset.to_numpy(),
+        }
+    )
     return stamps, relative
 
 

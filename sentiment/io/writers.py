@@ -1,4 +1,4 @@
-"""Writing tables: output types, the spreadsheet formula guard, and atomic writes (a temporary file renamed into place)."""
+"""Writing tables: output types, the spreadsheet formula guard, atomic writes (a temporary file renamed into place)."""
 
 from __future__ import annotations
 
@@ -18,16 +18,24 @@ WRITABLE = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".xlsx", ".parquet", ".jsonl")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
+
 def output_kind(path: str | Path) -> tuple[str, bool]:
     """('csv'|'tsv'|'xlsx'|'parquet'|'jsonl', gzipped) for an output path."""
     name = str(path).lower()
     gz = name.endswith(".gz")
     base = name[:-3] if gz else name
-    for ext, kind in ((".csv", "csv"), (".tsv", "tsv"), (".txt", "tsv"), (".xlsx", "xlsx"),
-                      (".parquet", "parquet"), (".jsonl", "jsonl")):
+    for ext, kind in (
+        (".csv", "csv"),
+        (".tsv", "tsv"),
+        (".txt", "tsv"),
+        (".xlsx", "xlsx"),
+        (".parquet", "parquet"),
+        (".jsonl", "jsonl"),
+    ):
         if base.endswith(ext) and not (gz and kind in ("xlsx", "parquet")):
             return kind, gz
     raise DataError(f"{path}: unsupported output type; writable types: {', '.join(WRITABLE)} (or - for stdout)")
+
 
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Prefix text cells starting with = + - @ (or tab/CR) with a quote (CWE-1236)."""
@@ -40,6 +48,7 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
                 out[column] = series.astype(object).where(~mask, "'" + series.astype(object).where(mask, ""))
     return out
 
+
 def check_output(path: str | Path, overwrite: bool) -> None:
     """Fail early (before any work) if the output exists or its folder is missing."""
     if str(path) == "-":
@@ -47,6 +56,7 @@ def check_output(path: str | Path, overwrite: bool) -> None:
     path = Path(path)
     output_kind(path)
     check_output_file(path, overwrite, example="scored.csv")
+
 
 def check_output_file(path: Path, overwrite: bool, example: str) -> None:
     """Refuse an output path that is a directory, exists (without ``overwrite``) or has no parent folder."""
@@ -57,6 +67,7 @@ def check_output_file(path: Path, overwrite: bool, example: str) -> None:
     if not path.parent.exists():
         raise DataError(f"output folder {path.parent} does not exist")
 
+
 def atomic_target(path: Path) -> Path:
     """A fresh temporary file name in the same directory (for an ``os.replace`` at the end), with the mode a
     new file gets under the user's umask (not mkstemp's 0600), which the renamed output keeps."""
@@ -66,6 +77,7 @@ def atomic_target(path: Path) -> Path:
     os.close(fd)
     os.chmod(tmp, usual_mode())
     return Path(tmp)
+
 
 def write_table(frame: pd.DataFrame, path: str | Path, *, escape: bool = True, encoding: str = "utf-8") -> None:
     """Write a whole table atomically (or CSV to stdout for ``-``)."""
@@ -86,22 +98,33 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, escape: bool = True, e
         tmp.unlink(missing_ok=True)
         raise
 
+
 def _has_bare_cr(frame: pd.DataFrame) -> bool:
     """A text cell with a carriage return, which the csv module leaves unquoted with '\\n' line ends
     (every reader would split the row there): such frames are written with every cell quoted."""
-    return any(frame[c].map(lambda v: isinstance(v, str) and "\r" in v).any() for c in frame.columns
-               if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype))
+    return any(
+        frame[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
+        for c in frame.columns
+        if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype)
+    )
 
-def write_frame(frame: pd.DataFrame, path: Path, kind: str, gz: bool, encoding: str, header: bool,
-                append: bool) -> None:
+
+def write_frame(
+    frame: pd.DataFrame, path: Path, kind: str, gz: bool, encoding: str, header: bool, append: bool
+) -> None:
     """Write (or append) one frame in the given output kind, without escaping or atomic rename."""
     if kind in ("csv", "tsv"):
         sep = "," if kind == "csv" else "\t"
         mode = "ab" if append else "wb"
         opener: Any = gzip.open if gz else open
         with opener(path, mode) as fh:
-            text = frame.to_csv(sep=sep, index=False, header=header, lineterminator="\n",
-                                quoting=csv.QUOTE_ALL if _has_bare_cr(frame) else csv.QUOTE_MINIMAL)
+            text = frame.to_csv(
+                sep=sep,
+                index=False,
+                header=header,
+                lineterminator="\n",
+                quoting=csv.QUOTE_ALL if _has_bare_cr(frame) else csv.QUOTE_MINIMAL,
+            )
             fh.write(text.encode(encoding))
     elif kind == "jsonl":
         text = frame.to_json(orient="records", lines=True, force_ascii=False) if len(frame) else ""

@@ -66,9 +66,16 @@ def bundle_id(meta: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
-def write_bundle(path: str | Path, config: Config, vocab: Vocabulary, model, meta: dict[str, Any],
-                 history: dict[str, Any] | None = None, extra_files: dict[str, str] | None = None,
-                 overwrite: bool = True) -> Path:
+def write_bundle(
+    path: str | Path,
+    config: Config,
+    vocab: Vocabulary,
+    model,
+    meta: dict[str, Any],
+    history: dict[str, Any] | None = None,
+    extra_files: dict[str, str] | None = None,
+    overwrite: bool = True,
+) -> Path:
     """Write a bundle atomically; ``meta`` gets format version, versions and checksums added.
 
     ``model`` is the Keras model; its ONNX graph (``model.onnx``) is written
@@ -137,12 +144,15 @@ def read_meta(path: str | Path, *, defer: tuple[str, ...] = ()) -> dict[str, Any
     if not path.exists():
         raise BundleError(f"model directory not found: {path}")
     if not path.is_dir():
-        raise BundleError(f"{path} is a file, not a model directory (a bundle is a folder with {META}, "
-                          f"{', '.join(REQUIRED_FILES)})")
+        raise BundleError(
+            f"{path} is a file, not a model directory (a bundle is a folder with {META}, {', '.join(REQUIRED_FILES)})"
+        )
     meta_path = path / META
     if not meta_path.is_file():
-        raise BundleError(f"{path} is not a model bundle: {META} is missing (expected {META}, "
-                          f"{', '.join(REQUIRED_FILES)}; create one with `sentiment train`)")
+        raise BundleError(
+            f"{path} is not a model bundle: {META} is missing (expected {META}, "
+            f"{', '.join(REQUIRED_FILES)}; create one with `sentiment train`)"
+        )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -151,8 +161,10 @@ def read_meta(path: str | Path, *, defer: tuple[str, ...] = ()) -> dict[str, Any
     if not isinstance(version, int):
         raise BundleError(f"{meta_path} has no integer format_version; not a bundle written by this package")
     if version > FORMAT_VERSION:
-        raise BundleError(f"{path} uses bundle format {version}, newer than this package supports "
-                          f"({FORMAT_VERSION}); upgrade the sentiment package to load it")
+        raise BundleError(
+            f"{path} uses bundle format {version}, newer than this package supports "
+            f"({FORMAT_VERSION}); upgrade the sentiment package to load it"
+        )
     files = meta.get("files") or {}
     for name in REQUIRED_FILES:
         if name not in files or not (path / name).is_file():
@@ -167,8 +179,10 @@ def read_meta(path: str | Path, *, defer: tuple[str, ...] = ()) -> dict[str, Any
 
 
 def _changed(path: Path, name: str) -> None:
-    raise BundleError(f"{path}: {name} was changed after the model was saved (sha256 mismatch with "
-                      f"{META}); refusing to load it. Retrain or restore the original file.")
+    raise BundleError(
+        f"{path}: {name} was changed after the model was saved (sha256 mismatch with "
+        f"{META}); refusing to load it. Retrain or restore the original file."
+    )
 
 
 def read_verified(path: str | Path, name: str, meta: dict[str, Any]) -> bytes:
@@ -220,8 +234,10 @@ def _load_keras(path: Path):
     try:
         return keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
     except Exception as exc:  # safe_mode refusals, corrupt archives
-        raise BundleError(f"{path}: model.keras cannot be loaded safely ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise BundleError(
+            f"{path}: model.keras cannot be loaded safely ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
 
 
 def write_onnx(directory: Path, model, config: Config) -> dict[str, Any]:
@@ -282,16 +298,21 @@ def set_card_section(path: str | Path, title: str, text: str) -> Path:
 
 def _precision_card(precision: str, evaluation: dict[str, Any]) -> str:
     """The model card section on int8 against fp32."""
-    lines = ["## Precision",
-             f"- Scoring uses the ONNX graph in **{precision}** by default: a comment gets the same probability "
-             "alone, in any batch, chunk, engine or service micro-batch. int8 (`--precision int8`) is faster but "
-             "batch-dependent (activation scales computed per batch); its figures against fp32 on each domain's "
-             "test split (benchmarks/precision.py --record):",
-             "", "| data | rows | accuracy fp32 | accuracy int8 | macro-F1 fp32 | macro-F1 int8 | labels changed |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Precision",
+        f"- Scoring uses the ONNX graph in **{precision}** by default: a comment gets the same probability "
+        "alone, in any batch, chunk, engine or service micro-batch. int8 (`--precision int8`) is faster but "
+        "batch-dependent (activation scales computed per batch); its figures against fp32 on each domain's "
+        "test split (benchmarks/precision.py --record):",
+        "",
+        "| data | rows | accuracy fp32 | accuracy int8 | macro-F1 fp32 | macro-F1 int8 | labels changed |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, r in evaluation.get("results", {}).items():
-        lines.append(f"| {name} | {r['rows']:,} | {r['fp32']['accuracy']:.4f} | {r['int8']['accuracy']:.4f} | "
-                     f"{r['fp32']['macro_f1']:.4f} | {r['int8']['macro_f1']:.4f} | {r['label_changes']:,} |")
+        lines.append(
+            f"| {name} | {r['rows']:,} | {r['fp32']['accuracy']:.4f} | {r['int8']['accuracy']:.4f} | "
+            f"{r['fp32']['macro_f1']:.4f} | {r['int8']['macro_f1']:.4f} | {r['label_changes']:,} |"
+        )
     return "\n".join(lines)
 
 
@@ -312,7 +333,9 @@ def add_onnx(path: str | Path, output: str | Path | None = None, overwrite: bool
             if name != ONNX_FILE:
                 shutil.copy2(path / name, tmp / name)
         meta["onnx"] = write_onnx(tmp, model, config)
-        meta["versions"] = {**meta.get("versions", {}), **{k: v for k, v in package_versions().items()
-                                                            if k in ("onnx", "onnxruntime")}}
+        meta["versions"] = {
+            **meta.get("versions", {}),
+            **{k: v for k, v in package_versions().items() if k in ("onnx", "onnxruntime")},
+        }
         _write_meta(tmp, meta)
     return target

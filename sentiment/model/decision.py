@@ -47,8 +47,7 @@ class DecisionRule:
             if prior is not None:
                 arr = np.asarray(prior, dtype=float)
                 if arr.ndim != 1 or len(arr) < 2 or np.any(arr <= 0) or abs(arr.sum() - 1.0) > 1e-3:
-                    raise ValueError(f"decision {name} {list(prior)} is not a class mix (positive shares summing "
-                                     "to 1)")
+                    raise ValueError(f"decision {name} {list(prior)} is not a class mix (positive shares summing to 1)")
         if (self.class_prior is None) != (self.base_prior is None):
             raise ValueError("a decision rule's class_prior and base_prior go together")
 
@@ -68,13 +67,13 @@ class DecisionRule:
         out: dict[str, Any] = {"method": self.method}
         if self.threshold is not None:
             out["threshold"] = round(float(self.threshold), 6)
-        if self.class_prior is not None:
+        if self.class_prior is not None and self.base_prior is not None:
             out["class_prior"] = {n: round(float(p), 6) for n, p in zip(names, self.class_prior)}
             out["base_prior"] = {n: round(float(p), 6) for n, p in zip(names, self.base_prior)}
         return {**out, **({"details": self.details} if self.details else {})}
 
     @classmethod
-    def from_dict(cls, data: Any, classes: Sequence[Any], where: str = "meta.json") -> "DecisionRule":
+    def from_dict(cls, data: Any, classes: Sequence[Any], where: str = "meta.json") -> DecisionRule:
         """The rule stored by :meth:`to_dict`; :class:`BundleError` (naming ``where``) when it is malformed."""
         names = [str(c) for c in classes]
         try:
@@ -95,8 +94,10 @@ class DecisionRule:
                 threshold = float(threshold)
             return cls(threshold, priors[0], priors[1], str(data.get("method", "")), dict(data.get("details", {})))
         except (TypeError, ValueError) as exc:
-            raise BundleError(f"{where}: invalid \"decision\" entry ({exc}); remove it to predict the likeliest "
-                              "class, or re-create the bundle") from None
+            raise BundleError(
+                f'{where}: invalid "decision" entry ({exc}); remove it to predict the likeliest '
+                "class, or re-create the bundle"
+            ) from None
 
     def describe(self, classes: Sequence[Any]) -> str:
         """One line for logs and model cards."""
@@ -105,13 +106,16 @@ class DecisionRule:
             parts.append(f"predict {classes[1]} when P({classes[1]}) >= {self.threshold:.3f}")
         if self.class_prior is not None:
             mix = ", ".join(f"{c}: {p:.1%}" for c, p in zip(classes, self.class_prior))
-            parts.append(f"class mix {mix}" + ("" if self.threshold is not None else
-                                               " (probabilities reweighted from the model's own mix)"))
+            parts.append(
+                f"class mix {mix}"
+                + ("" if self.threshold is not None else " (probabilities reweighted from the model's own mix)")
+            )
         return "; ".join(parts) + (f" ({self.method})" if self.method else "") if parts else "likeliest class"
 
 
-def decide(proba: np.ndarray, classes: np.ndarray, threshold: float | None = None,
-           rule: DecisionRule | None = None) -> np.ndarray:
+def decide(
+    proba: np.ndarray, classes: np.ndarray, threshold: float | None = None, rule: DecisionRule | None = None
+) -> np.ndarray:
     """Predicted classes: with ``threshold`` (two classes) the second class when its probability >= it; else
     ``rule``'s decision; else the likeliest class."""
     proba = np.asarray(proba)
@@ -135,8 +139,9 @@ def base_prior_of(training: dict[str, Any], class_weight: str, classes: Sequence
     return tuple(counts[str(c)] / total for c in classes)
 
 
-def em_class_prior(proba: np.ndarray, base_prior: Sequence[float], *, max_iter: int = 200,
-                   tol: float = 1e-6) -> tuple[np.ndarray, int]:
+def em_class_prior(
+    proba: np.ndarray, base_prior: Sequence[float], *, max_iter: int = 200, tol: float = 1e-6
+) -> tuple[np.ndarray, int]:
     """The class mix of the rows of ``proba`` estimated by EM (Saerens et al. 2002): posteriors reweighted by
     the current mix over ``base_prior``, the mix re-estimated as their mean, until it moves less than ``tol``.
     Returns (mix, iterations). Assumes the model's p(text | class) holds on these texts (a prior shift only)."""
@@ -192,8 +197,13 @@ def fit_threshold(p1: np.ndarray, y: np.ndarray, *, lo: float = 0.02, hi: float 
     return float(np.clip((values[first] + values[last + 1]) / 2.0, lo, hi))
 
 
-def threshold_from_labels(p1_texts: np.ndarray, audit_y: np.ndarray, p1_labeled: np.ndarray | None = None,
-                          y_labeled: np.ndarray | None = None, min_audit: int = 30) -> tuple[float, str]:
+def threshold_from_labels(
+    p1_texts: np.ndarray,
+    audit_y: np.ndarray,
+    p1_labeled: np.ndarray | None = None,
+    y_labeled: np.ndarray | None = None,
+    min_audit: int = 30,
+) -> tuple[float, str]:
     """A threshold on P(class 1) from a few labels, and how it was chosen.
 
     With at least ``min_audit`` audit labels (drawn at random from the texts): the threshold at which the share
@@ -206,8 +216,10 @@ def threshold_from_labels(p1_texts: np.ndarray, audit_y: np.ndarray, p1_labeled:
     audit_y = np.asarray(audit_y).astype(int)
     if len(audit_y) >= min_audit:
         share = (audit_y.sum() + 0.5) / (len(audit_y) + 1.0)
-        return share_threshold(p1_texts, share), (f"threshold at which the predicted share positive on the texts "
-                                                  f"matches {len(audit_y):,} audit labels ({share:.1%})")
+        return share_threshold(p1_texts, share), (
+            f"threshold at which the predicted share positive on the texts "
+            f"matches {len(audit_y):,} audit labels ({share:.1%})"
+        )
     if p1_labeled is None or y_labeled is None or len(np.unique(y_labeled)) < 2:
         return 0.5, "too few labels to fit a threshold"
     return fit_threshold(p1_labeled, y_labeled), f"threshold maximizing macro-F1 on {len(y_labeled):,} labeled rows"

@@ -47,20 +47,29 @@ def _distill_lines(report: dict[str, Any] | None) -> list[str]:
     teachers = "; ".join(
         (t.get("network") or _ngram_teacher_name(t))
         + (f" seed {t['seed']}" if "seed" in t else "")
-        + f": validation accuracy {t['validation_accuracy']:.4f}" for t in report["teachers"])
+        + f": validation accuracy {t['validation_accuracy']:.4f}"
+        for t in report["teachers"]
+    )
     accuracy = f"ensemble validation accuracy {report['ensemble_validation_accuracy']:.4f}"
     share = report.get("char_ngram_share")
-    mean = f"mean probabilities ({accuracy})" if share is None else (
-        f"weighted mean probabilities (n-gram teacher share {share:.2f}, chosen on the validation rows; {accuracy})")
+    mean = (
+        f"mean probabilities ({accuracy})"
+        if share is None
+        else (
+            f"weighted mean probabilities (n-gram teacher share {share:.2f}, chosen on the validation rows; {accuracy})"
+        )
+    )
     reused = sum(bool(t.get("reused")) for t in report["teachers"])
     again = f" ({reused} reused from an earlier run, their training time not counted below)" if reused else ""
     init = report.get("student_init")
     start = f" It started from teacher {init['teacher']}'s weights (the best on validation)." if init else ""
-    return [f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows "
-            f"({teachers}){again}; "
-            f"their {mean} "
-            f"label {report['transfer_rows']:,} unlabeled texts, which the network learns from as soft targets "
-            f"beside the labeled rows.{start}"]
+    return [
+        f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows "
+        f"({teachers}){again}; "
+        f"their {mean} "
+        f"label {report['transfer_rows']:,} unlabeled texts, which the network learns from as soft targets "
+        f"beside the labeled rows.{start}"
+    ]
 
 
 def _soup_lines(report: dict[str, Any] | None) -> list[str]:
@@ -73,10 +82,14 @@ def _soup_lines(report: dict[str, Any] | None) -> list[str]:
         if report.get("soup_validation_accuracy") is not None:
             outcome += f" (validation accuracy {report['soup_validation_accuracy']:.4f})"
     else:
-        outcome = (f"the mean of their weights did worse on validation ({report['soup_validation_accuracy']:.4f}), "
-                   f"student {report['kept_student']} is the saved network")
-    return [f"- Student soup: {report['students']} students from the same start with seeds "
-            f"{', '.join(map(str, report['seeds']))} (validation accuracies {accuracies}); {outcome}."]
+        outcome = (
+            f"the mean of their weights did worse on validation ({report['soup_validation_accuracy']:.4f}), "
+            f"student {report['kept_student']} is the saved network"
+        )
+    return [
+        f"- Student soup: {report['students']} students from the same start with seeds "
+        f"{', '.join(map(str, report['seeds']))} (validation accuracies {accuracies}); {outcome}."
+    ]
 
 
 def _averaging(report: dict[str, Any] | None) -> str:
@@ -94,49 +107,73 @@ def _domain_lines(training: dict[str, Any], cfg: Config) -> list[str]:
     data = training.get("data")
     if data:
         dropped = ", ".join(f"{k} {v:,}" for k, v in data.get("dropped", {}).items() if v)
-        lines.append(f"- Labeled file: `{data['file']}` (text column `{data['text_column']}`, label column "
-                     f"`{data['label_column']}`), {_count(data.get('rows_read'))} rows read"
-                     + (f" ({dropped} dropped)" if dropped else "") + ".")
+        lines.append(
+            f"- Labeled file: `{data['file']}` (text column `{data['text_column']}`, label column "
+            f"`{data['label_column']}`), {_count(data.get('rows_read'))} rows read"
+            + (f" ({dropped} dropped)" if dropped else "")
+            + "."
+        )
     mapping = training.get("label_mapping")
     if mapping:
-        lines.append(f"- Labels: {'/'.join(map(str, mapping['negative']))} → negative, "
-                     f"{'/'.join(map(str, mapping['positive']))} → positive ({mapping['how']}); the model predicts "
-                     f"{mapping['classes'][0]!r} / {mapping['classes'][1]!r}.")
+        lines.append(
+            f"- Labels: {'/'.join(map(str, mapping['negative']))} → negative, "
+            f"{'/'.join(map(str, mapping['positive']))} → positive ({mapping['how']}); the model predicts "
+            f"{mapping['classes'][0]!r} / {mapping['classes'][1]!r}."
+        )
     start = training.get("init_from")
     if start:
         f = type(cfg.finetune)(**start["schedule"]) if start.get("schedule") else None
-        lines.append(f"- Started from the bundle `{start['bundle']}` (id `{start.get('bundle_id', '')[:16]}`"
-                     + (f", labels {start['labels']}" if start.get("labels") is not None else "") + "): its "
-                     f"network and vocabulary, grown by {start.get('new_tokens', 0):,} morphemes of the new data "
-                     f"(vectors mapped into its embedding space, R² {start.get('mapping_r2')})"
-                     + (f"; why: {start['reason']}" if start.get("reason") else "") + ".")
+        lines.append(
+            f"- Started from the bundle `{start['bundle']}` (id `{start.get('bundle_id', '')[:16]}`"
+            + (f", labels {start['labels']}" if start.get("labels") is not None else "")
+            + "): its "
+            f"network and vocabulary, grown by {start.get('new_tokens', 0):,} morphemes of the new data "
+            f"(vectors mapped into its embedding space, R² {start.get('mapping_r2')})"
+            + (f"; why: {start['reason']}" if start.get("reason") else "")
+            + "."
+        )
         if f is not None:
-            lines.append(f"- Fine-tuning (`[finetune]`): learning rate {f.learning_rate}, up to {f.epochs} epochs "
-                         f"(ran {training.get('epochs_run', '?')}; early stopping on the validation rows, patience "
-                         f"{f.patience}), frozen: {f.freeze}, "
-                         + (f"targets mixed with the starting model's probabilities (weight {f.anchor_weight})."
-                            if f.anchor_weight else "the labels as targets (no soft anchor)."))
+            lines.append(
+                f"- Fine-tuning (`[finetune]`): learning rate {f.learning_rate}, up to {f.epochs} epochs "
+                f"(ran {training.get('epochs_run', '?')}; early stopping on the validation rows, patience "
+                f"{f.patience}), frozen: {f.freeze}, "
+                + (
+                    f"targets mixed with the starting model's probabilities (weight {f.anchor_weight})."
+                    if f.anchor_weight
+                    else "the labels as targets (no soft anchor)."
+                )
+            )
     elif training.get("from_scratch"):
         lines.append(f"- New network: {training['from_scratch']}.")
     decision = training.get("decision")
     if decision:
-        lines.append(f"- Decision threshold {decision['threshold']:.2f} (P(positive)), fitted on "
-                     f"{decision['rows']:,} validation rows because the class mix is "
-                     f"{decision['minority_share']:.0%} / {1 - decision['minority_share']:.0%} (validation macro-F1 "
-                     f"{decision['macro_f1_at_0.5']:.4f} at 0.5, {decision['macro_f1']:.4f} at the threshold).")
+        lines.append(
+            f"- Decision threshold {decision['threshold']:.2f} (P(positive)), fitted on "
+            f"{decision['rows']:,} validation rows because the class mix is "
+            f"{decision['minority_share']:.0%} / {1 - decision['minority_share']:.0%} (validation macro-F1 "
+            f"{decision['macro_f1_at_0.5']:.4f} at 0.5, {decision['macro_f1']:.4f} at the threshold)."
+        )
     domains = training.get("domains")
     if domains:
         rows = ", ".join(f"{name} {n:,}" for name, n in domains["labeled_rows"].items())
         capped = training.get("domain_max_rows")
-        lines.append(f"- Labeled rows per domain{' after sampling' if capped else ''}: {rows}"
-                     + (f" (at most {capped['limit']:,} per domain, `train.domain_max_rows`)" if capped else "")
-                     + f"; each domain weighs in proportion to its rows to the power {domains['balance']} "
-                       "(`train.domain_balance`).")
+        lines.append(
+            f"- Labeled rows per domain{' after sampling' if capped else ''}: {rows}"
+            + (f" (at most {capped['limit']:,} per domain, `train.domain_max_rows`)" if capped else "")
+            + f"; each domain weighs in proportion to its rows to the power {domains['balance']} "
+            "(`train.domain_balance`)."
+        )
     return lines
 
 
-def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dict[str, Any] | None,
-                      stats: dict[str, Any] | None, command: str) -> str:
+def render_model_card(
+    name: str,
+    cfg: Config,
+    meta: dict[str, Any],
+    metrics: dict[str, Any] | None,
+    stats: dict[str, Any] | None,
+    command: str,
+) -> str:
     """Markdown: data, recipe, figures, known weaknesses, the command that rebuilds it."""
     training = meta.get("training", {})
     m = cfg.model
@@ -150,39 +187,57 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         f"- Data fingerprint (sha256 of texts and labels): `{training.get('data_fingerprint', {}).get('sha256')}`",
     ]
     if training.get("extra_texts"):
-        lines.append(f"- Unlabeled texts: {training['extra_texts']:,} (`word2vec.extra_texts`: "
-                     f"{', '.join(cfg.word2vec.extra_texts) or 'passed to fit'}; texts equal to a test text left out).")
+        lines.append(
+            f"- Unlabeled texts: {training['extra_texts']:,} (`word2vec.extra_texts`: "
+            f"{', '.join(cfg.word2vec.extra_texts) or 'passed to fit'}; texts equal to a test text left out)."
+        )
     if stats and stats.get("domains"):
-        lines.append("- Domains (each split on its own; its test split never used for training, Word2Vec or early "
-                     "stopping): " + "; ".join(
-                         f"{name}: `{d.get('file')}`, {_count(d.get('read'))} rows read, {_count(d.get('train'))} "
-                         f"train / {_count(d.get('test'))} test" for name, d in stats["domains"].items()) + ".")
+        lines.append(
+            "- Domains (each split on its own; its test split never used for training, Word2Vec or early "
+            "stopping): "
+            + "; ".join(
+                f"{name}: `{d.get('file')}`, {_count(d.get('read'))} rows read, {_count(d.get('train'))} "
+                f"train / {_count(d.get('test'))} test"
+                for name, d in stats["domains"].items()
+            )
+            + "."
+        )
         for added in stats.get("added_train", []):
-            lines.append(f"- Added to the train split of {added.get('domain', 'the first domain')} (`--add-train`): "
-                         f"{_count(added.get('added'))} labeled rows of `{added.get('file')}`.")
+            lines.append(
+                f"- Added to the train split of {added.get('domain', 'the first domain')} (`--add-train`): "
+                f"{_count(added.get('added'))} labeled rows of `{added.get('file')}`."
+            )
     elif stats:
-        lines.append(f"- Preparation: {_count(stats.get('read'))} rows read, "
-                     f"{stats.get('dropped_duplicates', 0):,} duplicates and "
-                     f"{stats.get('dropped_conflicting_labels', 0):,} conflicting-label rows dropped, "
-                     f"{_count(stats.get('test'))} rows held out as the test split (never used for training, "
-                     "Word2Vec or early stopping).")
+        lines.append(
+            f"- Preparation: {_count(stats.get('read'))} rows read, "
+            f"{stats.get('dropped_duplicates', 0):,} duplicates and "
+            f"{stats.get('dropped_conflicting_labels', 0):,} conflicting-label rows dropped, "
+            f"{_count(stats.get('test'))} rows held out as the test split (never used for training, "
+            "Word2Vec or early stopping)."
+        )
         for added in stats.get("added_train", []):
-            lines.append(f"- Added to the train split (`--add-train`): {_count(added.get('added'))} labeled rows of "
-                         f"`{added.get('file')}` ({_count(added.get('read'))} read; "
-                         f"{_count(added.get('dropped_in_splits'))} already in a split, "
-                         f"{_count(added.get('dropped_duplicates'))} duplicates dropped).")
+            lines.append(
+                f"- Added to the train split (`--add-train`): {_count(added.get('added'))} labeled rows of "
+                f"`{added.get('file')}` ({_count(added.get('read'))} read; "
+                f"{_count(added.get('dropped_in_splits'))} already in a split, "
+                f"{_count(added.get('dropped_duplicates'))} duplicates dropped)."
+            )
     lines += _domain_lines(training, cfg)
     epochs = cfg.distill.student_epochs if cfg.distill.enabled and cfg.distill.student_epochs else cfg.train.epochs
     schedule = (training.get("init_from") or {}).get("schedule")
-    train = cfg.train if not schedule else cfg.with_overrides(
-        {"train.learning_rate": schedule["learning_rate"], "train.patience": schedule["patience"]}).train
+    train = (
+        cfg.train
+        if not schedule
+        else cfg.with_overrides(
+            {"train.learning_rate": schedule["learning_rate"], "train.patience": schedule["patience"]}
+        ).train
+    )
     epochs = schedule["epochs"] if schedule else epochs
     lines += [
         "",
         "## Recipe",
         f"- Normalization: {_normalization(cfg)}.",
-        f"- Tokenizer: KoNLPy `{cfg.tokenizer.tagger}` "
-        f"({'morpheme/POS' if cfg.tokenizer.with_pos else 'morphemes'}).",
+        f"- Tokenizer: KoNLPy `{cfg.tokenizer.tagger}` ({'morpheme/POS' if cfg.tokenizer.with_pos else 'morphemes'}).",
         f"- Word2Vec: {cfg.word2vec.vector_size} dims, {'skip-gram' if cfg.word2vec.sg else 'CBOW'}, "
         f"window {cfg.word2vec.window}, min_count {cfg.word2vec.min_count}, {cfg.word2vec.epochs} epochs; "
         f"vocabulary {_count(meta.get('vocab_size'))} (0 = padding, 1 = unknown).",
@@ -203,20 +258,30 @@ def render_model_card(name: str, cfg: Config, meta: dict[str, Any], metrics: dic
         "## Figures (held-out test split)",
     ]
     if metrics:
-        lines.append(f"- Accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"
-                     + (f", ROC AUC {metrics['roc_auc']:.4f}" if "roc_auc" in metrics else "")
-                     + f" on {metrics['rows']:,} rows.")
+        lines.append(
+            f"- Accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"
+            + (f", ROC AUC {metrics['roc_auc']:.4f}" if "roc_auc" in metrics else "")
+            + f" on {metrics['rows']:,} rows."
+        )
         if metrics.get("by_domain"):
             lines += ["", "| domain | test rows | accuracy | macro-F1 | ROC AUC |", "|---|---|---|---|---|"]
-            lines += [f"| {name} | {m['rows']:,} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
-                      f"{m.get('roc_auc', float('nan')):.4f} |" for name, m in metrics["by_domain"].items()]
+            lines += [
+                f"| {name} | {m['rows']:,} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
+                f"{m.get('roc_auc', float('nan')):.4f} |"
+                for name, m in metrics["by_domain"].items()
+            ]
     else:
         lines.append("- Not evaluated on a held-out split.")
-    weaknesses = WEAKNESSES if not training.get("domains") else WEAKNESSES.replace(
-        "- Trained on movie reviews only: shopping and news comments are a domain shift (different vocabulary and\n"
-        "  topics); expect lower accuracy there",
-        f"- Trained on {', '.join(training['domains']['labeled_rows'])} comments: other kinds (news, apps, ...) are a "
-        "domain shift;\n  expect lower accuracy there (`sentiment adapt` fits the model to your own unlabeled "
-        "comments)")
+    weaknesses = (
+        WEAKNESSES
+        if not training.get("domains")
+        else WEAKNESSES.replace(
+            "- Trained on movie reviews only: shopping and news comments are a domain shift (different vocabulary and\n"
+            "  topics); expect lower accuracy there",
+            f"- Trained on {', '.join(training['domains']['labeled_rows'])} comments: other kinds (news, apps, ...) "
+            "are a domain shift;\n  expect lower accuracy there (`sentiment adapt` fits the model to your own "
+            "unlabeled comments)",
+        )
+    )
     lines += ["", "## Known weaknesses", weaknesses, "", "## Rebuild", "```", command, "```", ""]
     return "\n".join(lines)

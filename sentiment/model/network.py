@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .tf_import import import_keras, import_tensorflow
 from ..config import Config
-from .runtime import Predictor, predict_sequences  # noqa: F401 (re-exported)
 from ..text.sequences import batch_width, bucketed_batches, count_batches, pad
+from .runtime import Predictor, predict_sequences  # noqa: F401 (re-exported)
+from .tf_import import import_keras, import_tensorflow
 
 
 def build_model(cfg: Config, embedding: np.ndarray, n_classes: int):
@@ -32,13 +32,17 @@ def build_model(cfg: Config, embedding: np.ndarray, n_classes: int):
 
     m = cfg.model
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    embed = layers.Embedding(embedding.shape[0], embedding.shape[1], mask_zero=m.mask_padding,
-                             trainable=m.embedding_trainable, name="embedding")
+    embed = layers.Embedding(
+        embedding.shape[0],
+        embedding.shape[1],
+        mask_zero=m.mask_padding,
+        trainable=m.embedding_trainable,
+        name="embedding",
+    )
     x = embed(inputs)
     embed.set_weights([embedding])
     if m.embedding_dropout:
-        x = layers.Dropout(m.embedding_dropout, noise_shape=(None, 1, embedding.shape[1]),
-                           name="embedding_dropout")(x)
+        x = layers.Dropout(m.embedding_dropout, noise_shape=(None, 1, embedding.shape[1]), name="embedding_dropout")(x)
     for i, units in enumerate(m.lstm_units):
         last = i == len(m.lstm_units) - 1
         lstm = layers.LSTM(units, return_sequences=not last, name=f"lstm_{i + 1}")
@@ -68,9 +72,15 @@ def _optimizer(cfg: Config, steps: int = 1):
     learning_rate = _learning_rate(cfg, steps)
     if cfg.train.optimizer == "adam" and cfg.train.sparse_updates:
         return _lazy_adam_class()(learning_rate=learning_rate)
-    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "adamax": keras.optimizers.Adamax,
-               "nadam": keras.optimizers.Nadam, "rmsprop": keras.optimizers.RMSprop,
-               "sgd": keras.optimizers.SGD, "adagrad": keras.optimizers.Adagrad}
+    classes = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "adamax": keras.optimizers.Adamax,
+        "nadam": keras.optimizers.Nadam,
+        "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD,
+        "adagrad": keras.optimizers.Adagrad,
+    }
     return classes[cfg.train.optimizer](learning_rate=learning_rate)
 
 
@@ -94,8 +104,11 @@ def _lazy_adam_class():
             rows, positions = tf.unique(gradient.indices)  # a token may occur several times in a batch
             grad = tf.math.unsorted_segment_sum(tf.cast(gradient.values, dtype), positions, tf.shape(rows)[0])
             step = tf.cast(self.iterations + 1, dtype)
-            alpha = (tf.cast(learning_rate, dtype) * tf.sqrt(1 - tf.pow(tf.cast(self.beta_2, dtype), step))
-                     / (1 - tf.pow(tf.cast(self.beta_1, dtype), step)))
+            alpha = (
+                tf.cast(learning_rate, dtype)
+                * tf.sqrt(1 - tf.pow(tf.cast(self.beta_2, dtype), step))
+                / (1 - tf.pow(tf.cast(self.beta_1, dtype), step))
+            )
             index = self._get_variable_index(variable)
             m, v = self._momentums[index], self._velocities[index]
             m_rows = self.beta_1 * tf.gather(m, rows) + (1 - self.beta_1) * grad
@@ -107,8 +120,14 @@ def _lazy_adam_class():
     return LazyAdam
 
 
-def _dataset(sequences: Sequence[np.ndarray], targets: np.ndarray, cfg: Config, shuffle: bool, seed: int,
-             weights: np.ndarray | None = None):
+def _dataset(
+    sequences: Sequence[np.ndarray],
+    targets: np.ndarray,
+    cfg: Config,
+    shuffle: bool,
+    seed: int,
+    weights: np.ndarray | None = None,
+):
     """A tf.data pipeline of (ids, target[, weight]) batches, length-bucketed when enabled."""
     tf = import_tensorflow()
 
@@ -123,14 +142,15 @@ def _dataset(sequences: Sequence[np.ndarray], targets: np.ndarray, cfg: Config, 
             index_batches = bucketed_batches(lengths, batch_size, rng)
         else:
             order = rng.permutation(len(sequences)) if shuffle else np.arange(len(sequences))
-            index_batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+            index_batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         for idx in index_batches:
             width = batch_width(lengths[idx], maxlen) if bucket else maxlen
             ids = pad([sequences[i] for i in idx], maxlen, seq_cfg.padding, seq_cfg.truncating, width)
             yield (ids, targets[idx]) if weights is None else (ids, targets[idx], weights[idx])
 
-    y_spec = tf.TensorSpec(shape=(None, *targets.shape[1:]),
-                           dtype=tf.float32 if targets.dtype == np.float32 else tf.int32)
+    y_spec = tf.TensorSpec(
+        shape=(None, *targets.shape[1:]), dtype=tf.float32 if targets.dtype == np.float32 else tf.int32
+    )
     signature: tuple[Any, ...] = (tf.TensorSpec(shape=(None, None), dtype=tf.int32), y_spec)
     if weights is not None:
         signature += (tf.TensorSpec(shape=(None,), dtype=tf.float32),)
@@ -152,10 +172,16 @@ def training_targets(y: np.ndarray, n_classes: int) -> tuple[np.ndarray, str]:
     return y.astype(np.int32), "sparse_categorical_crossentropy"
 
 
-def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray],
-              valid: tuple[Sequence[np.ndarray], np.ndarray] | None, n_classes: int,
-              sample_weight: np.ndarray | None = None, verbose: int = 0,
-              callbacks: list | None = None) -> dict[str, Any]:
+def fit_model(
+    model,
+    cfg: Config,
+    train: tuple[Sequence[np.ndarray], np.ndarray],
+    valid: tuple[Sequence[np.ndarray], np.ndarray] | None,
+    n_classes: int,
+    sample_weight: np.ndarray | None = None,
+    verbose: int = 0,
+    callbacks: list | None = None,
+) -> dict[str, Any]:
     """Compile and train; early stopping on ``train.monitor`` (validation loss or accuracy) restores the best weights.
 
     Targets are class indices or class probabilities (see :func:`training_targets`);
@@ -172,17 +198,27 @@ def fit_model(model, cfg: Config, train: tuple[Sequence[np.ndarray], np.ndarray]
     valid_ds = None
     all_callbacks = list(callbacks or [])
     if valid is not None and len(valid[0]):
-        valid_ds = _dataset(valid[0], training_targets(valid[1], n_classes)[0], cfg, shuffle=False,
-                            seed=cfg.train.seed)
+        valid_ds = _dataset(valid[0], training_targets(valid[1], n_classes)[0], cfg, shuffle=False, seed=cfg.train.seed)
         monitor = cfg.train.monitor
-        all_callbacks.append(keras.callbacks.EarlyStopping(monitor=f"val_{monitor}", patience=cfg.train.patience,
-                                                           mode="min" if monitor == "loss" else "max",
-                                                           restore_best_weights=True))
+        all_callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=f"val_{monitor}",
+                patience=cfg.train.patience,
+                mode="min" if monitor == "loss" else "max",
+                restore_best_weights=True,
+            )
+        )
     timer = _epoch_timer()
     snapshots = _weight_snapshots(cfg.train.average_epochs)
     started = time.perf_counter()
-    history = model.fit(train_ds, validation_data=valid_ds, epochs=cfg.train.epochs, verbose=verbose, shuffle=False,
-                        callbacks=[*all_callbacks, timer, snapshots])
+    history = model.fit(
+        train_ds,
+        validation_data=valid_ds,
+        epochs=cfg.train.epochs,
+        verbose=verbose,
+        shuffle=False,
+        callbacks=[*all_callbacks, timer, snapshots],
+    )
     record: dict[str, Any] = {key: [float(v) for v in values] for key, values in history.history.items()}
     record["epoch_seconds"] = timer.seconds
     if len(snapshots.weights) > 1:
@@ -212,8 +248,9 @@ def mean_weights(weight_sets: Sequence[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.mean(layer, axis=0) for layer in zip(*weight_sets)]
 
 
-def _keep_average(model, snapshots: list[list[np.ndarray]], valid_ds, record: dict[str, Any],
-                  monitor: str) -> dict[str, Any]:
+def _keep_average(
+    model, snapshots: list[list[np.ndarray]], valid_ds, record: dict[str, Any], monitor: str
+) -> dict[str, Any]:
     """Set the mean of ``snapshots`` when it does at least as well on ``valid_ds`` as the weights in place.
 
     The weights in place are the best epoch's (restored by early stopping);

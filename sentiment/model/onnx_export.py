@@ -78,18 +78,27 @@ def network_weights(model) -> NetworkWeights:
             lstms.append(LstmWeights([_lstm_direction(layer)], layer.units))
         elif kind == "Bidirectional":
             if layer.merge_mode != "concat":
-                raise BundleError(f"layer {layer.name}: Bidirectional merge_mode {layer.merge_mode!r} cannot be "
-                                  "exported; only 'concat' (the one build_model uses) is supported")
-            lstms.append(LstmWeights([_lstm_direction(layer.forward_layer),
-                                      _lstm_direction(layer.backward_layer)], layer.forward_layer.units))
+                raise BundleError(
+                    f"layer {layer.name}: Bidirectional merge_mode {layer.merge_mode!r} cannot be "
+                    "exported; only 'concat' (the one build_model uses) is supported"
+                )
+            lstms.append(
+                LstmWeights(
+                    [_lstm_direction(layer.forward_layer), _lstm_direction(layer.backward_layer)],
+                    layer.forward_layer.units,
+                )
+            )
         elif kind == "Dense":
             dense = layer
         else:
-            raise BundleError(f"layer {layer.name} ({kind}) has no ONNX export; the network must be "
-                              "Embedding -> (Bi)LSTM layers -> Dense, as sentiment.model.network.build_model builds it")
+            raise BundleError(
+                f"layer {layer.name} ({kind}) has no ONNX export; the network must be "
+                "Embedding -> (Bi)LSTM layers -> Dense, as sentiment.model.network.build_model builds it"
+            )
     if embedding is None or not lstms or dense is None:
-        raise BundleError(f"cannot export this network to ONNX: expected Embedding, LSTM and Dense layers, "
-                          f"found {', '.join(names)}")
+        raise BundleError(
+            f"cannot export this network to ONNX: expected Embedding, LSTM and Dense layers, found {', '.join(names)}"
+        )
     activation = dense.activation.__name__
     if activation not in ("sigmoid", "softmax"):
         raise BundleError(f"output layer activation {activation!r} cannot be exported; expected sigmoid or softmax")
@@ -99,23 +108,32 @@ def network_weights(model) -> NetworkWeights:
 
 def _lstm_direction(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(kernel, recurrent_kernel, bias) of a Keras LSTM with the settings build_model uses; others are refused."""
-    settings = {"activation": getattr(layer.activation, "__name__", layer.activation),
-                "recurrent_activation": getattr(layer.recurrent_activation, "__name__", layer.recurrent_activation),
-                "use_bias": layer.use_bias, "return_state": layer.return_state,
-                "stateful": layer.stateful}
-    expected = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
-                "return_state": False, "stateful": False}
+    settings = {
+        "activation": getattr(layer.activation, "__name__", layer.activation),
+        "recurrent_activation": getattr(layer.recurrent_activation, "__name__", layer.recurrent_activation),
+        "use_bias": layer.use_bias,
+        "return_state": layer.return_state,
+        "stateful": layer.stateful,
+    }
+    expected = {
+        "activation": "tanh",
+        "recurrent_activation": "sigmoid",
+        "use_bias": True,
+        "return_state": False,
+        "stateful": False,
+    }
     if settings != expected:
         bad = {k: v for k, v in settings.items() if expected[k] != v}
-        raise BundleError(f"LSTM layer {layer.name} uses {bad}; the ONNX export supports Keras' default LSTM "
-                          f"({expected})")
+        raise BundleError(
+            f"LSTM layer {layer.name} uses {bad}; the ONNX export supports Keras' default LSTM ({expected})"
+        )
     kernel, recurrent, bias = (np.asarray(w, dtype=np.float32) for w in layer.get_weights())
     return kernel, recurrent, bias
 
 
 def keras_to_onnx_gates(matrix: np.ndarray, units: int) -> np.ndarray:
     """Reorder the last axis of Keras gate blocks (i, f, c, o) into ONNX's (i, o, f, c)."""
-    i, f, c, o = (matrix[..., k * units:(k + 1) * units] for k in range(4))
+    i, f, c, o = (matrix[..., k * units : (k + 1) * units] for k in range(4))
     return np.concatenate([i, o, f, c], axis=-1)
 
 
@@ -124,10 +142,14 @@ def _onnx_lstm_tensors(layer: LstmWeights) -> tuple[np.ndarray, np.ndarray, np.n
     u = layer.units
     W = np.stack([keras_to_onnx_gates(k, u).T for k, _, _ in layer.directions])
     R = np.stack([keras_to_onnx_gates(r, u).T for _, r, _ in layer.directions])
-    B = np.stack([np.concatenate([keras_to_onnx_gates(b, u), np.zeros(4 * u, np.float32)])
-                  for _, _, b in layer.directions])
-    return (np.ascontiguousarray(W, dtype=np.float32), np.ascontiguousarray(R, dtype=np.float32),
-            np.ascontiguousarray(B, dtype=np.float32))
+    B = np.stack(
+        [np.concatenate([keras_to_onnx_gates(b, u), np.zeros(4 * u, np.float32)]) for _, _, b in layer.directions]
+    )
+    return (
+        np.ascontiguousarray(W, dtype=np.float32),
+        np.ascontiguousarray(R, dtype=np.float32),
+        np.ascontiguousarray(B, dtype=np.float32),
+    )
 
 
 def build_onnx_model(weights: NetworkWeights):
@@ -148,8 +170,11 @@ def build_onnx_model(weights: NetworkWeights):
     if weights.masked:  # real tokens per row; ids are right-padded, so they are the first seq_lens positions
         nodes.append(helper.make_node("Greater", [INPUT, const("zero", np.array(0, np.int32))], ["is_token"]))
         nodes.append(helper.make_node("Cast", ["is_token"], ["is_token32"], to=TensorProto.INT32))
-        nodes.append(helper.make_node("ReduceSum", ["is_token32", const("axis1", np.array([1], np.int64))],
-                                      ["seq_lens"], keepdims=0))
+        nodes.append(
+            helper.make_node(
+                "ReduceSum", ["is_token32", const("axis1", np.array([1], np.int64))], ["seq_lens"], keepdims=0
+            )
+        )
         seq_lens = "seq_lens"
     x = "x0"
     last = len(weights.lstms) - 1
@@ -157,19 +182,29 @@ def build_onnx_model(weights: NetworkWeights):
         W, R, B = _onnx_lstm_tensors(layer)
         dirs = len(layer.directions)
         p = f"lstm{n + 1}"
-        nodes.append(helper.make_node(
-            "LSTM", [x, const(f"{p}_W", W), const(f"{p}_R", R), const(f"{p}_B", B), seq_lens],
-            [f"{p}_Y" if n < last else "", f"{p}_Y_h" if n == last else ""], name=p, hidden_size=layer.units,
-            direction="bidirectional" if dirs == 2 else "forward"))
+        nodes.append(
+            helper.make_node(
+                "LSTM",
+                [x, const(f"{p}_W", W), const(f"{p}_R", R), const(f"{p}_B", B), seq_lens],
+                [f"{p}_Y" if n < last else "", f"{p}_Y_h" if n == last else ""],
+                name=p,
+                hidden_size=layer.units,
+                direction="bidirectional" if dirs == 2 else "forward",
+            )
+        )
         if n < last:  # Y (length, dirs, batch, u) -> (length, batch, dirs * u): forward then backward, as Keras concat
             nodes.append(helper.make_node("Transpose", [f"{p}_Y"], [f"{p}_Yt"], perm=[0, 2, 1, 3]))
-            nodes.append(helper.make_node("Reshape", [f"{p}_Yt", const(f"{p}_shape", np.array([0, 0, -1], np.int64))],
-                                          [f"{p}_out"]))
+            nodes.append(
+                helper.make_node(
+                    "Reshape", [f"{p}_Yt", const(f"{p}_shape", np.array([0, 0, -1], np.int64))], [f"{p}_out"]
+                )
+            )
             x = f"{p}_out"
         else:  # Y_h (dirs, batch, u) -> (batch, dirs * u)
             nodes.append(helper.make_node("Transpose", [f"{p}_Y_h"], [f"{p}_Ht"], perm=[1, 0, 2]))
-            nodes.append(helper.make_node("Reshape", [f"{p}_Ht", const(f"{p}_shape", np.array([0, -1], np.int64))],
-                                          ["features"]))
+            nodes.append(
+                helper.make_node("Reshape", [f"{p}_Ht", const(f"{p}_shape", np.array([0, -1], np.int64))], ["features"])
+            )
     nodes.append(helper.make_node("MatMul", ["features", const("dense_W", weights.dense_kernel)], ["logits0"]))
     nodes.append(helper.make_node("Add", ["logits0", const("dense_b", weights.dense_bias)], ["logits"]))
     if weights.activation == "sigmoid":
@@ -178,9 +213,12 @@ def build_onnx_model(weights: NetworkWeights):
         nodes.append(helper.make_node("Softmax", ["logits"], [OUTPUT], axis=-1))
     n_out = weights.dense_kernel.shape[1]
     graph = helper.make_graph(
-        nodes, "sentiment_lstm",
+        nodes,
+        "sentiment_lstm",
         [helper.make_tensor_value_info(INPUT, TensorProto.INT32, ["batch", "length"])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", n_out])], initializer=inits)
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", n_out])],
+        initializer=inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=PRODUCER)
     model.ir_version = 8  # readable by every onnxruntime >= 1.14
     helper.set_model_props(model, {"masked": str(weights.masked).lower(), "input_padding": "post"})
@@ -212,14 +250,25 @@ def export_checked(model, config, rows: int = 64, seed: int = 0) -> tuple[bytes,
     sequences = [rng.integers(1, max(vocab_size, 2), n).astype(np.int32) for n in lengths]
     n_classes = max(2, weights.dense_kernel.shape[1])
     keras_proba = predict_sequences(keras_predictor(model), sequences, config, n_classes, batch_size=16)
-    onnx_proba = predict_sequences(onnx_predictor(graph, config, threads=1), sequences, config, n_classes,
-                                   batch_size=16)
+    onnx_proba = predict_sequences(
+        onnx_predictor(graph, config, threads=1), sequences, config, n_classes, batch_size=16
+    )
     diff = float(np.abs(keras_proba - onnx_proba).max())
     if not diff <= PARITY_TOLERANCE:
-        raise BundleError(f"the ONNX graph's probabilities differ from Keras' by {diff:.2e} (more than "
-                          f"{PARITY_TOLERANCE:g}) on {rows} random sequences; not writing model.onnx. "
-                          "Please report this with the model's config.toml")
-    info = {"file": "model.onnx", "opset": OPSET, "operator": "LSTM", "masked": weights.masked,
-            "input": f"{INPUT} int32 (batch, length), right-padded with 0", "output": OUTPUT,
-            "parity_rows": rows, "max_abs_diff_vs_keras": diff, "onnxruntime": onnxruntime.__version__}
+        raise BundleError(
+            f"the ONNX graph's probabilities differ from Keras' by {diff:.2e} (more than "
+            f"{PARITY_TOLERANCE:g}) on {rows} random sequences; not writing model.onnx. "
+            "Please report this with the model's config.toml"
+        )
+    info = {
+        "file": "model.onnx",
+        "opset": OPSET,
+        "operator": "LSTM",
+        "masked": weights.masked,
+        "input": f"{INPUT} int32 (batch, length), right-padded with 0",
+        "output": OUTPUT,
+        "parity_rows": rows,
+        "max_abs_diff_vs_keras": diff,
+        "onnxruntime": onnxruntime.__version__,
+    }
     return graph, info

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .tf_import import import_keras, import_tensorflow
 from ..config import Config
+from .tf_import import import_keras, import_tensorflow
 
 Log = Callable[[str], None]
 
@@ -44,9 +44,13 @@ def _language_model(cfg: Config, embedding: np.ndarray):
             lstm = layers.LSTM(units, return_sequences=True, name="lstm_1")
             self.encoder = layers.Bidirectional(lstm, name="bilstm_1") if m.bidirectional else lstm
             self.output_dropout = layers.Dropout(m.dropout)
-            self.heads = [(self.add_weight(shape=(vocab_size, units), initializer="glorot_uniform", name=f"w{i}"),
-                           self.add_weight(shape=(vocab_size,), initializer="zeros", name=f"b{i}"))
-                          for i in range(2 if m.bidirectional else 1)]
+            self.heads = [
+                (
+                    self.add_weight(shape=(vocab_size, units), initializer="glorot_uniform", name=f"w{i}"),
+                    self.add_weight(shape=(vocab_size,), initializer="zeros", name=f"b{i}"),
+                )
+                for i in range(2 if m.bidirectional else 1)
+            ]
 
         def call(self, ids, training=False):
             x = self.dropout(self.embedding(ids), training=training)
@@ -77,8 +81,9 @@ def _language_model(cfg: Config, embedding: np.ndarray):
     return model
 
 
-def pretrain_encoder(cfg: Config, embedding: np.ndarray, sequences: Sequence[np.ndarray],
-                     log: Log = lambda msg: None) -> tuple[list[np.ndarray], dict]:
+def pretrain_encoder(
+    cfg: Config, embedding: np.ndarray, sequences: Sequence[np.ndarray], log: Log = lambda msg: None
+) -> tuple[list[np.ndarray], dict]:
     """Train the language model on id sequences; returns (embedding + first-layer weights, report)."""
     keras = import_keras()
     tf = import_tensorflow()
@@ -102,14 +107,14 @@ def pretrain_encoder(cfg: Config, embedding: np.ndarray, sequences: Sequence[np.
         return loss
 
     def batch(idx: np.ndarray) -> np.ndarray:
-        return pad([sequences[i] for i in idx], maxlen, "post", cfg.sequence.truncating,
-                   batch_width(lengths[idx], maxlen))
+        return pad(
+            [sequences[i] for i in idx], maxlen, "post", cfg.sequence.truncating, batch_width(lengths[idx], maxlen)
+        )
 
     rng = np.random.default_rng(cfg.train.seed)
     order = rng.permutation(len(sequences))
-    held_out, train_rows = order[: min(2048, len(sequences) // 10)], order[min(2048, len(sequences) // 10):]
-    held_loss = tf.function(lambda ids: model.loss_on(ids, training=False), input_signature=spec,
-                            reduce_retracing=True)
+    held_out, train_rows = order[: min(2048, len(sequences) // 10)], order[min(2048, len(sequences) // 10) :]
+    held_loss = tf.function(lambda ids: model.loss_on(ids, training=False), input_signature=spec, reduce_retracing=True)
     report: dict = {"texts": len(train_rows), "held_out_texts": len(held_out), "epochs": [], "sampled": p.sampled}
     started = time.perf_counter()
     for epoch in range(p.epochs):
@@ -117,13 +122,27 @@ def pretrain_encoder(cfg: Config, embedding: np.ndarray, sequences: Sequence[np.
         for idx in bucketed_batches(lengths[train_rows], cfg.train.batch_size, rng):
             total += float(step(tf.constant(batch(train_rows[idx]))))
             steps += 1
-        full = float(np.mean([float(held_loss(tf.constant(batch(held_out[i: i + 256]))))
-                              for i in range(0, len(held_out), 256)])) if len(held_out) else float("nan")
-        report["epochs"].append({"sampled_loss": round(total / max(steps, 1), 4), "full_softmax_loss": round(full, 4),
-                                 "seconds": round(time.perf_counter() - epoch_start, 1)})
-        log(f"pretrain: epoch {epoch + 1}/{p.epochs}: sampled-softmax loss {total / max(steps, 1):.3f}, "
+        full = (
+            float(
+                np.mean(
+                    [float(held_loss(tf.constant(batch(held_out[i : i + 256])))) for i in range(0, len(held_out), 256)]
+                )
+            )
+            if len(held_out)
+            else float("nan")
+        )
+        report["epochs"].append(
+            {
+                "sampled_loss": round(total / max(steps, 1), 4),
+                "full_softmax_loss": round(full, 4),
+                "seconds": round(time.perf_counter() - epoch_start, 1),
+            }
+        )
+        log(
+            f"pretrain: epoch {epoch + 1}/{p.epochs}: sampled-softmax loss {total / max(steps, 1):.3f}, "
             f"held-out full-softmax loss {full:.3f} (perplexity {np.exp(full):,.0f}, {len(held_out):,} texts), "
-            f"{time.perf_counter() - epoch_start:.0f} s")
+            f"{time.perf_counter() - epoch_start:.0f} s"
+        )
     report["seconds"] = round(time.perf_counter() - started, 1)
     weights = [*model.embedding.get_weights(), *model.encoder.get_weights()]
     keras.backend.clear_session()
@@ -131,7 +150,8 @@ def pretrain_encoder(cfg: Config, embedding: np.ndarray, sequences: Sequence[np.
 
 
 def initialise(model, weights: list[np.ndarray]) -> None:
-    """Copy pretrained embedding and first-layer weights into a classifier from :func:`~sentiment.model.network.build_model`."""
+    """Copy pretrained embedding and first-layer weights into a classifier made by
+    :func:`~sentiment.model.network.build_model`."""
     first = next(layer for layer in model.layers if layer.name in ("bilstm_1", "lstm_1"))
     model.get_layer("embedding").set_weights(weights[:1])
     first.set_weights(weights[1:])

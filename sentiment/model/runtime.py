@@ -32,9 +32,11 @@ PRECISIONS = ("auto", "fp32", "int8")
 # batch, so a comment's int8 probability moves with its neighbours, its chunk and its engine; "auto" never
 # picks it (docs/runtime.md).
 BATCH_INVARIANT_PRECISIONS = ("fp32",)
-INT8_NOTE = ("precision int8 is batch-dependent: activation scales are computed per batch, so the same comment can "
-             "get a different probability (up to about 0.1) alone, in another batch, chunk size or engine; use "
-             "--precision fp32 (the default) where the same comment must always get the same probability")
+INT8_NOTE = (
+    "precision int8 is batch-dependent: activation scales are computed per batch, so the same comment can "
+    "get a different probability (up to about 0.1) alone, in another batch, chunk size or engine; use "
+    "--precision fp32 (the default) where the same comment must always get the same probability"
+)
 Predictor = Callable[[np.ndarray], np.ndarray]
 # Rows per network call: smaller batches keep the LSTM's per-step state in cache (256 took about 10% less CPU
 # than 1024 with one thread on the packaged model; docs/runtime.md). Any size gives the same probabilities.
@@ -48,8 +50,10 @@ def check_runtime(runtime: str, precision: str) -> None:
     if precision not in PRECISIONS:
         raise SentimentError(f"precision {precision!r} is not supported; use one of {', '.join(PRECISIONS)}")
     if precision == "int8" and runtime == "keras":
-        raise SentimentError("precision 'int8' needs the ONNX runtime; use --runtime onnx (or auto) with "
-                             "--precision int8, or --precision fp32 with --runtime keras")
+        raise SentimentError(
+            "precision 'int8' needs the ONNX runtime; use --runtime onnx (or auto) with "
+            "--precision int8, or --precision fp32 with --runtime keras"
+        )
 
 
 def resolve_precision(precision: str, recorded: str | None = None) -> str:
@@ -89,8 +93,9 @@ class OnnxPredictor:
     directory at load time; the bundle is only read.
     """
 
-    def __init__(self, graph: bytes, *, precision: str = "fp32", threads: int | None = None,
-                 pre_padded: bool = False) -> None:
+    def __init__(
+        self, graph: bytes, *, precision: str = "fp32", threads: int | None = None, pre_padded: bool = False
+    ) -> None:
         import onnxruntime as ort
 
         check_runtime("onnx", precision)
@@ -114,8 +119,7 @@ class OnnxPredictor:
         return self.session.run(None, {self.input_name: ids})[0]
 
 
-def onnx_predictor(graph: bytes, cfg: Config, *, precision: str = "fp32", threads: int | None = None
-                   ) -> OnnxPredictor:
+def onnx_predictor(graph: bytes, cfg: Config, *, precision: str = "fp32", threads: int | None = None) -> OnnxPredictor:
     """An :class:`OnnxPredictor` fed ids padded as ``cfg`` says (pre-padded masked rows are realigned)."""
     pre_padded = cfg.model.mask_padding and cfg.sequence.padding == "pre"
     return OnnxPredictor(graph, precision=precision, threads=threads, pre_padded=pre_padded)
@@ -140,8 +144,13 @@ def quantize_int8(graph: bytes) -> bytes:
         quiet.setLevel(level)
 
 
-def predict_sequences(predict: Predictor, sequences: Sequence[np.ndarray], cfg: Config,
-                      n_classes: int, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+def predict_sequences(
+    predict: Predictor,
+    sequences: Sequence[np.ndarray],
+    cfg: Config,
+    n_classes: int,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> np.ndarray:
     """Class probabilities ``(n, n_classes)`` in input order.
 
     With masking, rows are sorted by length and each batch is padded only to its
@@ -154,8 +163,11 @@ def predict_sequences(predict: Predictor, sequences: Sequence[np.ndarray], cfg: 
     maxlen, seq_cfg = cfg.sequence.maxlen, cfg.sequence
     lengths = np.fromiter((min(len(s), maxlen) for s in sequences), dtype=np.int64, count=n)
     bucket = cfg.model.mask_padding
-    batches = length_sorted_batches(lengths, batch_size) if bucket else \
-        [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    batches = (
+        length_sorted_batches(lengths, batch_size)
+        if bucket
+        else [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    )
     for idx in batches:
         width = batch_width(lengths[idx], maxlen) if bucket else maxlen
         out = predict(pad([sequences[int(i)] for i in idx], maxlen, seq_cfg.padding, seq_cfg.truncating, width))

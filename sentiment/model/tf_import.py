@@ -17,6 +17,7 @@ TensorFlow the application imported itself, which is left alone.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -27,7 +28,8 @@ from types import ModuleType
 
 LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 DEFAULT_LOG_LEVEL = "3"
-# absl's line format: severity letter, MMDD, time (00:00:<epoch seconds> before absl is initialised), thread id, file:line]
+# absl's line format: severity letter, MMDD, time (00:00:<epoch seconds> before absl is initialised), thread id,
+# file:line]
 _ABSL_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\s\]]+:\d+\] ")
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 _SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
@@ -105,10 +107,8 @@ class _filtered_stderr:
     def __exit__(self, *exc: object) -> None:
         if self.saved is None:
             return
-        try:
+        with contextlib.suppress(OSError, ValueError):
             sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
         os.dup2(self.saved, 2)
         os.close(self.saved)
         self.capture.seek(0)

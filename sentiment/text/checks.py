@@ -18,8 +18,9 @@ def check_texts(texts: Iterable[Any]) -> list[str]:
     out = list(texts)
     for i, text in enumerate(out):
         if not isinstance(text, str):
-            raise DataError(f"text #{i} is {text!r} ({type(text).__name__}), not a string; "
-                            "convert or drop missing values first")
+            raise DataError(
+                f"text #{i} is {text!r} ({type(text).__name__}), not a string; convert or drop missing values first"
+            )
     return out
 
 

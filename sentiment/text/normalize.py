@@ -15,8 +15,9 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..config import NormalizeConfig
 
@@ -31,7 +32,7 @@ _DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 
 def _repeat_pattern(max_repeat: int) -> re.Pattern[str]:
-    return re.compile(r"(.)\1{%d,}" % max_repeat, re.DOTALL)
+    return re.compile(r"(.)\1{" + str(max_repeat) + ",}", re.DOTALL)
 
 
 def _blank(ch: str) -> str:
@@ -82,11 +83,10 @@ class _Tracked:
     def strip(t: NormalizedText) -> NormalizedText:
         lead = len(t.text) - len(t.text.lstrip())
         keep = len(t.text.strip())
-        return NormalizedText(t.text[lead: lead + keep], t.starts[lead: lead + keep], t.ends[lead: lead + keep])
+        return NormalizedText(t.text[lead : lead + keep], t.starts[lead : lead + keep], t.ends[lead : lead + keep])
 
     @staticmethod
-    def sub(pattern: re.Pattern[str], repl: str | Callable[[re.Match[str]], str],
-            t: NormalizedText) -> NormalizedText:
+    def sub(pattern: re.Pattern[str], repl: str | Callable[[re.Match[str]], str], t: NormalizedText) -> NormalizedText:
         """``pattern.sub`` where a replacement's characters take the spans of the matched characters in order,
         the last one reaching to the end of the match (a shortened run covers the whole run; a space that
         replaced a URL covers the URL)."""
@@ -102,8 +102,8 @@ class _Tracked:
             new = repl if isinstance(repl, str) else repl(m)
             k = len(new)
             if k <= b - a:
-                starts += t.starts[a: a + k]
-                ends += t.ends[a: a + k - 1] + [t.ends[b - 1]] if k else []
+                starts += t.starts[a : a + k]
+                ends += t.ends[a : a + k - 1] + [t.ends[b - 1]] if k else []
             else:
                 starts += [t.starts[a]] * k
                 ends += [t.ends[b - 1]] * k

@@ -16,8 +16,13 @@ def truncate(ids: np.ndarray, maxlen: int, truncating: str) -> np.ndarray:
     return ids[-maxlen:] if truncating == "pre" else ids[:maxlen]
 
 
-def pad(sequences: Sequence[np.ndarray], maxlen: int, padding: str = "post", truncating: str = "pre",
-        length: int | None = None) -> np.ndarray:
+def pad(
+    sequences: Sequence[np.ndarray],
+    maxlen: int,
+    padding: str = "post",
+    truncating: str = "pre",
+    length: int | None = None,
+) -> np.ndarray:
     """Pad/truncate to a ``(n, length)`` int32 array; ``length`` defaults to ``maxlen``.
 
     Sequences are first truncated to ``maxlen``; ``length`` (at least the longest
@@ -33,7 +38,7 @@ def pad(sequences: Sequence[np.ndarray], maxlen: int, padding: str = "post", tru
             if padding == "post":
                 out[i, : len(s)] = s
             else:
-                out[i, width - len(s):] = s
+                out[i, width - len(s) :] = s
     return out
 
 
@@ -46,7 +51,7 @@ def batch_width(lengths: np.ndarray, maxlen: int, multiple: int = 8) -> int:
 def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Index batches of similar lengths (stable sort), for scoring."""
     order = np.argsort(lengths, kind="stable")
-    return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 BUCKET_WINDOW = 50  # batches per sorting window
@@ -72,8 +77,8 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
     window = batch_size * BUCKET_WINDOW
     batches: list[np.ndarray] = []
     for start in range(0, len(perm), window):
-        part = perm[start: start + window]
+        part = perm[start : start + window]
         part = part[np.argsort(lengths[part], kind="stable")]
-        batches.extend(part[i: i + batch_size] for i in range(0, len(part), batch_size))
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
     rng.shuffle(batches)
     return batches

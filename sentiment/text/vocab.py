@@ -43,7 +43,7 @@ class Vocabulary:
         Path(path).write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocabulary":
+    def load(cls, path: str | Path) -> Vocabulary:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         tokens = data["tokens"]
         if tokens[:2] != [PAD, OOV]:

@@ -44,9 +44,18 @@ Log = Callable[[str], None]
 SAMPLE_COLUMN = "sample"  # how `sentiment label` chose a row: "audit" (at random) or "informative"
 
 
-def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[str], Sequence[Any]] | None = None,
-                     labeled_sample: Sequence[Any] | None = None, cfg: Config | None = None, workers: int = 1,
-                     verbose: int = 0, what: str = "texts", log: Log = lambda msg: None):
+def adapt_classifier(
+    source,
+    texts: Sequence[str],
+    *,
+    labeled: tuple[Sequence[str], Sequence[Any]] | None = None,
+    labeled_sample: Sequence[Any] | None = None,
+    cfg: Config | None = None,
+    workers: int = 1,
+    verbose: int = 0,
+    what: str = "texts",
+    log: Log = lambda msg: None,
+):
     """A new fitted :class:`SentimentClassifier` adapted to ``texts``; see the module docstring.
 
     ``labeled_sample``: for each labeled row, how it was chosen (``audit`` = drawn at random from the texts, as
@@ -66,8 +75,10 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
     started = time.perf_counter()
     texts = [t for t in check_texts(texts) if t.strip()]
     if len(texts) < a.min_texts:
-        raise DataError(f"{what}: only {len(texts):,} non-empty texts; adaptation needs at least {a.min_texts:,} "
-                        f"unlabeled comments of the new kind (or lower adapt.min_texts)")
+        raise DataError(
+            f"{what}: only {len(texts):,} non-empty texts; adaptation needs at least {a.min_texts:,} "
+            f"unlabeled comments of the new kind (or lower adapt.min_texts)"
+        )
     tokens = source.tokenizer_.tokenize_many(texts, workers=workers, show_progress=None if verbose else False)
     _check_looks_like_comments(texts, tokens, what)
     label_texts, label_y = [], np.array([], dtype=int)
@@ -80,8 +91,10 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
     n_classes = source.n_classes_
     train_rows, held_rows = split_labeled(label_y, audit, a.holdout_share, cfg.train.seed)
     if len(label_texts):
-        log(f"adapt: {len(label_texts):,} labeled rows ({int(audit.sum()):,} audit): {len(train_rows):,} train the "
-            f"model, {len(held_rows):,} are held out for the decision rule and the before/after figures")
+        log(
+            f"adapt: {len(label_texts):,} labeled rows ({int(audit.sum()):,} audit): {len(train_rows):,} train the "
+            f"model, {len(held_rows):,} are held out for the decision rule and the before/after figures"
+        )
     keras = import_keras()
     keras.utils.set_random_seed(cfg.train.seed)
 
@@ -92,8 +105,9 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
 
     # 2. the class mix of the texts, then pseudo-labels: the model's, with an n-gram co-teacher trained on its
     #    confident ones, kept in that mix
-    base = np.asarray(base_prior_of(getattr(source, "training_", {}), source.config_.train.class_weight,
-                                    source.classes_.tolist()))
+    base = np.asarray(
+        base_prior_of(getattr(source, "training_", {}), source.config_.train.class_weight, source.classes_.tolist())
+    )
     mix, mix_report = estimate_class_mix(src_proba, base, label_y, audit, a.class_mix, n_classes)
     log(f"adapt: class mix {_mix_text(mix, source.classes_)} ({mix_report['method']})")
     shifted = reweight(src_proba, mix, base)  # the model's probabilities under the texts' class mix
@@ -102,8 +116,10 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
         proba, teacher_report = _co_teacher(cfg, texts, tokens, shifted, n_classes, mix, log)
     chosen = confident_in_mix(proba, a.confidence, mix)
     if not len(chosen):
-        raise DataError(f"{what}: no confident pseudo-labels to learn from; the model predicts a single class "
-                        f"for all texts. Add a few labeled rows (--labeled) or lower adapt.confidence")
+        raise DataError(
+            f"{what}: no confident pseudo-labels to learn from; the model predicts a single class "
+            f"for all texts. Add a few labeled rows (--labeled) or lower adapt.confidence"
+        )
     hard = np.eye(n_classes, dtype=np.float32)[proba[chosen].argmax(axis=1)]
     targets = ((hard + a.anchor_weight * shifted[chosen]) / (1.0 + a.anchor_weight)).astype(np.float32)
     train_ids = [ids[i] for i in chosen]
@@ -113,21 +129,36 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
         train_ids += [label_ids[i] for i in train_rows]
         targets = np.vstack([targets, np.eye(n_classes, dtype=np.float32)[label_y[train_rows]]])
         weights = np.concatenate([weights, np.full(len(train_rows), a.labeled_weight, dtype=np.float32)])
-    log(f"adapt: fine-tuning on {len(chosen):,} pseudo-labeled texts"
-        + (f" and {len(train_rows):,} labeled rows" if len(train_rows) else ""))
+    log(
+        f"adapt: fine-tuning on {len(chosen):,} pseudo-labeled texts"
+        + (f" and {len(train_rows):,} labeled rows" if len(train_rows) else "")
+    )
 
     # 3. fine-tune a copy of the network with the grown embedding
-    tune_cfg = cfg.with_overrides({"train.epochs": a.epochs, "train.learning_rate": a.learning_rate,
-                                   "train.average_epochs": 0, "train.monitor": "loss",
-                                   "train.lr_schedule": "constant"})
+    tune_cfg = cfg.with_overrides(
+        {
+            "train.epochs": a.epochs,
+            "train.learning_rate": a.learning_rate,
+            "train.average_epochs": 0,
+            "train.monitor": "loss",
+            "train.lr_schedule": "constant",
+        }
+    )
     model = network_from(source, cfg, matrix)
     rng = np.random.default_rng(cfg.train.seed)
     order = rng.permutation(len(train_ids))
     n_valid = max(1, len(order) // 10) if len(order) >= 50 else 0
     valid_idx, fit_idx = order[:n_valid], order[n_valid:]
     valid = ([train_ids[i] for i in valid_idx], targets[valid_idx]) if n_valid else None
-    history = fit_model(model, tune_cfg, ([train_ids[i] for i in fit_idx], targets[fit_idx]), valid, n_classes,
-                        sample_weight=weights[fit_idx], verbose=verbose)
+    history = fit_model(
+        model,
+        tune_cfg,
+        ([train_ids[i] for i in fit_idx], targets[fit_idx]),
+        valid,
+        n_classes,
+        sample_weight=weights[fit_idx],
+        verbose=verbose,
+    )
 
     adapted = type(source)(config=cfg, workers=source.workers, verbose=source.verbose)
     adapted._set_trained(cfg, Trained(source.classes_, vocab, model, history, {}))
@@ -137,12 +168,16 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
     decision_report: dict[str, Any] = {}
     held = None
     if len(held_rows):
-        held = {"y": label_y[held_rows], "all_audit": bool(audit[held_rows].all()),
-                "before": source.predict_ids(source.vocabulary_.encode_many([label_tokens[i] for i in held_rows])),
-                "after": adapted.predict_ids([label_ids[i] for i in held_rows])}
+        held = {
+            "y": label_y[held_rows],
+            "all_audit": bool(audit[held_rows].all()),
+            "before": source.predict_ids(source.vocabulary_.encode_many([label_tokens[i] for i in held_rows])),
+            "after": adapted.predict_ids([label_ids[i] for i in held_rows]),
+        }
     audit_y = label_y[audit] if a.class_mix != "balanced" else np.array([], dtype=int)
-    rule, decision_report = fit_decision(a.decision, n_classes, held, after, mix, base, source, cfg.train.seed,
-                                         src_proba, audit_y)
+    rule, decision_report = fit_decision(
+        a.decision, n_classes, held, after, mix, base, source, cfg.train.seed, src_proba, audit_y
+    )
     adapted.decision_ = rule
     if rule is not None:
         log(f"adapt: decision rule: {rule.describe(source.classes_.tolist())}")
@@ -158,8 +193,10 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
         **({"ngram_teacher": teacher_report} if teacher_report else {}),
         "class_mix": {**mix_report, "mix": {str(c): round(float(m), 4) for c, m in zip(source.classes_.tolist(), mix)}},
         "pseudo_labeled": int(len(chosen)),
-        "pseudo_label_classes": {str(c): int(n) for c, n in
-                                 zip(source.classes_.tolist(), np.bincount(hard.argmax(axis=1), minlength=n_classes))},
+        "pseudo_label_classes": {
+            str(c): int(n)
+            for c, n in zip(source.classes_.tolist(), np.bincount(hard.argmax(axis=1), minlength=n_classes))
+        },
         "predicted_shares_before": _shares(src_proba, source.classes_),
         "predicted_shares_after": _shares(after, source.classes_, rule),
         "changed_predictions": int((adapted.decide(after) != source.decide(src_proba)).sum()),
@@ -169,8 +206,10 @@ def adapt_classifier(source, texts: Sequence[str], *, labeled: tuple[Sequence[st
         "seconds": round(time.perf_counter() - started, 1),
     }
     adapted.training_ = {**getattr(source, "training_", {}), "adaptation": report}
-    log(f"adapt: {report['new_tokens']:,} new morphemes, {report['changed_predictions']:,} of {len(texts):,} "
-        f"predictions changed, {report['seconds']:.0f} s")
+    log(
+        f"adapt: {report['new_tokens']:,} new morphemes, {report['changed_predictions']:,} of {len(texts):,} "
+        f"predictions changed, {report['seconds']:.0f} s"
+    )
     for line in held_out_lines(decision_report):
         log(f"adapt: {line}")
     return adapted
@@ -209,8 +248,9 @@ def split_labeled(y: np.ndarray, audit: np.ndarray, share: float, seed: int) -> 
 MIN_AUDIT_LABELS = 30  # audit labels needed to take the class mix from them
 
 
-def estimate_class_mix(proba: np.ndarray, base: np.ndarray, label_y: np.ndarray, audit: np.ndarray, how: str,
-                       n_classes: int) -> tuple[np.ndarray, dict[str, Any]]:
+def estimate_class_mix(
+    proba: np.ndarray, base: np.ndarray, label_y: np.ndarray, audit: np.ndarray, how: str, n_classes: int
+) -> tuple[np.ndarray, dict[str, Any]]:
     """The texts' class mix (``adapt.class_mix``) and a report of how it was obtained.
 
     The share among the audit labels (drawn at random: unbiased) when there are at least 30. Otherwise the EM
@@ -223,24 +263,33 @@ def estimate_class_mix(proba: np.ndarray, base: np.ndarray, label_y: np.ndarray,
 
     equal = np.full(n_classes, 1.0 / n_classes)
     if how == "balanced":
-        return equal, {"method": "equal classes (adapt.class_mix = \"balanced\")"}
+        return equal, {"method": 'equal classes (adapt.class_mix = "balanced")'}
     audit_y = label_y[audit] if len(label_y) else label_y
     if len(audit_y) >= MIN_AUDIT_LABELS:
         counts = np.bincount(audit_y, minlength=n_classes) + 0.5  # a half-count each: no class at exactly 0
         return counts / counts.sum(), {"method": f"share of {len(audit_y):,} audit labels"}
     em, iterations = em_class_prior(proba, base)
-    estimates = {"em_estimate": [round(float(m), 4) for m in em], "em_iterations": iterations,
-                 "model_count": [round(float(m), 4) for m in np.bincount(proba.argmax(axis=1),
-                                                                           minlength=n_classes) / len(proba)]}
+    estimates = {
+        "em_estimate": [round(float(m), 4) for m in em],
+        "em_iterations": iterations,
+        "model_count": [
+            round(float(m), 4) for m in np.bincount(proba.argmax(axis=1), minlength=n_classes) / len(proba)
+        ],
+    }
     if how == "estimate":
-        return em, {"method": f"EM on the model's probabilities of the texts (Saerens et al. 2002; assumes they "
-                              f"stay calibrated on these texts), the model's own mix taken as "
-                              f"{[round(float(b), 3) for b in base]}", **estimates}
-    return equal, {"method": f"equal classes: fewer than {MIN_AUDIT_LABELS} audit labels. EM on the model's "
-                             f"probabilities estimates {estimates['em_estimate']} and the model's count is "
-                             f"{estimates['model_count']}, but both trust the model on comments it does not know; "
-                             f"label ~100 comments drawn at random (sentiment label) to measure the mix",
-                   **estimates}
+        return em, {
+            "method": f"EM on the model's probabilities of the texts (Saerens et al. 2002; assumes they "
+            f"stay calibrated on these texts), the model's own mix taken as "
+            f"{[round(float(b), 3) for b in base]}",
+            **estimates,
+        }
+    return equal, {
+        "method": f"equal classes: fewer than {MIN_AUDIT_LABELS} audit labels. EM on the model's "
+        f"probabilities estimates {estimates['em_estimate']} and the model's count is "
+        f"{estimates['model_count']}, but both trust the model on comments it does not know; "
+        f"label ~100 comments drawn at random (sentiment label) to measure the mix",
+        **estimates,
+    }
 
 
 def reweight(proba: np.ndarray, mix: np.ndarray, base: np.ndarray) -> np.ndarray:
@@ -249,9 +298,18 @@ def reweight(proba: np.ndarray, mix: np.ndarray, base: np.ndarray) -> np.ndarray
     return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def fit_decision(how: str, n_classes: int, held: dict[str, np.ndarray] | None, after: np.ndarray, mix: np.ndarray,
-                 base: np.ndarray, source, seed: int, src_proba: np.ndarray | None = None,
-                 audit_y: np.ndarray | None = None):
+def fit_decision(
+    how: str,
+    n_classes: int,
+    held: dict[str, np.ndarray] | None,
+    after: np.ndarray,
+    mix: np.ndarray,
+    base: np.ndarray,
+    source,
+    seed: int,
+    src_proba: np.ndarray | None = None,
+    audit_y: np.ndarray | None = None,
+):
     """(the adapted model's :class:`DecisionRule` or None, its report with held-out figures).
 
     With labels: the threshold from :func:`sentiment.model.decision.threshold_from_labels` (the predicted share on the
@@ -269,28 +327,46 @@ def fit_decision(how: str, n_classes: int, held: dict[str, np.ndarray] | None, a
     if held is not None:
         y, before, after_held = held["y"], held["before"], held["after"]
         by_share = held["all_audit"]  # held-out rows drawn at random: their share may choose the threshold
-        figures = {"source": held_out_figures(y, class_indices(source.decide(before), source.classes_), seed),
-                   "adapted (likelier class)": held_out_figures(y, after_held.argmax(axis=1), seed)}
+        figures = {
+            "source": held_out_figures(y, class_indices(source.decide(before), source.classes_), seed),
+            "adapted (likelier class)": held_out_figures(y, after_held.argmax(axis=1), seed),
+        }
         if binary:
             figures["source, fitted threshold"] = held_out_figures(
-                y, cross_fitted(before[:, 1], y, seed, src_proba[:, 1] if by_share else None), seed)
+                y, cross_fitted(before[:, 1], y, seed, src_proba[:, 1] if by_share else None), seed
+            )
             figures["adapted, fitted threshold"] = held_out_figures(
-                y, cross_fitted(after_held[:, 1], y, seed, after[:, 1] if by_share else None), seed)
-        report["held_out"] = {"rows": int(len(y)), "figures": figures,
-                              "note": "rows not used to train the adapted model; fitted thresholds are "
-                                      "cross-fitted (each half scored with the threshold chosen from the other "
-                                      "half's labels)"}
+                y, cross_fitted(after_held[:, 1], y, seed, after[:, 1] if by_share else None), seed
+            )
+        report["held_out"] = {
+            "rows": int(len(y)),
+            "figures": figures,
+            "note": "rows not used to train the adapted model; fitted thresholds are "
+            "cross-fitted (each half scored with the threshold chosen from the other "
+            "half's labels)",
+        }
     if not binary or how == "none":
         return None, {**report, "rule": "likelier class"}
     if how in ("labels", "estimate") and (held is not None or len(audit_y) >= 30):
-        threshold, method = threshold_from_labels(after[:, 1], audit_y, *((held["after"][:, 1], held["y"])
-                                                                          if held is not None else (None, None)))
-        rule = DecisionRule(threshold, tuple(float(m) for m in mix), tuple(float(m) for m in mix), method,
-                            {"labels": int(len(audit_y) if len(audit_y) >= 30 else len(held["y"]))})
+        threshold, method = threshold_from_labels(
+            after[:, 1], audit_y, *((held["after"][:, 1], held["y"]) if held is not None else (None, None))
+        )
+        rule = DecisionRule(
+            threshold,
+            tuple(float(m) for m in mix),
+            tuple(float(m) for m in mix),
+            method,
+            {"labels": int(len(audit_y) if len(audit_y) >= 30 else len(held["y"]))},
+        )
     elif how == "estimate":
         threshold = share_threshold(after[:, 1], float(mix[1]))
-        rule = DecisionRule(threshold, tuple(float(m) for m in mix), tuple(float(m) for m in mix),
-                            "threshold at which the predicted share matches the estimated class mix", {})
+        rule = DecisionRule(
+            threshold,
+            tuple(float(m) for m in mix),
+            tuple(float(m) for m in mix),
+            "threshold at which the predicted share matches the estimated class mix",
+            {},
+        )
     if rule is None:
         return None, {**report, "rule": "likelier class"}
     return rule, {**report, "rule": rule.to_dict(classes)}
@@ -329,11 +405,16 @@ def held_out_figures(y: np.ndarray, pred: np.ndarray, seed: int, resamples: int 
     lo, hi = wilson(np.array([correct]), np.array([len(y)]))
     f1 = float(f1_score(y, pred, labels=labels, average="macro", zero_division=0))
     rng = np.random.default_rng(seed)
-    boot = [f1_score(y[idx], pred[idx], labels=labels, average="macro", zero_division=0)
-            for idx in (rng.integers(0, len(y), len(y)) for _ in range(resamples))]
-    return {"accuracy": round(correct / len(y), 4), "accuracy_95": [round(float(lo[0]), 4), round(float(hi[0]), 4)],
-            "macro_f1": round(f1, 4),
-            "macro_f1_95": [round(float(np.percentile(boot, 2.5)), 4), round(float(np.percentile(boot, 97.5)), 4)]}
+    boot = [
+        f1_score(y[idx], pred[idx], labels=labels, average="macro", zero_division=0)
+        for idx in (rng.integers(0, len(y), len(y)) for _ in range(resamples))
+    ]
+    return {
+        "accuracy": round(correct / len(y), 4),
+        "accuracy_95": [round(float(lo[0]), 4), round(float(hi[0]), 4)],
+        "macro_f1": round(f1, 4),
+        "macro_f1_95": [round(float(np.percentile(boot, 2.5)), 4), round(float(np.percentile(boot, 97.5)), 4)],
+    }
 
 
 def held_out_lines(decision_report: dict[str, Any]) -> list[str]:
@@ -343,9 +424,11 @@ def held_out_lines(decision_report: dict[str, Any]) -> list[str]:
         return []
     lines = [f"on {held['rows']:,} held-out labeled rows (not used for training; 95% intervals):"]
     for name, f in held["figures"].items():
-        lines.append(f"  {name:<27} accuracy {f['accuracy']:.3f} [{f['accuracy_95'][0]:.3f}, "
-                     f"{f['accuracy_95'][1]:.3f}], macro-F1 {f['macro_f1']:.3f} [{f['macro_f1_95'][0]:.3f}, "
-                     f"{f['macro_f1_95'][1]:.3f}]")
+        lines.append(
+            f"  {name:<27} accuracy {f['accuracy']:.3f} [{f['accuracy_95'][0]:.3f}, "
+            f"{f['accuracy_95'][1]:.3f}], macro-F1 {f['macro_f1']:.3f} [{f['macro_f1_95'][0]:.3f}, "
+            f"{f['macro_f1_95'][1]:.3f}]"
+        )
     return lines
 
 
@@ -365,8 +448,10 @@ def confident_in_mix(proba: np.ndarray, share: float, mix: np.ndarray | None = N
     if len(present) < 2:
         return np.array([], dtype=int)
     scale = min(share * len(per_class[c]) / mix[c] for c in present)  # the most rows the mix allows
-    chosen = [per_class[c][np.argsort(-confidence[per_class[c]], kind="stable")][:max(1, int(scale * mix[c]))]
-              for c in present]
+    chosen = [
+        per_class[c][np.argsort(-confidence[per_class[c]], kind="stable")][: max(1, int(scale * mix[c]))]
+        for c in present
+    ]
     return np.sort(np.concatenate(chosen))
 
 
@@ -382,13 +467,22 @@ def _check_looks_like_comments(texts: Sequence[str], tokens: Sequence[Sequence[s
     mean_tokens = float(np.mean([len(tokens[i]) for i in sample])) if len(sample) else 0.0
     if hangul < 0.2 or mean_tokens < 1.5:
         example = ", ".join(repr(texts[i][:30]) for i in list(sample)[:3])
-        raise DataError(f"{what}: these do not look like Korean comments ({hangul:.0%} contain Hangul, "
-                        f"{mean_tokens:.1f} morphemes per text on average; e.g. {example}); is it the right "
-                        f"column? Name it with --text-column")
+        raise DataError(
+            f"{what}: these do not look like Korean comments ({hangul:.0%} contain Hangul, "
+            f"{mean_tokens:.1f} morphemes per text on average; e.g. {example}); is it the right "
+            f"column? Name it with --text-column"
+        )
 
 
-def _co_teacher(cfg: Config, texts: Sequence[str], tokens: Sequence[Sequence[str]], src_proba: np.ndarray,
-                n_classes: int, mix: np.ndarray, log: Log) -> tuple[np.ndarray, dict[str, Any]]:
+def _co_teacher(
+    cfg: Config,
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    src_proba: np.ndarray,
+    n_classes: int,
+    mix: np.ndarray,
+    log: Log,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """The mean of the model's probabilities and an n-gram model's trained on its confident labels."""
     from .distill import char_ngram_teacher
 
@@ -400,13 +494,26 @@ def _co_teacher(cfg: Config, texts: Sequence[str], tokens: Sequence[Sequence[str
     n_valid = max(1, len(order) // 10)
     valid, fit = order[:n_valid], order[n_valid:]
     y = src_proba.argmax(axis=1)
-    teacher_cfg = cfg.with_overrides({"distill.char_ngram_range": [1, 5], "distill.morpheme_ngrams": 3,
-                                      "distill.naive_bayes": n_classes == 2, "distill.char_ngram_c": 4.0,
-                                      "train.class_weight": "none"})
+    teacher_cfg = cfg.with_overrides(
+        {
+            "distill.char_ngram_range": [1, 5],
+            "distill.morpheme_ngrams": 3,
+            "distill.naive_bayes": n_classes == 2,
+            "distill.char_ngram_c": 4.0,
+            "train.class_weight": "none",
+        }
+    )
     log(f"adapt: training the n-gram co-teacher on {len(fit):,} confident pseudo-labels")
     all_proba, _, report = char_ngram_teacher(
-        teacher_cfg, [texts[i] for i in fit], y[fit], [texts[i] for i in valid], y[valid], list(texts), n_classes,
-        tokens=([tokens[i] for i in fit], [tokens[i] for i in valid], list(tokens)))
+        teacher_cfg,
+        [texts[i] for i in fit],
+        y[fit],
+        [texts[i] for i in valid],
+        y[valid],
+        list(texts),
+        n_classes,
+        tokens=([tokens[i] for i in fit], [tokens[i] for i in valid], list(tokens)),
+    )
     report["agreement_with_model"] = round(float((all_proba.argmax(axis=1) == y).mean()), 4)
     return ((src_proba + all_proba) / 2.0).astype(np.float32), report
 
@@ -415,56 +522,79 @@ def _rule_text(rule: Any) -> str:
     if not isinstance(rule, dict):
         return str(rule or "likelier class")
     if "threshold" in rule:
-        return (f"predict the second class when its probability is at least {rule['threshold']:.3f} "
-                f"({rule['method']}); `--threshold` overrides it")
+        return (
+            f"predict the second class when its probability is at least {rule['threshold']:.3f} "
+            f"({rule['method']}); `--threshold` overrides it"
+        )
     return rule.get("method") or "likelier class"
 
 
 def adaptation_summary(report: dict[str, Any]) -> str:
     """What ``sentiment adapt`` prints: the class mix, the decision rule and the held-out figures."""
-    lines = [f"class mix of the texts: {report['class_mix'].get('mix', 'equal')} ({report['class_mix']['method']})",
-             f"predicted shares: before {report['predicted_shares_before']}, after {report['predicted_shares_after']}",
-             f"decision rule: {_rule_text(report['decision'].get('rule'))}"]
+    lines = [
+        f"class mix of the texts: {report['class_mix'].get('mix', 'equal')} ({report['class_mix']['method']})",
+        f"predicted shares: before {report['predicted_shares_before']}, after {report['predicted_shares_after']}",
+        f"decision rule: {_rule_text(report['decision'].get('rule'))}",
+    ]
     held = held_out_lines(report["decision"])
     if held:
         lines += held
     elif report.get("labeled_rows"):
-        lines.append(f"{report['labeled_rows']:,} labeled rows: too few to hold some out (adapt.holdout_share); "
-                     "no figures measured on rows the model did not learn from")
+        lines.append(
+            f"{report['labeled_rows']:,} labeled rows: too few to hold some out (adapt.holdout_share); "
+            "no figures measured on rows the model did not learn from"
+        )
     else:
-        lines.append("no labeled rows: the class mix is an estimate and the figures are unknown; label a few hundred "
-                     "comments (`sentiment label`) and pass them with --labeled to measure and fit the decision")
+        lines.append(
+            "no labeled rows: the class mix is an estimate and the figures are unknown; label a few hundred "
+            "comments (`sentiment label`) and pass them with --labeled to measure and fit the decision"
+        )
     return "\n".join(lines)
 
 
 def adaptation_card(report: dict[str, Any]) -> str:
     """The model card section of an adapted bundle."""
     s = report["settings"]
-    lines = ["## Adaptation",
-             f"- Adapted from `{report.get('source_path', 'a bundle')}` (bundle id `{report['source_bundle'][:16]}`) "
-             f"with `sentiment adapt` on {report['texts']:,} unlabeled texts"
-             + (f" of `{report['texts_file']}`" if report.get("texts_file") else "")
-             + f" (sha256 `{report['texts_fingerprint'][:16]}`)"
-             + (f" and {report['labeled_rows']:,} labeled rows" if report["labeled_rows"] else "") + ".",
-             f"- Vocabulary: {report['new_tokens']:,} new morphemes (at least {s['new_token_min_count']} "
-             f"occurrences), vectors mapped into the model's embedding space"
-             + (f" (R² {report['mapping_r2']} on {report['anchors']:,} shared morphemes)"
-                if report.get("mapping_r2") is not None else "") + ".",
-             f"- Pseudo-labels: {report['pseudo_labeled']:,} texts ({report['pseudo_label_classes']}), the most "
-             f"confident {s['confidence']:.0%} of each predicted class"
-             + (", by the model and an n-gram co-teacher" if report.get("ngram_teacher") else "")
-             + f"; fine-tuned {report['epochs_run']} epoch(s) at learning rate {s['learning_rate']}, targets "
-             f"anchored to the original model's probabilities (weight {s['anchor_weight']}).",
-             f"- Class mix of the texts: {report['class_mix'].get('mix', 'equal')} "
-             f"({report['class_mix']['method']}); pseudo-labels and the model's probabilities follow it.",
-             f"- Predicted shares on the texts: before {report['predicted_shares_before']}, after "
-             f"{report['predicted_shares_after']}; {report['changed_predictions']:,} predictions changed.",
-             f"- Decision rule: {_rule_text(report['decision'].get('rule'))}."]
-    lines += [f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
-              for line in held_out_lines(report["decision"])]
+    lines = [
+        "## Adaptation",
+        f"- Adapted from `{report.get('source_path', 'a bundle')}` (bundle id `{report['source_bundle'][:16]}`) "
+        f"with `sentiment adapt` on {report['texts']:,} unlabeled texts"
+        + (f" of `{report['texts_file']}`" if report.get("texts_file") else "")
+        + f" (sha256 `{report['texts_fingerprint'][:16]}`)"
+        + (f" and {report['labeled_rows']:,} labeled rows" if report["labeled_rows"] else "")
+        + ".",
+        f"- Vocabulary: {report['new_tokens']:,} new morphemes (at least {s['new_token_min_count']} "
+        f"occurrences), vectors mapped into the model's embedding space"
+        + (
+            f" (R² {report['mapping_r2']} on {report['anchors']:,} shared morphemes)"
+            if report.get("mapping_r2") is not None
+            else ""
+        )
+        + ".",
+        f"- Pseudo-labels: {report['pseudo_labeled']:,} texts ({report['pseudo_label_classes']}), the most "
+        f"confident {s['confidence']:.0%} of each predicted class"
+        + (", by the model and an n-gram co-teacher" if report.get("ngram_teacher") else "")
+        + f"; fine-tuned {report['epochs_run']} epoch(s) at learning rate {s['learning_rate']}, targets "
+        f"anchored to the original model's probabilities (weight {s['anchor_weight']}).",
+        f"- Class mix of the texts: {report['class_mix'].get('mix', 'equal')} "
+        f"({report['class_mix']['method']}); pseudo-labels and the model's probabilities follow it.",
+        f"- Predicted shares on the texts: before {report['predicted_shares_before']}, after "
+        f"{report['predicted_shares_after']}; {report['changed_predictions']:,} predictions changed.",
+        f"- Decision rule: {_rule_text(report['decision'].get('rule'))}.",
+    ]
+    lines += [
+        f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
+        for line in held_out_lines(report["decision"])
+    ]
     evaluation = report.get("evaluation")
     if evaluation:
-        lines.append(f"- On `{evaluation['file']}`: " + "; ".join(
-            f"{name} accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
-            for name, m in evaluation.items() if isinstance(m, dict)) + ".")
+        lines.append(
+            f"- On `{evaluation['file']}`: "
+            + "; ".join(
+                f"{name} accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
+                for name, m in evaluation.items()
+                if isinstance(m, dict)
+            )
+            + "."
+        )
     return "\n".join(lines)

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..model.tf_import import import_keras
 from ..config import Config
 from ..errors import ConfigError
+from ..model.tf_import import import_keras
 from .teacher_cache import Teacher, TeacherCache, digest_arrays, digest_texts, teacher_key
 
 Log = Callable[[str], None]
@@ -33,10 +33,18 @@ def _accuracy(proba: np.ndarray, y: np.ndarray) -> float | None:
     return float((proba.argmax(axis=1) == y).mean()) if len(y) else None
 
 
-def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[np.ndarray], np.ndarray],
-                 valid: tuple[list[np.ndarray], np.ndarray], transfer_ids: Sequence[np.ndarray], n_classes: int,
-                 sample_weight: np.ndarray | None, verbose: int, encoder: list[np.ndarray] | None = None
-                 ) -> Teacher:
+def lstm_teacher(
+    cfg: Config,
+    matrix: np.ndarray,
+    index: int,
+    train: tuple[list[np.ndarray], np.ndarray],
+    valid: tuple[list[np.ndarray], np.ndarray],
+    transfer_ids: Sequence[np.ndarray],
+    n_classes: int,
+    sample_weight: np.ndarray | None,
+    verbose: int,
+    encoder: list[np.ndarray] | None = None,
+) -> Teacher:
     """Train teacher number ``index`` (1-based); returns (transfer proba, validation proba, report, weights).
 
     A pretrained ``encoder`` (:mod:`sentiment.model.pretrain`) initialises the teacher
@@ -55,17 +63,23 @@ def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[
     pretrained = encoder is not None and tcfg.model.lstm_units[0] == cfg.model.lstm_units[0]
     if pretrained:
         initialise(model, encoder)
-    history = fit_model(model, tcfg, train, valid if len(valid[0]) else None, n_classes,
-                        sample_weight=sample_weight, verbose=verbose)
+    history = fit_model(
+        model, tcfg, train, valid if len(valid[0]) else None, n_classes, sample_weight=sample_weight, verbose=verbose
+    )
     predict = make_predictor(model)
     transfer = predict_sequences(predict, transfer_ids, tcfg, n_classes)
     valid_proba = predict_sequences(predict, valid[0], tcfg, n_classes)
     layers = "→".join(f"{'BiLSTM' if tcfg.model.bidirectional else 'LSTM'}({u})" for u in tcfg.model.lstm_units)
-    report = {"kind": "lstm", "network": layers, "seed": seed, "pretrained": pretrained,
-              "epochs_run": len(history.get("loss", [])),
-              **({"averaged": history["averaged"]} if "averaged" in history else {}),
-              "validation_accuracy": _accuracy(valid_proba, valid[1]),
-              "seconds": round(time.perf_counter() - started, 1)}
+    report = {
+        "kind": "lstm",
+        "network": layers,
+        "seed": seed,
+        "pretrained": pretrained,
+        "epochs_run": len(history.get("loss", [])),
+        **({"averaged": history["averaged"]} if "averaged" in history else {}),
+        "validation_accuracy": _accuracy(valid_proba, valid[1]),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     weights = model.get_weights()
     keras.backend.clear_session()
     return transfer, valid_proba, report, weights
@@ -73,8 +87,9 @@ def lstm_teacher(cfg: Config, matrix: np.ndarray, index: int, train: tuple[list[
 
 def _teacher_config(cfg: Config, index: int) -> Config:
     """The config LSTM teacher ``index`` trains with: the student's, with its own seed and layer sizes."""
-    return cfg.with_overrides({"train.seed": cfg.train.seed + index,
-                               "model.lstm_units": list(cfg.distill.teacher_lstm_units)})
+    return cfg.with_overrides(
+        {"train.seed": cfg.train.seed + index, "model.lstm_units": list(cfg.distill.teacher_lstm_units)}
+    )
 
 
 def check_config(cfg: Config, n_classes: int) -> None:
@@ -82,19 +97,25 @@ def check_config(cfg: Config, n_classes: int) -> None:
     d = cfg.distill
     low_high = d.char_ngram_range
     if len(low_high) != 2 or low_high[0] > low_high[1]:
-        raise ConfigError(f"distill.char_ngram_range = {low_high!r} is invalid; expected [min, max] with "
-                          f"min <= max, e.g. [2, 4]")
+        raise ConfigError(
+            f"distill.char_ngram_range = {low_high!r} is invalid; expected [min, max] with min <= max, e.g. [2, 4]"
+        )
     if d.student_init == "best_teacher" and (not d.teachers or d.teacher_lstm_units != cfg.model.lstm_units):
-        raise ConfigError(f"distill.student_init = 'best_teacher' needs LSTM teachers shaped like the student; "
-                          f"distill.teachers = {d.teachers}, distill.teacher_lstm_units = {d.teacher_lstm_units}, "
-                          f"model.lstm_units = {cfg.model.lstm_units}. Set distill.teachers >= 1 and the same "
-                          f"units, or distill.student_init = 'none'")
+        raise ConfigError(
+            f"distill.student_init = 'best_teacher' needs LSTM teachers shaped like the student; "
+            f"distill.teachers = {d.teachers}, distill.teacher_lstm_units = {d.teacher_lstm_units}, "
+            f"model.lstm_units = {cfg.model.lstm_units}. Set distill.teachers >= 1 and the same "
+            f"units, or distill.student_init = 'none'"
+        )
     if d.students > 1 and d.student_init != "best_teacher":
-        raise ConfigError(f"distill.students = {d.students} needs distill.student_init = 'best_teacher' (a soup "
-                          f"averages students that start from the same weights); set it, or distill.students = 1")
+        raise ConfigError(
+            f"distill.students = {d.students} needs distill.student_init = 'best_teacher' (a soup "
+            f"averages students that start from the same weights); set it, or distill.students = 1"
+        )
     if d.char_ngram_teacher and d.naive_bayes and n_classes != 2:
-        raise ConfigError(f"distill.naive_bayes works with two classes; the labels have {n_classes}. "
-                          f"Set distill.naive_bayes=false")
+        raise ConfigError(
+            f"distill.naive_bayes works with two classes; the labels have {n_classes}. Set distill.naive_bayes=false"
+        )
 
 
 def _nb_ratios(features: Any, y: np.ndarray) -> np.ndarray:
@@ -104,11 +125,17 @@ def _nb_ratios(features: Any, y: np.ndarray) -> np.ndarray:
     return np.log((positive / positive.sum()) / (negative / negative.sum())).astype(np.float32)
 
 
-def char_ngram_teacher(cfg: Config, train_texts: Sequence[str], train_y: np.ndarray, valid_texts: Sequence[str],
-                       valid_y: np.ndarray, transfer_texts: Sequence[str], n_classes: int,
-                       tokens: tuple[Sequence[Sequence[str]], ...] | None = None,
-                       sample_weight: np.ndarray | None = None
-                       ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def char_ngram_teacher(
+    cfg: Config,
+    train_texts: Sequence[str],
+    train_y: np.ndarray,
+    valid_texts: Sequence[str],
+    valid_y: np.ndarray,
+    transfer_texts: Sequence[str],
+    n_classes: int,
+    tokens: tuple[Sequence[Sequence[str]], ...] | None = None,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Char_wb n-gram TF-IDF (+ morpheme n-grams, NB scaling) + logistic regression on normalized texts.
 
     ``tokens`` holds the (train, valid, transfer) token lists; they are needed
@@ -125,14 +152,36 @@ def char_ngram_teacher(cfg: Config, train_texts: Sequence[str], train_y: np.ndar
     started = time.perf_counter()
     normalize = Normalizer(cfg.normalize)
     low, high = d.char_ngram_range
-    vectorizers = [(TfidfVectorizer(analyzer="char_wb", ngram_range=(low, high), min_df=2, sublinear_tf=True,
-                                    preprocessor=normalize, dtype=np.float32), 0)]
+    vectorizers = [
+        (
+            TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(low, high),
+                min_df=2,
+                sublinear_tf=True,
+                preprocessor=normalize,
+                dtype=np.float32,
+            ),
+            0,
+        )
+    ]
     if d.morpheme_ngrams:
         if tokens is None:
-            raise ConfigError("distill.morpheme_ngrams needs the token lists of the texts; train with fit(), the "
-                              "pipeline or `sentiment train`, or set distill.morpheme_ngrams=0")
-        vectorizers.append((TfidfVectorizer(analyzer=lambda toks: _token_ngrams(toks, d.morpheme_ngrams), min_df=2,
-                                            sublinear_tf=True, dtype=np.float32), 1))
+            raise ConfigError(
+                "distill.morpheme_ngrams needs the token lists of the texts; train with fit(), the "
+                "pipeline or `sentiment train`, or set distill.morpheme_ngrams=0"
+            )
+        vectorizers.append(
+            (
+                TfidfVectorizer(
+                    analyzer=lambda toks: _token_ngrams(toks, d.morpheme_ngrams),
+                    min_df=2,
+                    sublinear_tf=True,
+                    dtype=np.float32,
+                ),
+                1,
+            )
+        )
     sources = [(train_texts, valid_texts, transfer_texts), tokens]
 
     def features(part: int, start: int = 0, stop: int | None = None, fit: bool = False) -> Any:
@@ -157,15 +206,20 @@ def char_ngram_teacher(cfg: Config, train_texts: Sequence[str], train_y: np.ndar
             x = features(part, start, start + 50_000)
             if ratios is not None:
                 x = x.multiply(ratios).tocsr()
-            out[start: start + x.shape[0]][:, model.classes_] = model.predict_proba(x)
+            out[start : start + x.shape[0]][:, model.classes_] = model.predict_proba(x)
         return out
 
     transfer, valid_proba = proba(2, len(transfer_texts)), proba(1, len(valid_texts))
-    report = {"kind": "char_ngram_tfidf_lr", "C": d.char_ngram_c, "char_ngrams": [low, high],
-              "morpheme_ngrams": d.morpheme_ngrams, "naive_bayes": d.naive_bayes,
-              "features": int(sum(len(v.vocabulary_) for v, _ in vectorizers)),
-              "validation_accuracy": _accuracy(valid_proba, valid_y),
-              "seconds": round(time.perf_counter() - started, 1)}
+    report = {
+        "kind": "char_ngram_tfidf_lr",
+        "C": d.char_ngram_c,
+        "char_ngrams": [low, high],
+        "morpheme_ngrams": d.morpheme_ngrams,
+        "naive_bayes": d.naive_bayes,
+        "features": int(sum(len(v.vocabulary_) for v, _ in vectorizers)),
+        "validation_accuracy": _accuracy(valid_proba, valid_y),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     return transfer, valid_proba, report
 
 
@@ -173,17 +227,27 @@ def _token_ngrams(tokens: Sequence[str], n: int) -> list[str]:
     """Token 1..n-grams, joined by a space (tokens never contain one)."""
     grams = list(tokens)
     for size in range(2, n + 1):
-        grams.extend(" ".join(tokens[i: i + size]) for i in range(len(tokens) - size + 1))
+        grams.extend(" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
     return grams
 
 
-def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.ndarray], np.ndarray],
-                          valid: tuple[list[np.ndarray], np.ndarray], transfer_ids: Sequence[np.ndarray],
-                          n_classes: int, *, texts: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
-                          tokens: tuple[Sequence[Sequence[str]], ...] | None = None,
-                          encoder: list[np.ndarray] | None = None, sample_weight: np.ndarray | None = None,
-                          domain_weight: np.ndarray | None = None, cache_dir: str | Path | None = None, verbose: int = 0, log: Log = lambda msg: None
-                          ) -> tuple[np.ndarray, dict[str, Any], list[np.ndarray] | None]:
+def teacher_probabilities(
+    cfg: Config,
+    matrix: np.ndarray,
+    train: tuple[list[np.ndarray], np.ndarray],
+    valid: tuple[list[np.ndarray], np.ndarray],
+    transfer_ids: Sequence[np.ndarray],
+    n_classes: int,
+    *,
+    texts: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+    tokens: tuple[Sequence[Sequence[str]], ...] | None = None,
+    encoder: list[np.ndarray] | None = None,
+    sample_weight: np.ndarray | None = None,
+    domain_weight: np.ndarray | None = None,
+    cache_dir: str | Path | None = None,
+    verbose: int = 0,
+    log: Log = lambda msg: None,
+) -> tuple[np.ndarray, dict[str, Any], list[np.ndarray] | None]:
     """Mean teacher probabilities ``(len(transfer_ids), n_classes)``, a report of each teacher, the student's start.
 
     ``train``/``valid`` are (ids, class indices) of the student's own split;
@@ -198,8 +262,10 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
     d = cfg.distill
     check_config(cfg, n_classes)
     if d.char_ngram_teacher and texts is None:
-        raise ConfigError("distill.char_ngram_teacher needs the raw texts; train with fit(), the pipeline or "
-                          "`sentiment train`, or set distill.char_ngram_teacher=false")
+        raise ConfigError(
+            "distill.char_ngram_teacher needs the raw texts; train with fit(), the pipeline or "
+            "`sentiment train`, or set distill.char_ngram_teacher=false"
+        )
     cache = TeacherCache(cache_dir) if cache_dir is not None else None
     lstm_data = ""
     if cache is not None and d.teachers:
@@ -207,8 +273,9 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
         sha = digest_arrays([*train[0], *valid[0], *transfer_ids], sha)
         lstm_data = digest_arrays([] if sample_weight is None else [sample_weight], sha).hexdigest()
 
-    def cached(index: int | str, what: str, kind: str, settings: dict[str, Any], data: str,
-               build: Callable[[], Teacher]) -> Teacher:
+    def cached(
+        index: int | str, what: str, kind: str, settings: dict[str, Any], data: str, build: Callable[[], Teacher]
+    ) -> Teacher:
         key = teacher_key(kind, settings, data) if cache is not None else ""
         teacher = cache.load(index, key) if cache is not None else None
         if teacher is not None:
@@ -226,13 +293,23 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
         settings = {**tcfg.to_dict(), "encoder": encoder is not None, "n_classes": n_classes}
         for section in ("normalize", "tokenizer", "word2vec", "distill"):  # already in the data digest or unused
             settings.pop(section, None)
-        results.append(cached(
-            index, f"teacher {index}/{d.teachers} (LSTM)", "lstm", settings, lstm_data,
-            lambda: lstm_teacher(cfg, matrix, index, train, valid, transfer_ids, n_classes, sample_weight, verbose,
-                                 encoder)))
+        results.append(
+            cached(
+                index,
+                f"teacher {index}/{d.teachers} (LSTM)",
+                "lstm",
+                settings,
+                lstm_data,
+                lambda index=index: lstm_teacher(
+                    cfg, matrix, index, train, valid, transfer_ids, n_classes, sample_weight, verbose, encoder
+                ),
+            )
+        )
         report = results[-1][2]
-        log(f"distill: teacher {index}/{d.teachers} (LSTM): validation accuracy {report['validation_accuracy']}, "
-            f"{report['seconds']} s{' (reused)' if report.get('reused') else ''}")
+        log(
+            f"distill: teacher {index}/{d.teachers} (LSTM): validation accuracy {report['validation_accuracy']}, "
+            f"{report['seconds']} s{' (reused)' if report.get('reused') else ''}"
+        )
     if d.char_ngram_teacher:
         train_texts, valid_texts, transfer_texts = texts
         data = ""
@@ -240,29 +317,60 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
             sha = digest_texts([*train_texts, *valid_texts, *transfer_texts])
             if d.morpheme_ngrams and tokens is not None:
                 sha = digest_texts([toks for part in tokens for toks in part], sha)
-            data = digest_arrays([train[1], valid[1], *([] if domain_weight is None else [domain_weight])],
-                                 sha).hexdigest()
+            data = digest_arrays(
+                [train[1], valid[1], *([] if domain_weight is None else [domain_weight])], sha
+            ).hexdigest()
         sections = cfg.to_dict()
-        settings = {"distill": {k: v for k, v in sections["distill"].items()
-                                if k.startswith("char_ngram_") or k in ("morpheme_ngrams", "naive_bayes")},
-                    "normalize": sections["normalize"], "class_weight": cfg.train.class_weight,
-                    "n_classes": n_classes}
-        results.append(cached(
-            "ngram", "the char n-gram teacher", "char_ngram", settings, data,
-            lambda: (*char_ngram_teacher(cfg, train_texts, train[1], valid_texts, valid[1], transfer_texts, n_classes,
-                                         tokens=tokens, sample_weight=domain_weight), None)))
+        settings = {
+            "distill": {
+                k: v
+                for k, v in sections["distill"].items()
+                if k.startswith("char_ngram_") or k in ("morpheme_ngrams", "naive_bayes")
+            },
+            "normalize": sections["normalize"],
+            "class_weight": cfg.train.class_weight,
+            "n_classes": n_classes,
+        }
+        results.append(
+            cached(
+                "ngram",
+                "the char n-gram teacher",
+                "char_ngram",
+                settings,
+                data,
+                lambda: (
+                    *char_ngram_teacher(
+                        cfg,
+                        train_texts,
+                        train[1],
+                        valid_texts,
+                        valid[1],
+                        transfer_texts,
+                        n_classes,
+                        tokens=tokens,
+                        sample_weight=domain_weight,
+                    ),
+                    None,
+                ),
+            )
+        )
         report = results[-1][2]
-        log(f"distill: char n-gram teacher: validation accuracy {report['validation_accuracy']}, "
-            f"{report['seconds']} s{' (reused)' if report.get('reused') else ''}")
+        log(
+            f"distill: char n-gram teacher: validation accuracy {report['validation_accuracy']}, "
+            f"{report['seconds']} s{' (reused)' if report.get('reused') else ''}"
+        )
     valid_probas = [teacher[1] for teacher in results]
     weights, share = teacher_weights(cfg, valid_probas, valid[1])
     soft = np.average([teacher[0] for teacher in results], axis=0, weights=weights).astype(np.float32)
     valid_mean = np.average(valid_probas, axis=0, weights=weights)
     reports = [teacher[2] for teacher in results]
-    summary = {"teachers": reports, "transfer_rows": len(transfer_ids),
-               "teacher_weights": [round(float(w), 4) for w in weights],
-               "ensemble_validation_accuracy": _accuracy(valid_mean, valid[1]),
-               "transfer_class_shares": [round(float(v), 4) for v in soft.mean(axis=0)]}
+    summary = {
+        "teachers": reports,
+        "transfer_rows": len(transfer_ids),
+        "teacher_weights": [round(float(w), 4) for w in weights],
+        "ensemble_validation_accuracy": _accuracy(valid_mean, valid[1]),
+        "transfer_class_shares": [round(float(v), 4) for v in soft.mean(axis=0)],
+    }
     if share is not None:
         summary["char_ngram_share"] = share
         summary["equal_weights_validation_accuracy"] = _accuracy(np.mean(valid_probas, axis=0), valid[1])
@@ -271,16 +379,19 @@ def teacher_probabilities(cfg: Config, matrix: np.ndarray, train: tuple[list[np.
         best = max(range(d.teachers), key=lambda i: (reports[i]["validation_accuracy"] or 0.0, -i))
         start = results[best][3]
         summary["student_init"] = {"teacher": best + 1, "validation_accuracy": reports[best]["validation_accuracy"]}
-    log(f"distill: teacher weights {summary['teacher_weights']}, ensemble validation accuracy "
-        f"{summary['ensemble_validation_accuracy']}")
+    log(
+        f"distill: teacher weights {summary['teacher_weights']}, ensemble validation accuracy "
+        f"{summary['ensemble_validation_accuracy']}"
+    )
     return soft, summary, start
 
 
 SHARES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 ... 0.95
 
 
-def teacher_weights(cfg: Config, valid_probas: Sequence[np.ndarray], valid_y: np.ndarray
-                    ) -> tuple[np.ndarray, float | None]:
+def teacher_weights(
+    cfg: Config, valid_probas: Sequence[np.ndarray], valid_y: np.ndarray
+) -> tuple[np.ndarray, float | None]:
     """Weights of the teachers' mean (the char-n-gram teacher last) and the share chosen on validation, if any.
 
     ``distill.char_ngram_share = "validation"`` gives the char-n-gram teacher the

@@ -30,8 +30,10 @@ def split_named(entry: str | Path) -> tuple[str | None, str]:
         return None, text
     name, path = text.split("=", 1)
     if not NAME.match(name):
-        raise ConfigError(f"{text!r}: domain name {name!r} is invalid; use letters, digits, '_' or '-' "
-                          f"(e.g. shopping=reviews.tsv.gz), or give a plain path")
+        raise ConfigError(
+            f"{text!r}: domain name {name!r} is invalid; use letters, digits, '_' or '-' "
+            f"(e.g. shopping=reviews.tsv.gz), or give a plain path"
+        )
     return name, path
 
 
@@ -70,8 +72,10 @@ def parse_test_size(text: str) -> float | int:
         return value
     if value >= 1 and value == int(value):
         return int(value)
-    raise ConfigError(f"test size {text!r} is neither a share in (0, 1) nor a whole number of rows "
-                      f"(e.g. 0.2 or 20000; per domain: shopping=0.2)")
+    raise ConfigError(
+        f"test size {text!r} is neither a share in (0, 1) nor a whole number of rows "
+        f"(e.g. 0.2 or 20000; per domain: shopping=0.2)"
+    )
 
 
 def domain_weights(domains: Sequence[Any], balance: float) -> np.ndarray | None:
@@ -103,8 +107,14 @@ def combine_weights(*weights: np.ndarray | None) -> np.ndarray | None:
     return out.astype(np.float32)
 
 
-def metrics_by_group(labels: np.ndarray, proba: np.ndarray, classes: np.ndarray, groups: Sequence[Any],
-                     min_rows: int = 1, pred: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+def metrics_by_group(
+    labels: np.ndarray,
+    proba: np.ndarray,
+    classes: np.ndarray,
+    groups: Sequence[Any],
+    min_rows: int = 1,
+    pred: np.ndarray | None = None,
+) -> dict[str, dict[str, Any]]:
     """Accuracy, macro-F1 and ROC AUC (binary) for each group value with at least ``min_rows`` rows
     (``pred``: predicted class indices, default the likeliest class)."""
     from ..analysis.evaluation import compute_metrics

@@ -16,19 +16,30 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
-from .domains import UNLABELED, combine_weights, domain_weights
 from ..errors import ConfigError, DataError
 from ..io.labeled import LabelMapping, binary_mapping, class_indices, class_polarity
+from .domains import UNLABELED, combine_weights, domain_weights
 from .transfer import Trained
 
 
-def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarray, *,
-                  extra_tokens: Sequence[Sequence[str]] = (), keyed_vectors=None,
-                  fingerprint: dict[str, Any] | None = None, texts: Sequence[str] | None = None,
-                  extra_texts: Sequence[str] | None = None, domains: Sequence[str] | None = None,
-                  extra_domains: Sequence[str] | None = None, teacher_cache: str | Path | None = None,
-                  positive_label: Any = None, positive_from: float | None = None,
-                  verbose: int = 0, log: Callable[[str], None] = lambda msg: None) -> Trained:
+def train_network(
+    cfg: Config,
+    tokens: Sequence[Sequence[str]],
+    labels: np.ndarray,
+    *,
+    extra_tokens: Sequence[Sequence[str]] = (),
+    keyed_vectors=None,
+    fingerprint: dict[str, Any] | None = None,
+    texts: Sequence[str] | None = None,
+    extra_texts: Sequence[str] | None = None,
+    domains: Sequence[str] | None = None,
+    extra_domains: Sequence[str] | None = None,
+    teacher_cache: str | Path | None = None,
+    positive_label: Any = None,
+    positive_from: float | None = None,
+    verbose: int = 0,
+    log: Callable[[str], None] = lambda msg: None,
+) -> Trained:
     """Train from tokenized texts; see :meth:`SentimentClassifier.fit_tokens`.
 
     Two label values read as negative/positive (:func:`sentiment.io.labeled.binary_mapping`: known names,
@@ -42,12 +53,12 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
     """
     from sklearn.model_selection import train_test_split
 
-    from ..model.tf_import import import_keras
-    from .transfer import network_from
-    from .distill import check_config, teacher_probabilities
-    from ..text.embeddings import embedding_matrix, train_word2vec, vocabulary_from_vectors
     from ..model.network import build_model, fit_model, make_predictor, predict_sequences
     from ..model.pretrain import initialise, pretrain_encoder
+    from ..model.tf_import import import_keras
+    from ..text.embeddings import embedding_matrix, train_word2vec, vocabulary_from_vectors
+    from .distill import check_config, teacher_probabilities
+    from .transfer import network_from
 
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:
@@ -66,9 +77,11 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
     if domains is not None and len(domains) != len(labels):
         raise DataError(f"{len(labels)} labels but {len(domains)} domain names")
     if cfg.distill.enabled and not len(extra_tokens):
-        raise ConfigError("distillation is on (distill.teachers or distill.char_ngram_teacher) but there are no "
-                          "unlabeled texts to label; set word2vec.extra_texts (or pass --extra-texts), "
-                          "or turn distillation off with distill.teachers=0")
+        raise ConfigError(
+            "distillation is on (distill.teachers or distill.char_ngram_teacher) but there are no "
+            "unlabeled texts to label; set word2vec.extra_texts (or pass --extra-texts), "
+            "or turn distillation off with distill.teachers=0"
+        )
     n_classes = len(classes)
     if cfg.distill.enabled:
         check_config(cfg, n_classes)
@@ -82,15 +95,19 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
     if multi_domain and cfg.train.domain_max_rows:
         keep = _capped(domain_arr, cfg.train.domain_max_rows, seed)
         if len(keep) < len(labels):
-            reports["domain_max_rows"] = {"limit": cfg.train.domain_max_rows, "kept": int(len(keep)),
-                                          "of": int(len(labels))}
+            reports["domain_max_rows"] = {
+                "limit": cfg.train.domain_max_rows,
+                "kept": int(len(keep)),
+                "of": int(len(labels)),
+            }
             tokens, labels, domain_arr = [tokens[i] for i in keep], labels[keep], domain_arr[keep]
             texts = None if texts is None else [texts[i] for i in keep]
     y = class_indices(labels, classes)
     source = None
     if init_from:
-        source, vocab, matrix, reports["init_from"] = _start_from(cfg, init_from, classes, [*tokens, *extra_tokens],
-                                                                  keyed_vectors, log, polar=mapping is not None)
+        source, vocab, matrix, reports["init_from"] = _start_from(
+            cfg, init_from, classes, [*tokens, *extra_tokens], keyed_vectors, log, polar=mapping is not None
+        )
         reports["init_from"]["reason"] = start_reason
         reports["init_from"]["schedule"] = cfg.to_dict()["finetune"]
         cfg = finetune_config(cfg)
@@ -110,8 +127,9 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
         strata = y if not multi_domain else np.asarray([f"{d}\x1f{c}" for d, c in zip(domain_arr, y)])
         counts = np.unique(strata, return_counts=True)[1]
         stratify = strata if counts.min() >= 2 else (y if np.bincount(y).min() >= 2 else None)
-        idx, valid_idx = train_test_split(idx, test_size=cfg.train.validation_split, random_state=seed,
-                                          stratify=stratify)
+        idx, valid_idx = train_test_split(
+            idx, test_size=cfg.train.validation_split, random_state=seed, stratify=stratify
+        )
     train_ids, targets = [ids[i] for i in idx], y[idx]
     valid = ([ids[i] for i in valid_idx], y[valid_idx])
     train_domains = domain_arr[idx] if multi_domain else None
@@ -126,10 +144,21 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
             raw = ([texts[i] for i in idx], [texts[i] for i in valid_idx], list(extra_texts))
         token_parts = ([tokens[i] for i in idx], [tokens[i] for i in valid_idx], extra_tokens)
         soft, reports["distill"], start = teacher_probabilities(
-            cfg, matrix, (train_ids, targets), valid, transfer_ids, n_classes, texts=raw, tokens=token_parts,
-            encoder=encoder, sample_weight=combine_weights(class_weights(cfg, targets, n_classes),
-                                                           teacher_domain_weights),
-            domain_weight=teacher_domain_weights, cache_dir=teacher_cache, verbose=verbose, log=log)
+            cfg,
+            matrix,
+            (train_ids, targets),
+            valid,
+            transfer_ids,
+            n_classes,
+            texts=raw,
+            tokens=token_parts,
+            encoder=encoder,
+            sample_weight=combine_weights(class_weights(cfg, targets, n_classes), teacher_domain_weights),
+            domain_weight=teacher_domain_weights,
+            cache_dir=teacher_cache,
+            verbose=verbose,
+            log=log,
+        )
         keras.utils.set_random_seed(seed)
         train_ids = train_ids + transfer_ids
         targets = np.vstack([np.eye(n_classes, dtype=np.float32)[targets], soft])
@@ -142,8 +171,9 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
     if cfg.distill.enabled and cfg.distill.student_epochs:
         student_cfg = cfg.with_overrides({"train.epochs": cfg.distill.student_epochs})
     n_students = cfg.distill.students if start is not None else 1
-    row_weights = combine_weights(class_weights(cfg, targets, n_classes),
-                                  domain_weights(train_domains, cfg.train.domain_balance))
+    row_weights = combine_weights(
+        class_weights(cfg, targets, n_classes), domain_weights(train_domains, cfg.train.domain_balance)
+    )
     soup: list[list[np.ndarray]] = []
     seeds: list[int] = []
     for k in range(n_students):
@@ -160,8 +190,15 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
             initialise(model, encoder)
         if source is not None:
             _freeze(model, cfg.finetune.freeze)
-        fitted = fit_model(model, kcfg, (train_ids, targets), valid if len(valid_idx) else None, n_classes,
-                           sample_weight=row_weights, verbose=verbose)
+        fitted = fit_model(
+            model,
+            kcfg,
+            (train_ids, targets),
+            valid if len(valid_idx) else None,
+            n_classes,
+            sample_weight=row_weights,
+            verbose=verbose,
+        )
         if not k:
             history = fitted
         if n_students > 1:
@@ -179,16 +216,19 @@ def train_network(cfg: Config, tokens: Sequence[Sequence[str]], labels: np.ndarr
             decision = fit_threshold(proba[:, 1], y[valid_idx], np.bincount(y, minlength=2))
             if decision:
                 reports["decision"] = decision
-                log(f"train: decision threshold {decision['threshold']:.2f} fitted on {decision['rows']} "
+                log(
+                    f"train: decision threshold {decision['threshold']:.2f} fitted on {decision['rows']} "
                     f"validation rows (class mix {decision['minority_share']:.0%} / "
                     f"{1 - decision['minority_share']:.0%}; validation macro-F1 {decision['macro_f1_at_0.5']:.4f} "
-                    f"at 0.5, {decision['macro_f1']:.4f} at the threshold)")
+                    f"at 0.5, {decision['macro_f1']:.4f} at the threshold)"
+                )
         if multi_domain:
             from .domains import metrics_by_group
 
             metrics["validation"]["by_domain"] = {
                 name: {k: m[k] for k in ("rows", "accuracy", "macro_f1") if k in m}
-                for name, m in metrics_by_group(labels[valid_idx], proba, classes, domain_arr[valid_idx]).items()}
+                for name, m in metrics_by_group(labels[valid_idx], proba, classes, domain_arr[valid_idx]).items()
+            }
     report = {
         "rows": int(len(labels)),
         "train_rows": int(len(idx)),
@@ -219,8 +259,9 @@ def _capped(domains: np.ndarray, limit: int, seed: int) -> np.ndarray:
 NO_START = ("", "none")
 
 
-def choose_start(cfg: Config, labels: np.ndarray, positive_label: Any = None, positive_from: float | None = None
-                 ) -> tuple[str | None, str, LabelMapping | None]:
+def choose_start(
+    cfg: Config, labels: np.ndarray, positive_label: Any = None, positive_from: float | None = None
+) -> tuple[str | None, str, LabelMapping | None]:
     """Where training starts (a bundle to fine-tune, or None for a new network), why (for the log and the bundle),
     and how the labels read as negative/positive (None for other tasks).
 
@@ -242,15 +283,33 @@ def choose_start(cfg: Config, labels: np.ndarray, positive_label: Any = None, po
     if mapping is None:
         values = list(dict.fromkeys(labels.tolist()))
         shown = ", ".join(map(repr, values[:8])) + (", ..." if len(values) > 8 else "")
-        hint = ("; star ratings? --positive-from 4 reads them as negative/positive" if _numeric(values) else "")
-        return None, (f"training a new network: the labels have {len(values)} classes ({shown}), the packaged "
-                      f"model knows two (negative/positive){hint}"), None
+        hint = "; star ratings? --positive-from 4 reads them as negative/positive" if _numeric(values) else ""
+        return (
+            None,
+            (
+                f"training a new network: the labels have {len(values)} classes ({shown}), the packaged "
+                f"model knows two (negative/positive){hint}"
+            ),
+            None,
+        )
     differs = _differs_from_packaged(cfg)
     if differs:
-        return None, (f"training a new network: the config's {', '.join(differs)} differ(s) from the packaged "
-                      f"model's, so its network cannot be reused (train.init_from = 'auto')"), mapping
-    return "default", ("starting from the packaged model: the labels are two classes read as negative/positive "
-                       "(train.init_from = 'auto'; --from-scratch trains a new network)"), mapping
+        return (
+            None,
+            (
+                f"training a new network: the config's {', '.join(differs)} differ(s) from the packaged "
+                f"model's, so its network cannot be reused (train.init_from = 'auto')"
+            ),
+            mapping,
+        )
+    return (
+        "default",
+        (
+            "starting from the packaged model: the labels are two classes read as negative/positive "
+            "(train.init_from = 'auto'; --from-scratch trains a new network)"
+        ),
+        mapping,
+    )
 
 
 def _numeric(values: list[Any]) -> bool:
@@ -265,22 +324,39 @@ def _differs_from_packaged(cfg: Config) -> list[str]:
 
     base = Config.from_toml(default_model_path() / "config.toml")
     ours, theirs = cfg.to_dict(), base.to_dict()
-    keys = [("normalize", None), ("tokenizer", None), ("sequence", "maxlen"), ("model", "lstm_units"),
-            ("model", "bidirectional"), ("word2vec", "vector_size")]
-    return [f"[{section}]" if key is None else f"{section}.{key}" for section, key in keys
-            if (ours[section] if key is None else ours[section][key])
-            != (theirs[section] if key is None else theirs[section][key])]
+    keys = [
+        ("normalize", None),
+        ("tokenizer", None),
+        ("sequence", "maxlen"),
+        ("model", "lstm_units"),
+        ("model", "bidirectional"),
+        ("word2vec", "vector_size"),
+    ]
+    return [
+        f"[{section}]" if key is None else f"{section}.{key}"
+        for section, key in keys
+        if (ours[section] if key is None else ours[section][key])
+        != (theirs[section] if key is None else theirs[section][key])
+    ]
 
 
 def finetune_config(cfg: Config) -> Config:
     """The config with the ``[finetune]`` schedule as its training schedule."""
     f = cfg.finetune
-    return cfg.with_overrides({"train.learning_rate": f.learning_rate, "train.epochs": f.epochs,
-                               "train.patience": f.patience})
+    return cfg.with_overrides(
+        {"train.learning_rate": f.learning_rate, "train.epochs": f.epochs, "train.patience": f.patience}
+    )
 
 
-def _anchored(source, tokens: Sequence[Sequence[str]], idx: np.ndarray, targets: np.ndarray, classes: np.ndarray,
-              weight: float, n_classes: int) -> np.ndarray:
+def _anchored(
+    source,
+    tokens: Sequence[Sequence[str]],
+    idx: np.ndarray,
+    targets: np.ndarray,
+    classes: np.ndarray,
+    weight: float,
+    n_classes: int,
+) -> np.ndarray:
     """The labeled rows' targets mixed with the starting model's probabilities (weight ``weight`` against 1)."""
     from ..model.network import make_predictor, predict_sequences
 
@@ -307,8 +383,9 @@ def _freeze(model, what: str) -> None:
             layer.trainable = False
 
 
-def fit_threshold(p_positive: np.ndarray, y: np.ndarray, class_counts: np.ndarray, *, min_rows: int = 40,
-                  skewed_below: float = 0.4) -> dict[str, Any] | None:
+def fit_threshold(
+    p_positive: np.ndarray, y: np.ndarray, class_counts: np.ndarray, *, min_rows: int = 40, skewed_below: float = 0.4
+) -> dict[str, Any] | None:
     """The decision threshold with the best macro-F1 on held-out rows (:func:`sentiment.model.decision.fit_threshold`),
     when the class mix is off 50/50.
 
@@ -325,12 +402,25 @@ def fit_threshold(p_positive: np.ndarray, y: np.ndarray, class_counts: np.ndarra
     at_half, best = macro_f1_at(p_positive, y, 0.5), macro_f1_at(p_positive, y, threshold)
     if best <= at_half:
         return None
-    return {"threshold": round(threshold, 4), "rows": int(len(y)), "minority_share": round(minority, 4),
-            "macro_f1_at_0.5": round(at_half, 4), "macro_f1": round(best, 4), "fitted_on": "validation rows"}
+    return {
+        "threshold": round(threshold, 4),
+        "rows": int(len(y)),
+        "minority_share": round(minority, 4),
+        "macro_f1_at_0.5": round(at_half, 4),
+        "macro_f1": round(best, 4),
+        "fitted_on": "validation rows",
+    }
 
 
-def _start_from(cfg: Config, init_from: str, classes: np.ndarray, token_lists: Sequence[Sequence[str]],
-                keyed_vectors, log, polar: bool = False):
+def _start_from(
+    cfg: Config,
+    init_from: str,
+    classes: np.ndarray,
+    token_lists: Sequence[Sequence[str]],
+    keyed_vectors,
+    log,
+    polar: bool = False,
+):
     """The source classifier, its vocabulary grown with ``token_lists``, the embedding.
 
     ``polar``: ``classes`` are (negative, positive), so any two-class source whose second class is the positive
@@ -342,15 +432,24 @@ def _start_from(cfg: Config, init_from: str, classes: np.ndarray, token_lists: S
     same = [str(c) for c in source.classes_.tolist()] == [str(c) for c in classes.tolist()]
     polar = polar and class_polarity(source.classes_) == (0, 1)  # its output: P(second class = positive)
     if not same and not polar:
-        raise DataError(f"train.init_from: the bundle's labels {source.classes_.tolist()} differ from the data's "
-                        f"{classes.tolist()}; start from a bundle with the same labels, or train a new network "
-                        f"with --from-scratch")
+        raise DataError(
+            f"train.init_from: the bundle's labels {source.classes_.tolist()} differ from the data's "
+            f"{classes.tolist()}; start from a bundle with the same labels, or train a new network "
+            f"with --from-scratch"
+        )
     vocab, matrix, report = grown_vocabulary(source, token_lists, cfg, log, keyed_vectors=keyed_vectors)
-    log(f"train: starting from {init_from} ({len(source.vocabulary_):,} tokens, "
-        f"{report['new_tokens']:,} new)")
-    return source, vocab, matrix, {"bundle": init_from, "bundle_id": bundle_id(source.meta_),
-                                   "labels": [c.item() if hasattr(c, "item") else c for c in source.classes_.tolist()],
-                                   **report}
+    log(f"train: starting from {init_from} ({len(source.vocabulary_):,} tokens, {report['new_tokens']:,} new)")
+    return (
+        source,
+        vocab,
+        matrix,
+        {
+            "bundle": init_from,
+            "bundle_id": bundle_id(source.meta_),
+            "labels": [c.item() if hasattr(c, "item") else c for c in source.classes_.tolist()],
+            **report,
+        },
+    )
 
 
 def _domain_summary(domains: np.ndarray, extra_domains: Sequence[str] | None, cfg: Config) -> dict[str, Any]:
@@ -358,20 +457,27 @@ def _domain_summary(domains: np.ndarray, extra_domains: Sequence[str] | None, cf
     labeled = {str(k): int(v) for k, v in zip(*np.unique(domains.astype(str), return_counts=True))}
     summary: dict[str, Any] = {"labeled_rows": labeled, "balance": cfg.train.domain_balance}
     if extra_domains is not None and len(extra_domains):
-        summary["unlabeled_rows"] = {str(k): int(v) for k, v in
-                                     zip(*np.unique(np.asarray(extra_domains, dtype=str), return_counts=True))}
+        summary["unlabeled_rows"] = {
+            str(k): int(v) for k, v in zip(*np.unique(np.asarray(extra_domains, dtype=str), return_counts=True))
+        }
     return summary
 
 
-def keep_soup(model, soup: list[list[np.ndarray]], valid: tuple[list[np.ndarray], np.ndarray], cfg: Config,
-              n_classes: int, seeds: list[int]) -> dict[str, Any]:
+def keep_soup(
+    model,
+    soup: list[list[np.ndarray]],
+    valid: tuple[list[np.ndarray], np.ndarray],
+    cfg: Config,
+    n_classes: int,
+    seeds: list[int],
+) -> dict[str, Any]:
     """Set the mean of the students' weights (a uniform model soup), or the best student when it does better.
 
     The soup is kept when its validation accuracy is at least the best
     student's; without validation rows it is kept.
     """
-    from .distill import _accuracy
     from ..model.network import make_predictor, mean_weights, predict_sequences
+    from .distill import _accuracy
 
     def accuracy(weights: list[np.ndarray]) -> float | None:
         model.set_weights(weights)
@@ -383,9 +489,14 @@ def keep_soup(model, soup: list[list[np.ndarray]], valid: tuple[list[np.ndarray]
     kept = soup_accuracy is None or soup_accuracy >= max(accuracies)
     best = int(np.argmax([a or 0.0 for a in accuracies]))
     model.set_weights(mean if kept else soup[best])
-    return {"students": len(soup), "seeds": seeds, "validation_accuracies": accuracies,
-            "soup_validation_accuracy": soup_accuracy, "kept": bool(kept),
-            **({} if kept else {"kept_student": best + 1})}
+    return {
+        "students": len(soup),
+        "seeds": seeds,
+        "validation_accuracies": accuracies,
+        "soup_validation_accuracy": soup_accuracy,
+        "kept": bool(kept),
+        **({} if kept else {"kept_student": best + 1}),
+    }
 
 
 def class_weights(cfg: Config, targets: np.ndarray, n_classes: int) -> np.ndarray | None:

@@ -51,11 +51,15 @@ def check_selection_args(n_rows: int, n: int, audit_share: float) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise DataError(f"n={n!r}: give a positive number of comments to label, e.g. 300")
     if not 0.0 <= float(audit_share) <= 1.0:
-        raise DataError(f"audit share {audit_share!r} is not between 0 and 1; 0.3 (the default) keeps 30% of the "
-                        f"labels as a uniform random sample for unbiased figures")
+        raise DataError(
+            f"audit share {audit_share!r} is not between 0 and 1; 0.3 (the default) keeps 30% of the "
+            f"labels as a uniform random sample for unbiased figures"
+        )
     if n > n_rows:
-        raise DataError(f"n={n:,} comments were asked for, but the input has only {n_rows:,} rows with text; "
-                        f"give a smaller n (at most {n_rows:,})")
+        raise DataError(
+            f"n={n:,} comments were asked for, but the input has only {n_rows:,} rows with text; "
+            f"give a smaller n (at most {n_rows:,})"
+        )
 
 
 def _features(texts: Sequence[str], seed: int):
@@ -64,8 +68,14 @@ def _features(texts: Sequence[str], seed: int):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
-    tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=True,
-                            min_df=2 if len(texts) >= 50 else 1, dtype=np.float32).fit_transform(texts)
+    tfidf = TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 4),
+        sublinear_tf=True,
+        lowercase=True,
+        min_df=2 if len(texts) >= 50 else 1,
+        dtype=np.float32,
+    ).fit_transform(texts)
     dims = min(SVD_DIMS, tfidf.shape[0] - 1, tfidf.shape[1] - 1)
     # 2 power iterations (default 5): 4x faster, and k-means only needs the broad directions
     dense = TruncatedSVD(dims, n_iter=2, random_state=seed).fit_transform(tfidf) if dims >= 2 else tfidf.toarray()
@@ -79,8 +89,9 @@ def near_duplicate_vectors(texts: Sequence[str]):
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.preprocessing import normalize
 
-    counts = CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), binary=True, lowercase=True,
-                             dtype=np.float32).fit_transform([_key(t) for t in texts])
+    counts = CountVectorizer(
+        analyzer="char_wb", ngram_range=(2, 4), binary=True, lowercase=True, dtype=np.float32
+    ).fit_transform([_key(t) for t in texts])
     return normalize(counts).tocsr()
 
 
@@ -95,10 +106,13 @@ def _distinct(order: np.ndarray, vectors, blocked, limit: int, block: int = 512)
     for start in range(0, len(order), block):
         if len(kept) >= limit:
             break
-        chunk = order[start:start + block]
+        chunk = order[start : start + block]
         X = vectors[chunk]
-        against = (X @ kept_rows.T).toarray().max(axis=1) if kept_rows is not None and kept_rows.shape[0] else \
-            np.zeros(len(chunk))
+        against = (
+            (X @ kept_rows.T).toarray().max(axis=1)
+            if kept_rows is not None and kept_rows.shape[0]
+            else np.zeros(len(chunk))
+        )
         within = (X @ X.T).toarray()
         chosen: list[int] = []
         for i in range(len(chunk)):
@@ -114,8 +128,15 @@ def _distinct(order: np.ndarray, vectors, blocked, limit: int, block: int = 512)
     return kept
 
 
-def select_rows(texts: Sequence[str], proba: np.ndarray, n: int, *, audit_share: float = 0.3, seed: int = 0,
-                log: Callable[[str], None] = lambda msg: None) -> pd.DataFrame:
+def select_rows(
+    texts: Sequence[str],
+    proba: np.ndarray,
+    n: int,
+    *,
+    audit_share: float = 0.3,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda msg: None,
+) -> pd.DataFrame:
     """Choose ``n`` rows of ``texts`` to label; ``proba`` is the model's ``(len(texts), n_classes)`` probabilities
     (or P(positive) as a vector). Returns a DataFrame in labeling order with ``row`` (position in ``texts``),
     ``sample`` (``"audit"`` / ``"informative"``), ``prob_1`` (two-class models: P(second class), the model's
@@ -131,8 +152,9 @@ def select_rows(texts: Sequence[str], proba: np.ndarray, n: int, *, audit_share:
         return _select_rows(list(texts), np.asarray(proba, dtype=np.float64), n, audit_share, seed, log)
 
 
-def _select_rows(texts: list[str], proba: np.ndarray, n: int, audit_share: float, seed: int,
-                 log: Callable[[str], None]) -> pd.DataFrame:
+def _select_rows(
+    texts: list[str], proba: np.ndarray, n: int, audit_share: float, seed: int, log: Callable[[str], None]
+) -> pd.DataFrame:
     if len(proba) != len(texts):
         raise DataError(f"{len(texts)} texts but {len(proba)} rows of probabilities")
     has_text = np.array([isinstance(t, str) and bool(t.strip()) for t in texts], dtype=bool)
@@ -147,8 +169,10 @@ def _select_rows(texts: list[str], proba: np.ndarray, n: int, audit_share: float
     if n_info:
         info = _informative(texts, unsure, eligible, audit, n_info, seed, log)
         if len(info) < n_info:
-            log(f"only {len(info):,} distinct comments (no two near-duplicates) were left for the informative part; "
-                f"selected {n_audit + len(info):,} rows instead of {n:,}")
+            log(
+                f"only {len(info):,} distinct comments (no two near-duplicates) were left for the informative part; "
+                f"selected {n_audit + len(info):,} rows instead of {n:,}"
+            )
     rows = np.concatenate([audit, np.asarray(info, dtype=np.int64)])
     samples = np.array([AUDIT] * len(audit) + [INFORMATIVE] * len(info), dtype=object)
     order = rng.permutation(len(rows))
@@ -160,8 +184,15 @@ def _select_rows(texts: list[str], proba: np.ndarray, n: int, audit_share: float
     return out
 
 
-def _informative(texts: list[str], unsure: np.ndarray, eligible: np.ndarray, audit: np.ndarray, k: int, seed: int,
-                 log: Callable[[str], None]) -> list[int]:
+def _informative(
+    texts: list[str],
+    unsure: np.ndarray,
+    eligible: np.ndarray,
+    audit: np.ndarray,
+    k: int,
+    seed: int,
+    log: Callable[[str], None],
+) -> list[int]:
     """Up to ``k`` uncertain, diverse, mutually distinct rows outside ``audit`` (see the module docstring)."""
     from sklearn.cluster import KMeans
 
@@ -186,7 +217,7 @@ def _informative(texts: list[str], unsure: np.ndarray, eligible: np.ndarray, aud
     all_rows = np.concatenate([pool_rows, audit])
     pool_texts = [texts[r] for r in all_rows]
     vectors = near_duplicate_vectors(pool_texts)
-    blocked = vectors[len(pool_rows):] if len(audit) else None
+    blocked = vectors[len(pool_rows) :] if len(audit) else None
     kept = _distinct(np.arange(len(pool_rows)), vectors, blocked, wanted)
     if len(kept) <= k:
         return [int(pool_rows[i]) for i in kept]
@@ -203,7 +234,7 @@ def _informative(texts: list[str], unsure: np.ndarray, eligible: np.ndarray, aud
             chosen.append(int(members[np.argmin(distance[members])]))
     if len(chosen) < k:  # an empty cluster: fill with the most uncertain rows not chosen yet
         taken = set(chosen)
-        chosen.extend([i for i in range(len(kept_arr)) if i not in taken][:k - len(chosen)])
+        chosen.extend([i for i in range(len(kept_arr)) if i not in taken][: k - len(chosen)])
     log(f"informative part: {k:,} of the {len(kept_arr):,} most uncertain distinct comments, one per k-means group")
     return [int(pool_rows[kept_arr[i]]) for i in chosen]
 

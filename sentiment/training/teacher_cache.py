@@ -47,8 +47,9 @@ def teacher_key(kind: str, settings: dict[str, Any], data: str) -> str:
     """The cache key of one teacher: its kind, settings, library versions and data digest."""
     from ..model.bundle import package_versions
 
-    blob = json.dumps({"kind": kind, "settings": settings, "versions": package_versions(), "data": data},
-                      sort_keys=True, default=str)
+    blob = json.dumps(
+        {"kind": kind, "settings": settings, "versions": package_versions(), "data": data}, sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -84,7 +85,14 @@ class TeacherCache:
         path = self._path(index)
         tmp = path.with_name(f".{path.name}.tmp.npz")
         arrays = {f"weight_{i}": w for i, w in enumerate(weights or [])}
-        np.savez(tmp, key=np.array(key), report=np.array(json.dumps(report)), transfer=transfer, valid=valid,
-                 n_weights=np.array(-1 if weights is None else len(weights)), **arrays)
+        np.savez(
+            tmp,
+            key=np.array(key),
+            report=np.array(json.dumps(report)),
+            transfer=transfer,
+            valid=valid,
+            n_weights=np.array(-1 if weights is None else len(weights)),
+            **arrays,
+        )
         os.replace(tmp, path)
         return path

@@ -64,9 +64,11 @@ def network_from(source, cfg: Config, matrix: np.ndarray):
 
     want, have = cfg.model, source.config_.model
     if (want.lstm_units, want.bidirectional) != (have.lstm_units, have.bidirectional):
-        raise ConfigError(f"the config's network (model.lstm_units = {want.lstm_units}, model.bidirectional = "
-                          f"{want.bidirectional}) differs from the source model's ({have.lstm_units}, "
-                          f"{have.bidirectional}); use the source's [model] settings to start from it")
+        raise ConfigError(
+            f"the config's network (model.lstm_units = {want.lstm_units}, model.bidirectional = "
+            f"{want.bidirectional}) differs from the source model's ({have.lstm_units}, "
+            f"{have.bidirectional}); use the source's [model] settings to start from it"
+        )
     model = build_model(cfg, matrix, source.n_classes_)
     for layer in source.model_.layers:
         if layer.weights and layer.name != "embedding":
@@ -74,8 +76,9 @@ def network_from(source, cfg: Config, matrix: np.ndarray):
     return model
 
 
-def grown_vocabulary(source, token_lists: Sequence[Sequence[str]], cfg: Config, log: Log, keyed_vectors=None
-                     ) -> tuple[Vocabulary, np.ndarray, dict[str, Any]]:
+def grown_vocabulary(
+    source, token_lists: Sequence[Sequence[str]], cfg: Config, log: Log, keyed_vectors=None
+) -> tuple[Vocabulary, np.ndarray, dict[str, Any]]:
     """The source vocabulary plus frequent unknown morphemes, and the embedding matrix for it.
 
     The new morphemes' vectors come from ``keyed_vectors`` (trained on ``token_lists`` when None).
@@ -89,12 +92,15 @@ def grown_vocabulary(source, token_lists: Sequence[Sequence[str]], cfg: Config, 
     known = sum(n for t, n in counts.items() if t in old.index)
     new = [t for t, n in counts.most_common() if n >= a.new_token_min_count and t not in old.index]
     new = new[: a.max_new_tokens]
-    report: dict[str, Any] = {"known_token_share": round(known / max(sum(counts.values()), 1), 4),
-                              "new_tokens": len(new)}
+    report: dict[str, Any] = {
+        "known_token_share": round(known / max(sum(counts.values()), 1), 4),
+        "new_tokens": len(new),
+    }
     if not new:
         return old, embedding, report
-    w2v_cfg = cfg.word2vec.__class__(**{**cfg.to_dict()["word2vec"], "min_count": a.new_token_min_count,
-                                        "max_vocab": 10_000_000, "extra_texts": []})
+    w2v_cfg = cfg.word2vec.__class__(
+        **{**cfg.to_dict()["word2vec"], "min_count": a.new_token_min_count, "max_vocab": 10_000_000, "extra_texts": []}
+    )
     kv = keyed_vectors if keyed_vectors is not None else train_word2vec(token_lists, w2v_cfg, seed=cfg.train.seed)
     anchors = [t for t, _ in counts.most_common() if t in old.index and t in kv.key_to_index][:20_000]
     dim = embedding.shape[1]
@@ -111,7 +117,9 @@ def grown_vocabulary(source, token_lists: Sequence[Sequence[str]], cfg: Config, 
     else:  # too few shared morphemes to fit a map: small random vectors, learned during fine-tuning
         rows = rng.normal(0.0, float(embedding[2:].std()), (len(new), dim))
         report.update(anchors=len(anchors), mapping_r2=None)
-    log(f"adapt: {len(new):,} new morphemes (vectors mapped from {len(anchors):,} shared ones, "
-        f"R² {report['mapping_r2']})")
+    log(
+        f"adapt: {len(new):,} new morphemes (vectors mapped from {len(anchors):,} shared ones, "
+        f"R² {report['mapping_r2']})"
+    )
     vocab = Vocabulary([*old.tokens[2:], *new])
     return vocab, np.vstack([embedding, rows.astype(embedding.dtype)]), report

@@ -4,18 +4,27 @@ import json
 
 import numpy as np
 import pytest
+from conftest import assert_user_error, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_user_error, run_cli
-from sentiment.config import NormalizeConfig, TokenizerConfig
 from sentiment.analysis.explain import deletion_test, format_terminal, without
+from sentiment.config import NormalizeConfig, TokenizerConfig
 from sentiment.text.normalize import Normalizer
 from sentiment.text.tokenizers import Tokenizer, align_surfaces
 
 NORM = Normalizer(NormalizeConfig())
-TRICKY = ["진짜   재밌다ㅋㅋㅋㅋㅋㅋ!!!!!!", "최고 <b>영화</b> https://example.com/x?y=1 봐요", "BEST 영화 &amp; OST",
-          "\u200b\ufeff안녕\x00하세요", "했다 갔었는데 됐어요", "   ", "", "  앞뒤 공백  ", "\u1100\u1161\u11a8 좋아"]
+TRICKY = [
+    "진짜   재밌다ㅋㅋㅋㅋㅋㅋ!!!!!!",
+    "최고 <b>영화</b> https://example.com/x?y=1 봐요",
+    "BEST 영화 &amp; OST",
+    "\u200b\ufeff안녕\x00하세요",
+    "했다 갔었는데 됐어요",
+    "   ",
+    "",
+    "  앞뒤 공백  ",
+    "\u1100\u1161\u11a8 좋아",
+]
 
 
 # -- offsets and spans ----------------------------------------------------------------
@@ -57,7 +66,7 @@ def test_spans_are_the_tokens_and_point_at_them(sample_frame):
         assert [s.token for s in spans] == tokenizer(text)
         for s in spans:
             assert 0 <= s.start < s.end <= len(text), (text, s)
-            assert s.token in NORM(text[s.start:s.end]), (text, s)  # MeCab gives surface forms
+            assert s.token in NORM(text[s.start : s.end]), (text, s)  # MeCab gives surface forms
         assert [s.start for s in spans] == sorted(s.start for s in spans)
 
 
@@ -80,7 +89,7 @@ def test_contributions_are_leave_one_out_differences(tiny_model):
         for i, t in enumerate(e.tokens):
             alone = tiny_model.predict_ids([without(ids, [i])])[0, j]
             assert t.contribution == pytest.approx(p[j] - alone, abs=1e-5)
-            assert e.text[t.start:t.end] == t.text
+            assert e.text[t.start : t.end] == t.text
     assert explanations[3].tokens == ()
     assert json.loads(json.dumps(explanations[0].to_dict()))["tokens"][0]["token"] == "배우"
 
@@ -121,7 +130,7 @@ def test_explain_cli_prints_json(tiny_model_dir, tiny_model):
     for d, e in zip(data, expected):
         assert [t["token"] for t in d["tokens"]] == [t.token for t in e.tokens]
         assert np.allclose([t["contribution"] for t in d["tokens"]], [t.contribution for t in e.tokens], atol=1e-5)
-        assert all(d["text"][t["start"]:t["end"]] == t["text"] for t in d["tokens"])
+        assert all(d["text"][t["start"] : t["end"]] == t["text"] for t in d["tokens"])
 
 
 def test_explain_cli_needs_a_text():

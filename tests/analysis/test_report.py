@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE, assert_user_error, run_cli
+
 from sentiment.analysis.report import read_scored, write_report
 from sentiment.analysis.report_html import SECTIONS
 from sentiment.analysis.report_stats import log_odds_z, period_of, wilson
 from sentiment.io.times import parse_times
 
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(name)), None)
+CHROMIUM = next(
+    (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,9 @@ def scored_sample(tiny_model, tmp_path_factory):
     score_file(SAMPLE, scored, tiny_model, workers=1, log=lambda msg: None)
     frame = pd.read_csv(scored)
     rng = np.random.default_rng(0)
-    frame["written"] = (pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 60 * 24, len(frame)), unit="h")
-                        ).strftime("%Y-%m-%d %H:%M")
+    frame["written"] = (
+        pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 60 * 24, len(frame)), unit="h")
+    ).strftime("%Y-%m-%d %H:%M")
     frame.to_csv(scored, index=False)
     return scored
 
@@ -74,10 +76,25 @@ def test_report_renders_in_headless_chromium(report_page, tmp_path):
     shot = tmp_path / "report.png"
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     try:
-        subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                        f"--screenshot={shot}", "--window-size=1280,3000", report_page.as_uri()],
-                       capture_output=True, timeout=120, check=True)
+        subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                f"--screenshot={shot}",
+                "--window-size=1280,3000",
+                report_page.as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     pixels = np.asarray(Image.open(shot).convert("RGB"))
@@ -93,8 +110,20 @@ def test_report_renders_in_headless_chromium(report_page, tmp_path):
 @pytest.mark.slow
 def test_report_cli_end_to_end(scored_sample, tiny_model_dir, tmp_path):
     out = tmp_path / "r.html"
-    result = run_cli("report", str(scored_sample), "-o", str(out), "--group-by", "domain", "--time-column",
-                     "written", "--model", str(tiny_model_dir), "--top", "5")
+    result = run_cli(
+        "report",
+        str(scored_sample),
+        "-o",
+        str(out),
+        "--group-by",
+        "domain",
+        "--time-column",
+        "written",
+        "--model",
+        str(tiny_model_dir),
+        "--top",
+        "5",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "report:" in result.stderr and out.stat().st_size > 50_000
     page = out.read_text(encoding="utf-8")
@@ -105,12 +134,23 @@ def test_report_refuses_unscored_files_unknown_columns_and_overwriting(scored_sa
     assert_user_error(run_cli("report", str(scored_sample), "-o", str(report_page)), "already exists", "--overwrite")
     out = str(tmp_path / "r.html")
     result = run_cli("report", str(SAMPLE), "-o", out)
-    assert_user_error(result, "not the output of `sentiment score`", "'status'", "'pred_label'", "prob_<label>",
-                      "columns found: 'id', 'document', 'label', 'domain'", "sentiment score FILE")
-    assert_user_error(run_cli("report", str(scored_sample), "-o", out, "--group-by", "shop"),
-                      "no column 'shop' for --group-by", "'domain'")
-    assert_user_error(run_cli("report", str(scored_sample), "-o", out, "--positive", "yes"),
-                      "--positive 'yes'", "'0', '1'")
+    assert_user_error(
+        result,
+        "not the output of `sentiment score`",
+        "'status'",
+        "'pred_label'",
+        "prob_<label>",
+        "columns found: 'id', 'document', 'label', 'domain'",
+        "sentiment score FILE",
+    )
+    assert_user_error(
+        run_cli("report", str(scored_sample), "-o", out, "--group-by", "shop"),
+        "no column 'shop' for --group-by",
+        "'domain'",
+    )
+    assert_user_error(
+        run_cli("report", str(scored_sample), "-o", out, "--positive", "yes"), "--positive 'yes'", "'0', '1'"
+    )
     assert_user_error(run_cli("report", str(scored_sample), "-o", out, "--top", "0"), "--top 0")
 
 
@@ -155,8 +195,9 @@ def test_log_odds_z_properties():
 
 
 def test_times_and_periods():
-    values = pd.Series(["2024-05-01 10:00", "2024-05-02", "2024/05/03 13:45", "2024-05-04T00:00:00+09:00", "nope",
-                        None])
+    values = pd.Series(
+        ["2024-05-01 10:00", "2024-05-02", "2024/05/03 13:45", "2024-05-04T00:00:00+09:00", "nope", None]
+    )
     times = parse_times(values).times
     assert times.iloc[:4].notna().all() and times.iloc[4:].isna().all()
     assert times.iloc[3] == pd.Timestamp("2024-05-03 15:00")  # +09:00 converted to UTC
@@ -183,7 +224,8 @@ def test_korean_font_for_charts_without_global_changes():
 
 
 def test_evaluation_plots_draw_korean_labels(tmp_path):
-    from sentiment.analysis.evaluation import compute_metrics, write_report as write_evaluation
+    from sentiment.analysis.evaluation import compute_metrics
+    from sentiment.analysis.evaluation import write_report as write_evaluation
 
     classes = np.array(["긍정", "부정"])
     labels = np.array(["긍정", "부정", "긍정", "부정"])
@@ -202,9 +244,22 @@ def test_report_benchmark_runs(tmp_path):
     from conftest import ROOT
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), "--rows", "20000", "--keep",
-                             str(tmp_path), "--json-out", str(tmp_path / "figures.json")],
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "report.py"),
+            "--rows",
+            "20000",
+            "--keep",
+            str(tmp_path),
+            "--json-out",
+            str(tmp_path / "figures.json"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads((tmp_path / "figures.json").read_text())
     assert figures["rows"] == 20000 and 0 < figures["report_seconds"] < figures["target_seconds"]

@@ -21,7 +21,7 @@ from sentiment.apps.cli import main
 from sentiment.apps.scoring import score_file, score_frame
 from sentiment.errors import OutputExistsError, SentimentError
 
-BAD_ROWS = ["", "   ", "=HYPERLINK(\"x\") 최고", "-별로예요", "@그냥"]
+BAD_ROWS = ["", "   ", '=HYPERLINK("x") 최고', "-별로예요", "@그냥"]
 ACTOR_TITLE = "ray::MapWorker(MapBatches(BatchScorer))"
 
 
@@ -54,20 +54,26 @@ def test_ray_scores_like_a_single_process(ray_session, tiny_model, tiny_model_di
     src = tmp_path / "in"
     src.mkdir()
     frame = sample_frame.assign(id=[str(i) for i in range(len(sample_frame))])
-    extra = pd.DataFrame({"document": BAD_ROWS, "label": "1", "domain": "x",
-                          "id": [f"b{i}" for i in range(len(BAD_ROWS))]})
+    extra = pd.DataFrame(
+        {"document": BAD_ROWS, "label": "1", "domain": "x", "id": [f"b{i}" for i in range(len(BAD_ROWS))]}
+    )
     parts = [frame.iloc[:200], pd.concat([extra, frame.iloc[200:]], ignore_index=True)]
     for i, part in enumerate(parts):
         part.to_csv(src / f"comments-{i}.csv", index=False)
 
     out = tmp_path / "scored"  # through the command, in this process (it uses the module's Ray session)
-    assert main(["score", str(src), "-o", str(out), "--engine", "ray", "--model", str(tiny_model_dir),
-                 "--chunk-size", "64"]) == 0
+    assert (
+        main(
+            ["score", str(src), "-o", str(out), "--engine", "ray", "--model", str(tiny_model_dir), "--chunk-size", "64"]
+        )
+        == 0
+    )
     log = capsys.readouterr().err
     got = read_parts(out)
 
-    expected = pd.concat([pd.read_parquet(p) for p in _score_files_locally(src, tiny_model, tmp_path)],
-                         ignore_index=True)
+    expected = pd.concat(
+        [pd.read_parquet(p) for p in _score_files_locally(src, tiny_model, tmp_path)], ignore_index=True
+    )
     assert list(got.columns) == list(expected.columns)
     assert list(got.columns)[-4:] == ["status", "pred_label", "prob_0", "prob_1"]
     assert got["id"].tolist() == expected["id"].tolist()  # every row, once, in input order
@@ -76,9 +82,14 @@ def test_ray_scores_like_a_single_process(ray_session, tiny_model, tiny_model_di
     np.testing.assert_allclose(got[probs].to_numpy(float), expected[probs].to_numpy(float), atol=1e-6)
     bad = got[got["id"].str.startswith("b")]
     assert bad["status"].tolist() == ["missing", "empty", "ok", "ok", "ok"]
-    assert bad["document"].tolist()[2:] == ["'=HYPERLINK(\"x\") 최고", "'-별로예요", "'@그냥"]
-    for line in (f"rows read: {len(got)}", f"scored: {len(got) - 2}", "flagged: empty 1, missing 1",
-                 "text column: 'document'", "input: 2 delimited file(s)"):
+    assert bad["document"].tolist()[2:] == ['\'=HYPERLINK("x") 최고', "'-별로예요", "'@그냥"]
+    for line in (
+        f"rows read: {len(got)}",
+        f"scored: {len(got) - 2}",
+        "flagged: empty 1, missing 1",
+        "text column: 'document'",
+        "input: 2 delimited file(s)",
+    ):
         assert line in log, (line, log[-2000:])
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".", "scored"))) == ["scored"]
 
@@ -163,8 +174,9 @@ def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(ray_session, tiny_
 
     def run():
         try:
-            result["summary"] = score_path(str(src), str(out), model=tiny_model_dir, concurrency=1, batch_size=250,
-                                           log=quiet)
+            result["summary"] = score_path(
+                str(src), str(out), model=tiny_model_dir, concurrency=1, batch_size=250, log=quiet
+            )
         except BaseException as exc:  # reported below
             result["error"] = exc
 
@@ -238,8 +250,13 @@ def test_cli_without_ray_says_how_to_install_it(tmp_path):
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker.parent), str(ROOT)])}
-    result = subprocess.run([sys.executable, "-m", "sentiment", "score", str(SAMPLE), "-o", str(tmp_path / "o"),
-                             "--engine", "ray"], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "sentiment", "score", str(SAMPLE), "-o", str(tmp_path / "o"), "--engine", "ray"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert_user_error(result, "--engine ray needs Ray Data", 'pip install "sentiment[ray]"')
     assert not (tmp_path / "o").exists()
 
@@ -280,8 +297,7 @@ KINDS = {  # file name -> writer of a frame
     "comments.csv.gz": lambda f, p: f.to_csv(p, index=False, compression="gzip"),
     "comments.tsv.gz": lambda f, p: f.to_csv(p, sep="\t", index=False, compression="gzip"),
     "comments.jsonl": lambda f, p: f.to_json(p, orient="records", lines=True, force_ascii=False),
-    "comments.jsonl.gz": lambda f, p: f.to_json(p, orient="records", lines=True, force_ascii=False,
-                                                compression="gzip"),
+    "comments.jsonl.gz": lambda f, p: f.to_json(p, orient="records", lines=True, force_ascii=False, compression="gzip"),
     "comments.parquet": lambda f, p: f.to_parquet(p, index=False),
     "comments.xlsx": lambda f, p: f.to_excel(p, index=False, engine="openpyxl"),
 }
@@ -291,7 +307,7 @@ CASE_SECONDS = 120  # the limit per case (a hang is caught by the watchdog long 
 def matrix_frame(sample_frame: pd.DataFrame, n: int) -> pd.DataFrame:
     """``n`` rows: the sample's comments repeated, numbered, with the rows that are not scored among them."""
     texts = (sample_frame["document"].tolist() * (n // len(sample_frame) + 1))[:n]
-    texts[3:3 + len(BAD_ROWS)] = BAD_ROWS
+    texts[3 : 3 + len(BAD_ROWS)] = BAD_ROWS
     labels = (sample_frame["label"].tolist() * (n // len(sample_frame) + 1))[:n]
     return pd.DataFrame({"id": range(n), "document": texts, "label": labels})
 
@@ -308,7 +324,7 @@ def write_case(frame: pd.DataFrame, name: str, root: Path, files: int) -> tuple[
     bounds = np.linspace(0, len(frame), files + 1).astype(int)
     for i in range(files):
         paths.append(folder / f"part-{i}-{name}")
-        KINDS[name](frame.iloc[bounds[i]: bounds[i + 1]].reset_index(drop=True), paths[-1])
+        KINDS[name](frame.iloc[bounds[i] : bounds[i + 1]].reset_index(drop=True), paths[-1])
     return folder, paths
 
 
@@ -339,26 +355,52 @@ def assert_same_output(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert list(got.columns) == list(expected.columns)
     assert got["id"].astype(int).tolist() == expected["id"].astype(int).tolist()
     probs = [c for c in got.columns if c.startswith("prob_")]
-    pd.testing.assert_frame_equal(comparable(got.drop(columns=probs)), comparable(expected.drop(columns=probs)),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        comparable(got.drop(columns=probs)), comparable(expected.drop(columns=probs)), check_dtype=False
+    )
     np.testing.assert_allclose(got[probs].to_numpy(float), expected[probs].to_numpy(float), atol=1.01e-6)
 
 
 DEFAULT_CASES = {("comments.jsonl", 1), ("comments.parquet", 1)}  # the rest: -m slow (a Ray job each)
-MATRIX = [pytest.param(name, files, id=f"{name}-{'file' if files == 1 else 'dir'}",
-                       marks=() if (name, files) in DEFAULT_CASES else pytest.mark.slow)
-          for name in KINDS for files in (1, 3)]
+MATRIX = [
+    pytest.param(
+        name,
+        files,
+        id=f"{name}-{'file' if files == 1 else 'dir'}",
+        marks=() if (name, files) in DEFAULT_CASES else pytest.mark.slow,
+    )
+    for name in KINDS
+    for files in (1, 3)
+]
 
 
 @pytest.mark.parametrize(("name", "files"), MATRIX)
-def test_every_input_kind_scores_like_a_single_process(ray_session, tiny_model_dir, sample_frame, tmp_path,
-                                                        name, files):
+def test_every_input_kind_scores_like_a_single_process(
+    ray_session, tiny_model_dir, sample_frame, tmp_path, name, files
+):
     frame = matrix_frame(sample_frame, 240)
     src, paths = write_case(frame, name, tmp_path, files)
     out = tmp_path / "scored"
-    rc, _ = run_ray_cli(["score", str(src), "-o", str(out), "--engine", "ray", "--model",
-                               str(tiny_model_dir), "--precision", "fp32", "--chunk-size", "64",
-                               "--concurrency", "1", "--stall-timeout", "60"])
+    rc, _ = run_ray_cli(
+        [
+            "score",
+            str(src),
+            "-o",
+            str(out),
+            "--engine",
+            "ray",
+            "--model",
+            str(tiny_model_dir),
+            "--precision",
+            "fp32",
+            "--chunk-size",
+            "64",
+            "--concurrency",
+            "1",
+            "--stall-timeout",
+            "60",
+        ]
+    )
     assert rc == 0
     got = read_parts(out)
     assert len(got) == len(frame)
@@ -380,10 +422,17 @@ def s3_server(tmp_path_factory):
         port = sock.getsockname()[1]
     log = tmp_path_factory.mktemp("moto") / "server.log"
     with open(log, "wb") as fh:
-        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                  stdout=fh, stderr=subprocess.STDOUT)
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -408,8 +457,9 @@ def s3_server(tmp_path_factory):
         server.wait(timeout=30)
 
 
-def test_s3_directory_of_parquet_parts_in_and_out(ray_session, s3_server, tiny_model_dir, sample_frame, tmp_path,
-                                                  capsys):
+def test_s3_directory_of_parquet_parts_in_and_out(
+    ray_session, s3_server, tiny_model_dir, sample_frame, tmp_path, capsys
+):
     """s3://comments/in/ (three Parquet parts) -> s3://comments/scored/ through the command line, equal to
     the single-process engine on the same files; then a gzipped JSON Lines object to a local directory."""
     frame = matrix_frame(sample_frame, 300)
@@ -417,9 +467,24 @@ def test_s3_directory_of_parquet_parts_in_and_out(ray_session, s3_server, tiny_m
     for path in paths:
         s3_server.upload_file(str(path), "comments", f"in/{path.name}")
     s3_server.put_object(Bucket="comments", Key="in/_SUCCESS", Body=b"")  # skipped, as Spark's markers are
-    rc, _ = run_ray_cli(["score", "s3://comments/in/", "-o", "s3://comments/scored", "--engine", "ray",
-                         "--model", str(tiny_model_dir), "--precision", "fp32", "--chunk-size", "64",
-                         "--stall-timeout", "60"])
+    rc, _ = run_ray_cli(
+        [
+            "score",
+            "s3://comments/in/",
+            "-o",
+            "s3://comments/scored",
+            "--engine",
+            "ray",
+            "--model",
+            str(tiny_model_dir),
+            "--precision",
+            "fp32",
+            "--chunk-size",
+            "64",
+            "--stall-timeout",
+            "60",
+        ]
+    )
     assert rc == 0
     keys = sorted(o["Key"] for o in s3_server.list_objects_v2(Bucket="comments", Prefix="scored")["Contents"])
     assert keys and all(k.startswith("scored/part-") and k.endswith(".parquet") for k in keys), keys
@@ -431,20 +496,47 @@ def test_s3_directory_of_parquet_parts_in_and_out(ray_session, s3_server, tiny_m
     expected = single_process(paths, tiny_model_dir, tmp_path)
     assert_same_output(read_parts(local), expected)
 
-    assert run_ray_cli(["score", "s3://comments/in/", "-o", "s3://comments/scored", "--engine", "ray",
-                        "--model", str(tiny_model_dir)])[0] == 2  # exists: --overwrite needed
+    assert (
+        run_ray_cli(
+            [
+                "score",
+                "s3://comments/in/",
+                "-o",
+                "s3://comments/scored",
+                "--engine",
+                "ray",
+                "--model",
+                str(tiny_model_dir),
+            ]
+        )[0]
+        == 2
+    )  # exists: --overwrite needed
 
     _, (jsonl,) = write_case(frame, "comments.jsonl.gz", tmp_path / "j", 1)
     s3_server.upload_file(str(jsonl), "comments", "raw/comments.jsonl.gz")
-    rc, _ = run_ray_cli(["score", "s3://comments/raw/comments.jsonl.gz", "-o", str(tmp_path / "from-s3"),
-                         "--engine", "ray", "--model", str(tiny_model_dir), "--precision", "fp32"])
+    rc, _ = run_ray_cli(
+        [
+            "score",
+            "s3://comments/raw/comments.jsonl.gz",
+            "-o",
+            str(tmp_path / "from-s3"),
+            "--engine",
+            "ray",
+            "--model",
+            str(tiny_model_dir),
+            "--precision",
+            "fp32",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err[-3000:]
     assert_same_output(read_parts(tmp_path / "from-s3"), single_process([jsonl], tiny_model_dir, tmp_path))
 
 
 def test_cloud_path_errors_are_one_line(tmp_path, capsys):
-    for spec, fragment in (("https://example.com/c.csv", "download the file first"),
-                           ("ftp://host/c.csv", "unknown scheme 'ftp://'")):
+    for spec, fragment in (
+        ("https://example.com/c.csv", "download the file first"),
+        ("ftp://host/c.csv", "unknown scheme 'ftp://'"),
+    ):
         assert main(["score", spec, "-o", str(tmp_path / "o"), "--engine", "ray"]) == 2
         err = capsys.readouterr().err
         assert fragment in err and "Traceback" not in err, err
@@ -468,8 +560,21 @@ def test_a_job_that_cannot_progress_ends_with_one_error_line(ray_session, tiny_m
         src = tmp_path / "comments.csv"
         src.write_text("id,document\n1,좋아요\n2,별로\n", encoding="utf-8")
         capsys.readouterr()
-        rc, seconds = run_ray_cli(["score", str(src), "-o", str(tmp_path / "scored"), "--engine", "ray",
-                                   "--model", str(tiny_model_dir), "--stall-timeout", "5"], seconds=90)
+        rc, seconds = run_ray_cli(
+            [
+                "score",
+                str(src),
+                "-o",
+                str(tmp_path / "scored"),
+                "--engine",
+                "ray",
+                "--model",
+                str(tiny_model_dir),
+                "--stall-timeout",
+                "5",
+            ],
+            seconds=90,
+        )
         err = capsys.readouterr().err
     finally:
         ray.kill(hog)

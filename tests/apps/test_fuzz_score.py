@@ -15,17 +15,31 @@ import uuid
 
 import pandas as pd
 import pytest
+from conftest import run_cli
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from sentiment import SentimentClassifier
 from sentiment.apps.cli import main
 
-from conftest import run_cli
-
 STATUSES = {"ok", "missing", "empty", "not_text", "bad_encoding"}
-NASTY = ["\u200f\u202eשלום 좋아\u202c", "\x00\x01\x1b[31m빨강", "\ud800\udfff 깨진", "\ufeff BOM 안", "a\r\nb\rc\nd",
-         "\"\"\"", "=1+1", "\ufdd0\ufffd", "가" * 100_000, "", " ", "NaN", "null", "1e309", "\u2028\u2029"]
+NASTY = [
+    "\u200f\u202eשלום 좋아\u202c",
+    "\x00\x01\x1b[31m빨강",
+    "\ud800\udfff 깨진",
+    "\ufeff BOM 안",
+    "a\r\nb\rc\nd",
+    '"""',
+    "=1+1",
+    "\ufdd0\ufffd",
+    "가" * 100_000,
+    "",
+    " ",
+    "NaN",
+    "null",
+    "1e309",
+    "\u2028\u2029",
+]
 texts = st.one_of(st.text(st.characters(codec=None), max_size=40), st.sampled_from(NASTY))
 
 
@@ -101,16 +115,25 @@ def cached_load(tiny_model):
         yield
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(table=tables(), output=st.sampled_from(["scored.csv", "scored.tsv", "scored.jsonl", "scored.xlsx",
-                                                "scored.parquet", "scored.csv.gz"]))
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    table=tables(),
+    output=st.sampled_from(
+        ["scored.csv", "scored.tsv", "scored.jsonl", "scored.xlsx", "scored.parquet", "scored.csv.gz"]
+    ),
+)
 @example(table=("raw.csv", b"\xff\xfe\x00\x00garbage", None, []), output="scored.csv")
 @example(table=("in.csv", b'"id","document"\n"0","\r"\n', 1, []), output="scored.csv")  # bare CR: rows stay whole
 @example(table=("in.tsv", b"id\tdocument\n0\t\x1b\n", 1, []), output="scored.xlsx")  # what Excel cannot hold
 @example(table=("raw.csv", b"\x01\r!", None, []), output="scored.xlsx")  # ... in a column name
-@example(table=("in.jsonl", b'{"document": "\\udfff"}\n{"document": "a"}\n', 2, ["--encoding-errors", "replace"]),
-         output="scored.csv")  # a lone surrogate escaped in JSON: no character, cannot be written
+@example(
+    table=("in.jsonl", b'{"document": "\\udfff"}\n{"document": "a"}\n', 2, ["--encoding-errors", "replace"]),
+    output="scored.csv",
+)  # a lone surrogate escaped in JSON: no character, cannot be written
 @example(table=("in.jsonl", b'{"document": "\\udfff"}\n', 1, []), output="scored.csv")
 def test_score_never_crashes(table, output, tmp_path, capsys, cached_load):
     name, data, rows, options = table
@@ -127,19 +150,44 @@ def test_score_never_crashes(table, output, tmp_path, capsys, cached_load):
 
 def test_nasty_file_in_a_subprocess(tiny_model_dir, tmp_path):
     """Lone surrogates, controls, NUL, RTL marks, line separators, a BOM, a 100K-character cell: one real run."""
-    values = ["\\ud800 lone", "\\udfff\\udfff", "\\u0000 nul", "\x01\x7f\u202e좋아\u202c", "\u200f\u05e9\u05dc\u05d5\u05dd",
-              "\u2028\u2029", "\ufeff안녕", "가" * 100_000, "=1+1", "", None, 7]
+    values = [
+        "\\ud800 lone",
+        "\\udfff\\udfff",
+        "\\u0000 nul",
+        "\x01\x7f\u202e좋아\u202c",
+        "\u200f\u05e9\u05dc\u05d5\u05dd",
+        "\u2028\u2029",
+        "\ufeff안녕",
+        "가" * 100_000,
+        "=1+1",
+        "",
+        None,
+        7,
+    ]
     src = tmp_path / "nasty.jsonl"
     lines = [json.dumps({"id": i, "document": v}, ensure_ascii=False) for i, v in enumerate(values)]
     src.write_text("\n".join(line.replace("\\\\u", "\\u") for line in lines) + "\n", encoding="utf-8")
     out = tmp_path / "scored.csv"
-    result = run_cli("score", str(src), "-o", str(out), "--model", str(tiny_model_dir), "--workers", "1",
-                     "--encoding-errors", "replace")
+    result = run_cli(
+        "score",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--workers",
+        "1",
+        "--encoding-errors",
+        "replace",
+    )
     _check_run(result.returncode, result.stderr, out, len(values), ["replace"])
     got = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert result.returncode == 0 and got["id"].tolist() == [str(i) for i in range(len(values))]
     # pandas' JSON reader drops a lone high surrogate ("\ud800 lone" reads as " lone") but keeps low ones
     assert got["status"].tolist() == ["ok", "bad_encoding", "ok", "ok", "ok", "empty"] + ["ok"] * 3 + [
-        "empty", "missing", "not_text"]  # (U+2028/U+2029 are white space)
+        "empty",
+        "missing",
+        "not_text",
+    ]  # (U+2028/U+2029 are white space)
     assert got["document"][1] == "\ufffd\ufffd"
     assert got["document"][7] == "가" * 100_000 and got["document"][8] == "'=1+1"

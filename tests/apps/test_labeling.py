@@ -41,8 +41,17 @@ def test_export_columns_and_round_trip_through_the_labeled_reader(comments, expo
     source = pd.read_csv(comments)
     labels = pd.read_csv(exported, keep_default_na=False, dtype=str)
     # every INPUT column (the clashing `label` renamed), then LABELS' own columns
-    assert list(labels.columns) == ["id", "document", "label_input", "domain", "row", "sample", "prob_1", "label",
-                                    "decided_at"]
+    assert list(labels.columns) == [
+        "id",
+        "document",
+        "label_input",
+        "domain",
+        "row",
+        "sample",
+        "prob_1",
+        "label",
+        "decided_at",
+    ]
     assert len(labels) == 20 and labels["row"].is_unique
     assert (labels["sample"] == "audit").sum() == 6
     assert (labels["label"] == "").all() and (labels["decided_at"] == "").all()
@@ -163,14 +172,17 @@ def test_foreign_or_damaged_labels_are_refused_unchanged(comments, exported, tmp
     assert labels.read_bytes() == before and plain.read_text(encoding="utf-8") == "document,label\n좋아요,1\n"
 
 
-@pytest.mark.parametrize("args, fragments", [
-    (["--n", "500", "--export"], ["n=500", "only 80 rows"]),
-    (["--n", "10", "--export", "--audit-share", "2"], ["audit share 2.0"]),
-    (["--n", "10", "--export", "--text-column", "review"], ["no column 'review'", "'document'"]),
-    (["--n", "10", "--labels", "좋음"], ["--labels '좋음'", "two different words"]),
-    (["--n", "10", "--export", "-o", "{tmp}/labels.parquet"], ["must be .csv or .xlsx"]),
-    (["--n", "10", "-o", "{tmp}/labels.xlsx"], ["records each decision in a .csv", "--export"]),
-])
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--n", "500", "--export"], ["n=500", "only 80 rows"]),
+        (["--n", "10", "--export", "--audit-share", "2"], ["audit share 2.0"]),
+        (["--n", "10", "--export", "--text-column", "review"], ["no column 'review'", "'document'"]),
+        (["--n", "10", "--labels", "좋음"], ["--labels '좋음'", "two different words"]),
+        (["--n", "10", "--export", "-o", "{tmp}/labels.parquet"], ["must be .csv or .xlsx"]),
+        (["--n", "10", "-o", "{tmp}/labels.xlsx"], ["records each decision in a .csv", "--export"]),
+    ],
+)
 def test_user_errors(comments, tmp_path, args, fragments):
     out = ["-o", str(tmp_path / "labels.csv")] if "-o" not in args else []
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
@@ -182,12 +194,18 @@ def test_user_errors(comments, tmp_path, args, fragments):
 def test_no_text_column_and_port_in_use(tmp_path):
     numbers = tmp_path / "numbers.csv"
     numbers.write_text("a,b\n1,2\n3,4\n", encoding="utf-8")
-    assert_user_error(run_cli("label", str(numbers), "-o", str(tmp_path / "l.csv"), "--export"),
-                      "cannot tell which column holds the text", "--text-column")
+    assert_user_error(
+        run_cli("label", str(numbers), "-o", str(tmp_path / "l.csv"), "--export"),
+        "cannot tell which column holds the text",
+        "--text-column",
+    )
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        assert_user_error(run_cli("label", str(numbers), "-o", str(tmp_path / "l.csv"), "--port", str(port)),
-                          f"127.0.0.1:{port}", "--port")
+        assert_user_error(
+            run_cli("label", str(numbers), "-o", str(tmp_path / "l.csv"), "--port", str(port)),
+            f"127.0.0.1:{port}",
+            "--port",
+        )
 
 
 def test_page_api(comments, exported, tmp_path):
@@ -210,8 +228,12 @@ def test_page_api(comments, exported, tmp_path):
     again = client.post("/api/decide", json={"row": row, "decision": "negative"})
     assert again.status_code == 409 and again.json()["state"]["decided"] == 1
     assert client.post("/api/decide", json={"row": row, "decision": "maybe"}).status_code == 422
-    assert client.post("/api/decide", content=b"row=1", headers={"Content-Type": "application/x-www-form-urlencoded"}
-                       ).status_code == 415
+    assert (
+        client.post(
+            "/api/decide", content=b"row=1", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        ).status_code
+        == 415
+    )
     assert client.get("/api/state", headers={"Host": "attacker.example:8765"}).status_code == 403
     assert client.post("/api/undo", json={}).json()["decided"] == 0
     assert client.post("/api/undo", json={}).status_code == 409
@@ -233,7 +255,13 @@ def test_page_without_the_serve_extra_says_which_extra(comments, tmp_path):
     fake.mkdir()
     (fake / "fastapi.py").write_text("raise ModuleNotFoundError(\"No module named 'fastapi'\", name='fastapi')\n")
     env = {**os.environ, "PYTHONPATH": f"{fake}{os.pathsep}{ROOT}"}
-    result = subprocess.run([sys.executable, "-m", "sentiment", "label", str(comments), "-o", str(tmp_path / "l.csv")],
-                            cwd=ROOT, env=env, text=True, capture_output=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "sentiment", "label", str(comments), "-o", str(tmp_path / "l.csv")],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert_user_error(result, 'pip install "sentiment[serve]"', "--export")
     assert not (tmp_path / "l.csv").exists()

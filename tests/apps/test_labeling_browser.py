@@ -21,8 +21,9 @@ from conftest import ROOT, SAMPLE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Chromium and its driver "
-                                "(Debian: apt-get install chromium chromium-driver)")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER), reason="needs Chromium and its driver (Debian: apt-get install chromium chromium-driver)"
+)
 
 
 class LabelServer:
@@ -30,8 +31,14 @@ class LabelServer:
 
     def __init__(self, *args: str) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "sentiment", "label", *args, "--port", "0"], cwd=ROOT,
-                                     env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sentiment", "label", *args, "--port", "0"],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -83,8 +90,7 @@ def _press(driver, key: str, decided: int) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     ActionChains(driver).send_keys(key).perform()
-    WebDriverWait(driver, 20).until(
-        lambda d: d.find_element("id", "progress-text").text.startswith(f"{decided} / "))
+    WebDriverWait(driver, 20).until(lambda d: d.find_element("id", "progress-text").text.startswith(f"{decided} / "))
 
 
 def _shown_row(driver) -> int:
@@ -105,8 +111,12 @@ def test_label_with_the_keyboard_kill_restart_continue(tmp_path, browser):
         browser.get(server.url)
         WebDriverWait(browser, 30).until(lambda d: d.find_element("id", "progress-text").text.startswith("0 / 10"))
         made: dict[int, str] = {}  # row -> label ("" = skipped): what LABELS must hold in the end
-        for key, word, decided in (("1", "긍정", 1), (Keys.ARROW_LEFT, "부정", 2), ("s", "", 3),
-                                   (Keys.ARROW_RIGHT, "긍정", 4)):
+        for key, word, decided in (
+            ("1", "긍정", 1),
+            (Keys.ARROW_LEFT, "부정", 2),
+            ("s", "", 3),
+            (Keys.ARROW_RIGHT, "긍정", 4),
+        ):
             made[_shown_row(browser)] = word
             _press(browser, key, decided)
         undone = list(made)[-1]

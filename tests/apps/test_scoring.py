@@ -10,11 +10,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
-from sentiment.errors import DataError, OutputExistsError
-from sentiment.apps.scoring import score_file
-
 from conftest import ROOT, SAMPLE
+
+from sentiment.apps.scoring import score_file
+from sentiment.errors import DataError, OutputExistsError
 
 
 def quiet(msg):
@@ -23,8 +22,14 @@ def quiet(msg):
 
 def test_every_row_is_kept_with_a_status(tiny_model, tmp_path):
     src = tmp_path / "in.jsonl"
-    rows = [{"document": "정말 최고예요", "n": 1}, {"document": None, "n": 2}, {"document": "   ", "n": 3},
-            {"document": 12345, "n": 4}, {"document": "😍😍😍", "n": 5}, {"document": "가" * 100_000, "n": 6}]
+    rows = [
+        {"document": "정말 최고예요", "n": 1},
+        {"document": None, "n": 2},
+        {"document": "   ", "n": 3},
+        {"document": 12345, "n": 4},
+        {"document": "😍😍😍", "n": 5},
+        {"document": "가" * 100_000, "n": 6},
+    ]
     src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     out = tmp_path / "out.csv"
     summary = score_file(src, out, tiny_model, log=quiet)
@@ -73,11 +78,11 @@ def test_existing_output_needs_overwrite(tiny_model, tmp_path):
 
 def test_formula_injection_guard(tiny_model, tmp_path):
     src = tmp_path / "in.csv"
-    pd.DataFrame({"document": ["=HYPERLINK(\"x\") 최고", "@별로", "보통"]}).to_csv(src, index=False)
+    pd.DataFrame({"document": ['=HYPERLINK("x") 최고', "@별로", "보통"]}).to_csv(src, index=False)
     score_file(src, tmp_path / "safe.csv", tiny_model, log=quiet)
     score_file(src, tmp_path / "raw.csv", tiny_model, escape=False, log=quiet)
-    assert pd.read_csv(tmp_path / "safe.csv")["document"].tolist()[:2] == ["'=HYPERLINK(\"x\") 최고", "'@별로"]
-    assert pd.read_csv(tmp_path / "raw.csv")["document"].tolist()[:2] == ["=HYPERLINK(\"x\") 최고", "@별로"]
+    assert pd.read_csv(tmp_path / "safe.csv")["document"].tolist()[:2] == ['\'=HYPERLINK("x") 최고', "'@별로"]
+    assert pd.read_csv(tmp_path / "raw.csv")["document"].tolist()[:2] == ['=HYPERLINK("x") 최고', "@별로"]
 
 
 def test_column_clash_is_an_error(tiny_model, tmp_path):
@@ -101,8 +106,20 @@ def test_resume_after_kill_9(tiny_model_dir, tmp_path):
     """A run killed with SIGKILL mid-way and resumed writes the same file as an uninterrupted run."""
     src = _big_input(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    base = [sys.executable, "-m", "sentiment", "score", str(src), "--model", str(tiny_model_dir),
-            "--chunk-size", "400", "--workers", "1", "-q"]
+    base = [
+        sys.executable,
+        "-m",
+        "sentiment",
+        "score",
+        str(src),
+        "--model",
+        str(tiny_model_dir),
+        "--chunk-size",
+        "400",
+        "--workers",
+        "1",
+        "-q",
+    ]
     full = tmp_path / "full.csv"
     subprocess.run([*base, "-o", str(full)], env=env, check=True, timeout=600)
 
@@ -117,8 +134,7 @@ def test_resume_after_kill_9(tiny_model_dir, tmp_path):
     done = len(list(parts.glob("part-*.csv")))
     assert 3 <= done < 30 and not out.exists(), done
 
-    result = subprocess.run([*base, "-o", str(out), "--resume"], env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run([*base, "-o", str(out), "--resume"], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == full.read_bytes()
     assert not parts.exists()

@@ -6,14 +6,18 @@ import subprocess
 import sys
 
 import pandas as pd
-
 from conftest import ROOT, SAMPLE, TINY_CONFIG
 
 
 def script(name, *args):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args], env=env, text=True,
-                          capture_output=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=600,
+    )
 
 
 def ok(result):
@@ -53,8 +57,20 @@ def test_stage_scripts_chain(tmp_path):
     log = ok(script("pipeline", "--data", str(SAMPLE), "--run-dir", str(run), "--test-size", "0.2", *cfg))
     for stage in ("prepare", "tokenize", "word2vec", "train", "evaluate"):
         assert f"{stage}: up to date, skipped" in log
-    log = ok(script("pipeline", "--data", str(SAMPLE), "--run-dir", str(run), "--test-size", "0.2", *cfg,
-                    "--set", "train.epochs=2"))
+    log = ok(
+        script(
+            "pipeline",
+            "--data",
+            str(SAMPLE),
+            "--run-dir",
+            str(run),
+            "--test-size",
+            "0.2",
+            *cfg,
+            "--set",
+            "train.epochs=2",
+        )
+    )
     assert "word2vec: up to date, skipped" in log and "train: up to date" not in log
     assert "evaluate: report" in log
 
@@ -67,15 +83,34 @@ def test_stage_out_of_order_is_a_clear_error(tmp_path):
 
 def test_prepare_adds_training_rows_outside_both_splits(tmp_path):
     sample = pd.read_csv(SAMPLE)
-    more = pd.DataFrame({"document": [*sample["document"].iloc[:30], "새로 추가된 긍정 리뷰 최고", "새로 추가된 부정 리뷰 별로",
-                                      "새로 추가된 부정 리뷰 별로"],
-                         "label": [*sample["label"].iloc[:30], 1, 0, 0]})
+    more = pd.DataFrame(
+        {
+            "document": [
+                *sample["document"].iloc[:30],
+                "새로 추가된 긍정 리뷰 최고",
+                "새로 추가된 부정 리뷰 별로",
+                "새로 추가된 부정 리뷰 별로",
+            ],
+            "label": [*sample["label"].iloc[:30], 1, 0, 0],
+        }
+    )
     more_path = tmp_path / "more.csv"
     more.to_csv(more_path, index=False)
     base, added = tmp_path / "base", tmp_path / "added"
     ok(script("prepare", "--data", str(SAMPLE), "--run-dir", str(base), "--test-size", "0.2"))
-    log = ok(script("prepare", "--data", str(SAMPLE), "--run-dir", str(added), "--test-size", "0.2",
-                    "--add-train", str(more_path)))
+    log = ok(
+        script(
+            "prepare",
+            "--data",
+            str(SAMPLE),
+            "--run-dir",
+            str(added),
+            "--test-size",
+            "0.2",
+            "--add-train",
+            str(more_path),
+        )
+    )
     assert "2 rows added to the train split (30 already in a split)" in log
     test = pd.read_parquet(added / "prepared" / "test.parquet")
     pd.testing.assert_frame_equal(test, pd.read_parquet(base / "prepared" / "test.parquet"))

@@ -19,7 +19,6 @@ import time
 import httpx
 import numpy as np
 import pytest
-
 from conftest import ROOT, assert_user_error, run_cli
 
 KEY = "test-key-0123456789abcdef"
@@ -47,11 +46,30 @@ class Server:
 def server(tiny_model_dir, tmp_path_factory):
     port = free_port()
     log_path = tmp_path_factory.mktemp("serve") / "server.log"
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 (the server writes to it until the fixture ends)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "SERVE_TEST_KEY": KEY}
-    proc = subprocess.Popen([sys.executable, "-m", "sentiment", "serve", "--model", str(tiny_model_dir),
-                             "--port", str(port), "--max-texts", str(MAX_TEXTS), "--max-body-bytes", str(MAX_BODY),
-                             "--api-key-env", "SERVE_TEST_KEY"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sentiment",
+            "serve",
+            "--model",
+            str(tiny_model_dir),
+            "--port",
+            str(port),
+            "--max-texts",
+            str(MAX_TEXTS),
+            "--max-body-bytes",
+            str(MAX_BODY),
+            "--api-key-env",
+            "SERVE_TEST_KEY",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
     srv = Server(proc, port, log_path)
     deadline = time.monotonic() + 120
     while True:
@@ -136,26 +154,29 @@ def test_model_health_docs(client, server, tiny_model):
 
 
 def _threshold_message(value: float, classes) -> str:
-    from sentiment.errors import DataError
     from sentiment.apps.scoring import check_threshold
+    from sentiment.errors import DataError
 
     with pytest.raises(DataError) as info:
         check_threshold(value, classes, option="threshold")
     return str(info.value)
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (b'{"texts": ["a", ', "not valid JSON (Expecting value at character 16)"),
-    (b'["a"]', "valid dictionary"),
-    (b'{}', "texts: Field required"),
-    (b'{"texts": "one text"}', "texts: Input should be a valid list"),
-    (b'{"texts": ["ok", 5]}', "texts[1]: Input should be a valid string"),
-    (b'{"texts": ["ok", null]}', "texts[1]"),
-    (b'{"texts": ["ok"], "threshold": "high"}', "threshold: Input should be a valid number"),
-    (b'{"texts": ["ok"], "treshold": 0.7}', "treshold: unknown field"),
-    (b'{"texts": ["ok"], "threshold": 1.5}', None),
-    (b'{"texts": ["ok"], "threshold": 0}', None),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b'{"texts": ["a", ', "not valid JSON (Expecting value at character 16)"),
+        (b'["a"]', "valid dictionary"),
+        (b"{}", "texts: Field required"),
+        (b'{"texts": "one text"}', "texts: Input should be a valid list"),
+        (b'{"texts": ["ok", 5]}', "texts[1]: Input should be a valid string"),
+        (b'{"texts": ["ok", null]}', "texts[1]"),
+        (b'{"texts": ["ok"], "threshold": "high"}', "threshold: Input should be a valid number"),
+        (b'{"texts": ["ok"], "treshold": 0.7}', "treshold: unknown field"),
+        (b'{"texts": ["ok"], "threshold": 1.5}', None),
+        (b'{"texts": ["ok"], "threshold": 0}', None),
+    ],
+)
 def test_bad_json_is_422_naming_the_field(client, tiny_model, content, fragment):
     response = client.post("/v1/predict", content=content, headers={"Content-Type": "application/json"})
     assert response.status_code == 422, response.text
@@ -185,8 +206,10 @@ def test_limits_are_413(client, server):
     assert predict(client, ["괜찮아요"])["predictions"][0]["status"] == "ok"  # still serving
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEY}"},
-                                     {"Authorization": f"Bearer {KEY}x"}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {KEY}"}, {"Authorization": f"Bearer {KEY}x"}],
+)
 def test_api_key_is_required(server, headers):
     for method, path in (("POST", "/v1/predict"), ("GET", "/v1/model")):
         response = httpx.request(method, f"{server.url}{path}", json={"texts": ["좋아요"]}, headers=headers)
@@ -198,9 +221,8 @@ def test_api_key_is_required(server, headers):
 def _metric(text: str, name: str, **labels: str) -> float:
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
+        if line.startswith((name + "{", name + " ")) and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
     return total
 
 
@@ -218,7 +240,7 @@ def test_32_concurrent_clients_in_order_and_counted(server, client, tiny_model, 
                 for r in range(rounds):
                     start = (i * 7 + r * 13) % (len(texts) - 10)
                     size = 1 + (i + r) % 8
-                    results[(i, r)] = (texts[start:start + size], predict(c, texts[start:start + size]))
+                    results[(i, r)] = (texts[start : start + size], predict(c, texts[start : start + size]))
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -239,8 +261,9 @@ def test_32_concurrent_clients_in_order_and_counted(server, client, tiny_model, 
     n = n_clients * rounds
     ok = dict(name="sentiment_http_requests_total", path="/v1/predict", method="POST", status="200")
     assert _metric(after, **ok) - _metric(before, **ok) == n
-    assert _metric(after, "sentiment_texts_total", status="ok") - \
-        _metric(before, "sentiment_texts_total", status="ok") == len(sent)
+    assert _metric(after, "sentiment_texts_total", status="ok") - _metric(
+        before, "sentiment_texts_total", status="ok"
+    ) == len(sent)
     batches = _metric(after, "sentiment_batch_requests_count") - _metric(before, "sentiment_batch_requests_count")
     gathered = _metric(after, "sentiment_batch_requests_sum") - _metric(before, "sentiment_batch_requests_sum")
     assert gathered == n and batches < n  # concurrent requests shared model calls
@@ -292,11 +315,12 @@ def test_micro_batcher_failed_warmup_answers_with_the_reason():
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("setting, value", [("max_texts", 0), ("max_body_bytes", 10), ("max_batch", 0),
-                                            ("batch_wait_ms", -1.0)])
+@pytest.mark.parametrize(
+    "setting, value", [("max_texts", 0), ("max_body_bytes", 10), ("max_batch", 0), ("batch_wait_ms", -1.0)]
+)
 def test_create_app_refuses_bad_limits(tiny_model, setting, value):
-    from sentiment.errors import SentimentError
     from sentiment.apps.serving import create_app
+    from sentiment.errors import SentimentError
 
     with pytest.raises(SentimentError, match=f"--{setting.replace('_', '-')}. = {value} is invalid"):
         create_app(tiny_model, **{setting: value})
@@ -307,33 +331,46 @@ def test_cli_errors(tiny_model_dir, tmp_path):
     shadow.mkdir()
     (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'uvicorn'\", name='uvicorn')\n")
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    assert_user_error(subprocess.run([sys.executable, "-m", "sentiment", "serve"], cwd=ROOT, env=env, text=True,
-                                     capture_output=True, timeout=60), 'pip install "sentiment[serve]"', "uvicorn")
+    assert_user_error(
+        subprocess.run(
+            [sys.executable, "-m", "sentiment", "serve"], cwd=ROOT, env=env, text=True, capture_output=True, timeout=60
+        ),
+        'pip install "sentiment[serve]"',
+        "uvicorn",
+    )
     env_var = "SENTIMENT_SERVE_TEST_UNSET_KEY"
     os.environ.pop(env_var, None)
-    assert_user_error(run_cli("serve", "--model", str(tiny_model_dir), "--api-key-env", env_var, timeout=60),
-                      env_var, "not set")
+    assert_user_error(
+        run_cli("serve", "--model", str(tiny_model_dir), "--api-key-env", env_var, timeout=60), env_var, "not set"
+    )
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert_user_error(run_cli("serve", "--model", str(tiny_model_dir), "--port", str(port), timeout=60),
-                          f"127.0.0.1:{port}", "--port")
+        assert_user_error(
+            run_cli("serve", "--model", str(tiny_model_dir), "--port", str(port), timeout=60),
+            f"127.0.0.1:{port}",
+            "--port",
+        )
 
 
 # Keep this test last: it stops the module's server.
 def test_sigterm_finishes_requests_in_flight(server, tiny_model, texts):
     half_sent = socket.create_connection(("127.0.0.1", server.port))
     payload = json.dumps({"texts": texts[:20]}).encode()
-    head = (f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {KEY}\r\nContent-Length: {len(payload)}\r\n\r\n").encode("utf-8")
+    head = (
+        f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode()
     half_sent.sendall(head + payload[:25])  # a request in flight: its body is still arriving
     time.sleep(0.3)
 
     async def burst():
         async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=60) as c:
-            tasks = [asyncio.ensure_future(c.post("/v1/predict", json={"texts": texts[i:i + 50]}))
-                     for i in range(0, 100, 10)]
+            tasks = [
+                asyncio.ensure_future(c.post("/v1/predict", json={"texts": texts[i : i + 50]}))
+                for i in range(0, 100, 10)
+            ]
             await asyncio.sleep(0.2)  # sent and being scored
             server.proc.send_signal(signal.SIGTERM)
             return await asyncio.gather(*tasks)
@@ -352,5 +389,6 @@ def test_sigterm_finishes_requests_in_flight(server, tiny_model, texts):
     np.testing.assert_allclose(probabilities(body), tiny_model.predict_proba(texts[:20]), atol=1e-6)
     for i, response in zip(range(0, 100, 10), responses):
         assert response.status_code == 200
-        np.testing.assert_allclose(probabilities(response.json()), tiny_model.predict_proba(texts[i:i + 50]),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            probabilities(response.json()), tiny_model.predict_proba(texts[i : i + 50]), atol=1e-6
+        )

@@ -2,8 +2,8 @@
 
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE
+
 from sentiment.apps.cli import main
 from sentiment.errors import DataError
 from sentiment.io.columns import choose_text_column
@@ -25,16 +25,26 @@ def _workbook(path, sheets):
 @pytest.fixture()
 def cover_book(tmp_path):
     """The issue's workbook: a cover sheet 표지 (two rows of text in 항목) before the data sheet 데이터 (댓글)."""
-    return _workbook(tmp_path / "export.xlsx", {
-        "표지": pd.DataFrame({"항목": ["2024년 3분기 고객 의견 보고서", "작성: 고객경험팀 (내부용)"]}),
-        "데이터": pd.DataFrame({"번호": range(1, 41), "작성일": ["2024년 9월 1일"] * 40, "댓글": COMMENTS,
-                             "평가": LABELS})})
+    return _workbook(
+        tmp_path / "export.xlsx",
+        {
+            "표지": pd.DataFrame({"항목": ["2024년 3분기 고객 의견 보고서", "작성: 고객경험팀 (내부용)"]}),
+            "데이터": pd.DataFrame(
+                {"번호": range(1, 41), "작성일": ["2024년 9월 1일"] * 40, "댓글": COMMENTS, "평가": LABELS}
+            ),
+        },
+    )
 
 
 def _google_play(path, names=("앱", "작성일", "리뷰")):
     """Google-Play-like reviews: app name, a Korean date, the review."""
-    frame = pd.DataFrame({names[0]: (["배달앱", "쇼핑앱", "은행앱"] * 14)[:40],
-                          names[1]: [f"2019년 12월 {d % 28 + 1}일" for d in range(40)], names[2]: COMMENTS})
+    frame = pd.DataFrame(
+        {
+            names[0]: (["배달앱", "쇼핑앱", "은행앱"] * 14)[:40],
+            names[1]: [f"2019년 12월 {d % 28 + 1}일" for d in range(40)],
+            names[2]: COMMENTS,
+        }
+    )
     frame.to_csv(path, index=False)
     return path
 
@@ -75,8 +85,11 @@ def test_google_play_csv_picks_the_reviews(tmp_path):
 
 def test_choice_errors_name_the_columns():
     dates = pd.DataFrame({"n": [1, 2], "when": ["2019년 12월 21일", "2019.12.22"]})
-    with pytest.raises(DataError, match=r"cannot tell which column holds the text \(no column is mostly text\); "
-                                        r"columns found: 'n', 'when'\. Name it with --text-column"):
+    with pytest.raises(
+        DataError,
+        match=r"cannot tell which column holds the text \(no column is mostly text\); "
+        r"columns found: 'n', 'when'\. Name it with --text-column",
+    ):
         choose_text_column({None: dates}, "f.csv")
     alike = pd.DataFrame({"a": ["좋아요 정말", "별로"], "b": ["별로", "좋아요 정말"]})
     with pytest.raises(DataError, match=r"column 'a' and column 'b' look alike .*Name it with --text-column"):

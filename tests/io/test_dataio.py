@@ -6,17 +6,19 @@ import re
 import pandas as pd
 import pytest
 
+from sentiment.errors import DataError
 from sentiment.io.columns import find_column
 from sentiment.io.readers import read_table, read_text_lines
 from sentiment.io.writers import escape_formulas, write_table
-from sentiment.errors import DataError
 
-ROWS = pd.DataFrame({"id": [1, 2, 3], "document": ["정말 최고예요 😍", "=SUM(A1) 별로", "시간 아깝다"],
-                     "label": [1, 0, 0]})
+ROWS = pd.DataFrame(
+    {"id": [1, 2, 3], "document": ["정말 최고예요 😍", "=SUM(A1) 별로", "시간 아깝다"], "label": [1, 0, 0]}
+)
 
 
-@pytest.mark.parametrize("encoding, expected", [("utf-8", "utf-8-sig"), ("utf-8-sig", "utf-8-sig"),
-                                                ("cp949", "cp949"), ("euc-kr", "cp949")])
+@pytest.mark.parametrize(
+    "encoding, expected", [("utf-8", "utf-8-sig"), ("utf-8-sig", "utf-8-sig"), ("cp949", "cp949"), ("euc-kr", "cp949")]
+)
 def test_korean_encodings_are_detected(tmp_path, encoding, expected):
     frame = ROWS.assign(document=["정말 최고예요", "별로 였어요", "시간 아깝다"])
     path = tmp_path / "x.csv"
@@ -60,14 +62,17 @@ def test_text_lines(tmp_path):
     assert read_text_lines(path) == ["첫 번째 댓글", "두 번째 댓글"]
 
 
-@pytest.mark.parametrize("setup, fragment", [
-    (lambda p: None, "input file not found"),
-    (lambda p: p.mkdir(), "is a directory"),
-    (lambda p: p.write_bytes(b""), "is empty"),
-    (lambda p: p.write_text("id,document,label\n"), "header but no data rows"),
-    (lambda p: p.write_bytes(b"\x00\x01\x02garbage\xff\xfe" * 100), "binary"),
-    (lambda p: p.write_text("id;document;label\n1;좋다;1\n", encoding="utf-8"), "pass --sep ';'"),
-])
+@pytest.mark.parametrize(
+    "setup, fragment",
+    [
+        (lambda p: None, "input file not found"),
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.write_text("id,document,label\n"), "header but no data rows"),
+        (lambda p: p.write_bytes(b"\x00\x01\x02garbage\xff\xfe" * 100), "binary"),
+        (lambda p: p.write_text("id;document;label\n1;좋다;1\n", encoding="utf-8"), "pass --sep ';'"),
+    ],
+)
 def test_bad_files(tmp_path, setup, fragment):
     path = tmp_path / "in.csv"
     setup(path)
@@ -84,7 +89,7 @@ def test_unsupported_extension(tmp_path):
 
 def test_undecodable_file(tmp_path):
     path = tmp_path / "in.csv"
-    path.write_bytes(b"document\n" + bytes([0x81, 0x20, 0xff, 0xfe, 0x80]) * 10)
+    path.write_bytes(b"document\n" + bytes([0x81, 0x20, 0xFF, 0xFE, 0x80]) * 10)
     with pytest.raises(DataError, match="--encoding"):
         read_table(path)
 

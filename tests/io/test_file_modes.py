@@ -27,12 +27,21 @@ def _mode(path) -> int:
 
 
 def test_outputs_follow_the_umask(tiny_model_dir, tmp_path):
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_model_dir), str(tmp_path), str(SAMPLE)],
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tiny_model_dir), str(tmp_path), str(SAMPLE)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     modes = {p.relative_to(tmp_path).as_posix(): oct(_mode(p)) for p in tmp_path.rglob("*")}
-    assert modes == {"scored.csv": "0o640", "scored.parquet": "0o640", "bundle": "0o750",
-                     **{f"bundle/{name}": "0o640" for name in os.listdir(tmp_path / "bundle")}}
+    assert modes == {
+        "scored.csv": "0o640",
+        "scored.parquet": "0o640",
+        "bundle": "0o750",
+        **{f"bundle/{name}": "0o640" for name in os.listdir(tmp_path / "bundle")},
+    }
     assert {"bundle/meta.json", "bundle/model.keras"} <= set(modes)
 
 

@@ -10,12 +10,20 @@ from sentiment.io.labeled import binary_mapping, class_indices, class_polarity, 
 from sentiment.training.recipe import choose_start, fit_threshold
 
 
-@pytest.mark.parametrize("values, negative, positive", [
-    ([1, 0, 1], 0, 1), (["긍정", "부정"], "부정", "긍정"), (["부정", "긍정", "부정"], "부정", "긍정"),
-    (["True", "False"], "False", "True"), (["pos", "NEG"], "NEG", "pos"), (["positive", "negative"], "negative",
-                                                                          "positive"),
-    (["좋음", "나쁨"], "나쁨", "좋음"), (["비추천", "추천"], "비추천", "추천"), ([True, False], False, True),
-])
+@pytest.mark.parametrize(
+    "values, negative, positive",
+    [
+        ([1, 0, 1], 0, 1),
+        (["긍정", "부정"], "부정", "긍정"),
+        (["부정", "긍정", "부정"], "부정", "긍정"),
+        (["True", "False"], "False", "True"),
+        (["pos", "NEG"], "NEG", "pos"),
+        (["positive", "negative"], "negative", "positive"),
+        (["좋음", "나쁨"], "나쁨", "좋음"),
+        (["비추천", "추천"], "비추천", "추천"),
+        ([True, False], False, True),
+    ],
+)
 def test_known_names_map_in_either_order_and_keep_the_users_names(values, negative, positive):
     mapping = binary_mapping(np.asarray(values))
     assert mapping.classes == (negative, positive) and mapping.how == "known names"
@@ -54,13 +62,15 @@ def test_match_labels_maps_names_onto_a_models_classes():
 
 def test_label_column_detected_by_name_or_values(tmp_path):
     path = tmp_path / "apps.csv"
-    pd.DataFrame({"번호": [1, 2, 3], "리뷰": ["좋아요 정말", "별로예요 진짜", "최고"], "평가": ["긍정", "부정", "긍정"]}
-                 ).to_csv(path, index=False, encoding="cp949")
+    pd.DataFrame(
+        {"번호": [1, 2, 3], "리뷰": ["좋아요 정말", "별로예요 진짜", "최고"], "평가": ["긍정", "부정", "긍정"]}
+    ).to_csv(path, index=False, encoding="cp949")
     data = load_labeled(path)
     assert (data.text_column, data.label_column) == ("리뷰", "평가")
     odd = tmp_path / "odd.csv"
-    pd.DataFrame({"id": [7, 8, 9], "body": ["좋아요 정말", "별로예요", "최고"], "verdict": ["pos", "neg", "pos"]}
-                 ).to_csv(odd, index=False)
+    pd.DataFrame(
+        {"id": [7, 8, 9], "body": ["좋아요 정말", "별로예요", "최고"], "verdict": ["pos", "neg", "pos"]}
+    ).to_csv(odd, index=False)
     assert load_labeled(odd).label_column == "verdict"  # the only column of known label values
     with pytest.raises(DataError, match="--labeled-label-column"):
         load_labeled(odd, label_column="nope", label_option="--labeled-label-column")

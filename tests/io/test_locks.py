@@ -8,16 +8,17 @@ import time
 
 import pandas as pd
 import pytest
-
-from sentiment.errors import DataError
-from sentiment.io.locks import LockedError, exclusive_lock, lock_path
-from sentiment.apps.scoring import score_file
-
 from conftest import ROOT, SAMPLE, assert_user_error, run_cli
 
+from sentiment.apps.scoring import score_file
+from sentiment.errors import DataError
+from sentiment.io.locks import LockedError, exclusive_lock, lock_path
+
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-HOLD = ("import sys, time\nfrom sentiment.io.locks import exclusive_lock\n"
-        "with exclusive_lock(sys.argv[1], sys.argv[2]):\n    print('locked', flush=True)\n    time.sleep(600)\n")
+HOLD = (
+    "import sys, time\nfrom sentiment.io.locks import exclusive_lock\n"
+    "with exclusive_lock(sys.argv[1], sys.argv[2]):\n    print('locked', flush=True)\n    time.sleep(600)\n"
+)
 
 
 def quiet(msg):
@@ -26,8 +27,7 @@ def quiet(msg):
 
 def _holder(target, what="output"):
     """A real process holding the lock of ``target`` until killed."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(target), what], env=ENV, stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(target), what], env=ENV, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -42,8 +42,12 @@ def test_second_run_fails_at_once_and_a_killed_holder_does_not_block_resume(tiny
         started = time.perf_counter()
         result = run_cli("score", str(SAMPLE), "-o", str(out), "--resume", "--overwrite")
         seconds = time.perf_counter() - started
-        assert_user_error(result, f"output {out} is being written by another run (pid {holder.pid} on ",
-                          "Nothing was changed", str(lock_path(out)))
+        assert_user_error(
+            result,
+            f"output {out} is being written by another run (pid {holder.pid} on ",
+            "Nothing was changed",
+            str(lock_path(out)),
+        )
         assert seconds < 30  # no model loaded, nothing scored
         assert (parts / "part-000000.csv").read_text() == "the first run's work" and not out.exists()
         with pytest.raises(LockedError, match=f"pid {holder.pid}"):  # the Python API is held off too
@@ -67,8 +71,22 @@ def test_two_real_score_runs_on_one_output(tiny_model_dir, tmp_path):
     frame.to_csv(src, index=False)
     out = tmp_path / "out.csv"
     parts = tmp_path / ".out.csv.parts"
-    args = [sys.executable, "-m", "sentiment", "score", str(src), "-o", str(out), "--model", str(tiny_model_dir),
-            "--chunk-size", "50", "--workers", "1", "-q"]
+    args = [
+        sys.executable,
+        "-m",
+        "sentiment",
+        "score",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--chunk-size",
+        "50",
+        "--workers",
+        "1",
+        "-q",
+    ]
     first = subprocess.Popen(args, env=ENV, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while time.time() < deadline and not list(parts.glob("part-*.csv")):
@@ -105,10 +123,10 @@ def test_model_directory_is_locked_for_train_and_export(tmp_path):
 def test_lock_file_is_removed_only_by_its_holder(tmp_path):
     target = tmp_path / "o.csv"
     with exclusive_lock(target) as path:
-        assert '"pid": %d' % os.getpid() in path.read_text()
-        with pytest.raises(LockedError, match="being written by another run"):  # one writer, even in-process
-            with exclusive_lock(target):
-                pass
+        assert f'"pid": {os.getpid()}' in path.read_text()
+        # one writer, even in-process
+        with pytest.raises(LockedError, match="being written by another run"), exclusive_lock(target):
+            pass
         # the holder's file was replaced (e.g. removed and recreated by another run): not ours to delete
         os.unlink(path)
         path.write_text("someone else's")
@@ -116,6 +134,8 @@ def test_lock_file_is_removed_only_by_its_holder(tmp_path):
     with exclusive_lock(target):  # a file nobody locks is taken over
         pass
     assert not path.exists()
-    with pytest.raises(DataError, match="output folder .*missing does not exist"):
-        with exclusive_lock(tmp_path / "missing" / "o.csv"):
-            pass
+    with (
+        pytest.raises(DataError, match="output folder .*missing does not exist"),
+        exclusive_lock(tmp_path / "missing" / "o.csv"),
+    ):
+        pass

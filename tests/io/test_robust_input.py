@@ -6,16 +6,20 @@ import json
 import pandas as pd
 import pytest
 
-from sentiment.io.decoding import bad_encoding_rows
-from sentiment.io.readers import iter_table, read_table
-from sentiment.errors import DataError
-from sentiment.io.labeled import load_labeled
-from sentiment.apps.scoring import score_file
-
 from sentiment.apps.cli import main
+from sentiment.apps.scoring import score_file
+from sentiment.errors import DataError
+from sentiment.io.decoding import bad_encoding_rows
+from sentiment.io.labeled import load_labeled
+from sentiment.io.readers import iter_table, read_table
 
-COMMENTS = pd.DataFrame({"id": [1, 2, 3, 4], "document": ["정말 최고예요", "시간 아깝다", "배우 연기 좋았어요", "별로"],
-                         "label": [1, 0, 1, 0]})
+COMMENTS = pd.DataFrame(
+    {
+        "id": [1, 2, 3, 4],
+        "document": ["정말 최고예요", "시간 아깝다", "배우 연기 좋았어요", "별로"],
+        "label": [1, 0, 1, 0],
+    }
+)
 
 
 def quiet(msg):
@@ -32,10 +36,14 @@ def _workbook(path, sheets):
 @pytest.fixture()
 def book(tmp_path):
     """A cover sheet first (as Korean BI exports have), the comments second, a numbers sheet third."""
-    return _workbook(tmp_path / "export.xlsx", {
-        "표지": pd.DataFrame({"보고서": ["3분기 댓글"], "작성일": ["2024-10-01"]}),
-        "댓글 목록": COMMENTS,
-        "요약": pd.DataFrame({"label": [0, 1], "count": [2, 2]})})
+    return _workbook(
+        tmp_path / "export.xlsx",
+        {
+            "표지": pd.DataFrame({"보고서": ["3분기 댓글"], "작성일": ["2024-10-01"]}),
+            "댓글 목록": COMMENTS,
+            "요약": pd.DataFrame({"label": [0, 1], "count": [2, 2]}),
+        },
+    )
 
 
 def test_the_sheet_whose_column_looks_most_like_comments_is_read(book):
@@ -51,18 +59,27 @@ def test_the_sheet_whose_column_looks_most_like_comments_is_read(book):
 
 
 def test_sheet_errors_list_every_sheet(book, tmp_path):
-    with pytest.raises(DataError, match=r"no sheet 'Sheet9'; sheets: 1 '표지'; 2 '댓글 목록'; 3 '요약' "
-                                        r"\(--sheet takes a name or a number counting from 1\)"):
+    with pytest.raises(
+        DataError,
+        match=r"no sheet 'Sheet9'; sheets: 1 '표지'; 2 '댓글 목록'; 3 '요약' "
+        r"\(--sheet takes a name or a number counting from 1\)",
+    ):
         read_table(book, sheet="Sheet9")
     with pytest.raises(DataError, match="no sheet '4'"):
         read_table(book, sheet=4)
-    with pytest.raises(DataError, match=r"no sheet has a column 'review'; sheets: 1 '표지' \(columns: '보고서', "
-                                        r"'작성일'\); 2 '댓글 목록' \(columns: 'id', 'document', 'label'\); "
-                                        r"3 '요약' \(columns: 'label', 'count'\)\. Choose the sheet with --sheet"):
+    with pytest.raises(
+        DataError,
+        match=r"no sheet has a column 'review'; sheets: 1 '표지' \(columns: '보고서', "
+        r"'작성일'\); 2 '댓글 목록' \(columns: 'id', 'document', 'label'\); "
+        r"3 '요약' \(columns: 'label', 'count'\)\. Choose the sheet with --sheet",
+    ):
         read_table(book, text_column="review")
     numbers = _workbook(tmp_path / "n.xlsx", {"a": pd.DataFrame({"x": [1]}), "b": pd.DataFrame()})
-    with pytest.raises(DataError, match=r"no sheet has a recognizable text column; sheets: 1 'a' \(columns: 'x'\); "
-                                        r"2 'b' \(columns: none\)"):
+    with pytest.raises(
+        DataError,
+        match=r"no sheet has a recognizable text column; sheets: 1 'a' \(columns: 'x'\); "
+        r"2 'b' \(columns: none\)",
+    ):
         read_table(numbers)
     with pytest.raises(DataError, match="--sheet '2' applies to Excel .xlsx workbooks"):
         COMMENTS.to_csv(tmp_path / "c.csv", index=False)
@@ -72,8 +89,10 @@ def test_sheet_errors_list_every_sheet(book, tmp_path):
 def test_score_cli_reads_the_comments_sheet(book, tiny_model_dir, tiny_model, tmp_path, capsys):
     out = tmp_path / "scored.csv"
     assert main(["score", str(book), "-o", str(out), "--model", str(tiny_model_dir), "--workers", "1"]) == 0
-    assert ("text column 'document' of sheet '댓글 목록' (4 rows, median 6 characters, 100% Hangul); runner-up: "
-            "column '보고서' of sheet '표지'") in capsys.readouterr().err
+    assert (
+        "text column 'document' of sheet '댓글 목록' (4 rows, median 6 characters, 100% Hangul); runner-up: "
+        "column '보고서' of sheet '표지'"
+    ) in capsys.readouterr().err
     got = pd.read_csv(out)
     assert got["id"].tolist() == [1, 2, 3, 4] and (got["status"] == "ok").all()
     with pytest.raises(DataError, match="no column 'review'; columns found: '보고서', '작성일'"):
@@ -98,7 +117,9 @@ def test_strict_error_names_the_line_and_its_bytes(tmp_path):
     with pytest.raises(DataError) as err:
         read_table(path)
     message = str(err.value)
-    assert "merged.csv: line 1,501: bytes b'\\xc1\\xc1\\xc0\\xba \\xbf\\xb5\\xc8' are not valid utf-8-sig. Fix" in message
+    assert (
+        "merged.csv: line 1,501: bytes b'\\xc1\\xc1\\xc0\\xba \\xbf\\xb5\\xc8' are not valid utf-8-sig. Fix" in message
+    )
     assert "--encoding-errors replace" in message and "skip-rows" in message
     with pytest.raises(DataError, match=r"line 3: bytes b'\\xff\"}' are not valid utf-8\. Fix"):
         (tmp_path / "x.jsonl").write_bytes(b'{"document": "a"}\n{"document": "b"}\n{"document": "\xff"}\n')

@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from sentiment import SentimentClassifier
-from sentiment.model.bundle import FORMAT_VERSION, read_meta, sha256_file
 from sentiment.errors import BundleError
+from sentiment.model.bundle import FORMAT_VERSION, read_meta, sha256_file
 
 
 def copy(src, tmp_path, name="m"):
@@ -53,11 +53,14 @@ def test_newer_format_is_refused(tiny_model_dir, tmp_path):
         read_meta(bad)
 
 
-@pytest.mark.parametrize("make, fragment", [
-    (lambda p: p.mkdir(), "meta.json is missing"),
-    (lambda p: p.write_text("x"), "is a file, not a model directory"),
-    (lambda p: None, "model directory not found"),
-])
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda p: p.mkdir(), "meta.json is missing"),
+        (lambda p: p.write_text("x"), "is a file, not a model directory"),
+        (lambda p: None, "model directory not found"),
+    ],
+)
 def test_not_a_bundle(tmp_path, make, fragment):
     target = tmp_path / "thing"
     make(target)
@@ -90,7 +93,7 @@ def test_lambda_layer_model_is_refused(tiny_model_dir, tmp_path):
         SentimentClassifier.load(bad, runtime="keras")
     clf = SentimentClassifier.load(bad)  # scores with model.onnx; the Keras model is read on first use only
     with pytest.raises(BundleError, match="cannot be loaded safely"):
-        clf.model_
+        _ = clf.model_
 
 
 def test_interrupted_save_leaves_old_bundle(tiny_model, tmp_path, monkeypatch):

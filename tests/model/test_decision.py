@@ -1,4 +1,4 @@
-"""The fitted decision rule (sentiment.model.decision): fitting, storage in the bundle, and every scoring path using it."""
+"""The fitted decision rule (sentiment.model.decision): fitting, storage in the bundle, every scoring path using it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import assert_user_error, run_cli
-from sentiment.model.decision import DecisionRule, decide, em_class_prior, fit_threshold, macro_f1_at, share_threshold
+
 from sentiment.errors import BundleError
+from sentiment.model.decision import DecisionRule, decide, em_class_prior, fit_threshold, macro_f1_at, share_threshold
 
 
 def test_fit_threshold_finds_the_boundary_of_shifted_scores():
@@ -48,7 +48,7 @@ def test_rule_round_trip_and_decisions():
     prior_only = DecisionRule(None, (0.2, 0.8), (0.5, 0.5))
     assert decide(np.array([[0.7, 0.3], [0.85, 0.15]]), classes, rule=prior_only).tolist() == [1, 0]
     assert "0.700" in rule.describe(["neg", "pos"]) and "likeliest" in DecisionRule().describe(["a", "b"])
-    with pytest.raises(BundleError, match="invalid \"decision\" entry"):
+    with pytest.raises(BundleError, match='invalid "decision" entry'):
         DecisionRule.from_dict({"threshold": 1.5}, [0, 1])
     with pytest.raises(BundleError, match="share for each label"):
         DecisionRule.from_dict({"class_prior": {"0": 1.0}, "base_prior": {"0": 0.5, "1": 0.5}}, [0, 1])
@@ -113,8 +113,9 @@ def test_score_cli_and_ray_scorer_use_the_rule(ruled, tmp_path):
     meta = json.loads((bad / "meta.json").read_text())
     meta["decision"] = {"threshold": "high"}
     (bad / "meta.json").write_text(json.dumps(meta))
-    assert_user_error(run_cli("score", str(data), "-o", str(tmp_path / "x.csv"), "--model", str(bad)),
-                      "invalid \"decision\" entry")
+    assert_user_error(
+        run_cli("score", str(data), "-o", str(tmp_path / "x.csv"), "--model", str(bad)), 'invalid "decision" entry'
+    )
 
 
 def test_serve_uses_the_rule(ruled):

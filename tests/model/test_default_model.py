@@ -3,6 +3,7 @@
 import json
 
 from conftest import ROOT
+
 from sentiment import SentimentClassifier
 from sentiment.config import Config
 from sentiment.model.bundle import default_model_path

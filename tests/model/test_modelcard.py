@@ -11,12 +11,21 @@ def test_normalization_line_follows_the_config():
 
 
 def test_distill_line_names_each_teacher():
-    report = {"teachers": [
-        {"kind": "lstm", "network": "BiLSTM(128)", "seed": 43, "validation_accuracy": 0.88},
-        {"kind": "char_ngram_tfidf_lr", "char_ngrams": [1, 5], "morpheme_ngrams": 3, "naive_bayes": True,
-         "validation_accuracy": 0.884},
-        {"kind": "char_ngram_tfidf_lr", "validation_accuracy": 0.87},  # a bundle from before these keys existed
-    ], "ensemble_validation_accuracy": 0.889, "transfer_rows": 1000}
+    report = {
+        "teachers": [
+            {"kind": "lstm", "network": "BiLSTM(128)", "seed": 43, "validation_accuracy": 0.88},
+            {
+                "kind": "char_ngram_tfidf_lr",
+                "char_ngrams": [1, 5],
+                "morpheme_ngrams": 3,
+                "naive_bayes": True,
+                "validation_accuracy": 0.884,
+            },
+            {"kind": "char_ngram_tfidf_lr", "validation_accuracy": 0.87},  # a bundle from before these keys existed
+        ],
+        "ensemble_validation_accuracy": 0.889,
+        "transfer_rows": 1000,
+    }
     (line,) = _distill_lines(report)
     assert "3 teachers" in line and "BiLSTM(128) seed 43: validation accuracy 0.8800" in line
     assert "char (1-5)-gram + morpheme (1-3)-gram TF-IDF, NB-scaled, + logistic regression" in line
@@ -25,8 +34,10 @@ def test_distill_line_names_each_teacher():
     assert "their mean probabilities (ensemble validation accuracy 0.8890)" in line
     assert _distill_lines(None) == []
     (weighted,) = _distill_lines({**report, "char_ngram_share": 0.4})
-    assert "weighted mean probabilities (n-gram teacher share 0.40, chosen on the validation rows; ensemble " \
-           "validation accuracy 0.8890)" in weighted
+    assert (
+        "weighted mean probabilities (n-gram teacher share 0.40, chosen on the validation rows; ensemble "
+        "validation accuracy 0.8890)" in weighted
+    )
     (started,) = _distill_lines({**report, "student_init": {"teacher": 1, "validation_accuracy": 0.88}})
     assert started.endswith("beside the labeled rows. It started from teacher 1's weights (the best on validation).")
     assert "started from" not in line
@@ -54,8 +65,11 @@ def test_training_line_names_the_stopping_rule_and_schedule():
 def test_card_names_added_training_rows_and_class_weights():
     from sentiment.model.modelcard import render_model_card
 
-    stats = {"read": 150, "test": 20, "added_train": [{"file": "more.tsv", "read": 90, "added": 80,
-                                                       "dropped_in_splits": 7, "dropped_duplicates": 3}]}
+    stats = {
+        "read": 150,
+        "test": 20,
+        "added_train": [{"file": "more.tsv", "read": 90, "added": 80, "dropped_in_splits": 7, "dropped_duplicates": 3}],
+    }
     cfg = Config().with_overrides({"train.class_weight": "balanced"})
     card = render_model_card("m", cfg, {"training": {"rows": 210}}, None, stats, "make it")
     assert "80 labeled rows of `more.tsv` (90 read; 7 already in a split, 3 duplicates dropped)" in card
@@ -63,8 +77,13 @@ def test_card_names_added_training_rows_and_class_weights():
 
 
 def test_soup_line_says_which_weights_were_kept():
-    report = {"students": 2, "seeds": [42, 1042], "validation_accuracies": [0.89, 0.8912],
-              "soup_validation_accuracy": 0.8931, "kept": True}
+    report = {
+        "students": 2,
+        "seeds": [42, 1042],
+        "validation_accuracies": [0.89, 0.8912],
+        "soup_validation_accuracy": 0.8931,
+        "kept": True,
+    }
     (line,) = _soup_lines(report)
     assert "2 students from the same start with seeds 42, 1042 (validation accuracies 0.8900, 0.8912)" in line
     assert line.endswith("the mean of their weights is the saved network (validation accuracy 0.8931).")

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, SAMPLE
+
 from sentiment.model.tf_import import filter_native_log
 
 NATIVE_LINE = re.compile(r"^[IWEF]0000 |oneDNN|absl::InitializeLog", re.M)
@@ -31,8 +31,14 @@ def _fresh_env(**extra: str) -> dict[str, str]:
 
 
 def test_app_import_load_predict_prints_no_native_log_lines(tiny_model_dir, tmp_path):
-    result = subprocess.run([sys.executable, "-c", APP, str(tiny_model_dir)], cwd=tmp_path, env=_fresh_env(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", APP, str(tiny_model_dir)],
+        cwd=tmp_path,
+        env=_fresh_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert not NATIVE_LINE.search(result.stderr), result.stderr
     # the app's own stderr is untouched, in order
@@ -42,9 +48,27 @@ def test_app_import_load_predict_prints_no_native_log_lines(tiny_model_dir, tmp_
 
 def test_cli_verbose_shows_them(tiny_model_dir, tmp_path):
     out = tmp_path / "o.csv"
-    result = subprocess.run([sys.executable, "-m", "sentiment", "score", str(SAMPLE), "-o", str(out), "--model",
-                             str(tiny_model_dir), "--workers", "1", "-v"], cwd=tmp_path, env=_fresh_env(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sentiment",
+            "score",
+            str(SAMPLE),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model_dir),
+            "--workers",
+            "1",
+            "-v",
+        ],
+        cwd=tmp_path,
+        env=_fresh_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "rows read: " in result.stderr
     if not re.search(r"^[IWEF]0000 ", result.stderr, re.M):
@@ -64,12 +88,15 @@ E0000 00:00:1795625988.043637    7208 util.cc:131] an error
 """
 
 
-@pytest.mark.parametrize("level, kept", [
-    (0, CAPTURED.splitlines()),
-    (1, [CAPTURED.splitlines()[0], *CAPTURED.splitlines()[4:]]),
-    (2, CAPTURED.splitlines()[4:6] + CAPTURED.splitlines()[7:]),
-    (3, CAPTURED.splitlines()[4:6]),
-])
+@pytest.mark.parametrize(
+    "level, kept",
+    [
+        (0, CAPTURED.splitlines()),
+        (1, [CAPTURED.splitlines()[0], *CAPTURED.splitlines()[4:]]),
+        (2, CAPTURED.splitlines()[4:6] + CAPTURED.splitlines()[7:]),
+        (3, CAPTURED.splitlines()[4:6]),
+    ],
+)
 def test_filter_keeps_what_the_level_allows_and_everything_else(level, kept):
     assert filter_native_log(CAPTURED, level).splitlines() == kept
 
@@ -77,7 +104,13 @@ def test_filter_keeps_what_the_level_allows_and_everything_else(level, kept):
 def test_tensorflow_is_imported_only_through_the_helper():
     """Every TensorFlow/Keras import goes through sentiment/model/tf_import.py, which hides the native log lines."""
     pattern = re.compile(r"^\s*(import (tensorflow|keras)\b|from (tensorflow|keras)\b)", re.M)
-    offenders = [f"{path.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}"
-                 for path in sorted((ROOT / "sentiment").rglob("*.py")) if path.name != "tf_import.py"
-                 for text in [path.read_text(encoding="utf-8")] for m in pattern.finditer(text)]
-    assert not offenders, f"use sentiment.model.tf_import.import_keras()/import_tensorflow() instead of a bare import: {offenders}"
+    offenders = [
+        f"{path.relative_to(ROOT)}:{text[: m.start()].count(chr(10)) + 1}"
+        for path in sorted((ROOT / "sentiment").rglob("*.py"))
+        if path.name != "tf_import.py"
+        for text in [path.read_text(encoding="utf-8")]
+        for m in pattern.finditer(text)
+    ]
+    assert not offenders, (
+        f"use sentiment.model.tf_import.import_keras()/import_tensorflow() instead of a bare import: {offenders}"
+    )

@@ -9,8 +9,16 @@ from sentiment.model.network import _learning_rate, build_model, fit_model, pred
 
 
 def _config(**overrides) -> Config:
-    base = {"sequence.maxlen": 12, "model.lstm_units": [8], "model.embedding_dropout": 0.0, "model.dropout": 0.0,
-            "train.batch_size": 16, "train.learning_rate": 0.01, "train.epochs": 3, "train.seed": 3}
+    base = {
+        "sequence.maxlen": 12,
+        "model.lstm_units": [8],
+        "model.embedding_dropout": 0.0,
+        "model.dropout": 0.0,
+        "train.batch_size": 16,
+        "train.learning_rate": 0.01,
+        "train.epochs": 3,
+        "train.seed": 3,
+    }
     return Config().with_overrides({**base, **overrides})
 
 
@@ -97,15 +105,23 @@ def test_average_of_the_last_epochs_without_validation():
 def test_average_is_kept_only_when_validation_says_so(seed, kept):
     import keras
 
-    cfg = _config(**{"train.average_epochs": 3, "train.epochs": 5, "train.patience": 5,
-                     "train.monitor": "accuracy", "train.seed": seed})
+    cfg = _config(
+        **{
+            "train.average_epochs": 3,
+            "train.epochs": 5,
+            "train.patience": 5,
+            "train.monitor": "accuracy",
+            "train.seed": seed,
+        }
+    )
     (x, y), valid = _data(160, seed=seed), _data(48, seed=seed + 1)
     keras.utils.set_random_seed(seed)
     model, record = build_model(cfg, _matrix(), 2), _epoch_weights()
     history = fit_model(model, cfg, (x, y), valid, 2, callbacks=[record])
     averaged = history["averaged"]
-    accuracy = (predict_sequences(lambda ids: model(ids, training=False).numpy(), valid[0], cfg, 2).argmax(axis=1)
-                == valid[1]).mean()
+    accuracy = (
+        predict_sequences(lambda ids: model(ids, training=False).numpy(), valid[0], cfg, 2).argmax(axis=1) == valid[1]
+    ).mean()
     best = max(history["val_accuracy"])
     assert averaged["kept"] is kept
     if kept:

@@ -8,17 +8,16 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT, SAMPLE, assert_user_error, run_cli
 
 from sentiment import SentimentClassifier
-from sentiment.model.bundle import ONNX_FILE, add_onnx, read_meta, sha256_file
 from sentiment.config import Config
 from sentiment.errors import BundleError, SentimentError
+from sentiment.model.bundle import ONNX_FILE, add_onnx, read_meta, sha256_file
 from sentiment.model.network import build_model
 from sentiment.model.onnx_export import build_onnx_model, network_weights
 from sentiment.model.runtime import onnx_predictor, predict_sequences, right_align
 from sentiment.text.sequences import pad
-
-from conftest import ROOT, SAMPLE, assert_user_error, run_cli
 
 TOLERANCE = 1e-5
 VOCAB = 300
@@ -26,8 +25,15 @@ VOCAB = 300
 
 def random_network(units, bidirectional, dims, n_classes, mask=True, padding="post", seed=0):
     """A build_model network with random (not trained) weights, and its config."""
-    cfg = Config().with_overrides({"model.lstm_units": units, "model.bidirectional": bidirectional,
-                                   "model.mask_padding": mask, "sequence.padding": padding, "sequence.maxlen": 24})
+    cfg = Config().with_overrides(
+        {
+            "model.lstm_units": units,
+            "model.bidirectional": bidirectional,
+            "model.mask_padding": mask,
+            "sequence.padding": padding,
+            "sequence.maxlen": 24,
+        }
+    )
     rng = np.random.default_rng(seed)
     model = build_model(cfg, rng.normal(size=(VOCAB, dims)).astype(np.float32), n_classes)
     model.set_weights([rng.normal(scale=0.4, size=w.shape).astype(np.float32) for w in model.get_weights()])
@@ -40,28 +46,33 @@ def random_sequences(n, maxlen, seed=1):
     return [rng.integers(1, VOCAB, k).astype(np.int32) for k in lengths]
 
 
-@pytest.mark.parametrize("units, bidirectional, dims, n_classes, mask, padding", [
-    ([8], False, 50, 2, True, "post"),
-    ([8], True, 100, 2, True, "post"),
-    ([8, 6], False, 100, 3, True, "post"),
-    ([8, 6], True, 50, 3, True, "post"),
-    ([8], True, 50, 2, False, "post"),
-    ([6, 4], True, 100, 3, False, "pre"),
-    ([8, 6], True, 100, 2, True, "pre"),
-])
+@pytest.mark.parametrize(
+    "units, bidirectional, dims, n_classes, mask, padding",
+    [
+        ([8], False, 50, 2, True, "post"),
+        ([8], True, 100, 2, True, "post"),
+        ([8, 6], False, 100, 3, True, "post"),
+        ([8, 6], True, 50, 3, True, "post"),
+        ([8], True, 50, 2, False, "post"),
+        ([6, 4], True, 100, 3, False, "pre"),
+        ([8, 6], True, 100, 2, True, "pre"),
+    ],
+)
 def test_random_weights_match_keras(units, bidirectional, dims, n_classes, mask, padding):
     model, cfg = random_network(units, bidirectional, dims, n_classes, mask, padding)
     graph = build_onnx_model(network_weights(model)).SerializeToString()
     sequences = random_sequences(60, cfg.sequence.maxlen)
-    expected = predict_sequences(lambda ids: model(ids, training=False).numpy(), sequences, cfg, n_classes,
-                                 batch_size=16)
+    expected = predict_sequences(
+        lambda ids: model(ids, training=False).numpy(), sequences, cfg, n_classes, batch_size=16
+    )
     got = predict_sequences(onnx_predictor(graph, cfg, threads=1), sequences, cfg, n_classes, batch_size=16)
     assert got.shape == (60, n_classes)
     np.testing.assert_allclose(got, expected, atol=TOLERANCE, rtol=0)
     # the same rows padded to the full length in one batch (no length bucketing)
     full = pad(sequences, cfg.sequence.maxlen, padding, cfg.sequence.truncating)
-    np.testing.assert_allclose(onnx_predictor(graph, cfg, threads=1)(full), model(full, training=False).numpy(),
-                               atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(
+        onnx_predictor(graph, cfg, threads=1)(full), model(full, training=False).numpy(), atol=TOLERANCE, rtol=0
+    )
 
 
 def test_right_align_moves_tokens_first():
@@ -136,8 +147,9 @@ def test_bundle_without_onnx_uses_keras_and_export_adds_it(tiny_model_dir, keras
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]  # no temporary directory left
     upgraded = SentimentClassifier.load(old)
     assert upgraded.runtime_ == "onnx"
-    np.testing.assert_allclose(upgraded.predict_proba(sample_texts[:60]), keras_clf.predict_proba(sample_texts[:60]),
-                               atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(
+        upgraded.predict_proba(sample_texts[:60]), keras_clf.predict_proba(sample_texts[:60]), atol=TOLERANCE, rtol=0
+    )
 
 
 def test_tampered_onnx_is_refused(tiny_model_dir, tmp_path):
@@ -159,11 +171,14 @@ def test_int8_stays_close(tiny_model, sample_texts, tiny_model_dir):
     assert (q.argmax(axis=1) == fp32.argmax(axis=1)).mean() >= 0.97
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"runtime": "tensorrt"}, "runtime 'tensorrt' is not supported; use one of auto, onnx, keras"),
-    ({"precision": "fp16"}, "precision 'fp16' is not supported; use one of auto, fp32, int8"),
-    ({"runtime": "keras", "precision": "int8"}, "needs the ONNX runtime"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"runtime": "tensorrt"}, "runtime 'tensorrt' is not supported; use one of auto, onnx, keras"),
+        ({"precision": "fp16"}, "precision 'fp16' is not supported; use one of auto, fp32, int8"),
+        ({"runtime": "keras", "precision": "int8"}, "needs the ONNX runtime"),
+    ],
+)
 def test_bad_runtime_options_are_refused(tiny_model_dir, kwargs, fragment):
     with pytest.raises(SentimentError, match=fragment):
         SentimentClassifier.load(tiny_model_dir, **kwargs)
@@ -189,22 +204,52 @@ def test_scoring_never_imports_tensorflow(tiny_model_dir, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("document\n정말 재밌어요\n최악의 영화\n\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", NO_TF_SCRIPT, str(tiny_model_dir), str(src), str(tmp_path / "o.csv")],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", NO_TF_SCRIPT, str(tiny_model_dir), str(src), str(tmp_path / "o.csv")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(2, 2) []" in result.stdout
-    assert (tmp_path / "o.csv").read_text(encoding="utf-8").count("\n") == 3  # header, 2 rows (the blank line is no row)
+    assert (tmp_path / "o.csv").read_text(encoding="utf-8").count(
+        "\n"
+    ) == 3  # header, 2 rows (the blank line is no row)
 
 
 def test_cli_runtime_options(tiny_model_dir, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("document\n정말 재밌어요\n최악의 영화\n", encoding="utf-8")
-    result = run_cli("score", str(src), "-o", str(tmp_path / "o.csv"), "--model", str(tiny_model_dir),
-                     "--precision", "int8", "--threads", "1")
+    result = run_cli(
+        "score",
+        str(src),
+        "-o",
+        str(tmp_path / "o.csv"),
+        "--model",
+        str(tiny_model_dir),
+        "--precision",
+        "int8",
+        "--threads",
+        "1",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(onnx-int8)" in result.stderr
-    assert_user_error(run_cli("score", str(src), "-o", str(tmp_path / "k.csv"), "--model", str(tiny_model_dir),
-                              "--runtime", "keras", "--precision", "int8"), "needs the ONNX runtime")
+    assert_user_error(
+        run_cli(
+            "score",
+            str(src),
+            "-o",
+            str(tmp_path / "k.csv"),
+            "--model",
+            str(tiny_model_dir),
+            "--runtime",
+            "keras",
+            "--precision",
+            "int8",
+        ),
+        "needs the ONNX runtime",
+    )
 
 
 @pytest.mark.slow
@@ -229,9 +274,17 @@ def test_recorded_default_precision_is_what_auto_loads(tiny_model_dir, tmp_path)
     path = tmp_path / "bundle"
     shutil.copytree(tiny_model_dir, path)
     assert SentimentClassifier.load(path).runtime_ == "onnx"  # nothing recorded: fp32
-    figures = {"max_loss_points": 0.1, "results": {"sample": {
-        "rows": 10, "fp32": {"accuracy": 0.9, "macro_f1": 0.9}, "int8": {"accuracy": 0.9, "macro_f1": 0.9},
-        "label_changes": 0}}}
+    figures = {
+        "max_loss_points": 0.1,
+        "results": {
+            "sample": {
+                "rows": 10,
+                "fp32": {"accuracy": 0.9, "macro_f1": 0.9},
+                "int8": {"accuracy": 0.9, "macro_f1": 0.9},
+                "label_changes": 0,
+            }
+        },
+    }
     set_default_precision(path, "int8", figures)
     meta = read_meta(path)  # checksums still hold
     assert meta["onnx"]["default_precision"] == "int8" and meta["onnx"]["precision_evaluation"] == figures

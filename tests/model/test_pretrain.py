@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from sentiment import SentimentClassifier
 from sentiment.model.network import build_model
 from sentiment.model.pretrain import initialise, pretrain_encoder
@@ -27,8 +27,14 @@ def corpus(tiny_config, sample_frame):
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_language_model_learns(tiny_config, corpus, bidirectional):
     ids, matrix = corpus
-    cfg = tiny_config.with_overrides({"pretrain.epochs": 4, "pretrain.learning_rate": 0.003, "pretrain.sampled": 64,
-                                      "model.bidirectional": bidirectional})
+    cfg = tiny_config.with_overrides(
+        {
+            "pretrain.epochs": 4,
+            "pretrain.learning_rate": 0.003,
+            "pretrain.sampled": 64,
+            "model.bidirectional": bidirectional,
+        }
+    )
     weights, report = pretrain_encoder(cfg, matrix, ids)
     losses = [e["full_softmax_loss"] for e in report["epochs"]]
     # held-out next-token loss falls, and ends below that of guessing uniformly over the vocabulary
@@ -49,7 +55,9 @@ def test_pretrained_classifier_saves_and_loads(tiny_config, sample_frame, tmp_pa
     clf = SentimentClassifier(config=cfg).fit(texts, labels, extra_texts=unlabeled)
     report = clf.training_["pretrain"]
     # every text of two or more tokens: the training texts and the unlabeled ones
-    assert 0.9 * (len(texts) + len(unlabeled)) <= report["texts"] + report["held_out_texts"] <= len(texts) + len(unlabeled)
+    assert (
+        0.9 * (len(texts) + len(unlabeled)) <= report["texts"] + report["held_out_texts"] <= len(texts) + len(unlabeled)
+    )
     assert (clf.predict(texts) == np.asarray(labels)).mean() > 0.8
     clf.save(tmp_path / "pretrained")
     again = SentimentClassifier.load(tmp_path / "pretrained")

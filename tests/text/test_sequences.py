@@ -7,12 +7,15 @@ from sentiment.text.vocab import OOV_ID, Vocabulary
 SEQS = [np.array([1, 2, 3, 4, 5]), np.array([6, 7]), np.array([], dtype=np.int32)]
 
 
-@pytest.mark.parametrize("padding, truncating, expected", [
-    ("post", "pre", [[2, 3, 4, 5], [6, 7, 0, 0], [0, 0, 0, 0]]),
-    ("post", "post", [[1, 2, 3, 4], [6, 7, 0, 0], [0, 0, 0, 0]]),
-    ("pre", "pre", [[2, 3, 4, 5], [0, 0, 6, 7], [0, 0, 0, 0]]),
-    ("pre", "post", [[1, 2, 3, 4], [0, 0, 6, 7], [0, 0, 0, 0]]),
-])
+@pytest.mark.parametrize(
+    "padding, truncating, expected",
+    [
+        ("post", "pre", [[2, 3, 4, 5], [6, 7, 0, 0], [0, 0, 0, 0]]),
+        ("post", "post", [[1, 2, 3, 4], [6, 7, 0, 0], [0, 0, 0, 0]]),
+        ("pre", "pre", [[2, 3, 4, 5], [0, 0, 6, 7], [0, 0, 0, 0]]),
+        ("pre", "post", [[1, 2, 3, 4], [0, 0, 6, 7], [0, 0, 0, 0]]),
+    ],
+)
 def test_pad_sides(padding, truncating, expected):
     out = pad(SEQS, maxlen=4, padding=padding, truncating=truncating)
     assert out.dtype == np.int32 and out.shape == (3, 4)

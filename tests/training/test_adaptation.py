@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE, TINY_CONFIG, assert_user_error, run_cli
+
 from sentiment.training.adaptation import confident_in_mix, split_labeled
 
 
@@ -61,8 +61,10 @@ def test_adapt_grows_the_vocabulary_and_returns_a_new_classifier(movie_model, tm
     source = SentimentClassifier.load(movie_model)
     texts, labels = shopping_texts()
     before = source.predict_proba(texts)
-    adapted = source.adapt(texts * 2, config={"adapt.min_texts": 50, "adapt.new_token_min_count": 2,
-                                              "adapt.epochs": 3, "adapt.learning_rate": 0.003})
+    adapted = source.adapt(
+        texts * 2,
+        config={"adapt.min_texts": 50, "adapt.new_token_min_count": 2, "adapt.epochs": 3, "adapt.learning_rate": 0.003},
+    )
     report = adapted.training_["adaptation"]
     assert report["texts"] == 2 * len(texts) and report["new_tokens"] > 0
     assert len(adapted.vocabulary_) == len(source.vocabulary_) + report["new_tokens"]
@@ -91,13 +93,33 @@ def test_adapt_cli_with_labels_and_evaluation(movie_model, tmp_path):
     unlabeled = tmp_path / "shop.txt"
     unlabeled.write_text("\n".join(texts * 2), encoding="utf-8")
     labeled = tmp_path / "labeled.csv"  # a LABELS file of `sentiment label`: audit rows first, then informative
-    pd.DataFrame({"row": range(len(texts)), "document": texts, "label": labels,
-                  "sample": ["audit"] * 80 + ["informative"] * (len(texts) - 80)}).to_csv(labeled, index=False)
+    pd.DataFrame(
+        {
+            "row": range(len(texts)),
+            "document": texts,
+            "label": labels,
+            "sample": ["audit"] * 80 + ["informative"] * (len(texts) - 80),
+        }
+    ).to_csv(labeled, index=False)
     test = tmp_path / "test.csv"
     pd.DataFrame({"document": texts, "label": labels}).to_csv(test, index=False)
     out = tmp_path / "adapted"
-    result = run_cli("adapt", "--model", str(movie_model), "--texts", str(unlabeled), "--labeled", str(labeled),
-                     "--eval-data", str(test), "--out", str(out), "--set", "adapt.min_texts=50", "--json")
+    result = run_cli(
+        "adapt",
+        "--model",
+        str(movie_model),
+        "--texts",
+        str(unlabeled),
+        "--labeled",
+        str(labeled),
+        "--eval-data",
+        str(test),
+        "--out",
+        str(out),
+        "--set",
+        "adapt.min_texts=50",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert report["labeled_rows"] == len(texts) and set(report["evaluation"]) == {"file", "source", "adapted"}
@@ -117,19 +139,38 @@ def test_adapt_cli_with_labels_and_evaluation(movie_model, tmp_path):
     assert "## Adaptation" in card and f"{len(texts)} labeled rows" in card and "Decision rule: predict" in card
     assert "held-out labeled rows" in card
     assert meta["training"]["adaptation"]["evaluation"]["adapted"]["rows"] == len(texts)
-    summary = run_cli("adapt", "--model", str(movie_model), "--texts", str(unlabeled), "--out", str(tmp_path / "u"),
-                      "--set", "adapt.min_texts=50", "--set", "adapt.epochs=1", "-q")
+    summary = run_cli(
+        "adapt",
+        "--model",
+        str(movie_model),
+        "--texts",
+        str(unlabeled),
+        "--out",
+        str(tmp_path / "u"),
+        "--set",
+        "adapt.min_texts=50",
+        "--set",
+        "adapt.epochs=1",
+        "-q",
+    )
     assert summary.returncode == 0, summary.stderr[-3000:]
     assert "class mix of the texts" in summary.stdout and "EM on the model's probabilities" in summary.stdout
     assert "no labeled rows" in summary.stdout
 
-    assert_user_error(run_cli("adapt", "--model", str(movie_model), "--texts", str(unlabeled), "--out", str(out)),
-                      "already exists")
+    assert_user_error(
+        run_cli("adapt", "--model", str(movie_model), "--texts", str(unlabeled), "--out", str(out)), "already exists"
+    )
     few = tmp_path / "few.txt"
     few.write_text("\n".join(texts[:30]), encoding="utf-8")
-    assert_user_error(run_cli("adapt", "--model", str(movie_model), "--texts", str(few),
-                              "--out", str(tmp_path / "x")), "only 30 non-empty texts", "at least 200")
+    assert_user_error(
+        run_cli("adapt", "--model", str(movie_model), "--texts", str(few), "--out", str(tmp_path / "x")),
+        "only 30 non-empty texts",
+        "at least 200",
+    )
     numbers = tmp_path / "ids.csv"
     pd.DataFrame({"id": range(300), "document": [f"A{i:05d}" for i in range(300)]}).to_csv(numbers, index=False)
-    assert_user_error(run_cli("adapt", "--model", str(movie_model), "--texts", str(numbers),
-                              "--out", str(tmp_path / "y")), "do not look like Korean comments", "--text-column")
+    assert_user_error(
+        run_cli("adapt", "--model", str(movie_model), "--texts", str(numbers), "--out", str(tmp_path / "y")),
+        "do not look like Korean comments",
+        "--text-column",
+    )

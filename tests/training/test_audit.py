@@ -62,9 +62,23 @@ def test_cli_json_schema_and_rows_equal_the_api(flipped, api_table, tmp_path):
     result = run_cli("audit", "--data", str(path), "-o", str(out), "--json", "--top", "3")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
-    assert set(summary) == {"rows", "flagged", "flagged_share", "classes", "label_pairs", "folds", "model",
-                            "ngram_share", "seconds", "data", "text_column", "label_column", "dropped", "output",
-                            "top"}
+    assert set(summary) == {
+        "rows",
+        "flagged",
+        "flagged_share",
+        "classes",
+        "label_pairs",
+        "folds",
+        "model",
+        "ngram_share",
+        "seconds",
+        "data",
+        "text_column",
+        "label_column",
+        "dropped",
+        "output",
+        "top",
+    }
     assert summary["rows"] == api_table.attrs["summary"]["rows"] == 394
     assert summary["flagged"] == len(api_table) and summary["classes"] == [0, 1] and summary["folds"] == 5
     assert summary["dropped"] == {"missing label": 0, "empty or missing text": 1}
@@ -93,15 +107,18 @@ def _table(path, labels, texts=None):
     return str(path)
 
 
-@pytest.mark.parametrize("case, labels, extra, fragments", [
-    ("one class", [1] * 60, [], ["every row has label 1", "at least two"]),
-    ("too few rows", [0, 1] * 5, ["--no-model"], ["only 10 labeled rows", "at least 50"]),
-    ("unknown labels", ["pos", "neg"] * 30, [], ["'neg'", "'pos'", "not among the labels", "--no-model"]),
-    ("rare class", [0] * 58 + [1] * 2, ["--no-model"], ["1 (2 rows)", "--folds"]),
-    ("bad folds", [0, 1] * 30, ["--folds", "1", "--no-model"], ["--folds", "= 1", "from 2 to 20"]),
-    ("bad workers", [0, 1] * 30, ["--workers", "-1", "--no-model"], ["--workers", "= -1", "0 (one per core)"]),
-    ("model and no-model", [0, 1] * 30, ["--no-model", "--model", "x"], ["--model DIR or --no-model"]),
-])
+@pytest.mark.parametrize(
+    "case, labels, extra, fragments",
+    [
+        ("one class", [1] * 60, [], ["every row has label 1", "at least two"]),
+        ("too few rows", [0, 1] * 5, ["--no-model"], ["only 10 labeled rows", "at least 50"]),
+        ("unknown labels", ["pos", "neg"] * 30, [], ["'neg'", "'pos'", "not among the labels", "--no-model"]),
+        ("rare class", [0] * 58 + [1] * 2, ["--no-model"], ["1 (2 rows)", "--folds"]),
+        ("bad folds", [0, 1] * 30, ["--folds", "1", "--no-model"], ["--folds", "= 1", "from 2 to 20"]),
+        ("bad workers", [0, 1] * 30, ["--workers", "-1", "--no-model"], ["--workers", "= -1", "0 (one per core)"]),
+        ("model and no-model", [0, 1] * 30, ["--no-model", "--model", "x"], ["--model DIR or --no-model"]),
+    ],
+)
 def test_bad_inputs_are_clear_cli_errors(tmp_path, case, labels, extra, fragments, capsys):
     data = _table(tmp_path / "data.csv", labels)
     args = ["audit", "--data", data, "-o", str(tmp_path / "issues.csv"), *extra]
@@ -136,9 +153,19 @@ def test_audit_card_script_writes_the_summary_into_a_bundle_card(api_table, tmp_
     shutil.copytree(default_model_path(), model)
     summary = tmp_path / "sample.json"
     summary.write_text(json.dumps(api_table.attrs["summary"]))
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "audit_card.py"), "--model", str(model),
-                             f"hand-written sample={summary}"], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "audit_card.py"),
+            "--model",
+            str(model),
+            f"hand-written sample={summary}",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     card = (model / "MODEL_CARD.md").read_text(encoding="utf-8")
     s = api_table.attrs["summary"]

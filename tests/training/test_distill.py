@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE, TINY_CONFIG, assert_user_error, run_cli
+
 from sentiment import SentimentClassifier
-from sentiment.training.distill import _token_ngrams, char_ngram_teacher, teacher_probabilities
 from sentiment.errors import ConfigError
 from sentiment.model.network import training_targets
+from sentiment.training.distill import _token_ngrams, char_ngram_teacher, teacher_probabilities
 
 POS = ["정말 재밌어요 최고", "배우 연기 최고 감동", "강추 합니다 명작", "너무 좋아요 또 보고싶다", "완전 만족 추천"]
 NEG = ["완전 지루하고 별로", "시간 아깝다 최악", "노잼 돈 아까움", "실망 했어요 쓰레기", "환불 하고 싶다 최악"]
@@ -20,8 +20,9 @@ UNLABELED_NEG = ["최악 노잼", "돈 아까움 실망", "지루하고 최악",
 
 @pytest.fixture(scope="module")
 def distill_config(tiny_config):
-    return tiny_config.with_overrides({"distill.teachers": 1, "distill.char_ngram_teacher": True,
-                                       "train.epochs": 25, "train.validation_split": 0.2})
+    return tiny_config.with_overrides(
+        {"distill.teachers": 1, "distill.char_ngram_teacher": True, "train.epochs": 25, "train.validation_split": 0.2}
+    )
 
 
 def test_training_targets_soft_and_hard():
@@ -50,13 +51,19 @@ def distill_inputs(distill_config):
     kv = train_word2vec(tokens + extra_tokens, distill_config.word2vec, seed=0)
     vocab = vocabulary_from_vectors(kv, 1000)
     ids = vocab.encode_many(tokens)
-    return {"matrix": embedding_matrix(vocab, kv, 0), "train": (ids[::2], y[::2]), "valid": (ids[1::2], y[1::2]),
-            "transfer": vocab.encode_many(extra_tokens), "texts": (texts[::2], texts[1::2], unlabeled)}
+    return {
+        "matrix": embedding_matrix(vocab, kv, 0),
+        "train": (ids[::2], y[::2]),
+        "valid": (ids[1::2], y[1::2]),
+        "transfer": vocab.encode_many(extra_tokens),
+        "texts": (texts[::2], texts[1::2], unlabeled),
+    }
 
 
 def run_teachers(cfg, inputs, **kwargs):
-    return teacher_probabilities(cfg, inputs["matrix"], inputs["train"], inputs["valid"], inputs["transfer"], 2,
-                                 texts=inputs["texts"], **kwargs)
+    return teacher_probabilities(
+        cfg, inputs["matrix"], inputs["train"], inputs["valid"], inputs["transfer"], 2, texts=inputs["texts"], **kwargs
+    )
 
 
 def test_teachers_label_the_unlabeled_texts(distill_config, distill_inputs):
@@ -99,8 +106,9 @@ def test_teachers_are_reused_from_the_cache(distill_config, distill_inputs, tmp_
 
 
 def test_student_starts_from_the_best_teacher(distill_config, distill_inputs, tmp_path):
-    cfg = distill_config.with_overrides({"distill.teachers": 2, "distill.teacher_lstm_units": [16],
-                                         "distill.student_init": "best_teacher"})
+    cfg = distill_config.with_overrides(
+        {"distill.teachers": 2, "distill.teacher_lstm_units": [16], "distill.student_init": "best_teacher"}
+    )
     _, report, start = run_teachers(cfg, distill_inputs, cache_dir=tmp_path)
     accuracies = [t["validation_accuracy"] for t in report["teachers"][:2]]
     best = report["student_init"]["teacher"]
@@ -112,10 +120,12 @@ def test_student_starts_from_the_best_teacher(distill_config, distill_inputs, tm
 
 
 def test_student_init_and_epochs_in_training(distill_config):
-    cfg = distill_config.with_overrides({"distill.teacher_lstm_units": [16], "distill.student_init": "best_teacher",
-                                         "distill.student_epochs": 1})
-    clf = SentimentClassifier(config=cfg).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20,
-                                              extra_texts=UNLABELED_POS + UNLABELED_NEG)
+    cfg = distill_config.with_overrides(
+        {"distill.teacher_lstm_units": [16], "distill.student_init": "best_teacher", "distill.student_epochs": 1}
+    )
+    clf = SentimentClassifier(config=cfg).fit(
+        POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=UNLABELED_POS + UNLABELED_NEG
+    )
     assert clf.training_["epochs_run"] == 1  # the student's; the teacher trained with train.epochs
     assert clf.training_["distill"]["teachers"][0]["epochs_run"] > 1
     assert clf.training_["distill"]["student_init"]["teacher"] == 1
@@ -125,10 +135,17 @@ def test_student_init_and_epochs_in_training(distill_config):
 
 def test_student_soup(distill_config):
     """Two students from the best teacher's weights: the kept weights are the soup's or the better student's."""
-    cfg = distill_config.with_overrides({"distill.teacher_lstm_units": [16], "distill.student_init": "best_teacher",
-                                         "distill.student_epochs": 2, "distill.students": 2})
-    clf = SentimentClassifier(config=cfg).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20,
-                                              extra_texts=UNLABELED_POS + UNLABELED_NEG)
+    cfg = distill_config.with_overrides(
+        {
+            "distill.teacher_lstm_units": [16],
+            "distill.student_init": "best_teacher",
+            "distill.student_epochs": 2,
+            "distill.students": 2,
+        }
+    )
+    clf = SentimentClassifier(config=cfg).fit(
+        POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=UNLABELED_POS + UNLABELED_NEG
+    )
     soup = clf.training_["soup"]
     assert soup["students"] == 2 and soup["seeds"] == [cfg.train.seed, cfg.train.seed + 1000]
     final = clf.training_["metrics"]["validation"]["accuracy"]
@@ -141,8 +158,8 @@ def test_student_soup(distill_config):
 
 
 def test_soup_keeps_the_mean_only_when_it_does_as_well(tiny_config):
-    from sentiment.training.recipe import keep_soup
     from sentiment.model.network import build_model
+    from sentiment.training.recipe import keep_soup
 
     rng = np.random.default_rng(0)
     model = build_model(tiny_config, rng.normal(size=(20, 16)).astype(np.float32), 2)
@@ -163,19 +180,21 @@ def test_soup_keeps_the_mean_only_when_it_does_as_well(tiny_config):
     assert same["kept"] and same["soup_validation_accuracy"] == same["validation_accuracies"][0]
 
 
-@pytest.mark.parametrize("override", [{"distill.teacher_lstm_units": [32]},
-                                      {"distill.teachers": 0, "distill.teacher_lstm_units": [16]}])
+@pytest.mark.parametrize(
+    "override", [{"distill.teacher_lstm_units": [32]}, {"distill.teachers": 0, "distill.teacher_lstm_units": [16]}]
+)
 def test_student_init_needs_a_matching_lstm_teacher(distill_config, override):
     cfg = distill_config.with_overrides({"distill.student_init": "best_teacher", **override})
-    with pytest.raises(ConfigError, match="student_init = 'best_teacher' needs LSTM teachers shaped like the "
-                                          "student.*model.lstm_units = \\[16\\]"):
+    with pytest.raises(
+        ConfigError,
+        match="student_init = 'best_teacher' needs LSTM teachers shaped like the student.*model.lstm_units = \\[16\\]",
+    ):
         SentimentClassifier(config=cfg).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=UNLABELED_POS)
 
 
 def test_distilled_student_is_saved_with_its_teachers(distill_config, tmp_path):
     unlabeled = (UNLABELED_POS + UNLABELED_NEG) * 3
-    clf = SentimentClassifier(config=distill_config).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20,
-                                                         extra_texts=unlabeled)
+    clf = SentimentClassifier(config=distill_config).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=unlabeled)
     report = clf.training_["distill"]
     assert report["transfer_rows"] == len(unlabeled) and len(report["teachers"]) == 2
     # The student learned the polarity of texts it only saw through the teachers' labels.
@@ -191,9 +210,11 @@ def test_distilled_student_is_saved_with_its_teachers(distill_config, tmp_path):
 def test_distillation_with_three_classes(tiny_config):
     neutral = ["그냥 그래요", "보통 이에요", "평범한 편", "무난 합니다", "그럭저럭"]
     cfg = tiny_config.with_overrides({"distill.teachers": 1, "train.epochs": 5, "train.validation_split": 0.0})
-    clf = SentimentClassifier(config=cfg).fit(POS * 3 + NEG * 3 + neutral * 3,
-                                              ["pos"] * 15 + ["neg"] * 15 + ["neu"] * 15,
-                                              extra_texts=UNLABELED_POS + ["보통 무난"] + UNLABELED_NEG)
+    clf = SentimentClassifier(config=cfg).fit(
+        POS * 3 + NEG * 3 + neutral * 3,
+        ["pos"] * 15 + ["neg"] * 15 + ["neu"] * 15,
+        extra_texts=UNLABELED_POS + ["보통 무난"] + UNLABELED_NEG,
+    )
     assert clf.training_["distill"]["transfer_rows"] == 9
     assert len(clf.training_["distill"]["transfer_class_shares"]) == 3
     assert clf.predict_proba(POS).shape == (5, 3)
@@ -212,8 +233,9 @@ def test_token_ngrams():
 
 def test_ngram_teacher_with_morphemes_and_naive_bayes(distill_config):
     """The stronger linear teacher (char + morpheme n-grams, NB scaling) separates unseen texts by polarity."""
-    cfg = distill_config.with_overrides({"distill.morpheme_ngrams": 2, "distill.naive_bayes": True,
-                                         "distill.char_ngram_range": [1, 3]})
+    cfg = distill_config.with_overrides(
+        {"distill.morpheme_ngrams": 2, "distill.naive_bayes": True, "distill.char_ngram_range": [1, 3]}
+    )
     texts, y = POS * 2 + NEG * 2, np.array([1] * 10 + [0] * 10)
     unlabeled = UNLABELED_POS + UNLABELED_NEG
     tokens = ([t.split() for t in texts], [t.split() for t in texts[:2]], [t.split() for t in unlabeled])
@@ -222,15 +244,19 @@ def test_ngram_teacher_with_morphemes_and_naive_bayes(distill_config):
     assert (transfer.argmax(axis=1) == [1] * 4 + [0] * 4).all()
     assert report["morpheme_ngrams"] == 2 and report["naive_bayes"] and report["char_ngrams"] == [1, 3]
     # Without morphemes the feature count is the char n-grams' alone.
-    _, _, chars_only = char_ngram_teacher(cfg.with_overrides({"distill.morpheme_ngrams": 0}), texts, y, texts[:2],
-                                          y[:2], unlabeled, 2)
+    _, _, chars_only = char_ngram_teacher(
+        cfg.with_overrides({"distill.morpheme_ngrams": 0}), texts, y, texts[:2], y[:2], unlabeled, 2
+    )
     assert chars_only["features"] < report["features"]
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"distill.char_ngram_range": [4, 2]}, "char_ngram_range"),
-    ({"distill.naive_bayes": True}, "two classes"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"distill.char_ngram_range": [4, 2]}, "char_ngram_range"),
+        ({"distill.naive_bayes": True}, "two classes"),
+    ],
+)
 def test_bad_ngram_teacher_settings_are_config_errors(distill_config, override, message):
     clf = SentimentClassifier(config=distill_config.with_overrides(override))
     texts = POS * 2 + NEG * 2 + ["그냥 그래요 보통"] * 10
@@ -246,8 +272,17 @@ def test_char_ngram_teacher_needs_raw_texts(distill_config):
 
 
 def test_distillation_needs_unlabeled_texts_cli(tmp_path):
-    result = run_cli("train", "--data", str(SAMPLE), "--out", str(tmp_path / "m"), "--config", str(TINY_CONFIG),
-                     "--set", "distill.teachers=1")
+    result = run_cli(
+        "train",
+        "--data",
+        str(SAMPLE),
+        "--out",
+        str(tmp_path / "m"),
+        "--config",
+        str(TINY_CONFIG),
+        "--set",
+        "distill.teachers=1",
+    )
     assert_user_error(result, "no unlabeled texts", "--extra-texts")
     assert not (tmp_path / "m").exists()
 
@@ -281,14 +316,29 @@ def test_teacher_weights_equal_or_chosen_on_validation(distill_config):
 def test_pipeline_rerun_reuses_the_teachers(tmp_path):
     """The train stage keeps its teachers in RUN/teachers; a student-only change retrains the student alone."""
     unlabeled = SAMPLE.parent / "unlabeled.txt"
-    args = ["pipeline", "--data", str(SAMPLE), "--extra-texts", str(unlabeled), "--run-dir", str(tmp_path / "run"),
-            "--test-size", "0.2", "--config", str(TINY_CONFIG), "--set", "distill.teachers=1",
-            "--set", "distill.char_ngram_teacher=true", "--set", "distill.teacher_lstm_units=[16]"]
+    args = [
+        "pipeline",
+        "--data",
+        str(SAMPLE),
+        "--extra-texts",
+        str(unlabeled),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--test-size",
+        "0.2",
+        "--config",
+        str(TINY_CONFIG),
+        "--set",
+        "distill.teachers=1",
+        "--set",
+        "distill.char_ngram_teacher=true",
+        "--set",
+        "distill.teacher_lstm_units=[16]",
+    ]
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "(reused)" not in first.stderr
-    assert sorted(p.name for p in (tmp_path / "run" / "teachers").iterdir()) == ["teacher-1.npz",
-                                                                                 "teacher-ngram.npz"]
+    assert sorted(p.name for p in (tmp_path / "run" / "teachers").iterdir()) == ["teacher-1.npz", "teacher-ngram.npz"]
     second = run_cli(*args, "--set", "distill.student_init=best_teacher", "--set", "distill.student_epochs=1")
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stderr.count("(reused)") == 2 and "train: up to date" not in second.stderr
@@ -303,4 +353,5 @@ def test_pipeline_rerun_reuses_the_teachers(tmp_path):
 def test_students_need_a_shared_start(distill_config):
     with pytest.raises(ConfigError, match="distill.students = 2 needs distill.student_init = 'best_teacher'"):
         SentimentClassifier(config=distill_config.with_overrides({"distill.students": 2})).fit(
-            POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=UNLABELED_POS)
+            POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=UNLABELED_POS
+        )

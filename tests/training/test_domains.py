@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE, TINY_CONFIG, assert_user_error, run_cli
-from sentiment.training.domains import domain_weights, metrics_by_group, named_files, split_named
+
 from sentiment.errors import ConfigError
+from sentiment.training.domains import domain_weights, metrics_by_group, named_files, split_named
 
 
 def test_domain_weights_give_each_domain_its_share():
@@ -59,10 +59,29 @@ def domain_files(tmp_path_factory):
 def test_multi_domain_pipeline_and_group_by(tmp_path, domain_files):
     paths, unlabeled = domain_files
     run = tmp_path / "run"
-    result = run_cli("pipeline", "--data", f"movie={paths['movie']}", "--data", f"shopping={paths['shopping']}",
-                     "--data", f"news={paths['news']}", "--test-size", "0.25", "--test-size", "movie=40",
-                     "--extra-texts", f"shopping={unlabeled}", "--run-dir", str(run), "--config", str(TINY_CONFIG),
-                     "--set", "train.domain_balance=0.5", "--set", "distill.char_ngram_teacher=true")
+    result = run_cli(
+        "pipeline",
+        "--data",
+        f"movie={paths['movie']}",
+        "--data",
+        f"shopping={paths['shopping']}",
+        "--data",
+        f"news={paths['news']}",
+        "--test-size",
+        "0.25",
+        "--test-size",
+        "movie=40",
+        "--extra-texts",
+        f"shopping={unlabeled}",
+        "--run-dir",
+        str(run),
+        "--config",
+        str(TINY_CONFIG),
+        "--set",
+        "train.domain_balance=0.5",
+        "--set",
+        "distill.char_ngram_teacher=true",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     train = pd.read_parquet(run / "prepared" / "train.parquet")
     test = pd.read_parquet(run / "prepared" / "test.parquet")
@@ -87,8 +106,18 @@ def test_multi_domain_pipeline_and_group_by(tmp_path, domain_files):
     # evaluate --group-by on the sample's own domain column gives the same figures as the stage, per group
     test_file = tmp_path / "test.csv"
     test.rename(columns={"text": "document"}).to_csv(test_file, index=False)
-    out = run_cli("evaluate", "--model", str(run / "model"), "--data", str(test_file), "--group-by", "domain",
-                  "--json", "--report-dir", str(tmp_path / "rep"))
+    out = run_cli(
+        "evaluate",
+        "--model",
+        str(run / "model"),
+        "--data",
+        str(test_file),
+        "--group-by",
+        "domain",
+        "--json",
+        "--report-dir",
+        str(tmp_path / "rep"),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     by_group = json.loads(out.stdout)["by_group"]
     for name, m in metrics["by_domain"].items():
@@ -114,10 +143,27 @@ def test_training_can_start_from_a_bundle_with_capped_domains(tmp_path, domain_f
 
     paths, _ = domain_files
     run = tmp_path / "run"
-    result = run_cli("pipeline", "--data", f"movie={paths['movie']}", "--data", f"shopping={paths['shopping']}",
-                     "--test-size", "0.25", "--run-dir", str(run), "--config", str(TINY_CONFIG),
-                     "--set", f"train.init_from={tiny_model_dir}", "--set", "train.domain_max_rows=60",
-                     "--set", "train.epochs=1", "--set", "adapt.new_token_min_count=1")
+    result = run_cli(
+        "pipeline",
+        "--data",
+        f"movie={paths['movie']}",
+        "--data",
+        f"shopping={paths['shopping']}",
+        "--test-size",
+        "0.25",
+        "--run-dir",
+        str(run),
+        "--config",
+        str(TINY_CONFIG),
+        "--set",
+        f"train.init_from={tiny_model_dir}",
+        "--set",
+        "train.domain_max_rows=60",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "adapt.new_token_min_count=1",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     meta = json.loads((run / "model" / "meta.json").read_text())
     start = meta["training"]["init_from"]
@@ -127,6 +173,16 @@ def test_training_can_start_from_a_bundle_with_capped_domains(tmp_path, domain_f
     tokens = json.loads((run / "model" / "vocab.json").read_text())["tokens"]
     assert tokens[: len(source.vocabulary_)] == source.vocabulary_.tokens  # the source's ids are kept
     assert len(tokens) == len(source.vocabulary_) + start["new_tokens"]
-    bad = run_cli("train", "--run-dir", str(run), "--config", str(TINY_CONFIG), "--force",
-                  "--set", f"train.init_from={tiny_model_dir}", "--set", "model.lstm_units=[8]")
+    bad = run_cli(
+        "train",
+        "--run-dir",
+        str(run),
+        "--config",
+        str(TINY_CONFIG),
+        "--force",
+        "--set",
+        f"train.init_from={tiny_model_dir}",
+        "--set",
+        "model.lstm_units=[8]",
+    )
     assert_user_error(bad, "model.lstm_units = [8]", "[16]")

@@ -91,8 +91,9 @@ def test_informative_part_is_uncertain_diverse_and_free_of_near_duplicates():
     rows = corpus()
     texts = [text for _, text in rows]
     rng = np.random.default_rng(0)
-    proba = np.where(rng.random(len(texts)) < 0.5, rng.uniform(0.35, 0.65, len(texts)),
-                     rng.choice([0.02, 0.98], len(texts)))
+    proba = np.where(
+        rng.random(len(texts)) < 0.5, rng.uniform(0.35, 0.65, len(texts)), rng.choice([0.02, 0.98], len(texts))
+    )
     sel = select_rows(texts, proba, 24, audit_share=0.25, seed=0)
     info = sel[sel["sample"] == INFORMATIVE]
     assert len(info) == 18
@@ -130,10 +131,16 @@ def test_too_few_distinct_comments_returns_fewer_and_says_so():
     assert any("distinct" in m for m in messages)
 
 
-@pytest.mark.parametrize("n, share, fragment", [
-    (0, 0.3, "n=0"), (-5, 0.3, "n=-5"), (101, 0.3, "only 100 rows"), (10, 1.5, "audit share 1.5"),
-    (10, -0.1, "audit share -0.1"),
-])
+@pytest.mark.parametrize(
+    "n, share, fragment",
+    [
+        (0, 0.3, "n=0"),
+        (-5, 0.3, "n=-5"),
+        (101, 0.3, "only 100 rows"),
+        (10, 1.5, "audit share 1.5"),
+        (10, -0.1, "audit share -0.1"),
+    ],
+)
 def test_bad_arguments_are_clear_errors(n, share, fragment):
     texts = [f"댓글 {i}" for i in range(100)] + [None, " "]
     with pytest.raises(DataError, match=fragment):
