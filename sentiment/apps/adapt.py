@@ -105,10 +105,11 @@ def _adapt_bundle(
         if text_column is None or info.sheet:
             log(f"{texts_file}: {choice.message()}")
         texts = [t for t in frame[column].tolist() if isinstance(t, str) and t.strip()]
-    labeled, sample = None, None
-    if labeled_file:
+
+    def read_labeled(path: str) -> tuple[Any, Any]:
+        """A labeled file (``--labeled``, ``--eval-data``): its columns found on their own, labels in the model's."""
         data = load_labeled(
-            labeled_file,
+            path,
             labeled_text_column,
             label_column,
             sep=sep,
@@ -117,12 +118,13 @@ def _adapt_bundle(
             text_option="--labeled-text-column",
             label_option="--labeled-label-column",
         )
-        labeled = (
-            data.texts,
-            match_labels(
-                data.labels, source.classes_, labeled_file, positive_label=positive_label, positive_from=positive_from
-            ),
-        )
+        y = match_labels(data.labels, source.classes_, path, positive_label=positive_label, positive_from=positive_from)
+        return data, y
+
+    labeled, sample = None, None
+    if labeled_file:
+        data, y_labeled = read_labeled(labeled_file)
+        labeled = (data.texts, y_labeled)
         if data.frame is not None and SAMPLE_COLUMN in data.frame.columns:  # a LABELS file of `sentiment label`
             sample = data.frame[SAMPLE_COLUMN].tolist()
     adapted = adapt_classifier(
@@ -146,19 +148,7 @@ def _adapt_bundle(
     if eval_file:
         from ..analysis.evaluation import compute_metrics, headline
 
-        test = load_labeled(
-            eval_file,
-            labeled_text_column,
-            label_column,
-            sep=sep,
-            encoding=encoding,
-            log=log,
-            text_option="--labeled-text-column",
-            label_option="--labeled-label-column",
-        )
-        y = match_labels(
-            test.labels, source.classes_, eval_file, positive_label=positive_label, positive_from=positive_from
-        )
+        test, y = read_labeled(eval_file)
         for name, clf in (("source", source), ("adapted", adapted)):
             proba = clf.predict_proba(test.texts)  # decided by each model's rule (the adapted one's fitted threshold)
             m = compute_metrics(y, proba, source.classes_, class_indices(clf.decide(proba), source.classes_))

@@ -144,9 +144,9 @@ def serve(
     log_level: str = "warning",
 ) -> None:
     """Serve the page on ``sock`` until Ctrl+C or SIGTERM (every decision is already on disk)."""
-    import signal
-
     import uvicorn
+
+    from .serving import run_until_stopped
 
     port = sock.getsockname()[1]
     app = create_labeling_app(store, title=title, port=port)
@@ -157,17 +157,9 @@ def serve(
     config = uvicorn.Config(
         app, host=HOST, port=port, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=5
     )
-    server = uvicorn.Server(config)
-
-    def stopped(signum: int, frame: Any) -> None:
-        """uvicorn re-raises the signal it stopped for once it has shut down: return normally instead."""
-
-    previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server.run(sockets=[sock])
+        run_until_stopped(uvicorn.Server(config), sock)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         sock.close()
     counts = store.state()
     log(f"stopped; {counts['decided']:,} of {counts['total']:,} comments decided in {store.path}")

@@ -20,6 +20,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -629,8 +631,6 @@ def run_server(
     flight finish (up to ``graceful_timeout`` seconds), then the batcher is
     drained and this function returns.
     """
-    import signal
-    import socket
 
     import uvicorn
 
@@ -667,17 +667,23 @@ def run_server(
             lifespan="on",
         )
         server = uvicorn.Server(config)
-
-        def stopped(signum: int, frame: Any) -> None:
-            """uvicorn re-raises the signal it stopped for once it has shut down gracefully: return normally."""
-
-        previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            server.run(sockets=[sock])
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        run_until_stopped(server, sock)
         if not server.started:
             raise SentimentError("the server did not start; see the log lines above")
     finally:
         sock.close()
+
+
+def run_until_stopped(server: Any, sock: socket.socket) -> None:
+    """Run the uvicorn ``server`` on ``sock`` until Ctrl+C or SIGTERM; a stop by signal returns normally (uvicorn
+    re-raises the signal it stopped for once it has shut down gracefully; here that is the end, not an error)."""
+
+    def stopped(signum: int, frame: Any) -> None:
+        """Shut down already: nothing more to do."""
+
+    previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
