@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from ..config import Config
 from ..errors import ConfigError, SentimentError
@@ -15,6 +16,11 @@ def log_stderr(msg: str) -> None:
 
 def log_quiet(msg: str) -> None:
     return None
+
+
+def logger(args: argparse.Namespace, *, quiet: bool = False) -> Callable[[str], None]:
+    """Where a subcommand's progress lines go: stderr, or nowhere with ``-q`` (or when ``quiet``, e.g. ``--json``)."""
+    return log_quiet if (quiet or args.quiet) else log_stderr
 
 
 def load_classifier(args: argparse.Namespace):

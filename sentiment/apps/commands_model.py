@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..config import describe_keys, keys_markdown
 from ..errors import SentimentError
-from .cli_common import extra_overrides, load_classifier, load_config, log_quiet, log_stderr, no_extra
+from .cli_common import extra_overrides, load_classifier, load_config, logger, no_extra
 
 
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
@@ -21,7 +21,7 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     cfg = load_config(args, extra)
     if args.from_scratch:
         cfg = cfg.with_overrides({"train.init_from": "none"})
-    log = log_quiet if args.quiet else log_stderr
+    log = logger(args)
     verbose = 0 if args.quiet else (2 if not sys.stderr.isatty() else 1)
     if args.run_dir:
         if args.data or args.out:
@@ -58,7 +58,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     from . import stages
 
     no_extra(extra, "evaluate")
-    log = log_quiet if (args.quiet or args.json) else log_stderr
+    log = logger(args, quiet=args.json)
     if args.run_dir:
         metrics = stages.evaluate(args.run_dir, force=True, log=log)
         if args.json:
@@ -222,7 +222,7 @@ def cmd_prepare(args: argparse.Namespace, extra: list[str]) -> int:
         encoding=args.encoding,
         sheet=args.sheet,
         force=args.force,
-        log=log_quiet if args.quiet else log_stderr,
+        log=logger(args),
     )
     return 0
 
@@ -235,7 +235,7 @@ def cmd_tokenize(args: argparse.Namespace, extra: list[str]) -> int:
         load_config(args, extra),
         workers=args.workers,
         force=args.force,
-        log=log_quiet if args.quiet else log_stderr,
+        log=logger(args),
     )
     return 0
 
@@ -243,9 +243,7 @@ def cmd_tokenize(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_word2vec(args: argparse.Namespace, extra: list[str]) -> int:
     from . import stages
 
-    stages.word2vec(
-        args.run_dir, load_config(args, extra), force=args.force, log=log_quiet if args.quiet else log_stderr
-    )
+    stages.word2vec(args.run_dir, load_config(args, extra), force=args.force, log=logger(args))
     return 0
 
 
@@ -261,7 +259,7 @@ def cmd_pipeline(args: argparse.Namespace, extra: list[str]) -> int:
         workers=args.workers,
         force=args.force,
         verbose=0 if args.quiet else 2,
-        log=log_quiet if args.quiet else log_stderr,
+        log=logger(args),
         text_column=args.text_column,
         label_column=args.label_column,
         test_data=args.test_data,
@@ -278,7 +276,7 @@ def cmd_export(args: argparse.Namespace, extra: list[str]) -> int:
     from . import stages
 
     no_extra(extra, "export")
-    log = log_quiet if args.quiet else log_stderr
+    log = logger(args)
     if bool(args.run_dir) == bool(args.model):
         raise SentimentError(
             "export: give either --run-dir RUN (a run's model, with its test metrics and a model "
@@ -302,7 +300,7 @@ def cmd_adapt(args: argparse.Namespace, extra: list[str]) -> int:
     from ..training.adaptation import adaptation_summary
     from .adapt import adapt_bundle
 
-    log = log_quiet if args.quiet else log_stderr
+    log = logger(args)
     _, report = adapt_bundle(
         args.model,
         args.texts,

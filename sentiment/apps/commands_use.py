@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from ..errors import SentimentError
-from .cli_common import load_classifier, log_quiet, log_stderr, no_extra
+from .cli_common import load_classifier, logger, no_extra
 
 
 # -- commands -------------------------------------------------------------------------
@@ -23,7 +23,7 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
     from .scoring import score_file
 
     no_extra(extra, "score")
-    log = log_quiet if args.quiet else log_stderr
+    log = logger(args)
     if args.engine == "ray":
         return _score_on_ray(args, log)
     ray_only = [
@@ -153,7 +153,7 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     from ..analysis.report import check_report_options, read_scored, write_report
 
     no_extra(extra, "report")
-    log = log_quiet if args.quiet else log_stderr
+    log = logger(args)
     check_report_options(Path(args.output), args.overwrite, args.top, args.sample, args.min_labels)
     data = read_scored(
         args.scored,
@@ -214,7 +214,7 @@ def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     from ..training.audit import require_cleanlab, summary_lines
 
     no_extra(extra, "audit")
-    log = log_quiet if (args.quiet or args.json) else log_stderr
+    log = logger(args, quiet=args.json)
     if args.no_model and args.model:
         raise SentimentError("audit: give --model DIR or --no-model, not both")
     if args.top < 0:
@@ -279,7 +279,7 @@ def cmd_label(args: argparse.Namespace, extra: list[str]) -> int:
         sep=args.sep,
         encoding=args.encoding,
         sheet=args.sheet,
-        log=log_quiet if args.quiet else log_stderr,
+        log=logger(args),
     )
     return 0
 
@@ -318,6 +318,6 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
         graceful_timeout=args.graceful_timeout,
         access_log=args.access_log,
         log_level="warning" if args.quiet else "info",
-        log=log_quiet if args.quiet else log_stderr,
+        log=logger(args),
     )
     return 0
