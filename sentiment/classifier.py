@@ -217,7 +217,7 @@ class SentimentClassifier(EstimatorAPI):
 
     def _set_trained(self, cfg: Config, trained) -> SentimentClassifier:
         """Store a :class:`sentiment.training.recipe.Trained` as the fitted attributes; returns ``self``."""
-        from .model.network import make_predictor
+        from .model.network import keras_predictor
 
         self.config_ = cfg
         self.classes_ = trained.classes
@@ -225,7 +225,7 @@ class SentimentClassifier(EstimatorAPI):
         self.vocabulary_ = trained.vocabulary
         self.model_ = trained.model
         self.tokenizer_ = Tokenizer(cfg.normalize, cfg.tokenizer)
-        self._predict_fn = make_predictor(trained.model)
+        self._predict_fn = keras_predictor(trained.model)
         self.runtime_ = "keras"
         self.history_ = trained.history
         self.training_ = trained.report

@@ -321,6 +321,3 @@ def keras_predictor(model) -> Predictor:
         return model(ids, training=False)
 
     return lambda ids: forward(tf.constant(ids)).numpy()
-
-
-make_predictor = keras_predictor

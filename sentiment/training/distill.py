@@ -52,7 +52,7 @@ def lstm_teacher(
     """
     keras = import_keras()
 
-    from ..model.network import build_model, fit_model, make_predictor, predict_sequences
+    from ..model.network import build_model, fit_model, keras_predictor, predict_sequences
     from ..model.pretrain import initialise
 
     tcfg = _teacher_config(cfg, index)
@@ -66,7 +66,7 @@ def lstm_teacher(
     history = fit_model(
         model, tcfg, train, valid if len(valid[0]) else None, n_classes, sample_weight=sample_weight, verbose=verbose
     )
-    predict = make_predictor(model)
+    predict = keras_predictor(model)
     transfer = predict_sequences(predict, transfer_ids, tcfg, n_classes)
     valid_proba = predict_sequences(predict, valid[0], tcfg, n_classes)
     layers = "→".join(f"{'BiLSTM' if tcfg.model.bidirectional else 'LSTM'}({u})" for u in tcfg.model.lstm_units)

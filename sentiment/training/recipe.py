@@ -53,7 +53,7 @@ def train_network(
     """
     from sklearn.model_selection import train_test_split
 
-    from ..model.network import build_model, fit_model, make_predictor, predict_sequences
+    from ..model.network import build_model, fit_model, keras_predictor, predict_sequences
     from ..model.pretrain import initialise, pretrain_encoder
     from ..model.tf_import import import_keras
     from ..text.embeddings import embedding_matrix, train_word2vec, vocabulary_from_vectors
@@ -209,7 +209,7 @@ def train_network(
 
     metrics: dict[str, Any] = {}
     if len(valid_idx):
-        proba = predict_sequences(make_predictor(model), valid[0], cfg, n_classes)
+        proba = predict_sequences(keras_predictor(model), valid[0], cfg, n_classes)
         pred = proba.argmax(axis=1)
         metrics["validation"] = {"rows": int(len(valid_idx)), "accuracy": float((pred == y[valid_idx]).mean())}
         if n_classes == 2 and cfg.finetune.fit_threshold:
@@ -358,10 +358,10 @@ def _anchored(
     n_classes: int,
 ) -> np.ndarray:
     """The labeled rows' targets mixed with the starting model's probabilities (weight ``weight`` against 1)."""
-    from ..model.network import make_predictor, predict_sequences
+    from ..model.network import keras_predictor, predict_sequences
 
     ids = source.vocabulary_.encode_many([tokens[i] for i in idx])
-    proba = predict_sequences(make_predictor(source.model_), ids, source.config_, source.n_classes_)
+    proba = predict_sequences(keras_predictor(source.model_), ids, source.config_, source.n_classes_)
     if n_classes == 2:
         proba = proba[:, list(class_polarity(source.classes_))]  # (negative, positive), as ``classes``
     else:
@@ -476,12 +476,12 @@ def keep_soup(
     The soup is kept when its validation accuracy is at least the best
     student's; without validation rows it is kept.
     """
-    from ..model.network import make_predictor, mean_weights, predict_sequences
+    from ..model.network import keras_predictor, mean_weights, predict_sequences
     from .distill import _accuracy
 
     def accuracy(weights: list[np.ndarray]) -> float | None:
         model.set_weights(weights)
-        return _accuracy(predict_sequences(make_predictor(model), valid[0], cfg, n_classes), valid[1])
+        return _accuracy(predict_sequences(keras_predictor(model), valid[0], cfg, n_classes), valid[1])
 
     accuracies = [accuracy(weights) for weights in soup]
     mean = mean_weights(soup)
