@@ -10,7 +10,7 @@ RUN    ?= runs/$(basename $(notdir $(CONFIG)))
 TEST_SIZE ?= 20000
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-all check docs pipeline default-model multi-domain-model extra-labels-model train-only-model bench-accuracy bench-throughput clean
+.PHONY: help install demo test test-all check docs pipeline default-model domain-teachers-model small-model multi-domain-model extra-labels-model train-only-model bench-accuracy bench-throughput clean
 
 help:
 	@echo "make demo            set up .venv, score data/sample with the packaged model, print a summary"
@@ -19,8 +19,10 @@ help:
 	@echo "make check           ruff (lint, format), mypy and the import layers (lint-imports)"
 	@echo "make docs            regenerate the generated parts of docs/ (config tables, model card)"
 	@echo "make pipeline        prepare -> tokenize -> word2vec -> train -> evaluate (DATA=, CONFIG=, RUN=, TEST_SIZE=)"
-	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC) and DOMAINS=$(DOMAINS) (multi-domain)"
-	@echo "make multi-domain-model  the same without the export (runs/multi-domain)"
+	@echo "make default-model   rebuild the packaged default model from NSMC=$(NSMC) and DOMAINS=$(DOMAINS) (domain teachers)"
+	@echo "make domain-teachers-model  the same without the export (runs/domain-teachers)"
+	@echo "make multi-domain-model  the multi-domain model it starts from (runs/multi-domain)"
+	@echo "make small-model     a BiLSTM(64) student of the packaged model (runs/multi-domain-small)"
 	@echo "make extra-labels-model  the movie-review model it starts from (runs/extra-labels)"
 	@echo "make train-only-model    the recipe with train.tsv.gz's labels only (runs/default)"
 
@@ -71,22 +73,32 @@ TRAIN_ONLY_PIPELINE = pipeline --data $(NSMC)/train.tsv.gz --extra-texts $(NSMC)
 train-only-model: install
 	$(BIN)/sentiment $(TRAIN_ONLY_PIPELINE)
 
-# The packaged bundle (configs/multi-domain.toml, docs/domains.md): the movie-review model above continues training
-# on movie, shopping and Steam reviews, each domain with its own test split.
-DEFAULT_PIPELINE = pipeline --data movie=$(NSMC)/train.tsv.gz --data shopping=$(DOMAINS)/shopping.tsv.gz \
+# The multi-domain model (configs/multi-domain.toml, docs/domains.md): the movie-review model above continues
+# training on movie, shopping and Steam reviews, each domain with its own test split.
+DOMAIN_DATA = --data movie=$(NSMC)/train.tsv.gz --data shopping=$(DOMAINS)/shopping.tsv.gz \
 	--data steam=$(DOMAINS)/steam.tsv.gz --test-size movie=20000 --test-size 0.2 --add-train movie=$(NSMC)/extra.tsv.gz \
-	--extra-texts movie=$(NSMC)/neutral.tsv.gz --extra-texts shopping=$(DOMAINS)/shopping_unlabeled.txt.gz \
-	--config configs/multi-domain.toml --run-dir runs/multi-domain
+	--extra-texts movie=$(NSMC)/neutral.tsv.gz --extra-texts shopping=$(DOMAINS)/shopping_unlabeled.txt.gz
+MULTI_DOMAIN_PIPELINE = pipeline $(DOMAIN_DATA) --config configs/multi-domain.toml --run-dir runs/multi-domain
+# The packaged bundle (configs/domain-teachers.toml): the multi-domain model learns again from one fine-tuned copy
+# of itself per domain (distill.domain_teachers), on the same splits.
+DEFAULT_PIPELINE = pipeline $(DOMAIN_DATA) --config configs/domain-teachers.toml --run-dir runs/domain-teachers
 
 extra-labels-model: install
 	$(BIN)/sentiment $(EXTRA_LABELS_PIPELINE)
 
 multi-domain-model: extra-labels-model
+	$(BIN)/sentiment $(MULTI_DOMAIN_PIPELINE)
+
+domain-teachers-model: multi-domain-model
 	$(BIN)/sentiment $(DEFAULT_PIPELINE)
 
-default-model: multi-domain-model
-	$(BIN)/sentiment export --run-dir runs/multi-domain --out sentiment/default_model --overwrite \
-		--rebuild-command "make default-model NSMC=path/to/nsmc-raw DOMAINS=path/to/domains   # = sentiment $(subst $(DOMAINS),DOMAINS,$(subst $(NSMC),NSMC,$(EXTRA_LABELS_PIPELINE))); sentiment $(subst $(DOMAINS),DOMAINS,$(subst $(NSMC),NSMC,$(DEFAULT_PIPELINE))); sentiment export --run-dir runs/multi-domain --out sentiment/default_model --overwrite"
+default-model: domain-teachers-model
+	$(BIN)/sentiment export --run-dir runs/domain-teachers --out sentiment/default_model --overwrite \
+		--rebuild-command "make default-model NSMC=path/to/nsmc-raw DOMAINS=path/to/domains   # = sentiment $(subst $(DOMAINS),DOMAINS,$(subst $(NSMC),NSMC,$(EXTRA_LABELS_PIPELINE))); sentiment $(subst $(DOMAINS),DOMAINS,$(subst $(NSMC),NSMC,$(MULTI_DOMAIN_PIPELINE))); sentiment $(subst $(DOMAINS),DOMAINS,$(subst $(NSMC),NSMC,$(DEFAULT_PIPELINE))); sentiment export --run-dir runs/domain-teachers --out sentiment/default_model --overwrite"
+
+# A BiLSTM(64) student of the packaged model (configs/multi-domain-small.toml): faster scoring, same splits.
+small-model: domain-teachers-model
+	$(BIN)/sentiment pipeline $(DOMAIN_DATA) --config configs/multi-domain-small.toml --run-dir runs/multi-domain-small
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports .pytest_cache

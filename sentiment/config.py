@@ -160,6 +160,20 @@ class TrainConfig:
         "to this power (1: as the rows come, 0.5: square "
         "root, 0: every domain the same)",
     )
+    label_noise: str = _spec(
+        "keep",
+        choices=("keep", "drop", "downweight", "soft"),
+        doc="what to do with training rows whose label the audit (out-of-fold char n-grams + cleanlab, "
+        "as `sentiment audit --no-model`) doubts: 'keep', 'drop' them, 'downweight' them "
+        "(train.label_noise_weight) or 'soft': every row learns (1 - train.label_soft_share) x its label + "
+        "the share x its out-of-fold probabilities (needs the audit extra)",
+    )
+    label_noise_weight: float = _spec(
+        0.25, min=0.0, max=1.0, doc="train.label_noise = 'downweight': the weight of a flagged row"
+    )
+    label_soft_share: float = _spec(
+        0.5, min=0.0, max=1.0, doc="train.label_noise = 'soft': the out-of-fold probabilities' share of a target"
+    )
     bucket_by_length: bool = _spec(True, doc="batch similar lengths together and pad per batch (needs mask_padding)")
     seed: int = _spec(42, min=0, max=2**31 - 1, doc="seed for splits, Word2Vec and Keras")
 
@@ -184,6 +198,11 @@ class DistillConfig:
         doc="(Bi)LSTM teachers, seeds seed+1, seed+2, ... (0 and no char-n-gram teacher: no distillation)",
     )
     teacher_lstm_units: list[int] = _spec(factory=lambda: [128], doc="LSTM units of each teacher layer")
+    teacher_models: list[str] = _spec(
+        factory=list,
+        doc="trained bundles (directories, or 'default': the packaged model) that teach as they are: "
+        "their probabilities on the unlabeled texts join the teachers' mean (same tokenizer and labels)",
+    )
     char_ngram_teacher: bool = _spec(False, doc="add a char n-gram TF-IDF + logistic-regression teacher")
     char_ngram_c: float = _spec(4.0, min=1e-4, max=1e4, doc="inverse regularization C of that teacher")
     char_ngram_range: list[int] = _spec(
@@ -209,6 +228,26 @@ class DistillConfig:
         "'best_teacher' (the LSTM teacher with the best validation accuracy; needs "
         "teacher_lstm_units = model.lstm_units)",
     )
+    domain_teachers: bool = _spec(
+        False,
+        doc="with several domains and train.init_from: fine-tune a copy of the start network on each "
+        "domain alone, then train on every domain with those domain teachers' probabilities as targets "
+        "(mixed into the labels by distill.labeled_share; a domain's unlabeled texts learn its teacher's)",
+    )
+    domain_teacher_epochs: int = _spec(
+        0,
+        min=0,
+        max=100,
+        doc="distill.domain_teachers: each domain teacher's maximum epochs (early stopping on its domain's "
+        "validation rows; 0: finetune.epochs)",
+    )
+    labeled_share: float = _spec(
+        0.5,
+        min=0.0,
+        max=1.0,
+        doc="with distill.domain_teachers or distill.teacher_models: the teachers' share of a labeled "
+        "row's target (the rest is its label)",
+    )
     student_epochs: int = _spec(0, min=0, max=100, doc="the student's train.epochs (0: train.epochs, as the teachers)")
     students: int = _spec(
         1,
@@ -222,7 +261,7 @@ class DistillConfig:
 
     @property
     def enabled(self) -> bool:
-        return self.teachers > 0 or self.char_ngram_teacher
+        return self.teachers > 0 or self.char_ngram_teacher or bool(self.teacher_models)
 
 
 @dataclass

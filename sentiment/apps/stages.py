@@ -469,7 +469,7 @@ def train(run_dir: str | Path, cfg: Config, *, force: bool = False, verbose: int
         labels = frame["label"].to_numpy()
         extra_tokens, extra_frame = _tokens(run_dir, "extra") if cfg.word2vec.extra_texts else ([], pd.DataFrame())
         texts = frame["text"].tolist()
-        used = cfg.distill.enabled or cfg.pretrain.epochs
+        used = cfg.distill.enabled or cfg.pretrain.epochs or cfg.distill.domain_teachers
         domains = frame["domain"].astype(str).tolist() if "domain" in frame else None
         extra_domains = extra_frame["domain"].astype(str).tolist() if "domain" in extra_frame else None
         clf = SentimentClassifier(config=cfg, verbose=verbose)

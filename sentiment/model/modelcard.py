@@ -63,8 +63,13 @@ def _distill_lines(report: dict[str, Any] | None) -> list[str]:
     again = f" ({reused} reused from an earlier run, their training time not counted below)" if reused else ""
     init = report.get("student_init")
     start = f" It started from teacher {init['teacher']}'s weights (the best on validation)." if init else ""
+    trained = [t for t in report["teachers"] if t.get("kind") != "model"]
+    given = len(report["teachers"]) - len(trained)
+    who = (f"{len(trained)} teachers trained on the same training rows" if trained else "") + (
+        f"{' and ' if trained else ''}{given} trained bundle(s) (`distill.teacher_models`)" if given else ""
+    )
     return [
-        f"- Distillation: {len(report['teachers'])} teachers trained on the same training rows "
+        f"- Distillation: {who} "
         f"({teachers}){again}; "
         f"their {mean} "
         f"label {report['transfer_rows']:,} unlabeled texts, which the network learns from as soft targets "
@@ -152,6 +157,26 @@ def _domain_lines(training: dict[str, Any], cfg: Config) -> list[str]:
             f"{decision['rows']:,} validation rows because the class mix is "
             f"{decision['minority_share']:.0%} / {1 - decision['minority_share']:.0%} (validation macro-F1 "
             f"{decision['macro_f1_at_0.5']:.4f} at 0.5, {decision['macro_f1']:.4f} at the threshold)."
+        )
+    teachers = (training.get("domain_teachers") or {}).get("teachers")
+    if teachers:
+        parts = "; ".join(
+            f"{name}: {t['training_rows']:,} rows, {t['epochs_run']} epoch(s), validation accuracy "
+            f"{t['validation_accuracy']:.4f}"
+            for name, t in teachers.items()
+            if t.get("validation_accuracy") is not None
+        )
+        lines.append(
+            f"- Domain teachers (`distill.domain_teachers`): a copy of the start network fine-tuned on each domain "
+            f"alone ({parts}); each labeled row learned {1 - training['domain_teachers']['labeled_share']:g} x "
+            f"its label + {training['domain_teachers']['labeled_share']:g} x its domain teacher's probabilities, "
+            "each unlabeled text of a domain its teacher's probabilities."
+        )
+    noise = training.get("label_noise")
+    if noise and noise.get("mode", "keep") != "keep":
+        lines.append(
+            f'- Label audit of the training rows (`train.label_noise = "{noise["mode"]}"`): {noise["flagged"]:,} '
+            f"of {noise['rows']:,} rows flagged ({noise['flagged_share']:.1%})."
         )
     domains = training.get("domains")
     if domains:

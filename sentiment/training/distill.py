@@ -310,6 +310,8 @@ def teacher_probabilities(
             f"distill: teacher {index}/{d.teachers} (LSTM): validation accuracy {report['validation_accuracy']}, "
             f"{report['seconds']} s{' (reused)' if report.get('reused') else ''}"
         )
+    for name in d.teacher_models:
+        results.append(model_teacher(cfg, name, tokens, n_classes, valid[1], log))
     if d.char_ngram_teacher:
         train_texts, valid_texts, transfer_texts = texts
         data = ""
@@ -384,6 +386,80 @@ def teacher_probabilities(
         f"{summary['ensemble_validation_accuracy']}"
     )
     return soft, summary, start
+
+
+def _teacher_source(cfg: Config, name: str, n_classes: int):
+    """The bundle ``name`` read as a teacher; errors when its tokens or classes would not match ``cfg``'s."""
+    from .transfer import load_source
+
+    source = load_source(name)
+    mine, theirs = cfg.to_dict(), source.config_.to_dict()
+    differ = [s for s in ("normalize", "tokenizer") if mine[s] != theirs[s]]
+    if differ:
+        raise ConfigError(
+            f"distill.teacher_models: {name!r} was trained with other [{'], ['.join(differ)}] settings than "
+            f"this config, so its tokens would differ; use a teacher with the same tokenizer or change the config"
+        )
+    if source.n_classes_ != n_classes:
+        raise ConfigError(
+            f"distill.teacher_models: {name!r} predicts {source.n_classes_} classes "
+            f"{source.classes_.tolist()}; the data has {n_classes}; use a teacher trained on the same labels"
+        )
+    return source
+
+
+def _source_proba(source, token_lists: Sequence[Sequence[str]], n_classes: int) -> np.ndarray:
+    from ..model.network import keras_predictor, predict_sequences
+
+    ids = source.vocabulary_.encode_many(token_lists)
+    return predict_sequences(keras_predictor(source.model_), ids, source.config_, n_classes).astype(np.float32)
+
+
+def model_teacher(
+    cfg: Config,
+    name: str,
+    tokens: tuple[Sequence[Sequence[str]], ...] | None,
+    n_classes: int,
+    valid_y: np.ndarray,
+    log: Log = lambda msg: None,
+) -> Teacher:
+    """A trained bundle as a teacher: its probabilities on the transfer set and the validation rows.
+
+    The bundle reads the same tokens (its ``[normalize]`` and ``[tokenizer]`` must equal ``cfg``'s) and
+    predicts the same classes in the same order; its vocabulary encodes the tokens.
+    """
+    if tokens is None:
+        raise ConfigError(
+            f"distill.teacher_models needs the token lists of the texts; train with fit(), the pipeline or "
+            f"`sentiment train`, or remove {name!r} from distill.teacher_models"
+        )
+    started = time.perf_counter()
+    source = _teacher_source(cfg, name, n_classes)
+    log(f"distill: teacher model {name}: {len(tokens[2]):,} unlabeled and {len(tokens[1]):,} validation texts")
+    transfer, valid_proba = _source_proba(source, tokens[2], n_classes), _source_proba(source, tokens[1], n_classes)
+    report = {
+        "kind": "model",
+        "model": str(name),
+        "network": f"the bundle {name} ("
+        + "→".join(
+            f"{'BiLSTM' if source.config_.model.bidirectional else 'LSTM'}({u})"
+            for u in source.config_.model.lstm_units
+        )
+        + ")",
+        "validation_accuracy": _accuracy(valid_proba, valid_y),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    log(f"distill: teacher model {name}: validation accuracy {report['validation_accuracy']}")
+    return transfer, valid_proba, report, None
+
+
+def teacher_models_on(cfg: Config, token_lists: Sequence[Sequence[str]], n_classes: int) -> np.ndarray:
+    """The mean probabilities of ``distill.teacher_models`` on ``token_lists`` (e.g. the labeled training rows)."""
+    probas = [
+        _source_proba(_teacher_source(cfg, name, n_classes), token_lists, n_classes)
+        for name in cfg.distill.teacher_models
+    ]
+    return np.mean(probas, axis=0).astype(np.float32)
 
 
 SHARES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 ... 0.95

@@ -130,14 +130,47 @@ def train_network(
         idx, valid_idx = train_test_split(
             idx, test_size=cfg.train.validation_split, random_state=seed, stratify=stratify
         )
+    noise = None
+    if cfg.train.label_noise != "keep":  # the training rows only: validation keeps the labels as given
+        from .label_noise import audit_training_rows
+
+        noise = audit_training_rows(
+            cfg,
+            None if texts is None else [texts[i] for i in idx],
+            y[idx],
+            len(classes),
+            domains=domain_arr[idx] if multi_domain else None,
+            cache_dir=teacher_cache,
+            log=log,
+        )
+        reports["label_noise"] = noise.report
+        idx = idx[noise.keep]
     train_ids, targets = [ids[i] for i in idx], y[idx]
     valid = ([ids[i] for i in valid_idx], y[valid_idx])
     train_domains = domain_arr[idx] if multi_domain else None
-    transfer_ids = vocab.encode_many(extra_tokens) if cfg.distill.enabled or cfg.pretrain.epochs else []
-    encoder = start = None
+    noise_weight = noise.weight if noise is not None else None
+    labeled_targets = (
+        noise.soft if noise is not None and noise.soft is not None else np.eye(n_classes, dtype=np.float32)[targets]
+    )
+    by_domain = cfg.distill.domain_teachers
+    if by_domain and (source is None or not multi_domain):
+        raise ConfigError(
+            "distill.domain_teachers fine-tunes the start network on each domain: it needs train.init_from "
+            "(a bundle, or 'default') and labeled rows of several domains (--data NAME=FILE, or a domain "
+            "column); set distill.domain_teachers = false otherwise"
+        )
+    with_transfer = cfg.distill.enabled or cfg.pretrain.epochs or by_domain
+    transfer_ids = vocab.encode_many(extra_tokens) if with_transfer else []
+    transfer_domains = np.asarray(
+        [str(d) for d in (extra_domains if extra_domains is not None else [UNLABELED] * len(extra_tokens))],
+        dtype=object,
+    )
+    transfer_domains = transfer_domains[: len(transfer_ids)]  # none when nothing learns from unlabeled texts
+    encoder = start = soft = None
     if cfg.pretrain.epochs:  # the validation rows stay unseen
         encoder, reports["pretrain"] = pretrain_encoder(cfg, matrix, train_ids + transfer_ids, log=log)
     teacher_domain_weights = domain_weights(train_domains, cfg.train.domain_balance)
+    labeled_weights = combine_weights(class_weights(cfg, targets, n_classes), teacher_domain_weights, noise_weight)
     if cfg.distill.enabled:
         raw = None
         if texts is not None and extra_texts is not None:
@@ -153,18 +186,54 @@ def train_network(
             texts=raw,
             tokens=token_parts,
             encoder=encoder,
-            sample_weight=combine_weights(class_weights(cfg, targets, n_classes), teacher_domain_weights),
+            sample_weight=labeled_weights,
             domain_weight=teacher_domain_weights,
             cache_dir=teacher_cache,
             verbose=verbose,
             log=log,
         )
+        if cfg.distill.teacher_models and cfg.distill.labeled_share > 0:
+            from .distill import teacher_models_on
+            from .domain_teachers import mix_labeled
+
+            on_labeled = teacher_models_on(cfg, token_parts[0], n_classes)
+            labeled_targets = mix_labeled(labeled_targets, on_labeled, cfg.distill.labeled_share)
+    transfer_rows = np.arange(len(transfer_ids))
+    if by_domain:
+        from .domain_teachers import domain_teacher_probabilities, mix_labeled
+
+        assert source is not None and train_domains is not None and domain_arr is not None
+        teacher_labeled, teacher_transfer, reports["domain_teachers"] = domain_teacher_probabilities(
+            cfg,
+            lambda: network_from(source, cfg, matrix),
+            (train_ids, targets),
+            train_domains,
+            valid,
+            domain_arr[valid_idx],
+            transfer_ids,
+            transfer_domains,
+            n_classes,
+            sample_weight=class_weights(cfg, targets, n_classes),
+            verbose=verbose,
+            log=log,
+        )
+        labeled_targets = mix_labeled(labeled_targets, teacher_labeled, cfg.distill.labeled_share)
+        known = ~np.isnan(teacher_transfer).any(axis=1)
+        if soft is None:  # only the unlabeled texts of a domain with a teacher are learned from
+            transfer_rows = np.flatnonzero(known)
+            soft = teacher_transfer[known]
+        else:
+            soft = np.where(known[:, None], teacher_transfer, soft).astype(np.float32)
+    if soft is not None:
         keras.utils.set_random_seed(seed)
-        train_ids = train_ids + transfer_ids
-        targets = np.vstack([np.eye(n_classes, dtype=np.float32)[targets], soft])
+        train_ids = train_ids + [transfer_ids[i] for i in transfer_rows]
+        targets = np.vstack([labeled_targets, soft])
+        if noise_weight is not None:
+            noise_weight = np.concatenate([noise_weight, np.ones(len(soft), dtype=np.float32)])
         if train_domains is not None:
-            extra = extra_domains if extra_domains is not None else [UNLABELED] * len(transfer_ids)
-            train_domains = np.concatenate([train_domains, np.asarray([str(d) for d in extra], dtype=object)])
+            train_domains = np.concatenate([train_domains, transfer_domains[transfer_rows]])
+    elif noise is not None and noise.soft is not None:
+        targets = labeled_targets
     if source is not None and cfg.finetune.anchor_weight > 0:
         targets = _anchored(source, tokens, idx, targets, classes, cfg.finetune.anchor_weight, n_classes)
     student_cfg = cfg
@@ -172,7 +241,9 @@ def train_network(
         student_cfg = cfg.with_overrides({"train.epochs": cfg.distill.student_epochs})
     n_students = cfg.distill.students if start is not None else 1
     row_weights = combine_weights(
-        class_weights(cfg, targets, n_classes), domain_weights(train_domains, cfg.train.domain_balance)
+        class_weights(cfg, targets, n_classes),
+        domain_weights(train_domains, cfg.train.domain_balance),
+        noise_weight,
     )
     soup: list[list[np.ndarray]] = []
     seeds: list[int] = []

@@ -8,7 +8,7 @@ from sentiment import SentimentClassifier
 from sentiment.config import Config
 from sentiment.model.bundle import default_model_path
 
-PACKAGED_RECIPE = ROOT / "configs" / "multi-domain.toml"
+PACKAGED_RECIPE = ROOT / "configs" / "domain-teachers.toml"
 
 
 def test_default_model_loads_and_scores(sample_frame):
@@ -34,7 +34,8 @@ def test_default_model_card_and_metrics():
         assert f"| {name} | {m['rows']:,} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |" in card
     size = sum(p.stat().st_size for p in path.iterdir())
     assert size < 40 * 2**20  # model.keras and model.onnx hold the same weights (about 16 MB each)
-    # the recipe of configs/multi-domain.toml: a movie model continued on three domains, small ones weighted up
+    # the recipe of configs/domain-teachers.toml: the multi-domain model (a movie model continued on three
+    # domains, small ones weighted up) learns again from one fine-tuned copy of itself per domain
     recipe = Config.from_toml(PACKAGED_RECIPE).train
     domains = meta["training"]["domains"]
     assert domains["balance"] == recipe.domain_balance < 1
@@ -44,22 +45,25 @@ def test_default_model_card_and_metrics():
     assert len(start["bundle_id"]) == 64 and start["new_tokens"] > 0
     assert "Started from the bundle" in card and "Labeled rows per domain" in card
     assert "model.onnx" in meta["files"]  # scoring runs in ONNX Runtime
+    teachers = meta["training"]["domain_teachers"]["teachers"]
+    assert set(teachers) == set(by_domain)
+    assert sum(t["training_rows"] for t in teachers.values()) == meta["training"]["train_rows"]
+    assert "Domain teachers" in card
 
 
 def test_default_model_was_built_from_its_recipe():
-    """The shipped bundle and configs/multi-domain.toml (what `make default-model` runs) describe the same recipe.
+    """The shipped bundle and configs/domain-teachers.toml (what `make default-model` runs) describe the same recipe.
 
-    Two settings name the machine that built it: the unlabeled files' paths, and the bundle training started from
-    (the recipe names the movie model that `make extra-labels-model` builds, runs/extra-labels/model; the shipped
-    run named the packaged bundle of the time, that model's export, recorded by its id in meta.json).
+    One setting names the machine that built it: the unlabeled files' paths.
     """
     makefile = (ROOT / "Makefile").read_text()
+    assert (
+        "--config configs/domain-teachers.toml" in makefile and "domain-teachers-model: multi-domain-model" in makefile
+    )
     assert "--config configs/multi-domain.toml" in makefile and "multi-domain-model: extra-labels-model" in makefile
     bundle = Config.from_toml(default_model_path() / "config.toml").to_dict()
     recipe = Config.from_toml(PACKAGED_RECIPE).to_dict()
-    assert recipe["train"]["init_from"] == "runs/extra-labels/model"
+    assert recipe["train"]["init_from"] == "runs/multi-domain/model"
     for config in (bundle, recipe):
         config["word2vec"].pop("extra_texts")
-        config["train"].pop("init_from")
-        config.pop("finetune")  # the bundle predates [finetune]; the recipe's repeats its [train] schedule
     assert bundle == recipe

@@ -90,3 +90,29 @@ def test_soup_line_says_which_weights_were_kept():
     (worse,) = _soup_lines({**report, "soup_validation_accuracy": 0.88, "kept": False, "kept_student": 2})
     assert "did worse on validation (0.8800), student 2 is the saved network" in worse
     assert _soup_lines(None) == []
+
+
+def test_card_names_domain_teachers_teacher_bundles_and_the_label_audit():
+    from sentiment.model.modelcard import _distill_lines, render_model_card
+
+    training = {
+        "rows": 1000,
+        "domain_teachers": {
+            "labeled_share": 0.5,
+            "teachers": {
+                "movie": {"training_rows": 600, "epochs_run": 2, "validation_accuracy": 0.91},
+                "steam": {"training_rows": 400, "epochs_run": 4, "validation_accuracy": 0.77},
+            },
+        },
+        "label_noise": {"mode": "drop", "rows": 1000, "flagged": 63, "flagged_share": 0.063},
+    }
+    card = render_model_card("m", Config(), {"training": training}, None, None, "make it")
+    assert "Domain teachers (`distill.domain_teachers`)" in card
+    assert "movie: 600 rows, 2 epoch(s), validation accuracy 0.9100; steam: 400 rows" in card
+    assert "0.5 x its label + 0.5 x its domain teacher's probabilities" in card
+    assert '`train.label_noise = "drop"`): 63 of 1,000 rows flagged (6.3%)' in card
+    bundle = {"kind": "model", "network": "the bundle runs/big/model (BiLSTM(128))", "validation_accuracy": 0.88}
+    line = _distill_lines(
+        {"teachers": [bundle], "ensemble_validation_accuracy": 0.88, "transfer_rows": 10, "teacher_weights": [1.0]}
+    )[0]
+    assert "the bundle runs/big/model (BiLSTM(128)): validation accuracy 0.8800" in line

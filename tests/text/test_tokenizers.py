@@ -77,3 +77,13 @@ def test_mecab_fast_path_equals_the_tagged_pairs(text):
     """Plain MeCab reads tokens straight from MeCab's output; they are exactly those of the (morpheme, tag) path."""
     assert _MECAB._plain_mecab
     assert _MECAB(text) == _MECAB._tokens(_MECAB._tag(_MECAB.normalize(text)))
+
+
+def test_mecab_space_separated_output_equals_the_tagged_pairs_on_the_sample(sample_frame):
+    """The printable-text path (MeCab's -Owakati output) gives the (morpheme, tag) path's tokens on real comments."""
+    extra = ["ㅋㅋㅋㅋ 진짜 재밌었다!!! 10점 만점에 10점", "DLC사지마세요 돈낭비임"]
+    texts = sample_frame["document"].astype(str).tolist() + extra
+    normalized = [_MECAB.normalize(t) for t in texts]
+    assert sum(n.isprintable() for n in normalized) >= 0.9 * len(texts)  # the fast path is the one taken
+    for text, norm in zip(texts, normalized):
+        assert _MECAB(text) == _MECAB._tokens(_MECAB._tag(norm)), text

@@ -355,3 +355,26 @@ def test_students_need_a_shared_start(distill_config):
         SentimentClassifier(config=distill_config.with_overrides({"distill.students": 2})).fit(
             POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=UNLABELED_POS
         )
+
+
+def test_a_trained_bundle_teaches_as_it_is(tiny_config, tiny_model_dir, tiny_model):
+    """distill.teacher_models: the bundle's own probabilities on the unlabeled texts become the soft targets."""
+    cfg = tiny_config.with_overrides(
+        {"distill.teacher_models": [str(tiny_model_dir)], "train.validation_split": 0.2, "train.init_from": "none"}
+    )
+    unlabeled = (UNLABELED_POS + UNLABELED_NEG) * 3
+    clf = SentimentClassifier(config=cfg).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=unlabeled)
+    report = clf.training_["distill"]
+    assert [t["kind"] for t in report["teachers"]] == ["model"]
+    assert report["teachers"][0]["model"] == str(tiny_model_dir) and report["transfer_rows"] == len(unlabeled)
+    # one teacher: the soft targets are its probabilities, whose mean the report records
+    expected = tiny_model.predict_proba(unlabeled).mean(axis=0)
+    np.testing.assert_allclose(report["transfer_class_shares"], expected, atol=1e-3)
+
+
+def test_a_teacher_model_with_other_tokens_is_refused(tiny_config, tiny_model_dir):
+    cfg = tiny_config.with_overrides(
+        {"distill.teacher_models": [str(tiny_model_dir)], "normalize.max_repeat": 3, "train.init_from": "none"}
+    )
+    with pytest.raises(ConfigError, match=r"other \[normalize\] settings"):
+        SentimentClassifier(config=cfg).fit(POS * 4 + NEG * 4, [1] * 20 + [0] * 20, extra_texts=UNLABELED_POS * 3)
