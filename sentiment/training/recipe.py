@@ -170,7 +170,6 @@ def train_network(
     if cfg.pretrain.epochs:  # the validation rows stay unseen
         encoder, reports["pretrain"] = pretrain_encoder(cfg, matrix, train_ids + transfer_ids, log=log)
     teacher_domain_weights = domain_weights(train_domains, cfg.train.domain_balance)
-    labeled_weights = combine_weights(class_weights(cfg, targets, n_classes), teacher_domain_weights, noise_weight)
     if cfg.distill.enabled:
         raw = None
         if texts is not None and extra_texts is not None:
@@ -186,7 +185,7 @@ def train_network(
             texts=raw,
             tokens=token_parts,
             encoder=encoder,
-            sample_weight=labeled_weights,
+            sample_weight=combine_weights(class_weights(cfg, targets, n_classes), teacher_domain_weights, noise_weight),
             domain_weight=teacher_domain_weights,
             cache_dir=teacher_cache,
             verbose=verbose,
