@@ -241,6 +241,16 @@ class DistillConfig:
         doc="distill.domain_teachers: each domain teacher's maximum epochs (early stopping on its domain's "
         "validation rows; 0: finetune.epochs)",
     )
+    domain_ngram_teachers: bool = _spec(
+        False,
+        doc="with distill.domain_teachers: each domain's teacher also averages in a char 1-5-gram NB-LR fitted "
+        "on that domain's training rows (out-of-fold on those rows, distill.domain_ngram_folds folds; fitted "
+        "on all of them for its unlabeled texts), with the share (0-0.95) of lowest log-loss on that "
+        "domain's validation rows",
+    )
+    domain_ngram_folds: int = _spec(
+        4, min=2, max=20, doc="distill.domain_ngram_teachers: folds of the out-of-fold n-gram probabilities"
+    )
     labeled_share: float = _spec(
         0.5,
         min=0.0,

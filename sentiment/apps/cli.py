@@ -302,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--chunk-size",
         type=int,
-        help="rows read, scored and written per chunk (default 50000; --engine ray: rows per actor call, default 4096)",
+        help="rows read, scored and written per chunk (default 50000; --engine ray: rows per block and actor call, "
+        "default 4096 to 16384 by the input's size)",
     )
     p.add_argument("--batch-size", type=int, default=256, help="rows per model batch (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -73,7 +73,7 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _score_on_ray(args: argparse.Namespace, log) -> int:
-    from .distributed import ROWS_PER_BATCH, STALL_TIMEOUT, require_ray, score_path
+    from .distributed import STALL_TIMEOUT, require_ray, score_path
 
     unsupported = [
         flag
@@ -115,7 +115,7 @@ def _score_on_ray(args: argparse.Namespace, log) -> int:
         output_format=args.output_format or "parquet",
         ray_address=args.ray_address,
         concurrency=args.concurrency,
-        batch_size=args.chunk_size or ROWS_PER_BATCH,
+        batch_size=args.chunk_size,
         model_batch_size=args.batch_size,
         runtime=args.runtime,
         precision=args.precision,

@@ -17,6 +17,7 @@ only imported here (``pip install "sentiment[serve]"``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import hmac
 import json
@@ -657,6 +658,7 @@ def run_server(
             f"model {app.state.model_id} ({model or 'default (packaged)'}); serving on http://{shown}:{bound[1]} "
             f"(docs: /docs)"
         )
+        freeze_startup_objects()
         config = uvicorn.Config(
             app,
             host=host,
@@ -672,6 +674,20 @@ def run_server(
             raise SentimentError("the server did not start; see the log lines above")
     finally:
         sock.close()
+
+
+def freeze_startup_objects() -> None:
+    """Move everything loaded so far (the model, its vocabulary, the libraries' modules) out of the garbage
+    collector's view, for the rest of this server process.
+
+    A full collection walks every tracked object: with the model loaded that is about 100,000 objects and 30-60 ms
+    on this project's 2-core machine, during which no request is answered. Those objects live as long as the
+    process, so scanning them finds nothing; frozen, a full collection only walks what requests allocated
+    (``gc.freeze``, as CPython's docs suggest for long-lived servers). Called once, in the process ``sentiment
+    serve`` starts, just before uvicorn; ``create_app`` alone (an app embedded elsewhere) leaves the GC as it is.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run_until_stopped(server: Any, sock: socket.socket) -> None:

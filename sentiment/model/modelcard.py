@@ -163,6 +163,12 @@ def _domain_lines(training: dict[str, Any], cfg: Config) -> list[str]:
         parts = "; ".join(
             f"{name}: {t['training_rows']:,} rows, {t['epochs_run']} epoch(s), validation accuracy "
             f"{t['validation_accuracy']:.4f}"
+            + (
+                f", with a char n-gram NB-LR at share {t['ngram']['share']:g} (its validation accuracy "
+                f"{t['ngram']['validation_accuracy']:.4f}, the mix's {t['ngram']['mixed_validation_accuracy']:.4f})"
+                if t.get("ngram", {}).get("mixed_validation_accuracy") is not None
+                else ""
+            )
             for name, t in teachers.items()
             if t.get("validation_accuracy") is not None
         )

@@ -15,17 +15,27 @@ then trains the one network it keeps on every domain with targets from those spe
 This is distillation from several domain experts into one student (Hinton et al. 2015; as in multi-task
 ensembles such as Liu et al. 2019, MT-DNN-KD): the soft targets carry each expert's decisions without
 making the domains fight over hard labels. The specialists' validation figures are recorded in the bundle.
+
+With ``distill.domain_ngram_teachers``, each domain's teacher is a mix of its fine-tuned network and a char
+1-5-gram NB-LR fitted on the domain's training rows (the model of ``sentiment audit --no-model``): a linear
+model of characters catches what a small domain's few thousand rows teach a network badly (on Steam reviews a
+char TF-IDF + LR beat the multi-domain BiLSTM). On the training rows the n-gram probabilities are out of fold
+(``distill.domain_ngram_folds`` folds, so they never saw the row's label); on the unlabeled texts they come
+from the fit on every training row of the domain. Its share (0, 0.05, ..., 0.95) is the one whose mix has the
+lowest log-loss on that domain's validation rows, so a domain where it does not help gets (almost) none.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import Config
+from ..errors import ConfigError
 
 Log = Callable[[str], None]
 
@@ -44,6 +54,8 @@ def domain_teacher_probabilities(
     n_classes: int,
     *,
     sample_weight: np.ndarray | None = None,
+    texts: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+    cache_dir: str | Path | None = None,
     verbose: int = 0,
     log: Log = lambda msg: None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -51,7 +63,8 @@ def domain_teacher_probabilities(
 
     ``make_network()`` returns a fresh copy of the start network. Returns ``(labeled, transfer, report)``:
     ``labeled`` is ``(len(train ids), n_classes)`` and ``transfer`` ``(len(transfer_ids), n_classes)``, NaN
-    in rows whose domain has no teacher.
+    in rows whose domain has no teacher. ``texts`` (the training, validation and unlabeled texts, aligned with
+    the ids) are needed by ``distill.domain_ngram_teachers``; their n-gram models are cached in ``cache_dir``.
     """
     from ..model.network import fit_model, keras_predictor, predict_sequences
     from ..model.tf_import import import_keras
@@ -60,6 +73,12 @@ def domain_teacher_probabilities(
     keras = import_keras()
     if cfg.distill.domain_teacher_epochs:
         cfg = cfg.with_overrides({"train.epochs": cfg.distill.domain_teacher_epochs})
+    with_ngrams = cfg.distill.domain_ngram_teachers
+    if with_ngrams and texts is None:
+        raise ConfigError(
+            "distill.domain_ngram_teachers fits n-gram models on the texts; train with fit(), the pipeline or "
+            "`sentiment train` (which keep the texts), or set distill.domain_ngram_teachers = false"
+        )
     ids, y = train
     labeled = np.full((len(ids), n_classes), np.nan, dtype=np.float32)
     transfer = np.full((len(transfer_ids), n_classes), np.nan, dtype=np.float32)
@@ -93,9 +112,24 @@ def domain_teacher_probabilities(
         t_rows = np.flatnonzero(t_names == domain) if t_names is not None else np.array([], dtype=int)
         if len(t_rows):
             transfer[t_rows] = predict_sequences(predict, [transfer_ids[i] for i in t_rows], cfg, n_classes)
-        valid_accuracy = None
+        valid_accuracy = valid_proba = None
         if domain_valid is not None:
-            valid_accuracy = _accuracy(predict_sequences(predict, domain_valid[0], cfg, n_classes), domain_valid[1])
+            valid_proba = predict_sequences(predict, domain_valid[0], cfg, n_classes)
+            valid_accuracy = _accuracy(valid_proba, domain_valid[1])
+        ngram_report = None
+        if with_ngrams:
+            assert texts is not None
+            ngram_report = _mix_ngram_teacher(
+                cfg,
+                domain,
+                ([texts[0][i] for i in rows], y[rows]),
+                ([texts[1][i] for i in v_rows], valid[1][v_rows]),
+                [texts[2][i] for i in t_rows],
+                (labeled, rows, transfer, t_rows, valid_proba),
+                n_classes,
+                cache_dir,
+                log,
+            )
         teachers[domain] = {
             "training_rows": int(len(rows)),
             "unlabeled_rows": int(len(t_rows)),
@@ -104,6 +138,8 @@ def domain_teacher_probabilities(
             "validation_accuracy": valid_accuracy,
             "seconds": round(time.perf_counter() - started, 1),
         }
+        if ngram_report is not None:
+            teachers[domain]["ngram"] = ngram_report
         log(
             f"distill: domain teacher {domain!r}: validation accuracy {valid_accuracy} on {len(v_rows):,} rows, "
             f"{teachers[domain]['seconds']} s"
@@ -111,6 +147,72 @@ def domain_teacher_probabilities(
         del model
     report = {"labeled_share": cfg.distill.labeled_share, "teachers": teachers}
     return labeled, transfer, report
+
+
+def _mix_ngram_teacher(
+    cfg: Config,
+    domain: str,
+    train: tuple[list[str], np.ndarray],
+    valid: tuple[list[str], np.ndarray],
+    transfer_texts: list[str],
+    network: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+    n_classes: int,
+    cache_dir: str | Path | None,
+    log: Log,
+) -> dict[str, Any]:
+    """Mix the domain's n-gram model into its teacher's probabilities (in place); returns its report."""
+    from .audit import ngram_config, out_of_fold_ngram
+    from .distill import SHARES, _accuracy, char_ngram_teacher
+    from .teacher_cache import TeacherCache, digest_arrays, digest_texts, teacher_key
+
+    labeled, rows, transfer, t_rows, network_valid = network
+    (train_texts, train_y), (valid_texts, valid_y) = train, valid
+    folds = cfg.distill.domain_ngram_folds
+    settings = {"folds": folds, "seed": cfg.train.seed, "normalize": cfg.to_dict()["normalize"], "model": "char1-5nb"}
+    data = digest_arrays([train_y, valid_y], digest_texts([train_texts, valid_texts, transfer_texts])).hexdigest()
+    key = teacher_key("domain-ngram", settings, data)
+    cache = TeacherCache(cache_dir) if cache_dir is not None else None
+    name = f"domain-ngram-{digest_texts([domain]).hexdigest()[:12]}"
+    cached = cache.load(name, key) if cache is not None else None
+    if cached is not None:
+        both, out_of_fold, report, _ = cached
+        log(f"distill: domain teacher {domain!r}: n-gram model reused from {cache_dir}")
+    else:
+        started = time.perf_counter()
+        log(f"distill: domain teacher {domain!r}: char n-gram NB-LR, {folds} folds + all rows")
+        out_of_fold = out_of_fold_ngram(train_texts, train_y, n_classes, folds, seed=cfg.train.seed, log=log)
+        on_transfer, on_valid, report = char_ngram_teacher(
+            ngram_config(n_classes), train_texts, train_y, valid_texts, valid_y, transfer_texts, n_classes
+        )
+        both = np.vstack([on_valid, on_transfer]).astype(np.float32)
+        report = {
+            "validation_accuracy": report["validation_accuracy"],
+            "out_of_fold_accuracy": _accuracy(out_of_fold, train_y),
+            "features": report["features"],
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        if cache is not None:
+            cache.save(name, key, (both, out_of_fold, report, None))
+    on_valid, on_transfer = both[: len(valid_y)], both[len(valid_y) :]
+    share = 0.5  # no validation rows of the domain: half and half
+    if network_valid is not None and len(valid_y):
+        picked = np.arange(len(valid_y))
+
+        def log_loss(s: float) -> float:
+            mix = (1 - s) * network_valid + s * on_valid
+            return float(-np.log(np.clip(mix[picked, valid_y], 1e-7, 1.0)).mean())
+
+        share = min((0.0, *SHARES), key=log_loss)
+        report["mixed_validation_accuracy"] = _accuracy((1 - share) * network_valid + share * on_valid, valid_y)
+    report["share"] = share
+    labeled[rows] = (1 - share) * labeled[rows] + share * out_of_fold
+    if len(t_rows):
+        transfer[t_rows] = (1 - share) * transfer[t_rows] + share * on_transfer
+    log(
+        f"distill: domain teacher {domain!r}: n-gram share {share:g} (validation accuracy: n-gram "
+        f"{report['validation_accuracy']}, mix {report.get('mixed_validation_accuracy')})"
+    )
+    return report
 
 
 def mix_labeled(targets: np.ndarray, teacher: np.ndarray, share: float) -> np.ndarray:

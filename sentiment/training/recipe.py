@@ -159,6 +159,11 @@ def train_network(
             "(a bundle, or 'default') and labeled rows of several domains (--data NAME=FILE, or a domain "
             "column); set distill.domain_teachers = false otherwise"
         )
+    if cfg.distill.domain_ngram_teachers and not by_domain:
+        raise ConfigError(
+            "distill.domain_ngram_teachers adds an n-gram model to each domain teacher: it needs "
+            "distill.domain_teachers = true; set distill.domain_ngram_teachers = false otherwise"
+        )
     with_transfer = cfg.distill.enabled or cfg.pretrain.epochs or by_domain
     transfer_ids = vocab.encode_many(extra_tokens) if with_transfer else []
     transfer_domains = np.asarray(
@@ -213,6 +218,10 @@ def train_network(
             transfer_domains,
             n_classes,
             sample_weight=class_weights(cfg, targets, n_classes),
+            texts=None
+            if texts is None
+            else ([texts[i] for i in idx], [texts[i] for i in valid_idx], list(extra_texts or [])[: len(transfer_ids)]),
+            cache_dir=teacher_cache,
             verbose=verbose,
             log=log,
         )

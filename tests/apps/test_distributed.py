@@ -289,6 +289,30 @@ def test_overwrite_replaces_the_directory_only_when_the_new_one_is_complete(tmp_
     assert [(p.name, p.read_text()) for p in old.iterdir()] == [("part-000000.parquet", "new")]
 
 
+def test_default_blocks_grow_with_the_input_within_their_bounds(tmp_path, sample_frame):
+    """score_path's rows per block without --chunk-size: 4,096 for small inputs, up to 16,384 for big ones,
+    and about 8 blocks per actor in between (estimated from the files' sizes)."""
+    from sentiment.apps.distributed import BLOCKS_PER_ACTOR, MAX_ROWS_PER_BLOCK, ROWS_PER_BATCH, rows_per_block
+    from sentiment.io.remote_files import list_inputs
+
+    path = tmp_path / "comments.csv"
+    sample_frame.to_csv(path, index=False)
+    files = list_inputs(str(path))
+    per_row = path.stat().st_size / len(sample_frame)
+    assert rows_per_block(files, sample_frame, 2) == ROWS_PER_BATCH  # a few hundred rows
+    sizes = {}
+    for rows in (10_000, 100_000, 200_000, 400_000, 10_000_000):
+        files.sizes = [int(rows * per_row)]
+        sizes[rows] = rows_per_block(files, sample_frame, 2)
+    assert sizes[10_000] == ROWS_PER_BATCH and sizes[10_000_000] == MAX_ROWS_PER_BLOCK
+    assert list(sizes.values()) == sorted(sizes.values())
+    middle = sizes[100_000]
+    assert ROWS_PER_BATCH < middle < MAX_ROWS_PER_BLOCK
+    assert abs(100_000 / (2 * middle) - BLOCKS_PER_ACTOR) < 1  # every actor gets about 8 blocks
+    files.sizes = []  # sizes not listed (some object stores): the small block
+    assert rows_per_block(files, sample_frame, 2) == ROWS_PER_BATCH
+
+
 # -- every input kind, through the command line, equal to the single-process engine ---------------------------
 KINDS = {  # file name -> writer of a frame
     "comments.csv": lambda f, p: f.to_csv(p, index=False),

@@ -44,3 +44,60 @@ def test_domain_teachers_need_a_start_and_several_domains(tiny_config, sample_fr
     cfg = tiny_config.with_overrides({"train.init_from": "none", "distill.domain_teachers": True})
     with pytest.raises(ConfigError, match="distill.domain_teachers fine-tunes the start network"):
         SentimentClassifier(config=cfg).fit(texts, labels, domains=sample_frame["domain"].tolist())
+
+
+def test_fit_with_domain_ngram_teachers(tiny_config, tiny_model_dir, sample_frame):
+    frame = sample_frame[sample_frame["domain"].isin(["movie", "shopping"])]
+    texts, labels, domains = frame["document"].tolist(), frame["label"].tolist(), frame["domain"].tolist()
+    cfg = tiny_config.with_overrides(
+        {
+            "train.init_from": str(tiny_model_dir),
+            "distill.domain_teachers": True,
+            "distill.domain_ngram_teachers": True,
+            "distill.domain_ngram_folds": 3,
+            "finetune.epochs": 1,
+            "train.validation_split": 0.25,
+        }
+    )
+    clf = SentimentClassifier(config=cfg).fit(texts, labels, domains=domains)
+    teachers = clf.training_["domain_teachers"]["teachers"]
+    assert set(teachers) == {"movie", "shopping"}
+    for teacher in teachers.values():
+        ngram = teacher["ngram"]
+        assert 0.0 <= ngram["share"] <= 0.95 and ngram["features"] > 0
+        for key in ("validation_accuracy", "out_of_fold_accuracy", "mixed_validation_accuracy"):
+            assert 0.0 <= ngram[key] <= 1.0
+    assert clf.predict_proba(texts[:5]).shape == (5, 2)
+
+
+def test_the_ngram_share_follows_the_domain_validation_rows(tiny_config, sample_frame, tmp_path):
+    """A network that already knows every validation label gets no n-gram share; one that knows nothing (0.5
+    everywhere) gets some; the labeled rows get out-of-fold probabilities, and a rerun reuses the cached fits."""
+    from sentiment.training.domain_teachers import _mix_ngram_teacher
+
+    frame = sample_frame.sample(frac=1.0, random_state=0)
+    texts, y = frame["document"].tolist(), frame["label"].astype(int).to_numpy()
+    train, valid, transfer = (texts[:250], y[:250]), (texts[250:330], y[250:330]), texts[330:]
+    cfg = tiny_config.with_overrides({"distill.domain_ngram_folds": 3})
+    shares, logs = {}, []
+    for network_name, network_valid in (("perfect", np.eye(2, dtype=np.float32)[valid[1]]), ("blind", None)):
+        if network_valid is None:
+            network_valid = np.full((len(valid[1]), 2), 0.5, dtype=np.float32)
+        labeled = np.full((250, 2), 0.5, dtype=np.float32)
+        on_transfer = np.full((len(transfer), 2), 0.5, dtype=np.float32)
+        network = (labeled, np.arange(250), on_transfer, np.arange(len(transfer)), network_valid)
+        report = _mix_ngram_teacher(cfg, "movie", train, valid, transfer, network, 2, tmp_path, logs.append)
+        shares[network_name] = report["share"]
+        if report["share"]:
+            # the labeled rows moved by the out-of-fold probabilities, which mostly agree with the labels
+            assert ((labeled.argmax(axis=1) == train[1]).mean()) > 0.6
+            assert not np.allclose(on_transfer, 0.5)
+    assert shares["perfect"] == 0.0 and shares["blind"] > 0.0
+    assert sum("reused" in line for line in logs) == 1  # the second network reused the first one's n-gram fits
+
+
+def test_domain_ngram_teachers_need_domain_teachers(tiny_config, tiny_model_dir, sample_frame):
+    texts, labels = sample_frame["document"].tolist(), sample_frame["label"].tolist()
+    cfg = tiny_config.with_overrides({"train.init_from": str(tiny_model_dir), "distill.domain_ngram_teachers": True})
+    with pytest.raises(ConfigError, match="needs distill.domain_teachers = true"):
+        SentimentClassifier(config=cfg).fit(texts, labels, domains=sample_frame["domain"].tolist())
