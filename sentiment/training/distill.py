@@ -465,6 +465,19 @@ def teacher_models_on(cfg: Config, token_lists: Sequence[Sequence[str]], n_class
 SHARES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 0.05 ... 0.95
 
 
+def lowest_log_loss_share(
+    base: np.ndarray, other: np.ndarray, y: np.ndarray, shares: Sequence[float] = SHARES
+) -> float:
+    """The share ``s`` of ``shares`` whose mix ``(1 - s) * base + s * other`` has the lowest log-loss on ``y``."""
+    rows = np.arange(len(y))
+
+    def log_loss(share: float) -> float:
+        mix = (1 - share) * base + share * other
+        return float(-np.log(np.clip(mix[rows, y], 1e-7, 1.0)).mean())
+
+    return min(shares, key=log_loss)
+
+
 def teacher_weights(
     cfg: Config, valid_probas: Sequence[np.ndarray], valid_y: np.ndarray
 ) -> tuple[np.ndarray, float | None]:
@@ -479,14 +492,7 @@ def teacher_weights(
     d = cfg.distill
     if not (d.char_ngram_teacher and d.char_ngram_share == "validation" and n > 1 and len(valid_y)):
         return np.full(n, 1.0 / n), None
-    lstm_mean, ngram = np.mean(valid_probas[:-1], axis=0), valid_probas[-1]
-    rows = np.arange(len(valid_y))
-
-    def log_loss(share: float) -> float:
-        mix = (1 - share) * lstm_mean + share * ngram
-        return float(-np.log(np.clip(mix[rows, valid_y], 1e-7, 1.0)).mean())
-
-    share = min(SHARES, key=log_loss)
+    share = lowest_log_loss_share(np.mean(valid_probas[:-1], axis=0), valid_probas[-1], valid_y)
     weights = np.full(n, (1 - share) / (n - 1))
     weights[-1] = share
     return weights, share

@@ -162,7 +162,7 @@ def _mix_ngram_teacher(
 ) -> dict[str, Any]:
     """Mix the domain's n-gram model into its teacher's probabilities (in place); returns its report."""
     from .audit import ngram_config, out_of_fold_ngram
-    from .distill import SHARES, _accuracy, char_ngram_teacher
+    from .distill import SHARES, _accuracy, char_ngram_teacher, lowest_log_loss_share
     from .teacher_cache import TeacherCache, digest_arrays, digest_texts, teacher_key
 
     labeled, rows, transfer, t_rows, network_valid = network
@@ -196,13 +196,7 @@ def _mix_ngram_teacher(
     on_valid, on_transfer = both[: len(valid_y)], both[len(valid_y) :]
     share = 0.5  # no validation rows of the domain: half and half
     if network_valid is not None and len(valid_y):
-        picked = np.arange(len(valid_y))
-
-        def log_loss(s: float) -> float:
-            mix = (1 - s) * network_valid + s * on_valid
-            return float(-np.log(np.clip(mix[picked, valid_y], 1e-7, 1.0)).mean())
-
-        share = min((0.0, *SHARES), key=log_loss)
+        share = lowest_log_loss_share(network_valid, on_valid, valid_y, (0.0, *SHARES))
         report["mixed_validation_accuracy"] = _accuracy((1 - share) * network_valid + share * on_valid, valid_y)
     report["share"] = share
     labeled[rows] = (1 - share) * labeled[rows] + share * out_of_fold
