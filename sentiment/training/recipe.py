@@ -175,10 +175,13 @@ def train_network(
     if cfg.pretrain.epochs:  # the validation rows stay unseen
         encoder, reports["pretrain"] = pretrain_encoder(cfg, matrix, train_ids + transfer_ids, log=log)
     teacher_domain_weights = domain_weights(train_domains, cfg.train.domain_balance)
+    split_texts = None  # the training and validation texts, for the teachers that read characters
+    if texts is not None and (cfg.distill.enabled or cfg.distill.domain_ngram_teachers):
+        split_texts = ([texts[i] for i in idx], [texts[i] for i in valid_idx])
     if cfg.distill.enabled:
         raw = None
-        if texts is not None and extra_texts is not None:
-            raw = ([texts[i] for i in idx], [texts[i] for i in valid_idx], list(extra_texts))
+        if split_texts is not None and extra_texts is not None:
+            raw = (*split_texts, list(extra_texts))
         token_parts = ([tokens[i] for i in idx], [tokens[i] for i in valid_idx], extra_tokens)
         soft, reports["distill"], start = teacher_probabilities(
             cfg,
@@ -219,8 +222,8 @@ def train_network(
             n_classes,
             sample_weight=class_weights(cfg, targets, n_classes),
             texts=None
-            if texts is None
-            else ([texts[i] for i in idx], [texts[i] for i in valid_idx], list(extra_texts or [])[: len(transfer_ids)]),
+            if split_texts is None or not cfg.distill.domain_ngram_teachers
+            else (*split_texts, list(extra_texts or [])[: len(transfer_ids)]),
             cache_dir=teacher_cache,
             verbose=verbose,
             log=log,
