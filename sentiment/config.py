@@ -118,6 +118,12 @@ class TrainConfig:
         1, min=0, max=100, doc="EarlyStopping patience (epochs without a better train.monitor; best weights restored)"
     )
     monitor: str = _spec("loss", choices=("loss", "accuracy"), doc="what early stopping watches on the validation rows")
+    monitor_domains: bool = _spec(
+        False,
+        doc="with several labeled domains: early stopping watches the mean of each domain's validation "
+        "train.monitor, so every domain counts once (off: the pooled validation rows, where the largest "
+        "domain decides)",
+    )
     lr_schedule: str = _spec(
         "constant",
         choices=("constant", "cosine"),

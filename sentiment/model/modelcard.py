@@ -161,8 +161,9 @@ def _domain_lines(training: dict[str, Any], cfg: Config) -> list[str]:
     teachers = (training.get("domain_teachers") or {}).get("teachers")
     if teachers:
         parts = "; ".join(
-            f"{name}: {t['training_rows']:,} rows, {t['epochs_run']} epoch(s), validation accuracy "
-            f"{t['validation_accuracy']:.4f}"
+            f"{name}: {t['training_rows']:,} rows, {t['epochs_run']} epoch(s)"
+            f"{' (fine-tuned by an earlier run of the same recipe and reused)' if t.get('reused') else ''}, "
+            f"validation accuracy {t['validation_accuracy']:.4f}"
             + (
                 f", with a char n-gram NB-LR at share {t['ngram']['share']:g} (its validation accuracy "
                 f"{t['ngram']['validation_accuracy']:.4f}, the mix's {t['ngram']['mixed_validation_accuracy']:.4f})"
@@ -282,7 +283,9 @@ def render_model_card(
         f"{' (cosine decay)' if train.lr_schedule == 'cosine' else ''}, batch {train.batch_size}, "
         f"{'balanced class weights, ' if train.class_weight == 'balanced' else ''}"
         f"up to {epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
-        f"validation {train.monitor} (patience {train.patience}){_averaging(training.get('averaged'))}, "
+        f"validation {train.monitor}"
+        f"{' (the mean over the domains)' if train.monitor_domains and training.get('domains') else ''} "
+        f"(patience {train.patience}){_averaging(training.get('averaged'))}, "
         f"seed {train.seed}; "
         f"{training.get('seconds', '?')} s on the machine that built it.",
         "",

@@ -181,11 +181,15 @@ def fit_model(
     sample_weight: np.ndarray | None = None,
     verbose: int = 0,
     callbacks: list | None = None,
+    valid_groups: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Compile and train; early stopping on ``train.monitor`` (validation loss or accuracy) restores the best weights.
 
     Targets are class indices or class probabilities (see :func:`training_targets`);
-    ``sample_weight`` (one per training row) carries class weights.
+    ``sample_weight`` (one per training row) carries class weights. With ``valid_groups`` (the domain of each
+    validation row, two or more domains) and ``train.monitor_domains``, early stopping watches the mean of the
+    domains' validation figures (``val_domain_loss`` / ``val_domain_accuracy`` in the history) instead of the
+    pooled rows', so that each domain counts once whatever its number of rows.
     """
     keras: Any = import_keras()  # a module; Any lets classes derive from its members
 
@@ -197,14 +201,22 @@ def fit_model(
     model.compile(optimizer=_optimizer(cfg, steps), loss=loss, metrics=[_accuracy_metric(n_classes)])
     valid_ds = None
     all_callbacks = list(callbacks or [])
+    monitor = cfg.train.monitor
+    by_domain = None
     if valid is not None and len(valid[0]):
-        valid_ds = _dataset(valid[0], training_targets(valid[1], n_classes)[0], cfg, shuffle=False, seed=cfg.train.seed)
-        monitor = cfg.train.monitor
+        if cfg.train.monitor_domains and valid_groups is not None and len(np.unique(valid_groups)) > 1:
+            by_domain = _DomainValidation(model, valid, np.asarray(valid_groups).astype(str), cfg, n_classes)
+            all_callbacks.append(by_domain.callback())  # writes the val_* figures; Keras evaluates nothing itself
+            monitor = f"domain_{monitor}"
+        else:
+            valid_ds = _dataset(
+                valid[0], training_targets(valid[1], n_classes)[0], cfg, shuffle=False, seed=cfg.train.seed
+            )
         all_callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor=f"val_{monitor}",
                 patience=cfg.train.patience,
-                mode="min" if monitor == "loss" else "max",
+                mode="min" if monitor.endswith("loss") else "max",
                 restore_best_weights=True,
             )
         )
@@ -222,7 +234,13 @@ def fit_model(
     record: dict[str, Any] = {key: [float(v) for v in values] for key, values in history.history.items()}
     record["epoch_seconds"] = timer.seconds
     if len(snapshots.weights) > 1:
-        record["averaged"] = _keep_average(model, snapshots.weights, valid_ds, record, cfg.train.monitor)
+        if by_domain is not None:
+            score = by_domain.score
+        elif valid_ds is not None:
+            score = _pooled_score(model, valid_ds)
+        else:
+            score = None
+        record["averaged"] = _keep_average(model, snapshots.weights, score, record, monitor)
     record["train_seconds"] = time.perf_counter() - started
     return record
 
@@ -248,28 +266,80 @@ def mean_weights(weight_sets: Sequence[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.mean(layer, axis=0) for layer in zip(*weight_sets)]
 
 
-def _keep_average(
-    model, snapshots: list[list[np.ndarray]], valid_ds, record: dict[str, Any], monitor: str
-) -> dict[str, Any]:
-    """Set the mean of ``snapshots`` when it does at least as well on ``valid_ds`` as the weights in place.
+def _pooled_score(model, valid_ds) -> Any:
+    """The validation figures of the weights in place, as Keras evaluates them on ``valid_ds``."""
 
-    The weights in place are the best epoch's (restored by early stopping);
-    without validation rows the mean is kept.
+    def score() -> dict[str, float]:
+        loss, accuracy = model.evaluate(valid_ds, verbose=0)
+        return {"val_loss": float(loss), "val_accuracy": float(accuracy)}
+
+    return score
+
+
+def _keep_average(
+    model, snapshots: list[list[np.ndarray]], score: Any, record: dict[str, Any], monitor: str
+) -> dict[str, Any]:
+    """Set the mean of ``snapshots`` when it does at least as well on the validation rows as the weights in place.
+
+    ``score()`` gives the validation figures of the weights in place (None: no validation rows, the mean is kept);
+    ``monitor`` names the one compared ("loss", "accuracy", "domain_loss", "domain_accuracy"). The weights in
+    place are the best epoch's (restored by early stopping).
     """
     mean = mean_weights(snapshots)
     report: dict[str, Any] = {"epochs": len(snapshots)}
-    if valid_ds is None:
+    if score is None:
         model.set_weights(mean)
         return {**report, "kept": True}
     best = model.get_weights()
-    best_value = (min if monitor == "loss" else max)(record[f"val_{monitor}"])
+    lower = monitor.endswith("loss")
+    best_value = (min if lower else max)(record[f"val_{monitor}"])
     model.set_weights(mean)
-    loss, accuracy = model.evaluate(valid_ds, verbose=0)
-    value = loss if monitor == "loss" else accuracy
-    kept = value <= best_value if monitor == "loss" else value >= best_value
+    figures = score()
+    value = figures[f"val_{monitor}"]
+    kept = value <= best_value if lower else value >= best_value
     if not kept:
         model.set_weights(best)
-    return {**report, "val_loss": float(loss), "val_accuracy": float(accuracy), "kept": bool(kept)}
+    return {**report, **figures, "kept": bool(kept)}
+
+
+class _DomainValidation:
+    """Validation figures per domain: pooled ``val_loss``/``val_accuracy`` and their means over the domains.
+
+    Loss is the cross-entropy of the targets (class indices or probabilities) against the predicted
+    probabilities, as Keras computes it without sample weights; accuracy compares the likeliest classes.
+    """
+
+    def __init__(
+        self, model, valid: tuple[Sequence[np.ndarray], np.ndarray], groups: np.ndarray, cfg: Config, n_classes: int
+    ) -> None:
+        self.model, self.cfg, self.n_classes = model, cfg, n_classes
+        self.ids = valid[0]
+        y = np.asarray(valid[1])
+        self.targets = y.astype(np.float32) if y.ndim == 2 else np.eye(n_classes, dtype=np.float32)[y]
+        self.groups = [np.flatnonzero(groups == name) for name in sorted(set(groups.tolist()))]
+        self.predict = keras_predictor(model)
+
+    def score(self) -> dict[str, float]:
+        proba = predict_sequences(self.predict, self.ids, self.cfg, self.n_classes)
+        losses = -(self.targets * np.log(np.clip(proba, 1e-7, 1.0))).sum(axis=1)
+        hits = (proba.argmax(axis=1) == self.targets.argmax(axis=1)).astype(np.float64)
+        return {
+            "val_loss": float(losses.mean()),
+            "val_accuracy": float(hits.mean()),
+            "val_domain_loss": float(np.mean([losses[rows].mean() for rows in self.groups])),
+            "val_domain_accuracy": float(np.mean([hits[rows].mean() for rows in self.groups])),
+        }
+
+    def callback(self):
+        keras: Any = import_keras()  # a module; Any lets classes derive from its members
+        score = self.score
+
+        class DomainValidation(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if logs is not None:
+                    logs.update(score())
+
+        return DomainValidation()
 
 
 def _accuracy_metric(n_classes: int):

@@ -66,11 +66,8 @@ def domain_teacher_probabilities(
     in rows whose domain has no teacher. ``texts`` (the training, validation and unlabeled texts, aligned with
     the ids) are needed by ``distill.domain_ngram_teachers``; their n-gram models are cached in ``cache_dir``.
     """
-    from ..model.network import fit_model, keras_predictor, predict_sequences
-    from ..model.tf_import import import_keras
     from .distill import _accuracy
 
-    keras = import_keras()
     if cfg.distill.domain_teacher_epochs:
         cfg = cfg.with_overrides({"train.epochs": cfg.distill.domain_teacher_epochs})
     with_ngrams = cfg.distill.domain_ngram_teachers
@@ -92,30 +89,24 @@ def domain_teacher_probabilities(
             teachers[domain] = {"skipped": f"{len(rows)} training rows, {len(np.unique(y[rows]))} class(es)"}
             continue
         started = time.perf_counter()
-        log(f"distill: domain teacher {domain!r}: fine-tuning on its {len(rows):,} training rows")
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(cfg.train.seed)
-        model = make_network()
         v_rows = np.flatnonzero(v_names == domain) if v_names is not None else np.array([], dtype=int)
-        domain_valid = ([valid[0][i] for i in v_rows], valid[1][v_rows]) if len(v_rows) else None
-        history = fit_model(
-            model,
-            cfg,
-            ([ids[i] for i in rows], y[rows]),
-            domain_valid,
-            n_classes,
-            sample_weight=None if sample_weight is None else sample_weight[rows],
-            verbose=verbose,
-        )
-        predict = keras_predictor(model)
-        labeled[rows] = predict_sequences(predict, [ids[i] for i in rows], cfg, n_classes)
         t_rows = np.flatnonzero(t_names == domain) if t_names is not None else np.array([], dtype=int)
+        on_rows, on_transfer, valid_proba, epochs_run, reused = _network_teacher(
+            cfg,
+            domain,
+            make_network,
+            ([ids[i] for i in rows], y[rows], None if sample_weight is None else sample_weight[rows]),
+            ([valid[0][i] for i in v_rows], valid[1][v_rows]),
+            [transfer_ids[i] for i in t_rows],
+            n_classes,
+            cache_dir,
+            verbose,
+            log,
+        )
+        labeled[rows] = on_rows
         if len(t_rows):
-            transfer[t_rows] = predict_sequences(predict, [transfer_ids[i] for i in t_rows], cfg, n_classes)
-        valid_accuracy = valid_proba = None
-        if domain_valid is not None:
-            valid_proba = predict_sequences(predict, domain_valid[0], cfg, n_classes)
-            valid_accuracy = _accuracy(valid_proba, domain_valid[1])
+            transfer[t_rows] = on_transfer
+        valid_accuracy = None if valid_proba is None else _accuracy(valid_proba, valid[1][v_rows])
         ngram_report = None
         if with_ngrams:
             assert texts is not None
@@ -133,10 +124,11 @@ def domain_teacher_probabilities(
         teachers[domain] = {
             "training_rows": int(len(rows)),
             "unlabeled_rows": int(len(t_rows)),
-            "epochs_run": len(history.get("loss", [])),
+            "epochs_run": epochs_run,
             "validation_rows": int(len(v_rows)),
             "validation_accuracy": valid_accuracy,
             "seconds": round(time.perf_counter() - started, 1),
+            **({"reused": True} if reused else {}),
         }
         if ngram_report is not None:
             teachers[domain]["ngram"] = ngram_report
@@ -144,9 +136,69 @@ def domain_teacher_probabilities(
             f"distill: domain teacher {domain!r}: validation accuracy {valid_accuracy} on {len(v_rows):,} rows, "
             f"{teachers[domain]['seconds']} s"
         )
-        del model
     report = {"labeled_share": cfg.distill.labeled_share, "teachers": teachers}
     return labeled, transfer, report
+
+
+def _network_teacher(
+    cfg: Config,
+    domain: str,
+    make_network: Callable[[], Any],
+    train: tuple[list[np.ndarray], np.ndarray, np.ndarray | None],
+    valid: tuple[list[np.ndarray], np.ndarray],
+    transfer_ids: list[np.ndarray],
+    n_classes: int,
+    cache_dir: str | Path | None,
+    verbose: int,
+    log: Log,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int, bool]:
+    """The domain's fine-tuned network: its probabilities on the training rows, unlabeled texts, validation rows.
+
+    Returns ``(on_rows, on_transfer, on_valid or None, epochs run, reused from the cache)``. The probabilities
+    are cached in ``cache_dir`` under a key of everything the fine-tuning depends on (the start network's
+    weights, the domain's rows, labels and weights, the schedule), so a rerun of the recipe that changes only
+    the joint training reuses them.
+    """
+    from ..model.network import fit_model, keras_predictor, predict_sequences
+    from ..model.tf_import import import_keras
+    from .teacher_cache import TeacherCache, digest_arrays, digest_texts, teacher_key
+
+    keras = import_keras()
+    ids, y, weight = train
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.train.seed)
+    model = make_network()
+    cache = TeacherCache(cache_dir) if cache_dir is not None else None
+    name = f"domain-network-{digest_texts([domain]).hexdigest()[:12]}"
+    key = ""
+    if cache is not None:
+        settings = cfg.to_dict()
+        # what only the joint training reads; the domain's rows themselves are in the data digest
+        for joint in ("monitor_domains", "domain_balance", "domain_max_rows", "label_noise", "init_from"):
+            settings["train"].pop(joint, None)
+        settings = {k: settings[k] for k in ("model", "sequence", "train", "finetune")}
+        settings["domain_teacher_epochs"] = cfg.distill.domain_teacher_epochs
+        arrays = [*model.get_weights(), y, valid[1], *([] if weight is None else [weight])]
+        data = digest_arrays(transfer_ids, digest_arrays(valid[0], digest_arrays(ids, digest_arrays(arrays))))
+        key = teacher_key("domain-network", settings, data.hexdigest())
+        cached = cache.load(name, key)
+        if cached is not None:
+            both, on_valid, report, _ = cached
+            log(f"distill: domain teacher {domain!r}: fine-tuned network's probabilities reused from {cache_dir}")
+            on_valid = on_valid if len(valid[1]) else None
+            return both[: len(ids)], both[len(ids) :], on_valid, int(report["epochs_run"]), True
+    log(f"distill: domain teacher {domain!r}: fine-tuning on its {len(ids):,} training rows")
+    history = fit_model(
+        model, cfg, (ids, y), valid if len(valid[1]) else None, n_classes, sample_weight=weight, verbose=verbose
+    )
+    predict = keras_predictor(model)
+    on_rows = predict_sequences(predict, ids, cfg, n_classes)
+    on_transfer = predict_sequences(predict, transfer_ids, cfg, n_classes)
+    on_valid = predict_sequences(predict, valid[0], cfg, n_classes)
+    epochs_run = len(history.get("loss", []))
+    if cache is not None:
+        cache.save(name, key, (np.vstack([on_rows, on_transfer]), on_valid, {"epochs_run": epochs_run}, None))
+    return on_rows, on_transfer, on_valid if len(valid[1]) else None, epochs_run, False
 
 
 def _mix_ngram_teacher(

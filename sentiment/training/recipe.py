@@ -280,6 +280,7 @@ def train_network(
             n_classes,
             sample_weight=row_weights,
             verbose=verbose,
+            valid_groups=domain_arr[valid_idx] if multi_domain else None,
         )
         if not k:
             history = fitted

@@ -116,3 +116,30 @@ def test_card_names_domain_teachers_teacher_bundles_and_the_label_audit():
         {"teachers": [bundle], "ensemble_validation_accuracy": 0.88, "transfer_rows": 10, "teacher_weights": [1.0]}
     )[0]
     assert "the bundle runs/big/model (BiLSTM(128)): validation accuracy 0.8800" in line
+
+
+def test_card_says_when_early_stopping_watched_the_mean_over_domains_and_a_teacher_was_reused():
+    from sentiment.model.modelcard import render_model_card
+
+    teacher = {"training_rows": 900, "epochs_run": 2, "validation_accuracy": 0.8}
+    meta = {
+        "training": {
+            "rows": 1000,
+            "class_counts": {"0": 500, "1": 500},
+            "epochs_run": 2,
+            "domains": {"labeled_rows": {"movie": 900, "steam": 100}, "balance": 0.5},
+            "domain_teachers": {
+                "labeled_share": 0.5,
+                "teachers": {"movie": {**teacher, "reused": True}, "steam": teacher},
+            },
+        }
+    }
+    cfg = Config().with_overrides({"train.monitor": "accuracy", "train.monitor_domains": True})
+    card = render_model_card("m", cfg, meta, None, None, "make it")
+    assert "early stopping on validation accuracy (the mean over the domains) (patience 1)" in card
+    assert (
+        "movie: 900 rows, 2 epoch(s) (fine-tuned by an earlier run of the same recipe and reused), validation" in card
+    )
+    assert "steam: 900 rows, 2 epoch(s), validation accuracy 0.8000" in card
+    plain = render_model_card("m", cfg.with_overrides({"train.monitor_domains": False}), meta, None, None, "make it")
+    assert "the mean over the domains" not in plain

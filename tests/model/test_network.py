@@ -136,3 +136,63 @@ def test_no_averaging_by_default():
     cfg = _config()
     x, y = _data(64, seed=1)
     assert "averaged" not in fit_model(build_model(cfg, _matrix(), 2), cfg, (x, y), None, 2)
+
+
+def _by_domain(proba: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
+    hits = proba.argmax(axis=1) == y
+    losses = -np.log(np.clip(proba[np.arange(len(y)), y], 1e-7, 1.0))
+    names = sorted(set(groups.tolist()))
+    return (
+        float(np.mean([hits[groups == n].mean() for n in names])),
+        float(np.mean([losses[groups == n].mean() for n in names])),
+    )
+
+
+@pytest.mark.parametrize("monitor", ["loss", "accuracy"])
+def test_domain_monitor_restores_the_best_mean_over_domains(monitor):
+    """The restored epoch is the one with the best mean of the domains' figures, which are each domain's own."""
+    cfg = _config(**{"train.monitor": monitor, "train.monitor_domains": True, "train.epochs": 5, "train.patience": 5})
+    (x, y), valid = _data(160, seed=1), _data(60, seed=2)
+    groups = np.array(["big"] * 50 + ["small"] * 10)  # pooled, the big domain would outweigh the small one 5 to 1
+    model = build_model(cfg, _matrix(), 2)
+    history = fit_model(model, cfg, (x, y), valid, 2, valid_groups=groups)
+    assert len(history["val_domain_accuracy"]) == len(history["val_accuracy"]) == 5
+    proba = predict_sequences(lambda ids: model(ids, training=False).numpy(), valid[0], cfg, 2)
+    accuracy, loss = _by_domain(proba, valid[1], groups)
+    if monitor == "accuracy":
+        assert accuracy == pytest.approx(max(history["val_domain_accuracy"]), abs=1e-6)
+    else:
+        assert loss == pytest.approx(min(history["val_domain_loss"]), rel=1e-4)
+    pooled = (proba.argmax(axis=1) == valid[1]).mean()
+    best = int(
+        np.argmax(history["val_domain_accuracy"]) if monitor == "accuracy" else np.argmin(history["val_domain_loss"])
+    )
+    assert pooled == pytest.approx(history["val_accuracy"][best], abs=1e-6)  # the pooled figure of that same epoch
+
+
+def test_domain_monitor_stops_on_the_mean_over_domains():
+    cfg = _config(
+        **{"train.monitor": "accuracy", "train.monitor_domains": True, "train.epochs": 6, "train.patience": 0}
+    )
+    (x, y), valid = _data(160, seed=3), _data(60, seed=4)
+    groups = np.array(["a", "b"] * 30)
+    history = fit_model(build_model(cfg, _matrix(), 2), cfg, (x, y), valid, 2, valid_groups=groups)
+    means = history["val_domain_accuracy"]
+    stop = next((i for i in range(1, 6) if means[i] <= max(means[:i])), 5)  # the first epoch that is no better
+    assert len(means) == stop + 1
+
+
+def test_domain_monitor_needs_two_domains_and_the_switch():
+    (x, y), valid = _data(96, seed=1), _data(40, seed=2)
+    one = fit_model(
+        build_model(_config(), _matrix(), 2),
+        _config(**{"train.monitor_domains": True}),
+        (x, y),
+        valid,
+        2,
+        valid_groups=np.array(["only"] * 40),
+    )
+    off = fit_model(
+        build_model(_config(), _matrix(), 2), _config(), (x, y), valid, 2, valid_groups=np.array(["a", "b"] * 20)
+    )
+    assert "val_domain_accuracy" not in one and "val_domain_accuracy" not in off and "val_accuracy" in one

@@ -101,3 +101,44 @@ def test_domain_ngram_teachers_need_domain_teachers(tiny_config, tiny_model_dir,
     cfg = tiny_config.with_overrides({"train.init_from": str(tiny_model_dir), "distill.domain_ngram_teachers": True})
     with pytest.raises(ConfigError, match="needs distill.domain_teachers = true"):
         SentimentClassifier(config=cfg).fit(texts, labels, domains=sample_frame["domain"].tolist())
+
+
+def test_the_network_teacher_is_reused_only_for_the_same_inputs(tmp_path):
+    """A rerun with the same start, rows and schedule reads the fine-tuned network's probabilities back
+    (identical); another label, or another start network, fine-tunes again."""
+    from sentiment.config import Config
+    from sentiment.model.network import build_model
+    from sentiment.training.domain_teachers import _network_teacher
+
+    cfg = Config().with_overrides(
+        {"sequence.maxlen": 10, "model.lstm_units": [4], "train.epochs": 2, "train.batch_size": 16, "train.seed": 1}
+    )
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(2, 30, size=rng.integers(2, 10)).astype(np.int32) for _ in range(100)]
+    y = np.array([int((s < 15).sum() > len(s) / 2) for s in seqs])
+    matrix = rng.normal(size=(30, 8)).astype(np.float32)
+    start = build_model(cfg, matrix, 2).get_weights()
+
+    def network(weights=start):
+        model = build_model(cfg, matrix, 2)
+        model.set_weights(weights)
+        return model
+
+    def teach(labels, make=network):
+        logs: list[str] = []
+        train, valid = (seqs[:70], labels[:70], None), (seqs[70:90], labels[70:90])
+        out = _network_teacher(cfg, "steam", make, train, valid, seqs[90:], 2, tmp_path, 0, logs.append)
+        return out, logs
+
+    (rows, transfer, on_valid, epochs, reused), logs = teach(y)
+    assert rows.shape == (70, 2) and transfer.shape == (10, 2) and on_valid.shape == (20, 2) and 1 <= epochs <= 2
+    assert "fine-tuning" in logs[-1] and not reused
+    again, logs = teach(y)
+    assert "reused" in logs[-1] and again[3] == epochs and again[4]
+    for got, want in zip(again[:3], (rows, transfer, on_valid)):
+        np.testing.assert_array_equal(got, want)
+    flipped = y.copy()
+    flipped[0] = 1 - flipped[0]
+    assert "fine-tuning" in teach(flipped)[1][-1]
+    other = [w + 0.01 for w in start]
+    assert "fine-tuning" in teach(y, lambda: network(other))[1][-1]
