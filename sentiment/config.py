@@ -141,7 +141,13 @@ class TrainConfig:
     sparse_updates: bool = _spec(
         True, doc="adam only: update just the embedding rows each batch uses (lazy Adam; faster on CPU)"
     )
-    class_weight: str = _spec("none", choices=("none", "balanced"), doc="weight classes by inverse frequency")
+    class_weight: str = _spec(
+        "none",
+        choices=("none", "balanced", "balanced_by_domain"),
+        doc="weight classes by inverse frequency: over all rows ('balanced') or within each domain "
+        "('balanced_by_domain': one domain's class mix does not tilt another's; the same as 'balanced' with one "
+        "domain)",
+    )
     domain_max_rows: int = _spec(
         0,
         min=0,

@@ -127,11 +127,11 @@ def decide(
 
 
 def base_prior_of(training: dict[str, Any], class_weight: str, classes: Sequence[Any]) -> tuple[float, ...]:
-    """The class mix a model's probabilities assume: equal with ``train.class_weight = "balanced"``, else the
-    training rows' mix (``training["class_counts"]``), else equal."""
+    """The class mix a model's probabilities assume: equal with ``train.class_weight = "balanced"`` (or
+    "balanced_by_domain"), else the training rows' mix (``training["class_counts"]``), else equal."""
     counts = training.get("class_counts") or {}
     n = len(classes)
-    if class_weight == "balanced" or not all(str(c) in counts for c in classes):
+    if class_weight.startswith("balanced") or not all(str(c) in counts for c in classes):
         return tuple([1.0 / n] * n)
     total = sum(counts[str(c)] for c in classes)
     if total <= 0 or any(counts[str(c)] <= 0 for c in classes):

@@ -16,6 +16,12 @@ WEAKNESSES = """\
   (the last ones are kept)."""
 
 
+_CLASS_WEIGHTS = {
+    "balanced": "balanced class weights, ",
+    "balanced_by_domain": "class weights balanced within each domain, ",
+}
+
+
 def _count(value: Any) -> str:
     """``1,234`` for a number, ``?`` when the bundle does not record it."""
     return f"{value:,}" if isinstance(value, int) else "?"
@@ -281,7 +287,7 @@ def render_model_card(
         *_soup_lines(training.get("soup")),
         f"- Training: {train.optimizer} lr {train.learning_rate}"
         f"{' (cosine decay)' if train.lr_schedule == 'cosine' else ''}, batch {train.batch_size}, "
-        f"{'balanced class weights, ' if train.class_weight == 'balanced' else ''}"
+        f"{_CLASS_WEIGHTS.get(train.class_weight, '')}"
         f"up to {epochs} epochs (ran {training.get('epochs_run', '?')}), early stopping on "
         f"validation {train.monitor}"
         f"{' (the mean over the domains)' if train.monitor_domains and training.get('domains') else ''} "

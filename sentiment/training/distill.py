@@ -195,7 +195,7 @@ def char_ngram_teacher(
     ratios = _nb_ratios(x_train, train_y) if d.naive_bayes else None
     if ratios is not None:
         x_train = x_train.multiply(ratios).tocsr()
-    weight = "balanced" if cfg.train.class_weight == "balanced" else None
+    weight = "balanced" if cfg.train.class_weight.startswith("balanced") else None
     model = LogisticRegression(C=d.char_ngram_c, max_iter=2000, class_weight=weight)
     model.fit(x_train, train_y, sample_weight=sample_weight)
     del x_train

@@ -172,12 +172,13 @@ def _network_teacher(
     name = f"domain-network-{digest_texts([domain]).hexdigest()[:12]}"
     key = ""
     if cache is not None:
+        # ``cfg.train`` holds the teacher's effective schedule ([finetune]'s, epochs from
+        # distill.domain_teacher_epochs); the keys popped are read by the joint training only, and the domain's
+        # rows themselves are in the data digest
         settings = cfg.to_dict()
-        # what only the joint training reads; the domain's rows themselves are in the data digest
         for joint in ("monitor_domains", "domain_balance", "domain_max_rows", "label_noise", "init_from"):
             settings["train"].pop(joint, None)
-        settings = {k: settings[k] for k in ("model", "sequence", "train", "finetune")}
-        settings["domain_teacher_epochs"] = cfg.distill.domain_teacher_epochs
+        settings = {k: settings[k] for k in ("model", "sequence", "train")}
         arrays = [*model.get_weights(), y, valid[1], *([] if weight is None else [weight])]
         data = digest_arrays(transfer_ids, digest_arrays(valid[0], digest_arrays(ids, digest_arrays(arrays))))
         key = teacher_key("domain-network", settings, data.hexdigest())

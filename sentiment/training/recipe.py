@@ -193,7 +193,9 @@ def train_network(
             texts=raw,
             tokens=token_parts,
             encoder=encoder,
-            sample_weight=combine_weights(class_weights(cfg, targets, n_classes), teacher_domain_weights, noise_weight),
+            sample_weight=combine_weights(
+                class_weights(cfg, targets, n_classes, train_domains), teacher_domain_weights, noise_weight
+            ),
             domain_weight=teacher_domain_weights,
             cache_dir=teacher_cache,
             verbose=verbose,
@@ -220,7 +222,7 @@ def train_network(
             transfer_ids,
             transfer_domains,
             n_classes,
-            sample_weight=class_weights(cfg, targets, n_classes),
+            sample_weight=class_weights(cfg, targets, n_classes, train_domains),
             texts=None
             if split_texts is None or not cfg.distill.domain_ngram_teachers
             else (*split_texts, list(extra_texts or [])[: len(transfer_ids)]),
@@ -252,7 +254,7 @@ def train_network(
         student_cfg = cfg.with_overrides({"train.epochs": cfg.distill.student_epochs})
     n_students = cfg.distill.students if start is not None else 1
     row_weights = combine_weights(
-        class_weights(cfg, targets, n_classes),
+        class_weights(cfg, targets, n_classes, train_domains),
         domain_weights(train_domains, cfg.train.domain_balance),
         noise_weight,
     )
@@ -582,13 +584,32 @@ def keep_soup(
     }
 
 
-def class_weights(cfg: Config, targets: np.ndarray, n_classes: int) -> np.ndarray | None:
-    """Per-row weights for ``train.class_weight = "balanced"`` (soft targets count as their likeliest class)."""
-    if cfg.train.class_weight != "balanced":
+def class_weights(
+    cfg: Config, targets: np.ndarray, n_classes: int, domains: np.ndarray | None = None
+) -> np.ndarray | None:
+    """Per-row weights for ``train.class_weight`` "balanced" or "balanced_by_domain" (soft targets count as
+    their likeliest class).
+
+    "balanced" weighs classes by their inverse frequency over all rows; "balanced_by_domain" within each
+    domain of ``domains`` (one per row), so that one domain's class mix (movie reviews mostly positive) does not
+    tilt another's (a balanced domain keeps weights of about 1). Without several domains both are the same.
+    """
+    if cfg.train.class_weight == "none":
         return None
+    hard = targets.argmax(axis=1) if targets.ndim == 2 else targets
+    if cfg.train.class_weight == "balanced_by_domain" and domains is not None and len(set(domains.tolist())) > 1:
+        weights = np.ones(len(hard), dtype=np.float32)
+        names = np.asarray(domains).astype(str)
+        for name in np.unique(names):
+            rows = np.flatnonzero(names == name)
+            weights[rows] = _balanced(hard[rows], n_classes)
+        return weights
+    return _balanced(hard, n_classes)
+
+
+def _balanced(hard: np.ndarray, n_classes: int) -> np.ndarray:
     from sklearn.utils.class_weight import compute_class_weight
 
-    hard = targets.argmax(axis=1) if targets.ndim == 2 else targets
     present = np.unique(hard)
     weights = np.ones(n_classes)
     weights[present] = compute_class_weight("balanced", classes=present, y=hard)

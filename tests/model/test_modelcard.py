@@ -142,4 +142,6 @@ def test_card_says_when_early_stopping_watched_the_mean_over_domains_and_a_teach
     )
     assert "steam: 900 rows, 2 epoch(s), validation accuracy 0.8000" in card
     plain = render_model_card("m", cfg.with_overrides({"train.monitor_domains": False}), meta, None, None, "make it")
-    assert "the mean over the domains" not in plain
+    assert "the mean over the domains" not in plain and "class weights" not in plain
+    weighted = cfg.with_overrides({"train.class_weight": "balanced_by_domain"})
+    assert "class weights balanced within each domain, up to" in render_model_card("m", weighted, meta, None, None, "x")

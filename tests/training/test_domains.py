@@ -23,6 +23,33 @@ def test_domain_weights_give_each_domain_its_share():
     assert share == pytest.approx(10 / (30 + 10))  # sqrt(100) / (sqrt(900) + sqrt(100))
 
 
+def test_class_weights_balanced_within_each_domain():
+    """A mostly positive domain does not tilt a balanced one: its weights stay 1, and each domain's classes
+    weigh the same in total within it; over all rows ("balanced") the balanced domain's negatives would count
+    about 3 times its positives."""
+    from sentiment.config import Config
+    from sentiment.training.recipe import class_weights
+
+    y = np.array([1] * 900 + [0] * 100 + [1] * 50 + [0] * 50)
+    domains = np.array(["movie"] * 1000 + ["steam"] * 100)
+    by_domain = class_weights(Config().with_overrides({"train.class_weight": "balanced_by_domain"}), y, 2, domains)
+    pooled = class_weights(Config().with_overrides({"train.class_weight": "balanced"}), y, 2, domains)
+    steam, movie = domains == "steam", domains == "movie"
+    np.testing.assert_allclose(by_domain[steam], 1.0)
+    assert by_domain[movie & (y == 0)].sum() == pytest.approx(by_domain[movie & (y == 1)].sum())
+    assert by_domain[movie].mean() == pytest.approx(1.0)
+    ratio = pooled[steam & (y == 0)][0] / pooled[steam & (y == 1)][0]
+    assert ratio == pytest.approx(950 / 150)  # pooled: inverse of the overall class counts
+    soft = np.eye(2, dtype=np.float32)[y] * 0.8 + 0.1  # soft targets count as their likeliest class
+    np.testing.assert_allclose(
+        class_weights(Config().with_overrides({"train.class_weight": "balanced_by_domain"}), soft, 2, domains),
+        by_domain,
+    )
+    one = class_weights(Config().with_overrides({"train.class_weight": "balanced_by_domain"}), y, 2, None)
+    np.testing.assert_allclose(one, pooled)  # without domains: the same as "balanced"
+    assert class_weights(Config(), y, 2, domains) is None
+
+
 def test_named_paths(tmp_path):
     assert split_named("shopping=data/x.tsv") == ("shopping", "data/x.tsv")
     odd = tmp_path / "a=b.csv"
