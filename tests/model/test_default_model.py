@@ -40,7 +40,9 @@ def test_default_model_card_and_metrics():
     domains = meta["training"]["domains"]
     assert domains["balance"] == recipe.domain_balance < 1
     assert set(domains["labeled_rows"]) == set(by_domain)
-    assert max(domains["labeled_rows"].values()) <= recipe.domain_max_rows
+    if recipe.domain_max_rows:  # 0: every labeled row of each domain
+        assert max(domains["labeled_rows"].values()) <= recipe.domain_max_rows
+    assert sum(domains["labeled_rows"].values()) == meta["training"]["rows"]
     start = meta["training"]["init_from"]
     assert len(start["bundle_id"]) == 64 and start["new_tokens"] > 0
     assert "Started from the bundle" in card and "Labeled rows per domain" in card
