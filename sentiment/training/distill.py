@@ -140,7 +140,8 @@ def char_ngram_teacher(
 
     ``tokens`` holds the (train, valid, transfer) token lists; they are needed
     when ``distill.morpheme_ngrams`` is on. ``sample_weight`` (per training row,
-    e.g. domain weights) multiplies the class weights of ``train.class_weight``.
+    e.g. domain weights) multiplies the class weights of ``train.class_weight = "balanced"``; with
+    "balanced_by_domain" the class weights must be in ``sample_weight`` already.
     """
     import scipy.sparse as sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -195,7 +196,7 @@ def char_ngram_teacher(
     ratios = _nb_ratios(x_train, train_y) if d.naive_bayes else None
     if ratios is not None:
         x_train = x_train.multiply(ratios).tocsr()
-    weight = "balanced" if cfg.train.class_weight.startswith("balanced") else None
+    weight = "balanced" if cfg.train.class_weight == "balanced" else None  # by domain: in ``sample_weight``
     model = LogisticRegression(C=d.char_ngram_c, max_iter=2000, class_weight=weight)
     model.fit(x_train, train_y, sample_weight=sample_weight)
     del x_train
@@ -315,12 +316,15 @@ def teacher_probabilities(
     if d.char_ngram_teacher:
         train_texts, valid_texts, transfer_texts = texts
         data = ""
+        # "balanced_by_domain": the row weights the LSTM teachers get (class weights within each domain, domain and
+        # noise weights); "balanced": the logistic regression's own class weights times the domain weights
+        ngram_weight = sample_weight if cfg.train.class_weight == "balanced_by_domain" else domain_weight
         if cache is not None:
             sha = digest_texts([*train_texts, *valid_texts, *transfer_texts])
             if d.morpheme_ngrams and tokens is not None:
                 sha = digest_texts([toks for part in tokens for toks in part], sha)
             data = digest_arrays(
-                [train[1], valid[1], *([] if domain_weight is None else [domain_weight])], sha
+                [train[1], valid[1], *([] if ngram_weight is None else [ngram_weight])], sha
             ).hexdigest()
         sections = cfg.to_dict()
         settings = {
@@ -350,7 +354,7 @@ def teacher_probabilities(
                         transfer_texts,
                         n_classes,
                         tokens=tokens,
-                        sample_weight=domain_weight,
+                        sample_weight=ngram_weight,
                     ),
                     None,
                 ),

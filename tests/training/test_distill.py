@@ -250,6 +250,25 @@ def test_ngram_teacher_with_morphemes_and_naive_bayes(distill_config):
     assert chars_only["features"] < report["features"]
 
 
+def test_ngram_teacher_class_weights_by_domain_come_from_the_row_weights(distill_config):
+    """With "balanced_by_domain" the linear teacher adds no pooled class weights of its own: the caller's row
+    weights (class weights within each domain) are the only ones, so given the pooled weights as row weights it
+    equals the "balanced" teacher."""
+    from sentiment.training.recipe import class_weights
+
+    texts, y = POS * 3 + NEG, np.array([1] * 15 + [0] * 5)  # 3 to 1: pooled class weights matter
+    unlabeled = UNLABELED_POS + UNLABELED_NEG
+
+    def teacher(class_weight, weight=None):
+        cfg = distill_config.with_overrides({"train.class_weight": class_weight})
+        return char_ngram_teacher(cfg, texts, y, texts[:2], y[:2], unlabeled, 2, sample_weight=weight)[0]
+
+    pooled = class_weights(distill_config.with_overrides({"train.class_weight": "balanced"}), y, 2)
+    np.testing.assert_allclose(teacher("balanced_by_domain", pooled), teacher("balanced"), atol=1e-5)
+    np.testing.assert_allclose(teacher("balanced_by_domain"), teacher("none"), atol=1e-6)
+    assert not np.allclose(teacher("none"), teacher("balanced"), atol=1e-3)
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
