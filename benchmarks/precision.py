@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Accuracy and macro-F1 of a model in fp32 against dynamic int8 quantization, per labeled file.
+"""Accuracy and macro-F1 of a model in fp32 and in the static int8 graph, per labeled file.
 
     python benchmarks/precision.py --model DIR \\
         --data ../shared/data/nsmc-raw/train.tsv.gz:nsmc ../shared/data/domains/shopping.tsv.gz:shopping \\
@@ -7,11 +7,12 @@
 
 Each file (FILE or FILE:NAME) is read with the project's labeled-data reader, sampled to --rows rows
 (seeded; 0 = all), tokenized once, and scored by the same bundle's ONNX graph in fp32 and int8
-(`SentimentClassifier.load(..., precision=...)`). Prints accuracy and macro-F1 of both, their difference in
-points, how many predicted labels changed and the largest probability change, how far int8 moves a comment's
-probability when the same rows are scored in reverse order (its batch dependence; fp32 is checked to move
-nothing), and whether int8 stays within --max-loss points of accuracy and of macro-F1 on every file. int8 is
-never the default (batch-dependent); --record writes fp32 and these figures into the bundle. Writes JSON.
+(`SentimentClassifier.load(..., precision=...)`, int8 = sentiment.model.onnx_int8). Prints accuracy and
+macro-F1 of both, their difference in points, how many predicted labels changed and the largest probability
+change, how far each precision moves a comment's probability when the same rows are scored in reverse order
+(in other batches: both must move nothing), and whether int8 stays within --max-loss points of accuracy and of
+macro-F1 on every file. --record writes the figures into the bundle with int8 as its default precision when
+int8 stays within --max-loss on every file and is batch-invariant there, else fp32. Writes JSON.
 The model needs model.onnx (`sentiment export --model OLD --out NEW` adds it).
 """
 
@@ -88,8 +89,8 @@ def main() -> None:
     p.add_argument(
         "--record",
         action="store_true",
-        help="write the figures into the bundle (meta.json and the model card) with fp32 as its default "
-        "precision (int8 is batch-dependent, never the default)",
+        help="write the figures into the bundle (meta.json and the model card) with int8 as its default "
+        "precision when it stays within --max-loss on every file, else fp32",
     )
     args = p.parse_args()
 
@@ -102,6 +103,7 @@ def main() -> None:
         r["accuracy_change_points"] >= -args.max_loss and r["macro_f1_change_points"] >= -args.max_loss
         for r in results.values()
     )
+    invariant = all(r["int8"]["max_abs_change_reversed_order"] <= 1e-6 for r in results.values())
     print(
         "\n| data | rows | accuracy fp32 | accuracy int8 | change (points) | macro-F1 fp32 | macro-F1 int8 | "
         "change (points) | labels changed | max |dp| | int8 max |dp|, reversed order |\n"
@@ -114,12 +116,20 @@ def main() -> None:
             f"{r['macro_f1_change_points']:+.2f} | {r['label_changes']:,} | {r['max_abs_probability_change']:.3f} | "
             f"{r['int8']['max_abs_change_reversed_order']:.4f} |"
         )
-    verdict = "yes" if ok else "no"
-    print(f"int8 within {args.max_loss} points on every file: {verdict} (never the default: batch-dependent)")
+    default = "int8" if ok and invariant else "fp32"
+    print(
+        f"int8 within {args.max_loss} points on every file: {'yes' if ok else 'no'}; the same probability in "
+        f"any batch: {'yes' if invariant else 'no'}; default precision: {default}"
+    )
+    from sentiment.model.onnx_int8 import SCHEME
+
     report = {
         "model": args.model or "default",
         "max_loss_points": args.max_loss,
         "int8_within_max_loss": ok,
+        "int8_batch_invariant": invariant,
+        "int8_scheme": SCHEME,
+        "default_precision": default,
         "results": results,
     }
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -129,8 +139,8 @@ def main() -> None:
         from sentiment.model.bundle import default_model_path, set_default_precision
 
         bundle = Path(args.model) if args.model else default_model_path()
-        set_default_precision(bundle, "fp32", report)
-        print(f"recorded default precision fp32 and the int8 figures in {bundle}")
+        set_default_precision(bundle, default, report)
+        print(f"recorded default precision {default} and the figures in {bundle}")
 
 
 if __name__ == "__main__":

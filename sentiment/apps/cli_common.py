@@ -31,12 +31,7 @@ def load_classifier(args: argparse.Namespace):
             f"--threads {args.threads} is invalid; give a positive number of threads, or leave it "
             "out to use all available cores"
         )
-    clf = SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision, threads=args.threads)
-    if args.precision == "int8" and not args.quiet:
-        from ..model.runtime import INT8_NOTE
-
-        log_stderr(f"note: {INT8_NOTE}")
-    return clf
+    return SentimentClassifier.load(args.model, runtime=args.runtime, precision=args.precision, threads=args.threads)
 
 
 def load_config(args: argparse.Namespace, extra: list[str]) -> Config:

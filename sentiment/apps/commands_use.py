@@ -95,10 +95,6 @@ def _score_on_ray(args: argparse.Namespace, log) -> int:
             f"--threads {args.threads} is invalid; give a positive number of threads per actor, "
             f"or leave it out (1 per actor, which holds one CPU)"
         )
-    if args.precision == "int8":
-        from ..model.runtime import INT8_NOTE
-
-        log(f"note: {INT8_NOTE}")
     summary = score_path(
         args.input,
         args.output,
@@ -319,5 +315,6 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
         access_log=args.access_log,
         log_level="warning" if args.quiet else "info",
         log=logger(args),
+        precision=args.precision,
     )
     return 0

@@ -435,8 +435,10 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
     max_batch: int = DEFAULT_MAX_BATCH,
+    precision: str = "auto",
 ) -> FastAPI:
-    """The FastAPI app serving ``model`` (a fitted classifier, a bundle directory, or None: the packaged model).
+    """The FastAPI app serving ``model`` (a fitted classifier, a bundle directory, or None: the packaged model;
+    a directory is loaded in ``precision``, as ``SentimentClassifier.load``).
 
     The model is loaded here (bad bundles fail now, with a :class:`SentimentError`);
     it is warmed up in the worker thread when the app starts (``/readyz`` answers
@@ -445,7 +447,7 @@ def create_app(
     (uvicorn does this by default): it starts and, on shutdown, drains the batcher.
     """
     _check_limits(max_texts, max_body_bytes, batch_wait_ms, max_batch)
-    clf = model if isinstance(model, SentimentClassifier) else SentimentClassifier.load(model)
+    clf = model if isinstance(model, SentimentClassifier) else SentimentClassifier.load(model, precision=precision)
     clf._check_fitted()
     identifier = model_id(clf)
     summary = model_summary(clf, identifier)
@@ -625,6 +627,7 @@ def run_server(
     access_log: bool = False,
     log_level: str = "info",
     log: Callable[[str], None] = lambda msg: None,
+    precision: str = "auto",
 ) -> None:
     """Bind ``host:port`` (a clear error if taken), load the model and serve until SIGTERM or Ctrl+C.
 
@@ -651,12 +654,13 @@ def run_server(
             max_body_bytes=max_body_bytes,
             batch_wait_ms=batch_wait_ms,
             max_batch=max_batch,
+            precision=precision,
         )
         bound = sock.getsockname()
         shown = f"[{bound[0]}]" if family == socket.AF_INET6 else bound[0]
         log(
-            f"model {app.state.model_id} ({model or 'default (packaged)'}); serving on http://{shown}:{bound[1]} "
-            f"(docs: /docs)"
+            f"model {app.state.model_id} ({model or 'default (packaged)'}, {app.state.classifier.runtime_}); "
+            f"serving on http://{shown}:{bound[1]} (docs: /docs)"
         )
         freeze_startup_objects()
         config = uvicorn.Config(

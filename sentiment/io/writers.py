@@ -42,7 +42,11 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         series = out[column]
-        if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):  # Arrow-backed strings too
+        if isinstance(series.dtype, pd.StringDtype):  # vectorized (pandas 3 reads text as such)
+            mask = series.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+            if mask.any():
+                out[column] = series.astype(object).where(~mask, "'" + series.astype(object).where(mask, ""))
+        elif series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
             mask = series.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES)).astype(bool)
             if mask.any():
                 out[column] = series.astype(object).where(~mask, "'" + series.astype(object).where(mask, ""))
@@ -103,7 +107,9 @@ def _has_bare_cr(frame: pd.DataFrame) -> bool:
     """A text cell with a carriage return, which the csv module leaves unquoted with '\\n' line ends
     (every reader would split the row there): such frames are written with every cell quoted."""
     return any(
-        frame[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
+        bool(frame[c].str.contains("\r", regex=False).fillna(False).any())
+        if isinstance(frame[c].dtype, pd.StringDtype)
+        else frame[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
         for c in frame.columns
         if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype)
     )

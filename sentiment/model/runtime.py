@@ -4,8 +4,8 @@ A predictor maps padded ids ``(batch, length)`` int32 to the network's output
 (``(batch, 1)`` sigmoid for two classes, ``(batch, n)`` softmax otherwise):
 
 * :class:`OnnxPredictor` runs a bundle's ``model.onnx`` (native LSTM operator,
-  see :mod:`sentiment.model.onnx_export`) in ONNX Runtime, in fp32 or with dynamic
-  int8 quantization;
+  see :mod:`sentiment.model.onnx_export`) in ONNX Runtime, in fp32 or as the
+  statically quantized int8 graph of :mod:`sentiment.model.onnx_int8`;
 * :func:`sentiment.model.network.keras_predictor` runs the Keras model (imports TensorFlow; not here).
 
 :func:`predict_sequences` sorts rows by length, pads each batch only as far as
@@ -15,9 +15,9 @@ it needs, and returns class probabilities in input order, for either back end.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -27,16 +27,11 @@ from ..text.sequences import batch_width, length_sorted_batches, pad
 
 RUNTIMES = ("auto", "onnx", "keras")
 PRECISIONS = ("auto", "fp32", "int8")
-# Precisions whose probabilities depend on the comment and the model alone, never on the rows scored beside it.
-# ONNX Runtime's dynamic int8 (DynamicQuantizeLSTM, MatMulInteger) computes activation scales from the whole
-# batch, so a comment's int8 probability moves with its neighbours, its chunk and its engine; "auto" never
-# picks it (docs/runtime.md).
-BATCH_INVARIANT_PRECISIONS = ("fp32",)
-INT8_NOTE = (
-    "precision int8 is batch-dependent: activation scales are computed per batch, so the same comment can "
-    "get a different probability (up to about 0.1) alone, in another batch, chunk size or engine; use "
-    "--precision fp32 (the default) where the same comment must always get the same probability"
-)
+# Both precisions are batch-invariant: a comment's probability depends on the comment and the model alone, never
+# on the rows scored beside it (fp32 exactly as Keras computes it, to about 1e-7; int8 with scales fixed when the
+# graph is built, see sentiment.model.onnx_int8). Earlier versions' int8 was ONNX Runtime's dynamic quantization,
+# whose scales came from each batch; a bundle that recorded that int8 as its default loads in fp32 (auto).
+BATCH_INVARIANT_PRECISIONS = ("fp32", "int8")
 Predictor = Callable[[np.ndarray], np.ndarray]
 # Rows per network call: smaller batches keep the LSTM's per-step state in cache (256 took about 10% less CPU
 # than 1024 with one thread on the packaged model; docs/runtime.md). Any size gives the same probabilities.
@@ -56,11 +51,19 @@ def check_runtime(runtime: str, precision: str) -> None:
         )
 
 
-def resolve_precision(precision: str, recorded: str | None = None) -> str:
-    """The precision to run: ``precision`` itself unless "auto", which is the bundle's ``recorded`` default when
-    that is batch-invariant, else fp32 (a recorded int8, from earlier versions, is ignored)."""
+def resolve_precision(precision: str, onnx_meta: dict[str, Any] | None = None) -> str:
+    """The precision to run: ``precision`` itself unless "auto", which is the default the bundle recorded
+    (``meta.json``'s ``onnx`` entry, written by ``benchmarks/precision.py --record``) when it is fp32, or int8
+    recorded for this version's static scheme; anything else (an int8 recorded by earlier versions, which was
+    batch-dependent, or nothing) gives fp32."""
     if precision != "auto":
         return precision
+    from .onnx_int8 import SCHEME
+
+    meta = onnx_meta or {}
+    recorded = meta.get("default_precision")
+    if recorded == "int8" and meta.get("int8_scheme") != SCHEME:
+        return "fp32"
     return recorded if recorded in BATCH_INVARIANT_PRECISIONS else "fp32"
 
 
@@ -88,9 +91,9 @@ class OnnxPredictor:
 
     ``threads`` (default: the cores available) sets ONNX Runtime's intra-op
     pool; its threads do not spin while idle, so tokenizer processes running
-    beside it keep their cores. ``precision="int8"`` quantizes weights
-    dynamically (``onnxruntime.quantization.quantize_dynamic``) in a temporary
-    directory at load time; the bundle is only read.
+    beside it keep their cores. ``precision="int8"`` runs the statically
+    quantized graph that :mod:`sentiment.model.onnx_int8` builds from the fp32
+    one at load time (batch-invariant, like fp32); the bundle is only read.
     """
 
     def __init__(
@@ -99,18 +102,40 @@ class OnnxPredictor:
         import onnxruntime as ort
 
         check_runtime("onnx", precision)
-        if precision == "int8":
-            graph = quantize_int8(graph)
+        threads = threads or available_cores()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or available_cores()
+        # fp32's fused LSTM splits each batch over the threads; the int8 graph's small per-step operators do not
+        # (two threads took 37% more CPU for no gain), so there each thread runs whole batches of its own
+        options.intra_op_num_threads = threads if precision == "fp32" else 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
+        if precision == "int8":
+            from .onnx_int8 import build_int8_graph
+
+            int8 = build_int8_graph(graph)
+            graph = int8.graph
+            if int8.external:  # copied by ONNX Runtime when the session is made; ours are dropped after
+                names = list(int8.external)
+                options.add_external_initializers(
+                    names, [ort.OrtValue.ortvalue_from_numpy(int8.external[name]) for name in names]
+                )
         self.session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.precision = precision
         self.pre_padded = pre_padded
+        self.concurrent_batches = 1 if precision == "fp32" else threads
+        self._pool: ThreadPoolExecutor | None = None
+
+    def map_batches(self, work: Callable[[np.ndarray], Any], batches: Sequence[np.ndarray]) -> Iterator[Any]:
+        """``work`` over ``batches`` in order, up to ``concurrent_batches`` at a time (ONNX Runtime's ``run`` is
+        thread-safe and releases the GIL); a batch's output never depends on the others."""
+        if self.concurrent_batches <= 1 or len(batches) <= 1:
+            return map(work, batches)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrent_batches, thread_name_prefix="sentiment-onnx")
+        return self._pool.map(work, batches)
 
     def __call__(self, ids: np.ndarray) -> np.ndarray:
         ids = np.ascontiguousarray(ids, dtype=np.int32)
@@ -123,25 +148,6 @@ def onnx_predictor(graph: bytes, cfg: Config, *, precision: str = "fp32", thread
     """An :class:`OnnxPredictor` fed ids padded as ``cfg`` says (pre-padded masked rows are realigned)."""
     pre_padded = cfg.model.mask_padding and cfg.sequence.padding == "pre"
     return OnnxPredictor(graph, precision=precision, threads=threads, pre_padded=pre_padded)
-
-
-def quantize_int8(graph: bytes) -> bytes:
-    """The graph with int8 weights (dynamic quantization of LSTM, MatMul and Gather)."""
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quiet = logging.getLogger()
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # the quantizer logs every tensor it cannot type-infer
-    try:
-        with tempfile.TemporaryDirectory(prefix="sentiment-int8-") as tmp:
-            src, dst = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-            src.write_bytes(graph)
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
-            return dst.read_bytes()
-    finally:
-        quiet.setLevel(level)
 
 
 def predict_sequences(
@@ -168,9 +174,14 @@ def predict_sequences(
         if bucket
         else [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
     )
-    for idx in batches:
+
+    def run(idx: np.ndarray) -> np.ndarray:
         width = batch_width(lengths[idx], maxlen) if bucket else maxlen
-        out = predict(pad([sequences[int(i)] for i in idx], maxlen, seq_cfg.padding, seq_cfg.truncating, width))
+        return predict(pad([sequences[int(i)] for i in idx], maxlen, seq_cfg.padding, seq_cfg.truncating, width))
+
+    map_batches = getattr(predict, "map_batches", None)
+    outputs = map_batches(run, batches) if map_batches is not None else map(run, batches)
+    for idx, out in zip(batches, outputs):
         if n_classes == 2:
             p = out[:, 0]
             proba[idx, 0], proba[idx, 1] = 1.0 - p, p

@@ -18,6 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ..config import NormalizeConfig, TokenizerConfig
 from ..errors import TaggerError
 from .normalize import Normalizer
@@ -366,11 +368,25 @@ def _init_worker(spec: dict[str, dict[str, Any]], vocab_tokens: list[str] | None
     _WORKER_STATE["vocab"] = Vocabulary(vocab_tokens) if vocab_tokens is not None else None
 
 
-def _tokenize_chunk(texts: list[str]) -> list[Any]:
+def _tokenize_chunk(texts: list[str]) -> list[Any] | tuple[np.ndarray, np.ndarray]:
+    """Token lists, or with a vocabulary the ids of all texts as one array and each text's length (a quarter of
+    the cost of sending one small array per text between processes)."""
     tokenizer, vocab = _WORKER_STATE["tokenizer"], _WORKER_STATE["vocab"]
     tokens = [tokenizer(text) for text in texts]
-    return vocab.encode_many(tokens) if vocab is not None else tokens
+    if vocab is None:
+        return tokens
+    ids = vocab.encode_many(tokens)
+    lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+    return (np.concatenate(ids) if ids else np.zeros(0, np.int32)), lengths
+
+
+def _unpack(result: list[Any] | tuple[np.ndarray, np.ndarray]) -> list[Any]:
+    if isinstance(result, tuple):
+        flat, lengths = result
+        ends = np.cumsum(lengths).tolist()
+        return [flat[end - n : end] for end, n in zip(ends, lengths.tolist())]
+    return result
 
 
 def _collect(key: Any, futures: list[Future]) -> tuple[Any, list[list[str]]]:
-    return key, [tokens for future in futures for tokens in future.result()]
+    return key, [tokens for future in futures for tokens in _unpack(future.result())]

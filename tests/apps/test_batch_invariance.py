@@ -1,10 +1,9 @@
 """A comment's probability is a function of the comment and the model alone, on every path the package offers.
 
-For each batch-invariant runtime and precision (ONNX Runtime fp32 with 1 and 2 threads, Keras), every path gives
-each comment the probability it gets when scored alone (to 1e-6): shuffled batches of several sizes, single rows,
-``score_file`` with two chunk sizes and after a resume, the HTTP service (concurrent requests sharing micro-batches)
-and the Ray engine. int8 is batch-dependent by construction (dynamic activation scales): it is never chosen by
-"auto" and the command line says so when it is asked for.
+For each runtime and precision (ONNX Runtime fp32 with 1 and 2 threads, the static int8 graph with 1 and 2
+threads, Keras), every path gives each comment the probability it gets when scored alone (to 1e-6): shuffled
+batches of several sizes, single rows, ``score_file`` with two chunk sizes and after a resume, the HTTP service
+(concurrent requests sharing micro-batches) and the Ray engine, in fp32 and int8.
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ ATOL = 1e-6
 RUNTIMES = {
     "onnx-fp32-1thread": {"runtime": "onnx", "precision": "fp32", "threads": 1},
     "onnx-fp32-2threads": {"runtime": "onnx", "precision": "fp32", "threads": 2},
+    "onnx-int8-1thread": {"runtime": "onnx", "precision": "int8", "threads": 1},
+    "onnx-int8-2threads": {"runtime": "onnx", "precision": "int8", "threads": 2},
     "keras": {"runtime": "keras"},
 }
 
@@ -49,14 +50,24 @@ def loaded(request, tiny_model_dir, texts):
     return clf, alone
 
 
-def test_auto_is_fp32_even_where_a_bundle_recorded_int8(tiny_model_dir, tmp_path):
-    from sentiment.model.bundle import set_default_precision
+def test_auto_loads_only_the_int8_it_was_measured_with(tiny_model_dir, tmp_path):
+    """An int8 default recorded by earlier versions (dynamic quantization, batch-dependent) loads in fp32;
+    one recorded with this version's static scheme loads in int8."""
+    import json
+
+    from sentiment.model.bundle import read_meta, set_default_precision
 
     path = tmp_path / "bundle"
     shutil.copytree(tiny_model_dir, path)
-    set_default_precision(path, "int8", {"results": {}})  # as earlier versions recorded for the packaged model
+    set_default_precision(path, "int8", {"results": {}})
+    assert SentimentClassifier.load(path).runtime_ == "onnx-int8"
+    meta = read_meta(path)
+    del meta["onnx"]["int8_scheme"]  # as earlier versions wrote it (meta.json holds no checksum of itself)
+    (path / "meta.json").write_text(json.dumps(meta, indent=2))
     assert SentimentClassifier.load(path).runtime_ == "onnx"
-    assert SentimentClassifier.load(path, precision="int8").runtime_ == "onnx-int8"  # only when asked for
+    assert SentimentClassifier.load(path, precision="int8").runtime_ == "onnx-int8"  # when asked for
+    set_default_precision(path, "fp32", {"results": {}})
+    assert SentimentClassifier.load(path).runtime_ == "onnx" and "int8_scheme" not in read_meta(path)["onnx"]
 
 
 def test_batches_orders_and_sizes(loaded, texts):
@@ -104,15 +115,16 @@ def test_score_file_chunk_sizes_and_resume(loaded, tiny_model_dir, tmp_path, mon
     np.testing.assert_allclose(_probs(out), expected, atol=ATOL + 1e-9, rtol=0)
 
 
-def test_http_service_micro_batches(tiny_model_dir, texts):
+@pytest.mark.parametrize("precision", ["auto", "int8"])
+def test_http_service_micro_batches(tiny_model_dir, texts, precision):
     """32 concurrent clients, one or a few texts each, share micro-batches; each text gets its probability alone."""
     import httpx
     import uvicorn
 
     from sentiment.apps.serving import create_app
 
-    clf = SentimentClassifier.load(tiny_model_dir)  # what `sentiment serve` loads: auto
-    assert clf.runtime_ == "onnx"
+    clf = SentimentClassifier.load(tiny_model_dir, precision=precision)  # what `sentiment serve` loads
+    assert clf.runtime_ == ("onnx" if precision == "auto" else "onnx-int8")
     alone = np.vstack([clf.predict_proba([t]) for t in texts])
     app = create_app(clf, batch_wait_ms=20)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="on"))
@@ -149,11 +161,12 @@ def test_http_service_micro_batches(tiny_model_dir, texts):
         thread.join(timeout=30)
 
 
-def test_ray_engine(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_ray_engine(tiny_model_dir, tmp_path, precision):
     pytest.importorskip("ray")
     from sentiment.apps.distributed import _ray_session, score_path
 
-    clf = SentimentClassifier.load(tiny_model_dir)
+    clf = SentimentClassifier.load(tiny_model_dir, precision=precision)
     frame = pd.read_csv(SAMPLE)
     expected = np.vstack([clf.predict_proba([t]) for t in frame["document"].tolist()])
     src = tmp_path / "in"
@@ -162,29 +175,33 @@ def test_ray_engine(tiny_model_dir, tmp_path):
     frame.iloc[150:].to_csv(src / "b.csv", index=False)
     out = tmp_path / "scored"
     with _ray_session(None, 2, quiet):
-        score_path(str(src), str(out), model=tiny_model_dir, concurrency=2, batch_size=33, log=quiet)
+        score_path(
+            str(src), str(out), model=tiny_model_dir, concurrency=2, batch_size=33, precision=precision, log=quiet
+        )
     got = pd.concat([pd.read_parquet(p) for p in sorted(out.iterdir())], ignore_index=True)
     np.testing.assert_allclose(got[["prob_0", "prob_1"]].to_numpy(float), expected, atol=ATOL + 1e-9, rtol=0)
 
 
-def test_int8_is_named_batch_dependent_on_the_command_line(tiny_model_dir, tmp_path):
+def test_int8_on_the_command_line_matches_the_python_api(tiny_model_dir, tmp_path):
+    int8 = SentimentClassifier.load(tiny_model_dir, precision="int8")
+    texts = pd.read_csv(SAMPLE)["document"].tolist()
+    alone = np.vstack([int8.predict_proba([t]) for t in texts])
     out = tmp_path / "int8.csv"
     result = run_cli(
-        "score", str(SAMPLE), "-o", str(out), "--model", str(tiny_model_dir), "--precision", "int8", "--workers", "1"
+        "score", str(SAMPLE), "-o", str(out), "--model", str(tiny_model_dir), "--precision", "int8", "--workers", "2"
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "note: precision int8 is batch-dependent" in result.stderr and "(onnx-int8)" in result.stderr
-    plain = run_cli(
-        "score", str(SAMPLE), "-o", str(tmp_path / "auto.csv"), "--model", str(tiny_model_dir), "--workers", "1"
-    )
-    assert "batch-dependent" not in plain.stderr and "(onnx)" in plain.stderr
+    assert "(onnx-int8)" in result.stderr and "batch-dependent" not in result.stderr
+    np.testing.assert_allclose(_probs(out), np.round(alone.astype(np.float64), 6), atol=ATOL + 1e-9, rtol=0)
 
 
-def test_packaged_model_alone_batched_and_any_thread_count(texts):
-    """The packaged BiLSTM through ONNX Runtime fp32 (what `sentiment score` runs by default): a comment's
-    probability is the same alone, in shuffled batches, and with 1 or 2 inference threads."""
-    one, two = SentimentClassifier.load(threads=1), SentimentClassifier.load(threads=2)
-    assert one.runtime_ == two.runtime_ == "onnx"
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_packaged_model_alone_batched_and_any_thread_count(texts, precision):
+    """The packaged BiLSTM through ONNX Runtime in each precision: a comment's probability is the same alone, in
+    shuffled batches, and with 1 or 2 inference threads."""
+    one = SentimentClassifier.load(precision=precision, threads=1)
+    two = SentimentClassifier.load(precision=precision, threads=2)
+    assert one.runtime_ == two.runtime_ == ("onnx" if precision == "fp32" else "onnx-int8")
     ids = one.encode(texts)
     alone = np.vstack([one.predict_ids([i]) for i in ids])
     order = np.random.default_rng(1).permutation(len(ids))

@@ -354,6 +354,38 @@ def test_cli_errors(tiny_model_dir, tmp_path):
         )
 
 
+def test_precision_option_serves_the_int8_graph(tiny_model_dir, texts, tmp_path):
+    """`sentiment serve --precision int8`: the answers are the int8 classifier's, each as if scored alone."""
+    from sentiment import SentimentClassifier
+
+    port = free_port()
+    log_path = tmp_path / "int8.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "sentiment", "serve", "--model", str(tiny_model_dir), "--port", str(port)]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([*command, "--precision", "int8"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            body = predict(c, texts[:40])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    int8 = SentimentClassifier.load(tiny_model_dir, precision="int8")
+    alone = np.vstack([int8.predict_proba([t]) for t in texts[:40]])
+    np.testing.assert_allclose(probabilities(body), alone, atol=1e-6)
+    assert "onnx-int8" in log_path.read_text()
+
+
 # Keep this test last: it stops the module's server.
 def test_sigterm_finishes_requests_in_flight(server, tiny_model, texts):
     half_sent = socket.create_connection(("127.0.0.1", server.port))

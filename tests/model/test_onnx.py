@@ -264,8 +264,8 @@ def test_cli_export_adds_onnx_to_old_bundle(tiny_model_dir, tmp_path):
 
 
 def test_recorded_default_precision_is_what_auto_loads(tiny_model_dir, tmp_path):
-    """A bundle records its precision figures (benchmarks/precision.py --record); precision='auto' is fp32 even
-    where an earlier version recorded int8 (int8 is batch-dependent: only on request)."""
+    """A bundle records its precision figures (benchmarks/precision.py --record) and the default
+    precision='auto' loads: fp32 when nothing is recorded, the recorded int8 when it was recorded."""
     import shutil
 
     from sentiment import SentimentClassifier
@@ -289,6 +289,6 @@ def test_recorded_default_precision_is_what_auto_loads(tiny_model_dir, tmp_path)
     meta = read_meta(path)  # checksums still hold
     assert meta["onnx"]["default_precision"] == "int8" and meta["onnx"]["precision_evaluation"] == figures
     assert "## Precision" in (path / "MODEL_CARD.md").read_text() if (path / "MODEL_CARD.md").is_file() else True
-    assert SentimentClassifier.load(path).runtime_ == "onnx"
-    assert SentimentClassifier.load(path, precision="int8").runtime_ == "onnx-int8"
+    assert SentimentClassifier.load(path).runtime_ == "onnx-int8"
+    assert SentimentClassifier.load(path, precision="fp32").runtime_ == "onnx"
     assert SentimentClassifier.load(path, runtime="keras").runtime_ == "keras"  # auto: fp32 on Keras

@@ -1,0 +1,96 @@
+"""The static int8 graph: close to fp32 on every network shape, batch-invariant, and loaded without ``import onnx``."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from model.test_onnx import random_network, random_sequences
+
+from sentiment.model.onnx_export import build_onnx_model, network_weights
+from sentiment.model.onnx_int8 import WEIGHT_LEVELS, build_int8_graph, fold_input_table, quantize_columns
+from sentiment.model.runtime import onnx_predictor, predict_sequences
+
+SHAPES = [
+    ([8], False, 50, 2, True, "post"),
+    ([8], True, 100, 2, True, "post"),
+    ([8, 6], False, 100, 3, True, "post"),
+    ([8, 6], True, 50, 3, True, "post"),
+    ([8], True, 50, 2, False, "post"),
+    ([6, 4], True, 100, 3, False, "pre"),
+    ([8, 6], True, 100, 2, True, "pre"),
+]
+
+
+@pytest.mark.parametrize("units, bidirectional, dims, n_classes, mask, padding", SHAPES)
+def test_int8_tracks_fp32_and_ignores_the_batch(units, bidirectional, dims, n_classes, mask, padding):
+    model, cfg = random_network(units, bidirectional, dims, n_classes, mask, padding)
+    graph = build_onnx_model(network_weights(model)).SerializeToString()
+    sequences = random_sequences(120, cfg.sequence.maxlen)
+    fp32 = predict_sequences(onnx_predictor(graph, cfg, threads=1), sequences, cfg, n_classes, batch_size=16)
+    int8 = onnx_predictor(graph, cfg, precision="int8", threads=2)
+    got = predict_sequences(int8, sequences, cfg, n_classes, batch_size=16)
+    assert np.abs(got - fp32).max() < 0.01  # measured: at most 0.0022 on these shapes
+    assert (got.argmax(axis=1) == fp32.argmax(axis=1)).mean() >= 0.97
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-6)
+    alone = np.vstack([predict_sequences(int8, [s], cfg, n_classes) for s in sequences])
+    np.testing.assert_array_equal(alone, got)
+    order = np.random.default_rng(0).permutation(len(sequences))
+    shuffled = predict_sequences(int8, [sequences[i] for i in order], cfg, n_classes, batch_size=256)
+    np.testing.assert_array_equal(shuffled, got[order])
+
+
+def test_quantize_columns_is_symmetric_per_column_and_7_bit():
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(16, 5)).astype(np.float32) * np.array([1, 10, 0.01, 1, 0], np.float32)
+    values, scale = quantize_columns(matrix)
+    assert values.dtype == np.int8 and scale.shape == (5,) and scale.dtype == np.float32
+    assert np.abs(values).max() <= WEIGHT_LEVELS  # uint8 x int8 pair sums stay inside int16
+    assert (np.abs(values[:, :4]).max(axis=0) == WEIGHT_LEVELS).all()  # each column uses its whole range
+    assert np.all(np.abs(values * scale - matrix) <= scale / 2 + 1e-7)
+    assert (values[:, 4] == 0).all() and scale[4] == 1.0  # an all-zero column
+
+
+def test_folded_table_is_embedding_times_kernel_plus_bias():
+    rng = np.random.default_rng(1)
+    embedding, kernel, bias = (rng.normal(size=s).astype(np.float32) for s in ((1000, 20), (32, 20), (32,)))
+    table = fold_input_table(embedding, kernel, bias, rows=300)
+    assert table.shape == (1000, 32) and table.dtype == np.float32
+    np.testing.assert_allclose(table, embedding @ kernel.T + bias, rtol=1e-5, atol=1e-5)
+
+
+def test_graph_from_a_foreign_model_is_refused():
+    from sentiment.errors import BundleError
+    from sentiment.model.onnx_int8 import onnx_proto
+
+    pb = onnx_proto()
+    model = pb.ModelProto(ir_version=8, graph=pb.GraphProto(name="other"))
+    with pytest.raises(BundleError, match="not written by sentiment's exporter"):
+        build_int8_graph(model.SerializeToString())
+
+
+NO_ONNX_SCRIPT = """
+import sys
+from sentiment import SentimentClassifier
+clf = SentimentClassifier.load(sys.argv[1], precision="int8")
+proba = clf.predict_proba(["배우 연기 정말 최고", "시간 아깝다"])
+heavy = sorted(m for m in ("onnx", "ml_dtypes", "tensorflow", "keras") if m in sys.modules)
+import onnx  # imported afterwards, it shares the protobuf classes the int8 graph was built with
+assert onnx.ModelProto is sys.modules["onnx.onnx_ml_pb2"].ModelProto
+print(clf.runtime_, proba.shape, heavy)
+"""
+
+
+def test_int8_loads_without_importing_onnx_or_tensorflow(tiny_model_dir):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", NO_ONNX_SCRIPT, str(tiny_model_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "onnx-int8 (2, 2) []" in result.stdout
