@@ -60,6 +60,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_precision_option(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto", help=help_text)
+
+
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runtime",
@@ -68,11 +72,9 @@ def _add_runtime_options(p: argparse.ArgumentParser) -> None:
         help="inference back end: auto (default) = ONNX Runtime when the model has model.onnx, else "
         "Keras; keras = TensorFlow (slower start-up, for comparison)",
     )
-    p.add_argument(
-        "--precision",
-        choices=("auto", "fp32", "int8"),
-        default="auto",
-        help="auto (default) = the model's recorded default (fp32 when none); fp32: full precision; int8: "
+    _add_precision_option(
+        p,
+        "auto (default) = the model's recorded default (fp32 when none); fp32: full precision; int8: "
         "statically quantized (ONNX only; about half the inference CPU, probabilities within about 0.01 of "
         "fp32). Either gives a comment the same probability on every path (alone, in any batch, chunk size, "
         "engine). See docs/runtime.md",
@@ -597,11 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a request waits for others to share its model call (default 2 ms)",
     )
     p.add_argument("--max-batch", type=int, default=1024, help="most texts in one model call (default 1024)")
-    p.add_argument(
-        "--precision",
-        choices=("auto", "fp32", "int8"),
-        default="auto",
-        help="auto (default) = the model's recorded default (fp32 when none); either precision gives a text the "
+    _add_precision_option(
+        p,
+        "auto (default) = the model's recorded default (fp32 when none); either precision gives a text the "
         "same probabilities whatever other requests share its model call. See docs/runtime.md",
     )
     p.add_argument(

@@ -42,6 +42,20 @@ class Server:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
 
 
+def wait_ready(srv: Server, seconds: float = 120) -> None:
+    """Until the server's /readyz answers 200; fails with its log if it exits or takes longer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert srv.proc.poll() is None, f"server exited with {srv.proc.returncode}:\n{srv.log_text()}"
+        assert time.monotonic() < deadline, f"server not ready:\n{srv.log_text()}"
+        try:
+            if httpx.get(f"{srv.url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def server(tiny_model_dir, tmp_path_factory):
     port = free_port()
@@ -71,16 +85,7 @@ def server(tiny_model_dir, tmp_path_factory):
         stderr=log,
     )
     srv = Server(proc, port, log_path)
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, f"server exited with {proc.returncode}:\n{srv.log_text()}"
-        assert time.monotonic() < deadline, f"server not ready:\n{srv.log_text()}"
-        try:
-            if httpx.get(f"{srv.url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
+    wait_ready(srv)
     yield srv
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -365,16 +370,7 @@ def test_precision_option_serves_the_int8_graph(tiny_model_dir, texts, tmp_path)
     with open(log_path, "w") as log:
         proc = subprocess.Popen([*command, "--precision", "int8"], cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        wait_ready(Server(proc, port, log_path))
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
             body = predict(c, texts[:40])
     finally:

@@ -46,18 +46,19 @@ def random_sequences(n, maxlen, seed=1):
     return [rng.integers(1, VOCAB, k).astype(np.int32) for k in lengths]
 
 
-@pytest.mark.parametrize(
-    "units, bidirectional, dims, n_classes, mask, padding",
-    [
-        ([8], False, 50, 2, True, "post"),
-        ([8], True, 100, 2, True, "post"),
-        ([8, 6], False, 100, 3, True, "post"),
-        ([8, 6], True, 50, 3, True, "post"),
-        ([8], True, 50, 2, False, "post"),
-        ([6, 4], True, 100, 3, False, "pre"),
-        ([8, 6], True, 100, 2, True, "pre"),
-    ],
-)
+# every network shape the config allows: units per layer, bidirectional, dims, classes, masked, padding side
+SHAPES = [
+    ([8], False, 50, 2, True, "post"),
+    ([8], True, 100, 2, True, "post"),
+    ([8, 6], False, 100, 3, True, "post"),
+    ([8, 6], True, 50, 3, True, "post"),
+    ([8], True, 50, 2, False, "post"),
+    ([6, 4], True, 100, 3, False, "pre"),
+    ([8, 6], True, 100, 2, True, "pre"),
+]
+
+
+@pytest.mark.parametrize("units, bidirectional, dims, n_classes, mask, padding", SHAPES)
 def test_random_weights_match_keras(units, bidirectional, dims, n_classes, mask, padding):
     model, cfg = random_network(units, bidirectional, dims, n_classes, mask, padding)
     graph = build_onnx_model(network_weights(model)).SerializeToString()
@@ -184,6 +185,13 @@ def test_bad_runtime_options_are_refused(tiny_model_dir, kwargs, fragment):
         SentimentClassifier.load(tiny_model_dir, **kwargs)
 
 
+def run_script(script: str, *args) -> subprocess.CompletedProcess:
+    """``script`` in a fresh Python process (this checkout on its path), with ``args`` as its argv."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", script, *map(str, args)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
 NO_TF_SCRIPT = """
 import sys
 from sentiment import SentimentClassifier
@@ -203,14 +211,7 @@ def test_scoring_never_imports_tensorflow(tiny_model_dir, tmp_path):
     """A fresh process loads the bundle, predicts and runs `sentiment score` without importing TensorFlow/Keras."""
     src = tmp_path / "in.csv"
     src.write_text("document\n정말 재밌어요\n최악의 영화\n\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", NO_TF_SCRIPT, str(tiny_model_dir), str(src), str(tmp_path / "o.csv")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_script(NO_TF_SCRIPT, tiny_model_dir, src, tmp_path / "o.csv")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(2, 2) []" in result.stdout
     assert (tmp_path / "o.csv").read_text(encoding="utf-8").count(

@@ -1,27 +1,12 @@
 """The static int8 graph: close to fp32 on every network shape, batch-invariant, and loaded without ``import onnx``."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from conftest import ROOT
-from model.test_onnx import random_network, random_sequences
+from model.test_onnx import SHAPES, random_network, random_sequences, run_script
 
 from sentiment.model.onnx_export import build_onnx_model, network_weights
 from sentiment.model.onnx_int8 import WEIGHT_LEVELS, build_int8_graph, fold_input_table, quantize_columns
 from sentiment.model.runtime import onnx_predictor, predict_sequences
-
-SHAPES = [
-    ([8], False, 50, 2, True, "post"),
-    ([8], True, 100, 2, True, "post"),
-    ([8, 6], False, 100, 3, True, "post"),
-    ([8, 6], True, 50, 3, True, "post"),
-    ([8], True, 50, 2, False, "post"),
-    ([6, 4], True, 100, 3, False, "pre"),
-    ([8, 6], True, 100, 2, True, "pre"),
-]
 
 
 @pytest.mark.parametrize("units, bidirectional, dims, n_classes, mask, padding", SHAPES)
@@ -84,13 +69,6 @@ print(clf.runtime_, proba.shape, heavy)
 
 
 def test_int8_loads_without_importing_onnx_or_tensorflow(tiny_model_dir):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", NO_ONNX_SCRIPT, str(tiny_model_dir)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_script(NO_ONNX_SCRIPT, tiny_model_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "onnx-int8 (2, 2) []" in result.stdout
