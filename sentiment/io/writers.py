@@ -44,12 +44,12 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         series = out[column]
         if isinstance(series.dtype, pd.StringDtype):  # vectorized (pandas 3 reads text as such)
             mask = series.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
-            if mask.any():
-                out[column] = series.astype(object).where(~mask, "'" + series.astype(object).where(mask, ""))
         elif series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
             mask = series.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES)).astype(bool)
-            if mask.any():
-                out[column] = series.astype(object).where(~mask, "'" + series.astype(object).where(mask, ""))
+        else:
+            continue
+        if mask.any():
+            out[column] = series.astype(object).where(~mask, "'" + series.astype(object).where(mask, ""))
     return out
 
 

@@ -114,6 +114,12 @@ def test_formula_escaping():
     assert out["t"].tolist()[:5] == ["'=1+1", "'+82", "'-3", "'@SUM", "정상"]
     assert pd.isna(out["t"].tolist()[5]) and out["n"].tolist() == [1, 2, 3, 4, 5, 6]
     assert frame["t"].tolist()[0] == "=1+1"
+    # pandas' string dtype (vectorized) and object columns (mixed values) are escaped alike
+    mixed = pd.DataFrame({"t": pd.Series(["=1", "\tx", "\ry", 7, None, "ok"], dtype=object)})
+    text = pd.DataFrame({"t": pd.Series(["=1", "\tx", "\ry", "7", None, "ok"], dtype="string")})
+    assert escape_formulas(mixed)["t"].tolist()[:4] == ["'=1", "'\tx", "'\ry", 7]
+    assert escape_formulas(text)["t"].tolist()[:4] == ["'=1", "'\tx", "'\ry", "7"]
+    assert escape_formulas(text)["t"].tolist()[5] == "ok" and pd.isna(escape_formulas(text)["t"].tolist()[4])
 
 
 def test_write_is_atomic_and_gzip_readable(tmp_path):
