@@ -140,15 +140,25 @@ def test_http_service_micro_batches(tiny_model_dir, texts, precision):
             while client.get("/readyz").status_code != 200:
                 time.sleep(0.05)
             requests = [list(range(i, min(i + 1 + i % 3, len(texts)))) for i in range(len(texts))]
+            # One client (one connection) per thread, as 32 separate clients would be: httpcore's shared pool can
+            # close a socket another thread is reading when more than its keep-alive limit are idle (EBADF in CI).
+            local, clients = threading.local(), []
 
             def ask(rows):
-                body = client.post("/v1/predict", json={"texts": [texts[i] for i in rows]})
+                if not hasattr(local, "client"):
+                    local.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+                    clients.append(local.client)
+                body = local.client.post("/v1/predict", json={"texts": [texts[i] for i in rows]})
                 assert body.status_code == 200, body.text
                 return rows, [[p["probabilities"]["0"], p["probabilities"]["1"]] for p in body.json()["predictions"]]
 
-            with ThreadPoolExecutor(32) as pool:
-                for rows, got in pool.map(ask, requests):
-                    np.testing.assert_allclose(np.array(got), alone[rows], atol=ATOL, rtol=0)
+            try:
+                with ThreadPoolExecutor(32) as pool:
+                    for rows, got in pool.map(ask, requests):
+                        np.testing.assert_allclose(np.array(got), alone[rows], atol=ATOL, rtol=0)
+            finally:
+                for each in clients:
+                    each.close()
             metrics = client.get("/metrics").text
         value = {
             line.split()[0]: float(line.split()[1])
