@@ -83,8 +83,11 @@ def test_precision_benchmark_on_sample(tiny_model_dir, tmp_path):
     assert row["accuracy_change_points"] == pytest.approx(
         100 * (row["int8"]["accuracy"] - row["fp32"]["accuracy"]), abs=1e-3
     )
-    assert "| sample | 200 |" in result.stdout and "never the default: batch-dependent" in result.stdout
+    assert "| sample | 200 |" in result.stdout and "the same probability in any batch: yes" in result.stdout
     assert row["fp32"]["max_abs_change_reversed_order"] == 0.0
+    assert row["int8"]["max_abs_change_reversed_order"] == 0.0  # the static int8 graph is batch-invariant too
+    default = "int8" if data["int8_within_max_loss"] else "fp32"
+    assert f"default precision: {default}" in result.stdout
 
 
 def test_bad_lines_benchmark_runs(tmp_path):

@@ -26,6 +26,10 @@ from .normalize import Normalizer
 from .vocab import Vocabulary
 
 JAVA_TAGGERS = ("okt", "komoran", "hannanum", "kkma")
+# batches handed to the worker processes before the caller takes the first back: the one the caller works on,
+# the next, and one more, so the workers still have a batch while the caller writes one and reads the next
+# (with two, both cores idled half of the time between chunks of `sentiment score`)
+IN_FLIGHT = 3
 
 
 class TokenSpan(NamedTuple):
@@ -270,7 +274,7 @@ class Tokenizer:
         With ``vocab``, each text comes back as its id array instead (encoded in
         the worker: less to send back). With ``workers`` > 1 (0 = all cores) the
         texts are tagged in ``spawn`` worker processes while the caller works on
-        the previous batch; at most two batches are in flight, so memory stays bounded.
+        the previous batch; at most ``IN_FLIGHT`` batches are in flight, so memory stays bounded.
         """
         workers = resolve_workers(workers)
         if workers <= 1:
@@ -287,7 +291,7 @@ class Tokenizer:
             for key, texts in batches:
                 futures = [pool.submit(_tokenize_chunk, chunk) for chunk in _chunks(texts, chunk_size)]
                 pending.append((key, futures))
-                if len(pending) >= 2:
+                if len(pending) >= IN_FLIGHT:
                     yield _collect(*pending.popleft())
             while pending:
                 yield _collect(*pending.popleft())

@@ -56,6 +56,46 @@ def test_graph_from_a_foreign_model_is_refused():
         build_int8_graph(model.SerializeToString())
 
 
+def test_int8_build_runs_beside_the_caller_and_its_failure_reaches_the_first_prediction(monkeypatch):
+    """The graph is checked at load (a foreign graph is refused at once); the build and its session run on a
+    thread of their own, and what stops them is raised by the first prediction, not lost."""
+    import threading
+
+    from sentiment.errors import BundleError
+    from sentiment.model import onnx_int8
+    from sentiment.model.onnx_int8 import onnx_proto
+
+    model, cfg = random_network(*SHAPES[0])
+    graph = build_onnx_model(network_weights(model)).SerializeToString()
+    foreign = onnx_proto().ModelProto(ir_version=8, graph=onnx_proto().GraphProto(name="other"))
+    with pytest.raises(BundleError, match="not written by sentiment's exporter"):
+        onnx_predictor(foreign.SerializeToString(), cfg, precision="int8")
+
+    release, names = threading.Event(), []
+    built = onnx_int8.build_int8_graph
+
+    def held_build(network):
+        names.append(threading.current_thread().name)
+        assert release.wait(30), "the test did not release the build"
+        return built(network)
+
+    monkeypatch.setattr(onnx_int8, "build_int8_graph", held_build)
+    predictor = onnx_predictor(graph, cfg, precision="int8", threads=1)  # returns while the build is held
+    assert names == ["sentiment-int8-build"]
+    release.set()
+    sequences = random_sequences(20, cfg.sequence.maxlen)
+    expected = predict_sequences(onnx_predictor(graph, cfg, precision="int8", threads=1), sequences, cfg, 2)
+    np.testing.assert_array_equal(predict_sequences(predictor, sequences, cfg, 2), expected)
+
+    def failing_build(network):
+        raise MemoryError("no room for the tables")
+
+    monkeypatch.setattr(onnx_int8, "build_int8_graph", failing_build)
+    broken = onnx_predictor(graph, cfg, precision="int8", threads=1)  # nothing raised yet
+    with pytest.raises(MemoryError, match="no room for the tables"):
+        predict_sequences(broken, sequences, cfg, 2)
+
+
 NO_ONNX_SCRIPT = """
 import sys
 from sentiment import SentimentClassifier
