@@ -305,7 +305,8 @@ def score_dataset(
     as Ray's own ``read_parquet``; with :func:`read_files`, whose reads need none,
     pass the number of CPUs). ``batch_size``: rows per actor call; ``model_batch_size``:
     rows per network call. ``runtime`` and ``precision`` as in ``SentimentClassifier.load``
-    (auto = fp32: each row's probabilities equal the single-process ones to 1e-6).
+    (auto = the bundle's recorded precision, int8 for the packaged model; in either precision each row's
+    probabilities equal the single-process ones to 1e-6).
     Ray Data restarts a dead actor and retries its batches.
     Row order is kept only with
     ``ray.data.DataContext.get_current().execution_options.preserve_order = True``.
@@ -567,7 +568,14 @@ def _ray_session(address: str | None, num_cpus: int | None, log: Callable[[str],
             f"cannot start or join {where}: {exc}. Start one with `ray start --head` "
             f"and pass --ray-address auto (or ray://HOST:10001), or leave --ray-address out"
         ) from None
-    log(f"ray: {'joined ' + address if address else 'local'}, {int(ray.cluster_resources().get('CPU', 0))} CPU(s)")
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    if address:
+        log(f"ray: joined {address}, {cpus} CPU(s)")
+    else:  # one machine: Ray's processes cost seconds to start that the default engine does not pay
+        log(
+            f"ray: local, {cpus} CPU(s) (on one machine, `sentiment score` without --engine ray also uses every "
+            f"core and skips Ray's start-up; --engine ray pays off across machines: --ray-address)"
+        )
     try:
         yield ray
     finally:
