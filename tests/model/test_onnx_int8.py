@@ -71,17 +71,18 @@ def test_int8_build_runs_beside_the_caller_and_its_failure_reaches_the_first_pre
     with pytest.raises(BundleError, match="not written by sentiment's exporter"):
         onnx_predictor(foreign.SerializeToString(), cfg, precision="int8")
 
-    release, names = threading.Event(), []
+    entered, release, names = threading.Event(), threading.Event(), []
     built = onnx_int8.build_int8_graph
 
     def held_build(network):
         names.append(threading.current_thread().name)
+        entered.set()
         assert release.wait(30), "the test did not release the build"
         return built(network)
 
     monkeypatch.setattr(onnx_int8, "build_int8_graph", held_build)
     predictor = onnx_predictor(graph, cfg, precision="int8", threads=1)  # returns while the build is held
-    assert names == ["sentiment-int8-build"]
+    assert entered.wait(30) and names == ["sentiment-int8-build"]
     release.set()
     sequences = random_sequences(20, cfg.sequence.maxlen)
     expected = predict_sequences(onnx_predictor(graph, cfg, precision="int8", threads=1), sequences, cfg, 2)
