@@ -13,20 +13,22 @@ per file, each reading with :func:`sentiment.io.readers.iter_table` (the reader 
 handed to Ray's or fsspec's path resolution.
 
 No deadlock by construction: the scoring actors take one CPU each, up to every
-CPU of the cluster; reads, writes and the progress board take none, so they are
-always schedulable (Ray 2.60's own ``read_parquet`` starts a file-listing task
-that needs a whole CPU whatever ``num_cpus`` says, and waits for ever behind
-actors that hold them all). A watchdog (:class:`StallWatchdog`) ends a job whose
+CPU of the cluster, and write their own parts; reads and the progress board take
+none, so they are always schedulable (Ray 2.60's own ``read_parquet`` starts a
+file-listing task that needs a whole CPU whatever ``num_cpus`` says, and waits
+for ever behind actors that hold them all). A watchdog (:class:`StallWatchdog`) ends a job whose
 stages report no progress for ``stall_timeout`` seconds, naming the stage.
 
 Both score every batch with :func:`sentiment.apps.scoring.score_frame`, the step that
 ``score_file`` runs on each chunk, inside a pool of Ray actors; each actor loads
 the model bundle once (checksums verified) and starts its tagger once. Actors
-are restarted and their batches retried when a worker dies, and each output file
-has a name fixed by its write task, so a retried task replaces its own file:
-no row is lost or written twice. Part files are written by :func:`parquet_parts_sink`
-(or :func:`csv_parts_sink`), which keep the rows of a part in order. Ray is imported
-lazily; without it, ``require_ray`` says how to install it.
+are restarted and their batches retried when a worker dies. In ``score_path`` the
+actors write their own part files (:class:`PartFiles`), each named by the input
+position of its first row, so a retried batch replaces its own file: no row is
+lost or written twice, and no write task, worker process or object-store copy of
+the scored rows is needed. Users' pipelines can write in order with
+:func:`parquet_parts_sink` (or :func:`csv_parts_sink`). Ray is imported lazily;
+without it, ``require_ray`` says how to install it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from ..io.columns import TEXT_COLUMN_NAMES, find_column
 from ..io.decoding import BAD_ENCODING_ATTR
 from ..io.remote_files import InputFiles, is_uri, iter_chunks, list_inputs, open_filesystem, peek
 from ..model.runtime import available_cores
+from .progress_board import ProgressBoard
+from .progress_board import report as _report
 from .scoring import STATUS_OK, ScoreSummary, label_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,6 +67,15 @@ MAX_ROWS_PER_BLOCK = 16384  # score_path's default block: Ray's cost per block p
 BLOCKS_PER_ACTOR = 8  # ... while every actor still gets this many blocks of an input (an even end of the job)
 STALL_TIMEOUT = 300.0  # seconds without progress before a job is ended (actor start-up included)
 BAD_ENCODING_COLUMN = "__sentiment_bad_encoding__"  # carries dataio's bad-row marks from a read task to an actor
+# input kinds read into Arrow blocks (typed columns, text as strings): Ray Data sizes an Arrow block at no cost,
+# a pandas block of text by sampling its cells, about half of a read task's CPU. JSON Lines and Excel cells
+# may mix text and numbers in one column, which no Arrow type holds: their blocks stay pandas.
+ARROW_KINDS = ("delimited", "parquet")
+# score_path's read tasks give each row its place, (file index << ROW_BITS) + row in the file: the first row's
+# names the part file the actor writes, so that part names sort in input order and a retried batch rewrites
+# its own part
+POSITION_COLUMN = "__sentiment_position__"
+ROW_BITS = 40
 
 
 def require_ray() -> Any:
@@ -77,26 +90,6 @@ def require_ray() -> Any:
     return ray
 
 
-# -- progress: every stage reports to one small actor that takes no CPU ------------------
-class ProgressBoard:
-    """Counters the stages of a job add to (rows read, actors ready, rows scored, rows written), polled by
-    :class:`StallWatchdog`. A Ray actor with ``num_cpus=0``: it starts whatever the scoring actors hold."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def add(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + int(n)
-
-    def snapshot(self) -> dict[str, int]:
-        return dict(self.counts)
-
-
-def _report(board: Any, key: str, n: int = 1) -> None:
-    if board is not None:
-        board.add.remote(key, n)  # fire and forget: progress reports never wait
-
-
 class JobStalled(BaseException):
     """Raised by :class:`StallWatchdog` in the thread running a stalled job (a BaseException, so that no
     ``except Exception`` inside Ray swallows it; Ray Data's executor shuts down on it)."""
@@ -105,13 +98,14 @@ class JobStalled(BaseException):
 class StallWatchdog:
     """Ends a Ray job that makes no progress: a thread polls the :class:`ProgressBoard` every second and, when
     no counter has moved for ``timeout`` seconds, raises :class:`JobStalled` in the thread running the job
-    (``message`` then names the stage that stopped). ``timeout`` 0 or None: never."""
+    (``message`` then names the stage that stopped). ``timeout`` 0 or None: never, and no board is started
+    (``board`` is None: the stages report to nobody)."""
 
     STAGES = (("read", "reading the input"), ("scored", "scoring"), ("written", "writing the output"))
 
     def __init__(self, ray: Any, timeout: float | None, concurrency: int) -> None:
         self.ray, self.timeout, self.concurrency = ray, timeout, concurrency
-        self.board = ray.remote(num_cpus=0)(ProgressBoard).remote()
+        self.board = ray.remote(num_cpus=0)(ProgressBoard).remote() if timeout else None
         self.message: str | None = None
         self._lock = threading.Lock()
         self._active = False
@@ -136,7 +130,8 @@ class StallWatchdog:
         self.disarm()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.ray.kill(self.board)
+        if self.board is not None:
+            self.ray.kill(self.board)
 
     def _snapshot(self) -> dict[str, int] | None:
         try:
@@ -205,6 +200,7 @@ class BatchScorer:
         precision: str = "auto",
         threads: int | None = None,
         board: Any = None,
+        parts: PartFiles | None = None,
     ) -> None:
         from ..classifier import SentimentClassifier
 
@@ -216,13 +212,14 @@ class BatchScorer:
         # rows per score_frame call (a whole number of network batches, so the results are those of one call):
         # progress is reported after each, so a long batch still shows the job moving
         self.step = max(batch_size, (ROWS_PER_BATCH // batch_size) * batch_size)
-        self.board = board
+        self.board, self.parts = board, parts
         _report(board, "ready")
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         from .scoring import score_frame
 
         batch = batch.reset_index(drop=True)
+        position = int(batch.pop(POSITION_COLUMN).iloc[0]) if POSITION_COLUMN in batch.columns else None
         bad = None
         if BAD_ENCODING_COLUMN in batch.columns:
             bad = batch.pop(BAD_ENCODING_COLUMN).fillna(False).astype(bool).to_numpy()
@@ -259,7 +256,59 @@ class BatchScorer:
             if self.label_dtype
             else label.map(lambda v: None if v is None else str(v)).astype(text)
         )
-        return out
+        if self.parts is None or position is None:
+            return out
+        self.parts.write(out, position)
+        _report(self.board, "written", len(out))
+        return _tally(out, self.prefix)
+
+
+def _tally(out: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """What an actor that wrote its part returns instead of the rows: the part's counts of each status and
+    each predicted label (as written), one row per (kind, value)."""
+    rows = [("status", str(k), int(n)) for k, n in out[f"{prefix}status"].value_counts().items()]
+    rows += [("label", str(k), int(n)) for k, n in out[f"{prefix}pred_label"].dropna().value_counts().items()]
+    return pd.DataFrame(rows, columns=["kind", "value", "n"]).astype({"kind": str, "value": str, "n": "int64"})
+
+
+class PartFiles:
+    """The part files of a ``score_path`` job, written by the scoring actors themselves: each batch's rows
+    go to ``part-FFFFFF-RRRRRRRRRRRR.parquet`` (or ``.csv``) in ``path``, named by the file index and row of
+    its first input row, so that sorted names are input order and a retried batch replaces its own part.
+    Writing in the actor spares Ray Data a write task, a worker process and an object-store copy per block.
+    On a local disk a part is written under a hidden name and renamed when complete (a worker killed while
+    writing leaves no half part); an object store shows an object only once its upload has completed."""
+
+    def __init__(self, path: str, filesystem: pyarrow.fs.FileSystem, fmt: str) -> None:
+        self.path, self.filesystem, self.fmt = path, filesystem, fmt
+
+    def name(self, position: int) -> str:
+        return f"part-{position >> ROW_BITS:06d}-{position & ((1 << ROW_BITS) - 1):012d}.{self.fmt}"
+
+    def write(self, frame: pd.DataFrame, position: int) -> None:
+        import pyarrow as pa
+        import pyarrow.fs as pafs
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        final = f"{self.path}/{self.name(position)}"
+        local = isinstance(self.filesystem, pafs.LocalFileSystem)
+        target = f"{self.path}/.{self.name(position)}.inprogress" if local else final
+        with self.filesystem.open_output_stream(target) as fh:
+            _write_arrow(table, fh, self.fmt)
+        if local:
+            self.filesystem.move(target, final)
+
+
+def _write_arrow(table: Any, file: Any, fmt: str) -> None:
+    """One Arrow table to an open file as Parquet or CSV, on one thread, rows in order."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, file)
+    else:
+        from pyarrow import csv
+
+        csv.write_csv(table, file)
 
 
 def _mixed(series: pd.Series) -> bool:
@@ -355,6 +404,7 @@ def _score(
     precision: str = "auto",
     threads: int | None = None,
     board: Any = None,
+    parts: PartFiles | None = None,
     log: Callable[[str], None],
 ) -> tuple[ray.data.Dataset, str, Any]:
     """:func:`score_dataset` with the input's column names (and a few rows when the text column is to be
@@ -401,6 +451,7 @@ def _score(
             "precision": precision,
             "threads": threads or 1,
             "board": board,
+            "parts": parts,
         },
     )
     return scored, column, classes
@@ -418,6 +469,7 @@ def read_files(
     text_column: str | None = None,
     concurrency: int | None = None,
     board: Any = None,
+    positions: bool = False,
 ) -> ray.data.Dataset:
     """A lazy Dataset of the rows of ``files`` (an :class:`InputFiles`, or a path, directory, glob or URI),
     read as ``sentiment score`` reads them: one read task per file, in file order, each yielding blocks of
@@ -438,15 +490,24 @@ def read_files(
         "text_column": text_column,
     }
 
-    def read_one(path: str) -> Iterator[pd.DataFrame]:
+    arrow = files.kind in ARROW_KINDS
+
+    def read_one(index: int, path: str) -> Iterator[Any]:
+        import numpy as np
+        import pyarrow as pa
+
+        row = index << ROW_BITS
         for chunk in iter_chunks(files, path, rows=rows_per_block, **options):
             bad = chunk.attrs.get(BAD_ENCODING_ATTR)
             if bad:  # rows with undecodable bytes (--encoding-errors replace): marked for the actor
                 mark = pd.Series(False, index=chunk.index)
                 mark.iloc[list(bad)] = True
                 chunk = chunk.assign(**{BAD_ENCODING_COLUMN: mark})
+            if positions:
+                chunk = chunk.assign(**{POSITION_COLUMN: np.arange(row, row + len(chunk), dtype=np.int64)})
+                row += len(chunk)
             _report(board, "read", len(chunk))
-            yield chunk
+            yield pa.Table.from_pandas(chunk, preserve_index=False) if arrow else chunk
 
     class CommentFiles(Datasource):
         def get_name(self) -> str:
@@ -460,10 +521,12 @@ def read_files(
         ) -> list[Any]:
             return [
                 ReadTask(
-                    lambda path=path: read_one(path),
+                    lambda index=index, path=path: read_one(index, path),
                     BlockMetadata(num_rows=None, size_bytes=2 * size or None, input_files=[path], exec_stats=None),
                 )
-                for path, size in zip(files.paths, files.sizes or [0] * len(files.paths), strict=True)
+                for index, (path, size) in enumerate(
+                    zip(files.paths, files.sizes or [0] * len(files.paths), strict=True)
+                )
             ]
 
     return ray.data.read_datasource(
@@ -509,14 +572,7 @@ def _parts_sink(path: str, filesystem: pyarrow.fs.FileSystem | None, fmt: str, b
     class Parts(BlockBasedFileDatasink):
         def write_block_to_file(self, block: Any, file: Any) -> None:
             table = block.to_arrow()
-            if fmt == "parquet":
-                import pyarrow.parquet as pq
-
-                pq.write_table(table, file)  # one thread, rows in order
-            else:
-                from pyarrow import csv
-
-                csv.write_csv(table, file)
+            _write_arrow(table, file, fmt)
             _report(board, "written", table.num_rows)
 
     # ERROR: the directory must not exist (nothing of another job is mixed in or deleted); a retried write
@@ -557,11 +613,15 @@ def _ray_session(address: str | None, num_cpus: int | None, log: Callable[[str],
     if address is None:
         kwargs["num_cpus"] = num_cpus or available_cores()  # the cores this process may use (its affinity)
     root = Path(__file__).resolve().parents[2]
+    pythonpath = None
     if root.name not in ("site-packages", "dist-packages"):  # a checkout: the workers import this copy too
         paths = [str(root), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-        kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
+        pythonpath = os.pathsep.join(dict.fromkeys(paths))
+        if address:
+            kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": pythonpath}}
     try:
-        ray.init(**kwargs)
+        with _environ("PYTHONPATH", None if address else pythonpath):
+            ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise SentimentError(
@@ -580,6 +640,27 @@ def _ray_session(address: str | None, num_cpus: int | None, log: Callable[[str],
         yield ray
     finally:
         ray.shutdown()
+
+
+@contextmanager
+def _environ(name: str, value: str | None) -> Iterator[None]:
+    """``os.environ[name]`` set to ``value`` (when not None) for the ``with`` block, then restored.
+
+    A local Ray's processes inherit the environment of the ``ray.init`` that starts them, so a checkout's
+    path set here reaches every worker without a job ``runtime_env``: workers started with one cannot reuse
+    the workers Ray starts ahead of the first job, and on two cores each new worker costs about a second."""
+    if value is None:
+        yield
+        return
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 @contextmanager
@@ -747,6 +828,7 @@ def score_path(
                 rows_per_block=batch_size,
                 concurrency=max(2, min(concurrency, len(files.paths))),
                 board=watchdog.board,
+                positions=True,
                 **read_options,
             )
             scored, column, classes = _score(
@@ -765,19 +847,20 @@ def score_path(
                 precision=precision,
                 threads=threads,
                 board=watchdog.board,
+                parts=PartFiles(tmp, out_fs, output_format),
                 log=log,
             )
-            sink = (parquet_parts_sink if output_format == "parquet" else csv_parts_sink)(
-                tmp, out_fs, board=watchdog.board
-            )
+            statuses: Counter[str] = Counter()
+            labels: Counter[str] = Counter()
             try:
+                out_fs.create_dir(tmp)
                 try:
-                    # writes take no CPU slot; at most one per actor at a time (Ray's default, unbounded, started
-                    # a new worker process for most blocks: 7 processes of about 2.4 CPU s each on 640,000 rows)
-                    scored.write_datasink(sink, ray_remote_args={"num_cpus": 0}, concurrency=concurrency)
+                    # the actors write the parts; what comes back is each part's counts
+                    for tally in scored.iter_batches(batch_size=None, batch_format="pandas"):
+                        for kind, value, n in tally.itertuples(index=False):
+                            (statuses if kind == "status" else labels)[value] += int(n)
                 finally:
                     watchdog.disarm()
-                statuses, labels = _count(out_fs, tmp, output_format, column_prefix)
             except BaseException as exc:
                 if out_fs.get_file_info(tmp).type == pafs.FileType.Directory:
                     out_fs.delete_dir(tmp)
@@ -831,21 +914,6 @@ def _reason(exc: BaseException) -> str:
         if lines:
             return f"{type(item).__name__}: {lines[-1]}"[:500]
     return type(exc).__name__
-
-
-def _count(fs: pyarrow.fs.FileSystem, path: str, fmt: str, prefix: str) -> tuple[Counter[str], Counter[str]]:
-    """Statuses and predicted labels (as written) of the part files, streamed two columns at a time."""
-    import pyarrow.compute as pc
-    import pyarrow.dataset as pads
-
-    parts = pads.dataset(path, filesystem=fs, format=fmt)
-    statuses: Counter[str] = Counter()
-    labels: Counter[str] = Counter()
-    for batch in parts.to_batches(columns=[f"{prefix}status", f"{prefix}pred_label"]):
-        for counter, column in ((statuses, batch.column(0)), (labels, batch.column(1).drop_null())):
-            for item in pc.value_counts(column).to_pylist():
-                counter[str(item["values"])] += item["counts"]
-    return statuses, labels
 
 
 def _replace_dir(fs: pyarrow.fs.FileSystem, tmp: str, final: str) -> None:
