@@ -219,7 +219,7 @@ class BatchScorer:
         from .scoring import score_frame
 
         batch = batch.reset_index(drop=True)
-        position = int(batch.pop(POSITION_COLUMN).iloc[0]) if POSITION_COLUMN in batch.columns else None
+        positions = batch.pop(POSITION_COLUMN) if POSITION_COLUMN in batch.columns else None
         bad = None
         if BAD_ENCODING_COLUMN in batch.columns:
             bad = batch.pop(BAD_ENCODING_COLUMN).fillna(False).astype(bool).to_numpy()
@@ -256,10 +256,11 @@ class BatchScorer:
             if self.label_dtype
             else label.map(lambda v: None if v is None else str(v)).astype(text)
         )
-        if self.parts is None or position is None:
+        if self.parts is None or positions is None:
             return out
-        self.parts.write(out, position)
-        _report(self.board, "written", len(out))
+        if len(out):
+            self.parts.write(out, int(positions.iloc[0]))
+            _report(self.board, "written", len(out))
         return _tally(out, self.prefix)
 
 
