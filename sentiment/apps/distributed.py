@@ -291,9 +291,10 @@ class PartFiles:
         import pyarrow.fs as pafs
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        final = f"{self.path}/{self.name(position)}"
+        name = self.name(position)
+        final = f"{self.path}/{name}"
         local = isinstance(self.filesystem, pafs.LocalFileSystem)
-        target = f"{self.path}/.{self.name(position)}.inprogress" if local else final
+        target = f"{self.path}/.{name}.inprogress" if local else final
         with self.filesystem.open_output_stream(target) as fh:
             _write_arrow(table, fh, self.fmt)
         if local:
@@ -476,7 +477,9 @@ def read_files(
     read as ``sentiment score`` reads them: one read task per file, in file order, each yielding blocks of
     ``rows_per_block`` rows read by :func:`sentiment.io.readers.iter_table`. Read tasks take no CPU slot
     (``num_cpus=0``), so they run beside actors that hold every CPU; ``concurrency`` caps how many run at
-    once (default: 2)."""
+    once (default: 2). Blocks are Arrow tables for delimited and Parquet files, pandas frames for JSON Lines
+    and Excel (``ARROW_KINDS``). ``positions``: each row also gets ``POSITION_COLUMN``, its file index and row
+    (what :class:`PartFiles` names a part by; ``score_path`` sets it)."""
     ray = require_ray()
     from ray.data.block import BlockMetadata
     from ray.data.datasource import Datasource, ReadTask
