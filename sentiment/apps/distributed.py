@@ -16,8 +16,9 @@ No deadlock by construction: the scoring actors take one CPU each, up to every
 CPU of the cluster, and write their own parts; reads and the progress board take
 none, so they are always schedulable (Ray 2.60's own ``read_parquet`` starts a
 file-listing task that needs a whole CPU whatever ``num_cpus`` says, and waits
-for ever behind actors that hold them all). A watchdog (:class:`StallWatchdog`) ends a job whose
-stages report no progress for ``stall_timeout`` seconds, naming the stage.
+for ever behind actors that hold them all). A watchdog (:class:`StallWatchdog`)
+ends a job whose stages report no progress for ``stall_timeout`` seconds, naming
+the stage.
 
 Both score every batch with :func:`sentiment.apps.scoring.score_frame`, the step that
 ``score_file`` runs on each chunk, inside a pool of Ray actors; each actor loads
