@@ -27,6 +27,7 @@ from .text.vocab import Vocabulary
 
 if TYPE_CHECKING:
     from .analysis.explain import Explanation
+    from .model.onnx_int8 import Int8Graph
 
 # Flat hyperparameters and the config keys they set.
 PARAM_KEYS = {
@@ -383,6 +384,7 @@ class SentimentClassifier(EstimatorAPI):
         precision: str = "auto",
         workers: int = 1,
         threads: int | None = None,
+        int8_graph: Int8Graph | None = None,
     ) -> SentimentClassifier:
         """Load a bundle (the packaged default model when ``path`` is None); nothing is unpickled.
 
@@ -397,21 +399,30 @@ class SentimentClassifier(EstimatorAPI):
         on the rows scored with it (in any batch, order, chunk, engine or service
         micro-batch). ``threads``:
         ONNX Runtime's intra-op threads (default: the cores available).
+        ``int8_graph``: the int8 graph built already from this bundle
+        (:func:`sentiment.model.bundle.bundle_int8_graph`; refused if built from
+        another), used in place: processes that map the same one share its tables
+        (the Ray engine builds it once for all its actors).
         Without Keras in use, TensorFlow is never imported; ``model_`` (the
         Keras model) is still available and is loaded on first access.
         """
-        from .errors import BundleError
-        from .model.bundle import ONNX_FILE, load_keras_model, read_bundle, read_verified
+        from .errors import BundleError, SentimentError
+        from .model.bundle import ONNX_FILE, backend, load_keras_model, read_bundle, read_verified
         from .model.decision import DecisionRule
         from .model.network import keras_predictor
-        from .model.runtime import check_runtime, onnx_predictor, resolve_precision
+        from .model.runtime import check_runtime, onnx_predictor
 
         check_runtime(runtime, precision)
         path = Path(path) if path is not None else default_model_path()
         config, vocab, _, meta = read_bundle(path, keras_model=False)
         has_onnx = ONNX_FILE in meta.get("files", {})
-        use_keras = runtime == "keras" or (runtime == "auto" and not has_onnx)
-        precision = resolve_precision(precision, None if use_keras else meta.get("onnx"))
+        use_keras, precision = backend(runtime, precision, meta)
+        if int8_graph is not None and (use_keras or precision != "int8"):
+            raise SentimentError(
+                f"int8_graph is for a model run in int8 with ONNX Runtime; this load runs "
+                f"{'Keras' if use_keras else 'ONNX Runtime'} in {precision}: leave int8_graph out, or load "
+                f"with precision='int8'"
+            )
         if not (use_keras or has_onnx) or (use_keras and precision != "fp32"):
             needs = f"precision {precision!r}" if precision != "fp32" else f"runtime {runtime!r}"
             raise BundleError(
@@ -432,7 +443,7 @@ class SentimentClassifier(EstimatorAPI):
             clf.runtime_ = "keras"
         else:
             graph = read_verified(path, ONNX_FILE, meta)
-            clf._predict_fn = onnx_predictor(graph, config, precision=precision, threads=threads)
+            clf._predict_fn = onnx_predictor(graph, config, precision=precision, threads=threads, int8=int8_graph)
             clf.runtime_ = "onnx" if precision == "fp32" else f"onnx-{precision}"
         clf.history_ = json.loads((path / "history.json").read_text()) if (path / "history.json").is_file() else {}
         clf.training_ = meta.get("training", {})

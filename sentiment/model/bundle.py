@@ -31,13 +31,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..errors import BundleError, ConfigError
 from ..io.file_modes import usual_mode
 from ..text.vocab import Vocabulary
 from ..versions import package_versions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .onnx_int8 import Int8Graph
 
 FORMAT_VERSION = 1
 META = "meta.json"
@@ -345,3 +348,29 @@ def add_onnx(path: str | Path, output: str | Path | None = None, overwrite: bool
         }
         _write_meta(tmp, meta)
     return target
+
+
+def backend(runtime: str, precision: str, meta: dict[str, Any]) -> tuple[bool, str]:
+    """``(Keras?, precision)`` that ``SentimentClassifier.load`` runs a bundle with (``meta``: its meta.json):
+    Keras when asked, or for "auto" when the bundle has no ONNX graph; ``precision`` resolved as
+    :func:`sentiment.model.runtime.resolve_precision` does (the bundle's recorded default applies to its ONNX
+    graph only)."""
+    from .runtime import resolve_precision
+
+    use_keras = runtime == "keras" or (runtime == "auto" and ONNX_FILE not in meta.get("files", {}))
+    return use_keras, resolve_precision(precision, None if use_keras else meta.get("onnx"))
+
+
+def bundle_int8_graph(path: str | Path, runtime: str = "auto", precision: str = "auto") -> Int8Graph | None:
+    """The int8 graph that ``SentimentClassifier.load(path, runtime=..., precision=...)`` builds, built here
+    (to be built once and handed to every loader: ``int8_graph``); None when that load runs fp32 or Keras,
+    or would refuse the bundle (the load says why)."""
+    from .onnx_int8 import build_int8_graph
+    from .runtime import check_runtime
+
+    check_runtime(runtime, precision)
+    meta = read_meta(path)
+    use_keras, resolved = backend(runtime, precision, meta)
+    if use_keras or resolved != "int8" or ONNX_FILE not in meta.get("files", {}):
+        return None
+    return build_int8_graph(read_verified(path, ONNX_FILE, meta))

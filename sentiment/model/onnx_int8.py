@@ -28,12 +28,15 @@ the packaged model, the same integers and probabilities).
 
 Weights use 7 bits (|q| <= 63): a uint8 x int8 pair sum then stays inside 16 bits, so CPUs without VNNI
 (``vpmaddubsw``) cannot saturate and every x86 CPU computes the same integers. The folded tables are fp32 and
-take ``vocabulary x 4 x units x directions`` floats (199 MB for the packaged model), handed to ONNX Runtime
-without a serialized copy.
+take ``vocabulary x 4 x units x directions`` floats (199 MB for the packaged model). They are inputs of the graph
+beside the ids, fed with every run from the arrays built here: ONNX Runtime copies an initializer into the session
+(another 199 MB, written page by page when the session is made), never an input, and processes that map the same
+arrays share them (the Ray engine builds them once and its actors read them from the object store).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,10 +53,13 @@ SCHEME = "static-int8: hidden states at scale 1/127, per-column 7-bit weights, f
 
 @dataclass
 class Int8Graph:
-    """A serialized int8 graph and the large tensors ONNX Runtime receives beside it (name -> array)."""
+    """A serialized int8 graph, the folded input tables it takes as inputs beside the comments' ids (name ->
+    array, fed with every run and never copied: processes that map the same arrays, such as Ray actors reading
+    them from the object store, share one copy), and the SHA-256 of the fp32 graph it was built from."""
 
     graph: bytes
-    external: dict[str, np.ndarray]
+    tables: dict[str, np.ndarray]
+    source: str
 
 
 def onnx_proto() -> Any:
@@ -194,6 +200,7 @@ class Fp32Network:
     layers: list[_Layer]
     masked: bool
     activation: str
+    digest: str  # SHA-256 of the fp32 graph
 
 
 def read_fp32_graph(graph: bytes) -> Fp32Network:
@@ -213,7 +220,8 @@ def read_fp32_graph(graph: bytes) -> Fp32Network:
             "this model.onnx was not written by sentiment's exporter (Embedding -> LSTM -> Dense); "
             "use --precision fp32, or re-export it with `sentiment export --model MODEL --in-place`"
         )
-    return Fp32Network(tensors, layers, props.get("masked", "true") == "true", activation)
+    digest = hashlib.sha256(graph).hexdigest()
+    return Fp32Network(tensors, layers, props.get("masked", "true") == "true", activation, digest)
 
 
 class _GraphBuilder:
@@ -246,7 +254,7 @@ def build_int8_graph(graph: bytes | Fp32Network) -> Int8Graph:
     tensors, layers, masked, activation = net.tensors, net.layers, net.masked, net.activation
     pb = onnx_proto()
     g = _GraphBuilder(pb)
-    external: dict[str, np.ndarray] = {}
+    tables: dict[str, np.ndarray] = {}
     for name, value in (("axis0", [0]), ("axis1", [1]), ("one", 1), ("zero", 0)):
         g.const(name, np.array(value, np.int64))
     g.node("Transpose", ["token_ids"], ["ids_t"], perm=[1, 0])  # (length, batch)
@@ -277,11 +285,10 @@ def build_int8_graph(graph: bytes | Fp32Network) -> Int8Graph:
         if n == 0:  # folded tables per gate, directions stacked: the backward direction's ids are offset by vocab
             for k in range(4):
                 table, gate = f"{p}_P{k}", layer.gate(k)
-                external[table] = np.empty((dirs * vocab, u), dtype=np.float32)
+                tables[table] = np.empty((dirs * vocab, u), dtype=np.float32)
                 for d in range(dirs):
-                    block = external[table][d * vocab : (d + 1) * vocab]
+                    block = tables[table][d * vocab : (d + 1) * vocab]
                     fold_input_table(tensors["embedding"], layer.W[d][gate], layer.bias(d)[gate], out=block)
-                g.inits.append(_external_placeholder(pb, table, external[table].shape))
             g.node("Unsqueeze", ["ids_t", "axis1"], [f"{p}_ids0"])
             if dirs == 2:
                 g.node("Add", ["ids_r", g.const(f"{p}_offset", np.array(vocab, np.int32))], [f"{p}_ids_b"])
@@ -339,23 +346,17 @@ def build_int8_graph(graph: bytes | Fp32Network) -> Int8Graph:
     n_out = int(tensors["dense_W"].shape[1])
     main = g.graph(
         "sentiment_lstm_int8",
-        [_value_info(pb, "token_ids", "int32", ["batch", "length"])],
+        [
+            _value_info(pb, "token_ids", "int32", ["batch", "length"]),
+            *(_value_info(pb, name, "float32", list(table.shape)) for name, table in tables.items()),
+        ],
         [_value_info(pb, "probabilities", "float32", ["batch", n_out])],
     )
     model = pb.ModelProto(ir_version=8, producer_name="sentiment.model.onnx_int8", graph=main)
     model.opset_import.add(domain="", version=17)
     model.opset_import.add(domain="com.microsoft", version=1)
     model.metadata_props.add(key="scheme", value=SCHEME)
-    return Int8Graph(model.SerializeToString(), external)
-
-
-def _external_placeholder(pb: Any, name: str, shape: tuple[int, ...]) -> Any:
-    """An initializer whose values ONNX Runtime receives from memory (``add_external_initializers``)."""
-    tensor = pb.TensorProto(name=name, data_type=_ELEMENT_TYPES["float32"], dims=list(shape))
-    tensor.data_location = pb.TensorProto.EXTERNAL
-    for key, value in (("location", f"{name}.bin"), ("offset", "0"), ("length", str(4 * int(np.prod(shape))))):
-        tensor.external_data.add(key=key, value=value)
-    return tensor
+    return Int8Graph(model.SerializeToString(), tables, net.digest)
 
 
 def _step_graph(pb: Any, layer: _Layer, tables: list[str] | None) -> Any:

@@ -14,17 +14,21 @@ it needs, and returns class probabilities in input order, for either back end.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..config import Config
-from ..errors import SentimentError
+from ..errors import BundleError, SentimentError
 from ..text.sequences import batch_width, length_sorted_batches, pad
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .onnx_int8 import Int8Graph
 
 RUNTIMES = ("auto", "onnx", "keras")
 PRECISIONS = ("auto", "fp32", "int8")
@@ -99,11 +103,19 @@ class OnnxPredictor:
     The int8 graph is checked here (a graph sentiment's exporter did not write is refused at once) and then
     built, with its session, on a thread of its own: the caller goes on meanwhile (``sentiment score`` starts its
     tokenizer processes and reads the first chunk), and the first prediction waits for it. On the 2-core
-    development machine the build took 0.4 to 1.2 s, during which one core was otherwise idle.
+    development machine the build took 0.4 to 1.2 s, during which one core was otherwise idle. ``int8``: that
+    graph built already, from this ``graph`` (checked by its digest), e.g. once for every Ray actor; its tables
+    are used in place, never copied.
     """
 
     def __init__(
-        self, graph: bytes, *, precision: str = "fp32", threads: int | None = None, pre_padded: bool = False
+        self,
+        graph: bytes,
+        *,
+        precision: str = "fp32",
+        threads: int | None = None,
+        pre_padded: bool = False,
+        int8: Int8Graph | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -117,26 +129,32 @@ class OnnxPredictor:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
+
+        def session_of(built: bytes, tables: dict[str, np.ndarray]) -> tuple[Any, dict[str, np.ndarray]]:
+            session = ort.InferenceSession(built, sess_options=options, providers=["CPUExecutionProvider"])
+            return session, tables
+
         if precision == "int8":
             from .onnx_int8 import build_int8_graph, read_fp32_graph
 
-            network = read_fp32_graph(graph)  # a foreign graph fails here, not at the first prediction
-
-            def int8_session() -> Any:
-                int8 = build_int8_graph(network)
-                if int8.external:  # copied by ONNX Runtime when the session is made; ours are dropped after
-                    names = list(int8.external)
-                    options.add_external_initializers(
-                        names, [ort.OrtValue.ortvalue_from_numpy(int8.external[name]) for name in names]
+            if int8 is not None:
+                if int8.source != hashlib.sha256(graph).hexdigest():
+                    raise BundleError(
+                        "the int8 graph given was built from another model.onnx than this bundle's; build it "
+                        "from this bundle (sentiment.model.onnx_int8.build_int8_graph), or leave it out"
                     )
-                return ort.InferenceSession(int8.graph, sess_options=options, providers=["CPUExecutionProvider"])
+                self._session = completed(session_of(int8.graph, int8.tables))
+            else:
+                network = read_fp32_graph(graph)  # a foreign graph fails here, not at the first prediction
 
-            self._session = in_background(int8_session, "sentiment-int8-build")
+                def int8_session() -> tuple[Any, dict[str, np.ndarray]]:
+                    built = build_int8_graph(network)
+                    return session_of(built.graph, built.tables)
+
+                self._session = in_background(int8_session, "sentiment-int8-build")
             self.input_name = "token_ids"  # the int8 graph's input (build_int8_graph), as in the fp32 graph
         else:
-            self._session = completed(
-                ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
-            )
+            self._session = completed(session_of(graph, {}))
             self.input_name = self.session.get_inputs()[0].name
         self.precision = precision
         self.pre_padded = pre_padded
@@ -146,7 +164,7 @@ class OnnxPredictor:
     @property
     def session(self) -> Any:
         """The ONNX Runtime session (waits for an int8 build still running; raises what stopped it)."""
-        return self._session.result()
+        return self._session.result()[0]
 
     def map_batches(self, work: Callable[[np.ndarray], Any], batches: Sequence[np.ndarray]) -> Iterator[Any]:
         """``work`` over ``batches`` in order, up to ``concurrent_batches`` at a time (ONNX Runtime's ``run`` is
@@ -161,7 +179,8 @@ class OnnxPredictor:
         ids = np.ascontiguousarray(ids, dtype=np.int32)
         if self.pre_padded:  # the graph's sequence_lens mask needs the real tokens first
             ids = right_align(ids)
-        return self.session.run(None, {self.input_name: ids})[0]
+        session, tables = self._session.result()
+        return session.run(None, {self.input_name: ids, **tables})[0]
 
 
 def in_background(make: Callable[[], Any], name: str) -> Future[Any]:
@@ -185,10 +204,17 @@ def completed(value: Any) -> Future[Any]:
     return future
 
 
-def onnx_predictor(graph: bytes, cfg: Config, *, precision: str = "fp32", threads: int | None = None) -> OnnxPredictor:
+def onnx_predictor(
+    graph: bytes,
+    cfg: Config,
+    *,
+    precision: str = "fp32",
+    threads: int | None = None,
+    int8: Int8Graph | None = None,
+) -> OnnxPredictor:
     """An :class:`OnnxPredictor` fed ids padded as ``cfg`` says (pre-padded masked rows are realigned)."""
     pre_padded = cfg.model.mask_padding and cfg.sequence.padding == "pre"
-    return OnnxPredictor(graph, precision=precision, threads=threads, pre_padded=pre_padded)
+    return OnnxPredictor(graph, precision=precision, threads=threads, pre_padded=pre_padded, int8=int8)
 
 
 def predict_sequences(

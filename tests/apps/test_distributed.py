@@ -628,3 +628,20 @@ def test_a_job_that_cannot_progress_ends_with_one_error_line(ray_session, tiny_m
     assert "nothing was written" in errors[0]
     assert seconds < 60, seconds
     assert sorted(p.name for p in tmp_path.iterdir()) == ["comments.csv"]
+
+
+def test_the_actors_share_one_int8_graph_from_the_object_store(ray_session, tiny_model_dir):
+    """The driver builds the int8 graph once and puts it in the object store; what an actor gets back has
+    read-only tables mapped from there, and a classifier loaded with it scores as one that built its own."""
+    from sentiment import SentimentClassifier
+    from sentiment.apps.distributed import _shared_int8_graph
+    from sentiment.model.bundle import bundle_int8_graph
+
+    assert _shared_int8_graph(ray_session, lambda: bundle_int8_graph(tiny_model_dir, precision="fp32")) is None
+    ref = _shared_int8_graph(ray_session, lambda: bundle_int8_graph(tiny_model_dir, precision="int8"))
+    mapped = ray_session.get(ref)
+    assert mapped.tables and not any(t.flags.writeable for t in mapped.tables.values())  # the store's pages
+    texts = ["배송 빠르고 좋아요", "다시는 안 삽니다", "보통"]
+    shared = SentimentClassifier.load(tiny_model_dir, precision="int8", int8_graph=mapped)
+    own = SentimentClassifier.load(tiny_model_dir, precision="int8")
+    np.testing.assert_array_equal(shared.predict_proba(texts), own.predict_proba(texts))

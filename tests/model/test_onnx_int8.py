@@ -27,6 +27,32 @@ def test_int8_tracks_fp32_and_ignores_the_batch(units, bidirectional, dims, n_cl
     np.testing.assert_array_equal(shuffled, got[order])
 
 
+def test_a_graph_built_once_is_used_in_place_by_every_predictor_of_its_model():
+    """The folded tables are graph inputs fed from the built arrays (read-only ones too, as Ray's object store
+    maps them): never copied into a session, the same probabilities; a graph built from another model is refused."""
+    import hashlib
+
+    from sentiment.errors import BundleError
+
+    model, cfg = random_network(*SHAPES[0])
+    graph = build_onnx_model(network_weights(model)).SerializeToString()
+    built = build_int8_graph(graph)
+    assert built.source == hashlib.sha256(graph).hexdigest()
+    assert built.tables and all(t.dtype == np.float32 and t.flags.c_contiguous for t in built.tables.values())
+    for table in built.tables.values():
+        table.flags.writeable = False
+    shared = onnx_predictor(graph, cfg, precision="int8", threads=1, int8=built)
+    _, fed = shared._session.result()
+    assert all(fed[name] is table for name, table in built.tables.items())  # the arrays themselves, not copies
+    sequences = random_sequences(60, cfg.sequence.maxlen)
+    own = predict_sequences(onnx_predictor(graph, cfg, precision="int8", threads=1), sequences, cfg, 2)
+    np.testing.assert_array_equal(predict_sequences(shared, sequences, cfg, 2), own)
+
+    other = build_onnx_model(network_weights(random_network(*SHAPES[1])[0])).SerializeToString()
+    with pytest.raises(BundleError, match="built from another model.onnx"):
+        onnx_predictor(other, cfg, precision="int8", threads=1, int8=built)
+
+
 def test_quantize_columns_is_symmetric_per_column_and_7_bit():
     rng = np.random.default_rng(0)
     matrix = rng.normal(size=(16, 5)).astype(np.float32) * np.array([1, 10, 0.01, 1, 0], np.float32)
@@ -113,3 +139,22 @@ def test_int8_loads_without_importing_onnx_or_tensorflow(tiny_model_dir):
     result = run_script(NO_ONNX_SCRIPT, tiny_model_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "onnx-int8 (2, 2) []" in result.stdout
+
+
+def test_a_bundles_int8_graph_is_built_once_and_handed_to_its_loads(tiny_model_dir):
+    """``bundle_int8_graph`` builds what ``load`` would build (nothing when the load runs fp32 or Keras); a load
+    given it scores as one that builds its own, and a load in another precision refuses it."""
+    from sentiment import SentimentClassifier
+    from sentiment.errors import SentimentError
+    from sentiment.model.bundle import bundle_int8_graph
+
+    assert bundle_int8_graph(tiny_model_dir, precision="fp32") is None
+    assert bundle_int8_graph(tiny_model_dir, runtime="keras", precision="auto") is None
+    built = bundle_int8_graph(tiny_model_dir, precision="int8")
+    assert built is not None
+    texts = ["정말 재미있어요", "최악의 영화", "", "그냥 그랬다 ㅋㅋ"]
+    given = SentimentClassifier.load(tiny_model_dir, precision="int8", int8_graph=built)
+    own = SentimentClassifier.load(tiny_model_dir, precision="int8")
+    np.testing.assert_array_equal(given.predict_proba(texts), own.predict_proba(texts))
+    with pytest.raises(SentimentError, match="int8_graph is for a model run in int8"):
+        SentimentClassifier.load(tiny_model_dir, precision="fp32", int8_graph=built)
