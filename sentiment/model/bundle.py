@@ -369,7 +369,7 @@ def bundle_int8_graph(path: str | Path, runtime: str = "auto", precision: str = 
     from .runtime import check_runtime
 
     check_runtime(runtime, precision)
-    meta = read_meta(path)
+    meta = read_meta(path, defer=("model.keras", ONNX_FILE))  # the graph is hashed once, by read_verified
     use_keras, resolved = backend(runtime, precision, meta)
     if use_keras or resolved != "int8" or ONNX_FILE not in meta.get("files", {}):
         return None
