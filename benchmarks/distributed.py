@@ -3,6 +3,7 @@
 
     python benchmarks/distributed.py --rows 1800000                 # the size (local Ray)
     python benchmarks/distributed.py --rows 200000 --ray-address auto   # a cluster started with `ray start --head`
+    python benchmarks/distributed.py --rows 640000 --ray-executor ray-data   # Ray Data's executor on one node
 
 Writes the comments of every NSMC *.tsv.gz under --data (repeated up to --rows) to a CSV with an ``id``
 column, then scores it twice through the real command: ``sentiment score in.csv -o out.parquet`` and
@@ -35,6 +36,12 @@ def main() -> None:
     p.add_argument("--model", help="bundle to score with (default: the packaged model)")
     p.add_argument("--ray-address", help="join this cluster (e.g. auto) instead of starting a local Ray")
     p.add_argument("--concurrency", type=int, help="scoring actors (default: one per CPU of the cluster)")
+    p.add_argument(
+        "--ray-executor",
+        choices=("auto", "actors", "ray-data"),
+        default="auto",
+        help="--engine ray's executor (default auto: the actor pool on one node, Ray Data across nodes)",
+    )
     p.add_argument("--json-out", type=Path, default=ROOT / "reports" / "benchmarks" / "distributed.json")
     args = p.parse_args()
 
@@ -60,6 +67,8 @@ def main() -> None:
         ray_cmd += ["--ray-address", args.ray_address]
     if args.concurrency:
         ray_cmd += ["--concurrency", str(args.concurrency)]
+    ray_cmd += ["--ray-executor", args.ray_executor]
+    result["ray_executor"] = args.ray_executor
     seconds, rss, _, _ = run_measured(ray_cmd)
     actors = args.concurrency or _cluster_cpus(args.ray_address)
     result["ray"] = {
@@ -71,8 +80,8 @@ def main() -> None:
         "rss_measured": "driver only" if args.ray_address else "driver, raylet and workers",
     }
     print(
-        f"  ray ({result['ray_address']}, {actors} actors): {n / seconds:,.0f} rows/s, {seconds:.1f} s, "
-        f"peak RSS {rss / 2**20:,.0f} MB, {n / seconds / actors:,.0f} rows/s per actor CPU",
+        f"  ray ({result['ray_address']}, {args.ray_executor} executor, {actors} actors): {n / seconds:,.0f} rows/s, "
+        f"{seconds:.1f} s, peak RSS {rss / 2**20:,.0f} MB, {n / seconds / actors:,.0f} rows/s per actor CPU",
         flush=True,
     )
 

@@ -276,8 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=("local", "ray"),
         default="local",
-        help="local: this process and its tokenizer workers (default); ray: Ray Data actors on a local "
+        help="local: this process and its tokenizer workers (default); ray: Ray actors on a local "
         'Ray or a cluster (needs the ray extra: pip install "sentiment[ray]")',
+    )
+    p.add_argument(
+        "--ray-executor",
+        choices=("auto", "actors", "ray-data"),
+        help="--engine ray: actors (this process reads, Ray actors score), ray-data (Ray Data reads where the "
+        "actors run), or auto (default): actors on a one-node Ray, ray-data across nodes",
     )
     p.add_argument(
         "--ray-address",

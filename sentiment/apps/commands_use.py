@@ -33,6 +33,7 @@ def cmd_score(args: argparse.Namespace, extra: list[str]) -> int:
             ("--concurrency", args.concurrency),
             ("--output-format", args.output_format),
             ("--stall-timeout", args.stall_timeout),
+            ("--ray-executor", args.ray_executor),
         )
         if value is not None
     ]
@@ -117,6 +118,7 @@ def _score_on_ray(args: argparse.Namespace, log) -> int:
         precision=args.precision,
         threads=args.threads,
         stall_timeout=STALL_TIMEOUT if args.stall_timeout is None else args.stall_timeout,
+        executor=args.ray_executor or "auto",
         log=log,
     )
     for line in summary.lines():

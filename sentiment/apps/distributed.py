@@ -1,4 +1,4 @@
-"""Scoring on Ray Data: many files, many cores, many machines.
+"""Scoring on Ray: many files, many cores, many machines.
 
 ``score_dataset`` adds the scoring columns to a :class:`ray.data.Dataset` (for
 users' own Ray pipelines); ``score_path`` is ``sentiment score --engine ray``:
@@ -6,11 +6,14 @@ read every kind of table the single-process engine reads (CSV/TSV/txt and their
 .gz, JSON Lines, Parquet, Excel; local, or any filesystem pyarrow knows, e.g.
 ``s3://``), score it, write a directory of Parquet (or CSV) files.
 
-Reading: :func:`read_files` is a Ray Data datasource of its own, one read task
-per file, each reading with :func:`sentiment.io.readers.iter_table` (the reader of
-``sentiment score``) through an explicit pyarrow filesystem
-(:mod:`sentiment.io.remote_files`): the same cells for the same file, and no path
-handed to Ray's or fsspec's path resolution.
+Reading: :func:`file_blocks` reads a file in blocks with
+:func:`sentiment.io.readers.iter_table` (the reader of ``sentiment score``)
+through an explicit pyarrow filesystem (:mod:`sentiment.io.remote_files`): the
+same cells for the same file, and no path handed to Ray's or fsspec's path
+resolution. On one node ``score_path`` reads them itself and hands the blocks to
+a pool of actors (:mod:`sentiment.apps.actor_pool`); across nodes
+:func:`read_files`, a Ray Data datasource of its own, reads each file in a read
+task where the actors run.
 
 No deadlock by construction: the scoring actors take one CPU each, up to every
 CPU of the cluster, and write their own parts; reads and the progress board take
@@ -21,9 +24,9 @@ ends a job whose stages report no progress for ``stall_timeout`` seconds, naming
 the stage.
 
 Both score every batch with :func:`sentiment.apps.scoring.score_frame`, the step that
-``score_file`` runs on each chunk, inside a pool of Ray actors; each actor loads
-the model bundle once (checksums verified) and starts its tagger once. Actors
-are restarted and their batches retried when a worker dies. In ``score_path`` the
+``score_file`` runs on each chunk, inside a pool of Ray actors (:class:`BatchScorer`);
+each actor loads the model bundle once (checksums verified) and starts its tagger
+once. Actors are replaced and their batches given out again when a worker dies. In ``score_path`` the
 actors write their own part files (:class:`PartFiles`), each named by the input
 position of its first row, so a retried batch replaces its own file: no row is
 lost or written twice, and no write task, worker process or object-store copy of
@@ -54,6 +57,7 @@ from ..io.decoding import BAD_ENCODING_ATTR
 from ..io.remote_files import InputFiles, is_uri, iter_chunks, list_inputs, open_filesystem, peek
 from ..model.bundle import bundle_int8_graph, default_model_path
 from ..model.runtime import available_cores, in_background
+from .actor_pool import map_on_actors
 from .progress_board import ProgressBoard
 from .progress_board import report as _report
 from .scoring import STATUS_OK, ScoreSummary, label_names
@@ -64,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 INSTALL_HINT = 'pip install "sentiment[ray]" (from a checkout: pip install ".[ray]"; or pip install "ray[data]")'
 OUTPUT_FORMATS = ("parquet", "csv")
+EXECUTORS = ("auto", "actors", "ray-data")  # score_path's: see its docstring
 ROWS_PER_BATCH = 4096  # rows per actor call: large enough to amortise the call, small enough to stream
 MAX_ROWS_PER_BLOCK = 16384  # score_path's default block: Ray's cost per block paid 4x less than at 4,096 rows
 BLOCKS_PER_ACTOR = 8  # ... while every actor still gets this many blocks of an input (an even end of the job)
@@ -207,9 +212,11 @@ class BatchScorer:
     ) -> None:
         from ..classifier import SentimentClassifier
 
-        # int8: an object-store reference to the int8 graph the driver built (bundle_int8_graph); its tables are
-        # mapped from the object store, not copied, so every actor of a node shares one copy of them
-        int8_graph = require_ray().get(int8) if int8 is not None else None
+        # int8: the int8 graph the driver built (bundle_int8_graph), as an object-store reference (Ray Data hands
+        # constructor arguments over as they are) or already resolved (Ray's own actors resolve them); either
+        # way its tables are mapped from the object store, not copied: every actor of a node shares one copy
+        ray = require_ray()
+        int8_graph = ray.get(int8) if isinstance(int8, ray.ObjectRef) else int8
         # One inference thread by default: the actor holds one CPU, and the pool has an actor per CPU.
         self.clf = SentimentClassifier.load(
             model, runtime=runtime, precision=precision, threads=threads or 1, int8_graph=int8_graph
@@ -222,6 +229,9 @@ class BatchScorer:
         self.step = max(batch_size, (ROWS_PER_BATCH // batch_size) * batch_size)
         self.board, self.parts = board, parts
         _report(board, "ready")
+
+    def ready(self) -> None:
+        """Answered once the constructor has run (:func:`sentiment.apps.actor_pool.map_on_actors` waits for it)."""
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         from .scoring import score_frame
@@ -404,11 +414,44 @@ def _score(
     model: str | Path | None,
     text_column: str | None,
     *,
+    concurrency: int,
+    batch_size: int,
+    log: Callable[[str], None],
+    **options: Any,
+) -> tuple[ray.data.Dataset, str, Any]:
+    """:func:`score_dataset` with the input's column names (and a few rows when the text column is to be
+    guessed from them) known; also returns the text column and the model's classes. ``options``: those of
+    :func:`_scorer_kwargs`."""
+    kwargs, column, classes = _scorer_kwargs(
+        names, sample, model, text_column, concurrency=concurrency, log=log, **options
+    )
+    return _map_batches(ds, kwargs, concurrency, batch_size), column, classes
+
+
+def _map_batches(ds: ray.data.Dataset, kwargs: dict[str, Any], concurrency: int, batch_size: int) -> ray.data.Dataset:
+    """``ds`` scored by a pool of ``concurrency`` :class:`BatchScorer` actors (one CPU each) built with ``kwargs``."""
+    ray = require_ray()
+    return ds.map_batches(
+        BatchScorer,
+        batch_format="pandas",
+        batch_size=batch_size,
+        num_cpus=1,
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
+        zero_copy_batch=False,
+        fn_constructor_kwargs=kwargs,
+    )
+
+
+def _scorer_kwargs(
+    names: list[str],
+    sample: pd.DataFrame | None,
+    model: str | Path | None,
+    text_column: str | None,
+    *,
     threshold: float | None,
     column_prefix: str,
     escape: bool,
     concurrency: int,
-    batch_size: int,
     model_batch_size: int,
     runtime: str = "auto",
     precision: str = "auto",
@@ -417,9 +460,10 @@ def _score(
     parts: PartFiles | None = None,
     int8_graph: Callable[[], Any] | None = None,
     log: Callable[[str], None],
-) -> tuple[ray.data.Dataset, str, Any]:
-    """:func:`score_dataset` with the input's column names (and a few rows when the text column is to be
-    guessed from them) known; also returns the text column and the model's classes."""
+) -> tuple[dict[str, Any], str, Any]:
+    """The checks before any actor starts (the bundle, the threshold, the text column, clashing column names)
+    and what each :class:`BatchScorer` is constructed with; also returns the text column and the model's
+    classes."""
     import numpy as np
 
     from ..model.bundle import read_meta
@@ -443,30 +487,22 @@ def _score(
         )
     if concurrency < 1:
         raise DataError(f"--concurrency {concurrency} is invalid; give the number of scoring actors (1 or more)")
-    scored = ds.map_batches(
-        BatchScorer,
-        batch_format="pandas",
-        batch_size=batch_size,
-        num_cpus=1,
-        compute=ray.data.ActorPoolStrategy(size=concurrency),
-        zero_copy_batch=False,
-        fn_constructor_kwargs={
-            "model": str(model_path),
-            "column": column,
-            "prefix": column_prefix,
-            "threshold": threshold,
-            "escape": escape,
-            "batch_size": model_batch_size,
-            "label_dtype": _label_dtype(labels),
-            "runtime": runtime,
-            "precision": precision,
-            "threads": threads or 1,
-            "board": board,
-            "parts": parts,
-            "int8": _shared_int8_graph(ray, int8_graph or (lambda: bundle_int8_graph(model_path, runtime, precision))),
-        },
-    )
-    return scored, column, classes
+    kwargs = {
+        "model": str(model_path),
+        "column": column,
+        "prefix": column_prefix,
+        "threshold": threshold,
+        "escape": escape,
+        "batch_size": model_batch_size,
+        "label_dtype": _label_dtype(labels),
+        "runtime": runtime,
+        "precision": precision,
+        "threads": threads or 1,
+        "board": board,
+        "parts": parts,
+        "int8": _shared_int8_graph(ray, int8_graph or (lambda: bundle_int8_graph(model_path, runtime, precision))),
+    }
+    return kwargs, column, classes
 
 
 def _shared_int8_graph(ray: Any, build: Callable[[], Any]) -> Any:
@@ -518,21 +554,10 @@ def read_files(
 
     arrow = files.kind in ARROW_KINDS
 
-    def read_one(index: int, path: str) -> Iterator[Any]:
-        import numpy as np
+    def read_one(index: int) -> Iterator[Any]:
         import pyarrow as pa
 
-        row = index << ROW_BITS
-        for chunk in iter_chunks(files, path, rows=rows_per_block, **options):
-            bad = chunk.attrs.get(BAD_ENCODING_ATTR)
-            if bad:  # rows with undecodable bytes (--encoding-errors replace): marked for the actor
-                mark = pd.Series(False, index=chunk.index)
-                mark.iloc[list(bad)] = True
-                chunk = chunk.assign(**{BAD_ENCODING_COLUMN: mark})
-            if positions:
-                chunk = chunk.assign(**{POSITION_COLUMN: np.arange(row, row + len(chunk), dtype=np.int64)})
-                row += len(chunk)
-            _report(board, "read", len(chunk))
+        for chunk in file_blocks(files, index, rows_per_block, options, board=board, positions=positions):
             yield pa.Table.from_pandas(chunk, preserve_index=False) if arrow else chunk
 
     class CommentFiles(Datasource):
@@ -547,7 +572,7 @@ def read_files(
         ) -> list[Any]:
             return [
                 ReadTask(
-                    lambda index=index, path=path: read_one(index, path),
+                    lambda index=index: read_one(index),
                     BlockMetadata(num_rows=None, size_bytes=2 * size or None, input_files=[path], exec_stats=None),
                 )
                 for index, (path, size) in enumerate(
@@ -558,6 +583,35 @@ def read_files(
     return ray.data.read_datasource(
         CommentFiles(), num_cpus=0, concurrency=concurrency or 2, override_num_blocks=len(files.paths)
     )
+
+
+def file_blocks(
+    files: InputFiles,
+    index: int,
+    rows: int,
+    options: dict[str, Any],
+    *,
+    board: Any = None,
+    positions: bool = False,
+) -> Iterator[pd.DataFrame]:
+    """The rows of ``files.paths[index]`` in blocks of ``rows`` as the actors take them, read by
+    :func:`sentiment.io.remote_files.iter_chunks` with ``options``: rows with undecodable bytes
+    (``--encoding-errors replace``) marked in ``BAD_ENCODING_COLUMN``; with ``positions``, each row's place in
+    ``POSITION_COLUMN``; each block's rows reported to ``board`` as read."""
+    import numpy as np
+
+    row = index << ROW_BITS
+    for chunk in iter_chunks(files, files.paths[index], rows=rows, **options):
+        bad = chunk.attrs.get(BAD_ENCODING_ATTR)
+        if bad:
+            mark = pd.Series(False, index=chunk.index)
+            mark.iloc[list(bad)] = True
+            chunk = chunk.assign(**{BAD_ENCODING_COLUMN: mark})
+        if positions:
+            chunk = chunk.assign(**{POSITION_COLUMN: np.arange(row, row + len(chunk), dtype=np.int64)})
+            row += len(chunk)
+        _report(board, "read", len(chunk))
+        yield chunk
 
 
 class _PartNames:
@@ -790,10 +844,17 @@ def score_path(
     precision: str = "auto",
     threads: int | None = None,
     stall_timeout: float | None = STALL_TIMEOUT,
+    executor: str = "auto",
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
 ) -> ScoreSummary:
     """``sentiment score INPUT -o OUTDIR --engine ray``: score every row of the input files on Ray and write
     them, in input order, as ``OUTDIR/part-NNNNNN.parquet`` (or ``.csv``).
+
+    ``executor``: ``actors`` (this process reads the files and hands their blocks to Ray actors:
+    :mod:`sentiment.apps.actor_pool`), ``ray-data`` (Ray Data reads them in tasks where the actors run:
+    :func:`read_files`), or ``auto``: ``actors`` on a one-node Ray (a local one, or a cluster of one node),
+    ``ray-data`` across nodes and through Ray Client. Both run the same :class:`BatchScorer` and write the
+    same parts.
 
     The parts are written into a hidden sibling directory that is renamed to
     ``output`` when the job has succeeded (on object stores, where a directory
@@ -810,6 +871,8 @@ def score_path(
         raise DataError(f"--chunk-size {batch_size} / --batch-size {model_batch_size}: give positive numbers of rows")
     if stall_timeout is not None and stall_timeout < 0:
         raise DataError(f"--stall-timeout {stall_timeout:g} is invalid; give seconds (> 0), or 0 for no limit")
+    if executor not in EXECUTORS:
+        raise DataError(f"executor {executor!r} is not supported; use one of {', '.join(EXECUTORS)}")
     require_ray()
     started = time.perf_counter()
     files = list_inputs(input_spec)
@@ -845,23 +908,16 @@ def score_path(
             )
         if batch_size is None:
             batch_size = rows_per_block(files, sample, concurrency)
-        log(f"scoring actors: {concurrency}, {batch_size:,} rows per block")
+        if executor == "auto":
+            executor = "actors" if _one_node(ray) else "ray-data"
+        log(f"scoring actors: {concurrency}, {batch_size:,} rows per block ({executor})")
         with (
             _ordered(),
             _block_bytes(_chunk_bytes(sample, batch_size)),
             _quiet_ray_data(),
             StallWatchdog(ray, stall_timeout, concurrency) as watchdog,
         ):
-            ds = read_files(
-                files,
-                rows_per_block=batch_size,
-                concurrency=max(2, min(concurrency, len(files.paths))),
-                board=watchdog.board,
-                positions=True,
-                **read_options,
-            )
-            scored, column, classes = _score(
-                ds,
+            kwargs, column, classes = _scorer_kwargs(
                 [str(c) for c in sample.columns],
                 sample,
                 model,
@@ -870,7 +926,6 @@ def score_path(
                 column_prefix=column_prefix,
                 escape=escape,
                 concurrency=concurrency,
-                batch_size=batch_size,
                 model_batch_size=model_batch_size,
                 runtime=runtime,
                 precision=precision,
@@ -880,17 +935,39 @@ def score_path(
                 int8_graph=int8_graph.result,
                 log=log,
             )
+            if executor == "actors":
+                blocks = (
+                    block
+                    for index in range(len(files.paths))
+                    for block in file_blocks(
+                        files, index, batch_size, read_options, board=watchdog.board, positions=True
+                    )
+                )
+                tallies: Iterator[pd.DataFrame] = map_on_actors(ray, blocks, BatchScorer, kwargs, concurrency)
+            else:
+                ds = read_files(
+                    files,
+                    rows_per_block=batch_size,
+                    concurrency=max(2, min(concurrency, len(files.paths))),
+                    board=watchdog.board,
+                    positions=True,
+                    **read_options,
+                )
+                scored = _map_batches(ds, kwargs, concurrency, batch_size)
+                tallies = iter(scored.iter_batches(batch_size=None, batch_format="pandas"))
             statuses: Counter[str] = Counter()
             labels: Counter[str] = Counter()
             try:
                 out_fs.create_dir(tmp)
                 try:
                     # the actors write the parts; what comes back is each part's counts
-                    for tally in scored.iter_batches(batch_size=None, batch_format="pandas"):
+                    for tally in tallies:
                         for kind, value, n in tally.itertuples(index=False):
                             (statuses if kind == "status" else labels)[value] += int(n)
                 finally:
                     watchdog.disarm()
+                    # ended early (an error, a stall): the actors stop now, not when the generator is collected
+                    getattr(tallies, "close", lambda: None)()
             except BaseException as exc:
                 if out_fs.get_file_info(tmp).type == pafs.FileType.Directory:
                     out_fs.delete_dir(tmp)
@@ -920,6 +997,14 @@ def score_path(
         },
         seconds=time.perf_counter() - started,
     )
+
+
+def _one_node(ray: Any) -> bool:
+    """Whether this Ray is one node that this process runs on (not Ray Client): there, this process can read
+    the files for the actors (:mod:`sentiment.apps.actor_pool`) at no cost Ray Data would spare."""
+    if ray.util.client.ray.is_connected():
+        return False
+    return sum(1 for node in ray.nodes() if node.get("Alive")) == 1
 
 
 def _reason(exc: BaseException) -> str:

@@ -183,13 +183,22 @@ def test_ray_engine(tiny_model_dir, tmp_path, precision):
     src.mkdir()
     frame.iloc[:150].to_csv(src / "a.csv", index=False)
     frame.iloc[150:].to_csv(src / "b.csv", index=False)
-    out = tmp_path / "scored"
     with _ray_session(None, 2, quiet):
-        score_path(
-            str(src), str(out), model=tiny_model_dir, concurrency=2, batch_size=33, precision=precision, log=quiet
-        )
-    got = pd.concat([pd.read_parquet(p) for p in sorted(out.iterdir())], ignore_index=True)
-    np.testing.assert_allclose(got[["prob_0", "prob_1"]].to_numpy(float), expected, atol=ATOL + 1e-9, rtol=0)
+        for executor in ("actors", "ray-data"):  # the actor pool fed by this process; Ray Data's read tasks
+            out = tmp_path / f"scored-{executor}"
+            score_path(
+                str(src),
+                str(out),
+                model=tiny_model_dir,
+                concurrency=2,
+                batch_size=33,
+                precision=precision,
+                executor=executor,
+                log=quiet,
+            )
+            got = pd.concat([pd.read_parquet(p) for p in sorted(out.iterdir())], ignore_index=True)
+            probs = got[["prob_0", "prob_1"]].to_numpy(float)
+            np.testing.assert_allclose(probs, expected, atol=ATOL + 1e-9, rtol=0, err_msg=executor)
 
 
 def test_int8_on_the_command_line_matches_the_python_api(tiny_model_dir, tmp_path):

@@ -19,10 +19,10 @@ from conftest import ROOT, SAMPLE, assert_user_error
 
 from sentiment.apps.cli import main
 from sentiment.apps.scoring import score_file, score_frame
-from sentiment.errors import OutputExistsError, SentimentError
+from sentiment.errors import DataError, OutputExistsError, SentimentError
 
 BAD_ROWS = ["", "   ", '=HYPERLINK("x") 최고', "-별로예요", "@그냥"]
-ACTOR_TITLE = "ray::MapWorker(MapBatches(BatchScorer))"
+ACTOR_TITLES = ("ray::BatchScorer", "ray::MapWorker(MapBatches(BatchScorer))")  # the actor pool's, Ray Data's
 
 
 def quiet(msg):
@@ -141,7 +141,7 @@ def _actors() -> set[int]:
     found, todo = set(), [os.getpid()]
     while todo:
         pid = todo.pop()
-        if titles.get(pid, "").startswith(ACTOR_TITLE):
+        if titles.get(pid, "").startswith(ACTOR_TITLES):
             found.add(pid)
         todo.extend(children.get(pid, []))
     return found
@@ -252,6 +252,8 @@ def test_cli_engine_ray_errors(tmp_path, capsys):
     assert (existing / "keep.txt").read_text() == "precious"
     assert main(["score", str(SAMPLE), "-o", str(tmp_path / "x.csv"), "--concurrency", "2"]) == 2
     assert "--concurrency work(s) with --engine ray only" in capsys.readouterr().err
+    assert main(["score", str(SAMPLE), "-o", str(tmp_path / "x.csv"), "--ray-executor", "actors"]) == 2
+    assert "--ray-executor work(s) with --engine ray only" in capsys.readouterr().err
     assert main(["score", str(SAMPLE), "-o", str(tmp_path / "o"), "--engine", "ray", "--resume"]) == 2
     assert "--resume cannot be used with --engine ray" in capsys.readouterr().err
     assert main(["score", str(tmp_path / "nothing-*.csv"), "-o", str(tmp_path / "o"), "--engine", "ray"]) == 2
@@ -442,6 +444,8 @@ def test_every_input_kind_scores_like_a_single_process(
             "1",
             "--stall-timeout",
             "0" if name == "comments.jsonl" else "60",  # 0: no watchdog and no progress actor at all
+            "--ray-executor",
+            "ray-data" if name.startswith("comments.parquet") else "auto",  # auto: the actor pool (one node)
         ]
     )
     assert rc == 0
@@ -628,6 +632,7 @@ def test_a_job_that_cannot_progress_ends_with_one_error_line(ray_session, tiny_m
     assert "nothing was written" in errors[0]
     assert seconds < 60, seconds
     assert sorted(p.name for p in tmp_path.iterdir()) == ["comments.csv"]
+    assert _free_cpus_again(ray)  # the job's actors, pending behind the hog, were killed with it, not left to start
 
 
 def test_the_actors_share_one_int8_graph_from_the_object_store(ray_session, tiny_model_dir):
@@ -645,3 +650,128 @@ def test_the_actors_share_one_int8_graph_from_the_object_store(ray_session, tiny
     shared = SentimentClassifier.load(tiny_model_dir, precision="int8", int8_graph=mapped)
     own = SentimentClassifier.load(tiny_model_dir, precision="int8")
     np.testing.assert_array_equal(shared.predict_proba(texts), own.predict_proba(texts))
+
+
+# -- the two executors of score_path: this process feeding an actor pool, and Ray Data -------------------------
+def test_both_executors_write_the_same_parts_and_one_node_uses_the_actor_pool(
+    ray_session, tiny_model_dir, sample_frame, tmp_path
+):
+    from sentiment.apps.distributed import score_path
+
+    frame = matrix_frame(sample_frame, 500)
+    src, _ = write_case(frame, "comments.csv", tmp_path / "in", 3)
+    written = {}
+    for executor in ("actors", "ray-data", "auto"):
+        out = tmp_path / f"scored-{executor}"
+        lines: list[str] = []
+        summary = score_path(
+            str(src), str(out), model=tiny_model_dir, batch_size=64, concurrency=2, executor=executor, log=lines.append
+        )
+        assert summary.rows == len(frame)
+        assert any(line.startswith("scoring actors: 2, 64 rows per block (") for line in lines), lines
+        if executor == "auto":  # the module's Ray is one node
+            assert any(line.endswith("(actors)") for line in lines), lines
+        written[executor] = {p.name: pd.read_parquet(p) for p in sorted(out.iterdir())}
+    assert list(written["actors"]) == list(written["ray-data"]) == list(written["auto"])
+    for name, part in written["actors"].items():
+        pd.testing.assert_frame_equal(part, written["auto"][name])
+        # the same cells; Ray Data hands the actors its Arrow blocks as pyarrow-backed text columns, which
+        # stay large_string in its parts, where the actor pool's (like the single process's) are strings
+        pd.testing.assert_frame_equal(comparable(part), comparable(written["ray-data"][name]))
+    got = pd.concat(written["actors"].values(), ignore_index=True)
+    assert got["id"].astype(int).tolist() == list(range(len(frame)))
+
+    with pytest.raises(DataError, match="executor 'dask' is not supported; use one of auto, actors, ray-data"):
+        score_path(str(src), str(tmp_path / "x"), model=tiny_model_dir, executor="dask", log=quiet)
+
+
+def _free_cpus_again(ray, seconds: float = 30) -> bool:
+    """Whether every CPU of the module's Ray is free again within ``seconds`` (the pool's actors were killed)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ray.available_resources().get("CPU", 0) == ray.cluster_resources().get("CPU"):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_the_actor_pool_gives_every_items_result_once(ray_session):
+    from sentiment.apps.actor_pool import map_on_actors
+
+    class Square:  # defined here: Ray ships it by value (the test module is not importable in its workers)
+        def __init__(self, offset: int) -> None:
+            self.offset = offset
+
+        def ready(self) -> None:
+            pass
+
+        def __call__(self, x: int) -> tuple[int, int]:
+            time.sleep(0.002)
+            return x, x * x + self.offset
+
+    got = list(map_on_actors(ray_session, iter(range(200)), Square, {"offset": 1}, 2))
+    assert sorted(got) == [(x, x * x + 1) for x in range(200)]
+    # more actors than CPUs: those that cannot start take no items, and the job still ends
+    got = list(map_on_actors(ray_session, iter(range(20)), Square, {"offset": 0}, 3))
+    assert sorted(got) == [(x, x * x) for x in range(20)]
+    assert list(map_on_actors(ray_session, iter([]), Square, {"offset": 0}, 2)) == []
+    assert _free_cpus_again(ray_session)
+
+
+def test_the_actor_pool_raises_what_failed_and_kills_its_actors(ray_session):
+    from sentiment.apps.actor_pool import map_on_actors
+
+    class Picky:
+        def __init__(self, fail_in_init: bool) -> None:
+            if fail_in_init:
+                raise DataError("the model cannot be read here")
+
+        def ready(self) -> None:
+            pass
+
+        def __call__(self, x: int) -> int:
+            if x == 7:
+                raise DataError(f"row {x} is bad")
+            return x
+
+    def items(fail_at: int | None):
+        for x in range(30):
+            if x == fail_at:
+                raise DataError("the input broke at row 3")
+            yield x
+
+    with pytest.raises(Exception, match="row 7 is bad"):
+        list(map_on_actors(ray_session, items(None), Picky, {"fail_in_init": False}, 2))
+    with pytest.raises(Exception, match="the model cannot be read here"):
+        list(map_on_actors(ray_session, items(None), Picky, {"fail_in_init": True}, 2))
+    with pytest.raises(DataError, match="the input broke at row 3"):  # the reader thread's own exception
+        list(map_on_actors(ray_session, items(3), Picky, {"fail_in_init": False}, 2))
+    assert _free_cpus_again(ray_session)
+
+
+def test_the_actor_pool_replaces_a_dead_actor_and_gives_out_its_items_again(ray_session, tmp_path):
+    from sentiment.apps.actor_pool import RESTARTS_PER_ACTOR, map_on_actors
+
+    class Fragile:
+        def __init__(self, flag: str) -> None:
+            self.flag = flag
+
+        def ready(self) -> None:
+            pass
+
+        def __call__(self, x: int) -> int:
+            if x == 5 and not os.path.exists(self.flag):  # its process dies the first time it meets item 5
+                Path(self.flag).touch()
+                os._exit(1)
+            if x == 9 and self.flag.endswith("always"):
+                os._exit(1)
+            time.sleep(0.01)
+            return x
+
+    got = list(map_on_actors(ray_session, iter(range(40)), Fragile, {"flag": str(tmp_path / "died")}, 2))
+    assert (tmp_path / "died").exists()  # it did die
+    assert sorted(got) == list(range(40))  # every item once, item 5 and those queued with it given out again
+    with pytest.raises(Exception, match="(?i)actor"):  # dies every time: the job fails after its restart budget
+        list(map_on_actors(ray_session, iter(range(40)), Fragile, {"flag": str(tmp_path / "always")}, 1))
+    assert RESTARTS_PER_ACTOR >= 1
+    assert _free_cpus_again(ray_session)
