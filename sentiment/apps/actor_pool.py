@@ -67,10 +67,10 @@ class _Reader:
                 continue
         return False
 
-    def get(self, timeout: float) -> Any:
-        """The next item, or None when none came within ``timeout`` seconds."""
+    def get(self) -> Any:
+        """The next item, or None when none came within ``POLL_SECONDS``."""
         try:
-            return self.queue.get(timeout=timeout) if timeout > 0 else self.queue.get_nowait()
+            return self.queue.get(timeout=POLL_SECONDS)
         except queue.Empty:
             return None
 
@@ -84,10 +84,8 @@ def map_on_actors(
     actor_class: type,
     kwargs: dict[str, Any],
     concurrency: int,
-    *,
-    method: str = "__call__",
 ) -> Iterator[Any]:
-    """``getattr(actor, method)(item)`` for every item of ``items`` on ``concurrency`` actors of
+    """``actor(item)`` for every item of ``items`` on ``concurrency`` actors of
     ``actor_class(**kwargs)`` (one CPU each), yielding the results as they come (not in input order).
 
     ``actor_class`` must have a ``ready()`` method: an actor gets items once it answers it, so actors that
@@ -110,6 +108,15 @@ def map_on_actors(
         actors[index] = remote.remote(**kwargs)
         starting[actors[index].ready.remote()] = index
 
+    def replace(index: int, death: BaseException) -> None:
+        """A new actor in place of the dead one at ``index``, while the job's budget lasts."""
+        nonlocal restarts
+        if restarts == 0:
+            raise death
+        restarts -= 1
+        load.pop(index, None)
+        start(index)
+
     for index in range(concurrency):
         start(index)
     reader = _Reader(items, size=concurrency * IN_FLIGHT)
@@ -118,13 +125,13 @@ def map_on_actors(
         while not ended or running or again:
             free = min((i for i in load if load[i] < IN_FLIGHT), key=load.__getitem__, default=None)
             if free is not None and (again or not ended):
-                item = again.popleft() if again else reader.get(timeout=POLL_SECONDS)  # reading is behind: wait for it
+                item = again.popleft() if again else reader.get()  # None: reading is behind
                 if isinstance(item, _End):
                     if item.error is not None:
                         raise item.error
                     ended = True
                 elif item is not None:
-                    running[getattr(actors[free], method).remote(item)] = (free, actors[free], item)
+                    running[actors[free].__call__.remote(item)] = (free, actors[free], item)
                     load[free] += 1
                     continue
             waiting = [*starting, *running]
@@ -138,10 +145,9 @@ def map_on_actors(
                     try:
                         ray.get(ref)
                     except RayActorError as exc:
-                        if exc.actor_init_failed or restarts == 0:
+                        if exc.actor_init_failed:
                             raise
-                        restarts -= 1
-                        start(index)  # its process died while it started
+                        replace(index, exc)  # its process died while it started
                         continue
                     load[index] = 0
                     continue
@@ -152,12 +158,8 @@ def map_on_actors(
                     if exc.actor_init_failed:
                         raise
                     again.append(item)
-                    if actors[index] is actor:  # the first of its calls to say so: replace it
-                        if restarts == 0:
-                            raise
-                        restarts -= 1
-                        load.pop(index, None)
-                        start(index)
+                    if actors[index] is actor:  # the first of its calls to say so
+                        replace(index, exc)
                     continue
                 load[index] -= 1
                 yield result
